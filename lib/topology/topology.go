@@ -1,0 +1,434 @@
+package topology
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Topology is the one declaration of an app's tables, functions and routes.
+// The dev runtime provisions the emulator from it and infra/ turns it into
+// CDK, so it holds plain data only: no CDK or SDK types.
+type Topology struct {
+	// App names the app; it prefixes local resource names and is the
+	// default event source. Lower case letters, digits and dashes.
+	App string
+	// Source is the EventBridge source of change events. Default: App + ".changes".
+	Source string
+	// Tables are the app's tables. The framework adds its own (see FrameworkTables).
+	Tables []Table
+	// Functions are the async functions that routes deliver to.
+	Functions []Function
+	// Routes say which changes reach which function.
+	Routes []Route
+}
+
+// KeyType is a DynamoDB key attribute type.
+type KeyType string
+
+// Key attribute types.
+const (
+	String KeyType = "S"
+	Number KeyType = "N"
+	Binary KeyType = "B"
+)
+
+// Key is a key attribute.
+type Key struct {
+	Name string
+	Type KeyType
+}
+
+// Index is a global secondary index, projecting all attributes.
+type Index struct {
+	Name         string
+	PartitionKey Key
+	SortKey      *Key
+}
+
+// Table is a DynamoDB table.
+type Table struct {
+	// Name is the logical name, e.g. "orders". Events carry it as "table".
+	Name         string
+	PartitionKey Key
+	SortKey      *Key
+	Indexes      []Index
+	// Stream turns on a NEW_AND_OLD_IMAGES stream; the router and the
+	// realtime fan-out read it.
+	Stream bool
+	// TTLAttribute, when set, names the epoch-seconds expiry attribute.
+	TTLAttribute string
+}
+
+// Function is an async function fed by one or more routes.
+type Function struct {
+	// Name is the function's folder under functions/ and its id everywhere.
+	Name string
+	// Tables it reads and writes (logical names). It gets each name through
+	// the environment variable TableEnv(name).
+	Tables []string
+	// Timeout is the handler timeout. Default 30s.
+	Timeout time.Duration
+	// MemoryMB for the Lambda. Default 256.
+	MemoryMB int
+	// Env is extra environment for the function.
+	Env map[string]string
+}
+
+// Operation is a DynamoDB stream event name.
+type Operation string
+
+// Operations a change event can carry.
+const (
+	Insert Operation = "INSERT"
+	Modify Operation = "MODIFY"
+	Remove Operation = "REMOVE"
+)
+
+// Route delivers the changes matching Match to Function through one SQS
+// queue with a dead-letter queue.
+type Route struct {
+	// Name is unique; it names the rule and queues.
+	Name     string
+	Function string
+	Match    Match
+	// BatchSize is the SQS batch size for the function. Default 10.
+	BatchSize int
+	// MaxReceiveCount is how many receives before the DLQ. Default 5.
+	MaxReceiveCount int
+	// VisibilityTimeout of the queue. Default (and minimum) six times the
+	// function's timeout, as AWS recommends for SQS event sources.
+	VisibilityTimeout time.Duration
+}
+
+// Condition is the list of EventBridge matchers for one field: a value
+// list, or content filters such as anything-but, prefix and exists.
+type Condition []any
+
+// Is matches any of the given values.
+func Is(values ...any) Condition { return Condition(values) }
+
+// AnythingBut matches any value (present) but these.
+func AnythingBut(values ...any) Condition {
+	return Condition{map[string]any{"anything-but": values}}
+}
+
+// Prefix matches strings starting with p.
+func Prefix(p string) Condition { return Condition{map[string]any{"prefix": p}} }
+
+// Exists matches presence (true) or absence (false) of the field.
+func Exists(present bool) Condition { return Condition{map[string]any{"exists": present}} }
+
+// Match selects change events, like a trigger on a column.
+type Match struct {
+	Table string
+	// Operations, empty for all.
+	Operations []Operation
+	// New and Old are conditions on top-level attributes of the new and old images.
+	New map[string]Condition
+	Old map[string]Condition
+	// Changed matches when any of these attributes changed.
+	Changed []string
+}
+
+// Change event detail field names; patterns and the change package share them.
+const (
+	DetailType = "Change"
+)
+
+// FrameworkTable names of the framework's own tables.
+const (
+	IdempotencyTable   = "idempotency"
+	ConnectionsTable   = "connections"
+	SubscriptionsTable = "subscriptions"
+	// SubscriptionsByConnection is the index of subscriptions by connection id.
+	SubscriptionsByConnection = "byConnection"
+)
+
+// FrameworkTables are the tables every app gets: the idempotency records
+// and the realtime connection and subscription stores.
+func FrameworkTables() []Table {
+	return []Table{
+		{Name: IdempotencyTable, PartitionKey: Key{"pk", String}, TTLAttribute: "expiresAt"},
+		{Name: ConnectionsTable, PartitionKey: Key{"connectionId", String}, TTLAttribute: "expiresAt"},
+		{
+			Name:         SubscriptionsTable,
+			PartitionKey: Key{"topic", String},
+			SortKey:      &Key{"subKey", String},
+			Indexes: []Index{{
+				Name:         SubscriptionsByConnection,
+				PartitionKey: Key{"connectionId", String},
+				SortKey:      &Key{"subKey", String},
+			}},
+			TTLAttribute: "expiresAt",
+		},
+	}
+}
+
+// AllTables is the app's tables followed by the framework's.
+func (t Topology) AllTables() []Table {
+	return append(append([]Table(nil), t.Tables...), FrameworkTables()...)
+}
+
+// EventSource is the EventBridge source of change events.
+func (t Topology) EventSource() string {
+	if t.Source != "" {
+		return t.Source
+	}
+	return t.App + ".changes"
+}
+
+// Table finds a table (app or framework) by logical name.
+func (t Topology) Table(name string) (Table, bool) {
+	for _, tb := range t.AllTables() {
+		if tb.Name == name {
+			return tb, true
+		}
+	}
+	return Table{}, false
+}
+
+// Function finds a function by name, with defaults applied.
+func (t Topology) Function(name string) (Function, bool) {
+	for _, f := range t.Functions {
+		if f.Name == name {
+			return f.withDefaults(), true
+		}
+	}
+	return Function{}, false
+}
+
+// Route finds a route by name, with defaults applied.
+func (t Topology) Route(name string) (Route, bool) {
+	for _, r := range t.Routes {
+		if r.Name == name {
+			return t.withDefaults(r), true
+		}
+	}
+	return Route{}, false
+}
+
+// RoutesWithDefaults returns every route with its defaults applied.
+func (t Topology) RoutesWithDefaults() []Route {
+	out := make([]Route, len(t.Routes))
+	for i, r := range t.Routes {
+		out[i] = t.withDefaults(r)
+	}
+	return out
+}
+
+func (f Function) withDefaults() Function {
+	if f.Timeout == 0 {
+		f.Timeout = 30 * time.Second
+	}
+	if f.MemoryMB == 0 {
+		f.MemoryMB = 256
+	}
+	return f
+}
+
+func (t Topology) withDefaults(r Route) Route {
+	if r.BatchSize == 0 {
+		r.BatchSize = 10
+	}
+	if r.MaxReceiveCount == 0 {
+		r.MaxReceiveCount = 5
+	}
+	f, _ := t.Function(r.Function)
+	if min := 6 * f.withDefaults().Timeout; r.VisibilityTimeout < min {
+		r.VisibilityTimeout = min
+	}
+	return r
+}
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
+
+// Validate reports every problem in the declaration at once.
+func (t Topology) Validate() error {
+	var errs []error
+	if !nameRE.MatchString(t.App) {
+		errs = append(errs, fmt.Errorf("app name %q: want lower case letters, digits and dashes, starting with a letter", t.App))
+	}
+	tables := map[string]Table{}
+	for _, tb := range t.AllTables() {
+		if !nameRE.MatchString(tb.Name) {
+			errs = append(errs, fmt.Errorf("table %q: bad name", tb.Name))
+		}
+		if _, dup := tables[tb.Name]; dup {
+			errs = append(errs, fmt.Errorf("table %q declared twice (or clashes with a framework table)", tb.Name))
+		}
+		if tb.PartitionKey.Name == "" {
+			errs = append(errs, fmt.Errorf("table %q: no partition key", tb.Name))
+		}
+		tables[tb.Name] = tb
+	}
+	funcs := map[string]bool{}
+	for _, f := range t.Functions {
+		if !nameRE.MatchString(f.Name) {
+			errs = append(errs, fmt.Errorf("function %q: bad name", f.Name))
+		}
+		if funcs[f.Name] {
+			errs = append(errs, fmt.Errorf("function %q declared twice", f.Name))
+		}
+		funcs[f.Name] = true
+		for _, tn := range f.Tables {
+			if _, ok := tables[tn]; !ok {
+				errs = append(errs, fmt.Errorf("function %q: unknown table %q", f.Name, tn))
+			}
+		}
+		if f.Timeout < 0 || f.Timeout > 15*time.Minute {
+			errs = append(errs, fmt.Errorf("function %q: timeout %s outside 0..15m", f.Name, f.Timeout))
+		}
+	}
+	routes := map[string]bool{}
+	for _, r := range t.Routes {
+		if !nameRE.MatchString(r.Name) {
+			errs = append(errs, fmt.Errorf("route %q: bad name", r.Name))
+		}
+		if routes[r.Name] {
+			errs = append(errs, fmt.Errorf("route %q declared twice", r.Name))
+		}
+		routes[r.Name] = true
+		if !funcs[r.Function] {
+			errs = append(errs, fmt.Errorf("route %q: unknown function %q", r.Name, r.Function))
+		}
+		tb, ok := tables[r.Match.Table]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("route %q: unknown table %q", r.Name, r.Match.Table))
+		case !tb.Stream:
+			errs = append(errs, fmt.Errorf("route %q: table %q has no stream", r.Name, r.Match.Table))
+		}
+		for _, op := range r.Match.Operations {
+			if op != Insert && op != Modify && op != Remove {
+				errs = append(errs, fmt.Errorf("route %q: operation %q: want INSERT, MODIFY or REMOVE", r.Name, op))
+			}
+		}
+		if r.BatchSize < 0 || r.BatchSize > 10 {
+			errs = append(errs, fmt.Errorf("route %q: batch size %d outside 1..10", r.Name, r.BatchSize))
+		}
+		if r.MaxReceiveCount < 0 || r.MaxReceiveCount > 1000 {
+			errs = append(errs, fmt.Errorf("route %q: max receive count %d outside 1..1000", r.Name, r.MaxReceiveCount))
+		}
+		if r.VisibilityTimeout > 12*time.Hour {
+			errs = append(errs, fmt.Errorf("route %q: visibility timeout %s over 12h", r.Name, r.VisibilityTimeout))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// EventPattern is the EventBridge pattern of a route: the change source,
+// the detail type, and conditions on the change event's detail fields
+// (table, operation, new, old, changed).
+func (t Topology) EventPattern(r Route) map[string]any {
+	detail := map[string]any{"table": []any{r.Match.Table}}
+	if len(r.Match.Operations) > 0 {
+		ops := make([]any, len(r.Match.Operations))
+		for i, op := range r.Match.Operations {
+			ops[i] = string(op)
+		}
+		detail["operation"] = ops
+	}
+	if len(r.Match.New) > 0 {
+		detail["new"] = conditions(r.Match.New)
+	}
+	if len(r.Match.Old) > 0 {
+		detail["old"] = conditions(r.Match.Old)
+	}
+	if len(r.Match.Changed) > 0 {
+		ch := make([]any, len(r.Match.Changed))
+		for i, c := range r.Match.Changed {
+			ch[i] = c
+		}
+		detail["changed"] = ch
+	}
+	return map[string]any{
+		"source":      []any{t.EventSource()},
+		"detail-type": []any{DetailType},
+		"detail":      detail,
+	}
+}
+
+// EventPatternJSON is EventPattern as JSON with sorted keys, stable for
+// comparison between the local provisioning and the synthesized template.
+func (t Topology) EventPatternJSON(r Route) string {
+	b, err := json.Marshal(t.EventPattern(r))
+	if err != nil {
+		// Conditions hold JSON-safe values by construction.
+		panic(fmt.Sprintf("route %s: pattern: %v", r.Name, err))
+	}
+	return string(b)
+}
+
+func conditions(m map[string]Condition) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, c := range m {
+		out[k] = []any(c)
+	}
+	return out
+}
+
+// Local resource names. The dev runtime names emulator resources with
+// these; in the cloud CDK generates names and functions learn them from
+// the environment variables below.
+
+// TableName is the local physical name of a table.
+func (t Topology) TableName(table string) string { return t.App + "-" + table }
+
+// BusName is the local event bus name.
+func (t Topology) BusName() string { return t.App + "-bus" }
+
+// RuleName is the local rule name of a route.
+func (t Topology) RuleName(route string) string { return t.App + "-" + route }
+
+// QueueName is the local queue name of a route.
+func (t Topology) QueueName(route string) string { return t.App + "-" + route }
+
+// DLQName is the local dead-letter queue name of a route.
+func (t Topology) DLQName(route string) string { return t.App + "-" + route + "-dlq" }
+
+// Environment variables through which functions learn resource names,
+// locally and on AWS.
+const (
+	EnvEventBus = "EVENT_BUS_NAME"
+	// EnvDLQURL is the dead-letter queue URL of the route feeding a function;
+	// permanent failures are sent there at once.
+	EnvDLQURL = "DLQ_URL"
+	// EnvRouteName names the route feeding a function (for logs).
+	EnvRouteName = "ROUTE_NAME"
+	// EnvManagementEndpoint is the WebSocket Management API endpoint.
+	EnvManagementEndpoint = "WS_MANAGEMENT_ENDPOINT"
+	// EnvStage is dev or prod.
+	EnvStage = "STAGE"
+)
+
+// TableEnv is the environment variable holding a table's physical name,
+// e.g. TABLE_ORDERS for "orders".
+func TableEnv(table string) string {
+	return "TABLE_" + strings.ToUpper(strings.ReplaceAll(table, "-", "_"))
+}
+
+// TableNames maps logical to local physical names for every table.
+func (t Topology) TableNames() map[string]string {
+	m := map[string]string{}
+	for _, tb := range t.AllTables() {
+		m[tb.Name] = t.TableName(tb.Name)
+	}
+	return m
+}
+
+// StreamTables lists the tables with streams, sorted.
+func (t Topology) StreamTables() []string {
+	var out []string
+	for _, tb := range t.Tables {
+		if tb.Stream {
+			out = append(out, tb.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
