@@ -171,9 +171,9 @@ func (s *Store) RecordPayment(ctx context.Context, id, intentID string, p Paymen
 	}
 	return s.transition(ctx, "record payment", id, Validated, Paid, update{
 		appendTo: "payments", appendVal: p,
-		cond:     "paymentIntent.#intentId = :intentId",
-		names:    map[string]string{"#intentId": "id"},
-		values:   map[string]any{":intentId": intentID},
+		cond:   "paymentIntent.#intentId = :intentId",
+		names:  map[string]string{"#intentId": "id"},
+		values: map[string]any{":intentId": intentID},
 	})
 }
 
