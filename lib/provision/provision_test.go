@@ -24,8 +24,8 @@ func testTopology(app string) topology.Topology {
 			{Name: "orders", PartitionKey: topology.Key{Name: "id", Type: topology.String}, Stream: true},
 			{
 				Name: "lines", PartitionKey: topology.Key{Name: "orderId", Type: topology.String},
-				SortKey: &topology.Key{Name: "n", Type: topology.Number},
-				Indexes: []topology.Index{{Name: "bySku", PartitionKey: topology.Key{Name: "sku", Type: topology.String}}},
+				SortKey:      &topology.Key{Name: "n", Type: topology.Number},
+				Indexes:      []topology.Index{{Name: "bySku", PartitionKey: topology.Key{Name: "sku", Type: topology.String}}},
 				TTLAttribute: "expiresAt",
 			},
 		},
