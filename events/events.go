@@ -10,6 +10,10 @@ import (
 const (
 	Orders      = "orders"
 	Restaurants = "restaurants"
+	// Charges is the simulated payment provider's ledger: one item per
+	// captured charge, keyed by the provider idempotency key (the payment
+	// intent id). A real provider keeps this on its side.
+	Charges = "charges"
 )
 
 // Function names (each is a folder under functions/).
@@ -27,10 +31,11 @@ var Topology = topology.Topology{
 	Tables: []topology.Table{
 		{Name: Orders, PartitionKey: topology.Key{Name: "id", Type: topology.String}, Stream: true},
 		{Name: Restaurants, PartitionKey: topology.Key{Name: "id", Type: topology.String}},
+		{Name: Charges, PartitionKey: topology.Key{Name: "idempotencyKey", Type: topology.String}},
 	},
 	Functions: []topology.Function{
 		{Name: ValidateOrder, Tables: []string{Orders, Restaurants}, Timeout: 10 * time.Second},
-		{Name: ProcessPayment, Tables: []string{Orders}, Timeout: 20 * time.Second},
+		{Name: ProcessPayment, Tables: []string{Orders, Charges}, Timeout: 20 * time.Second},
 		{Name: RestaurantApproval, Tables: []string{Orders}, Timeout: 10 * time.Second},
 		{Name: AssignDriver, Tables: []string{Orders}, Timeout: 10 * time.Second},
 	},

@@ -3,6 +3,10 @@ package orders
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/threefactor/framework/lib/change"
 )
 
 // Status is where an order is in the workflow.
@@ -115,4 +119,19 @@ func NewID(prefix string) string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return prefix + hex.EncodeToString(b[:])
+}
+
+// IDOf is the id of the order a change event is about, from its keys,
+// which every event carries (even one reduced for size).
+func IDOf(e change.Event) (string, error) {
+	var k struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(e.Keys, &k); err != nil {
+		return "", fmt.Errorf("event %s: keys: %w", e.ID, err)
+	}
+	if k.ID == "" {
+		return "", fmt.Errorf("event %s: keys have no order id", e.ID)
+	}
+	return k.ID, nil
 }

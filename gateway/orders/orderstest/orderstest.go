@@ -5,6 +5,7 @@ package orderstest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	appevents "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/gateway/orders"
+	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/topology"
 )
 
@@ -82,4 +84,11 @@ func NewStore(t testing.TB, db *dynamodb.Client) *orders.Store {
 		t.Fatalf("seed: %v", err)
 	}
 	return s
+}
+
+// Change is a change event about order id, as a route delivers it; the
+// handlers read the order itself, so keys are what matter.
+func Change(eventID, id string) change.Change[orders.Order] {
+	keys, _ := json.Marshal(map[string]string{"id": id})
+	return change.Change[orders.Order]{Event: change.Event{ID: eventID, Table: appevents.Orders, Operation: topology.Modify, Keys: keys}}
 }

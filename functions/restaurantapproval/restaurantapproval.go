@@ -1,0 +1,50 @@
+// Package restaurantapproval is the restaurant-approval step: a PAID
+// order is approved by its restaurant and becomes APPROVED. The simulated
+// restaurant approves every paid order.
+//
+// Idempotent: the write is conditional on status = PAID, so a redelivered
+// event finds the order already APPROVED and does nothing.
+package restaurantapproval
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/threefactor/framework/gateway/orders"
+	"github.com/threefactor/framework/lib/change"
+)
+
+// Handler handles the restaurant-approval route.
+type Handler struct {
+	store *orders.Store
+	log   *slog.Logger
+}
+
+// New returns the handler.
+func New(store *orders.Store, log *slog.Logger) *Handler {
+	return &Handler{store: store, log: log}
+}
+
+// Handle approves the order a change is about when it is PAID.
+func (h *Handler) Handle(ctx context.Context, c change.Change[orders.Order]) error {
+	id, err := orders.IDOf(c.Event)
+	if err != nil {
+		return err
+	}
+	log := h.log.With("eventId", c.ID, "orderId", id)
+	o, err := h.store.Approve(ctx, id)
+	var ce *orders.ConflictError
+	switch {
+	case errors.As(err, &ce):
+		log.InfoContext(ctx, "approve: order is not PAID; nothing to do", "status", string(ce.Current.Status))
+		return nil
+	case errors.Is(err, orders.ErrNotFound):
+		log.WarnContext(ctx, "approve: order does not exist; nothing to do")
+		return nil
+	case err != nil:
+		return err
+	}
+	log.InfoContext(ctx, "order approved", "status", string(o.Status))
+	return nil
+}

@@ -1,0 +1,96 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/graph-gophers/graphql-go"
+
+	appevents "github.com/threefactor/framework/events"
+	"github.com/threefactor/framework/gateway/orders"
+	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/realtime"
+)
+
+// OrderUpdated resolves the orderUpdated subscription for one change: the
+// realtime fan-out runs a stored subscription with the change in ctx
+// (realtime.WithChange). When it is a change of this order with a new
+// image, the channel yields that order once; otherwise it closes empty.
+func (r *Resolver) OrderUpdated(ctx context.Context, args struct{ ID graphql.ID }) (<-chan *OrderResolver, error) {
+	ch := make(chan *OrderResolver, 1)
+	defer close(ch)
+	e, ok := realtime.ChangeFrom(ctx)
+	if !ok || e.Table != appevents.Orders || e.Reduced {
+		return ch, nil
+	}
+	c, err := change.Decode[orders.Order](e)
+	if err != nil {
+		r.log.WarnContext(ctx, "orderUpdated: undecodable change", "eventId", e.ID, "error", err.Error())
+		return ch, nil
+	}
+	if c.NewItem != nil && c.NewItem.ID == string(args.ID) {
+		ch <- &OrderResolver{o: *c.NewItem}
+	}
+	return ch, nil
+}
+
+// Topics maps subscriptions and changes to the topics the realtime
+// fan-out matches them by: a subscription is stored under its topic, and
+// a change is delivered to the subscriptions of each of its topics.
+type Topics struct{}
+
+// SubscriptionTopic is the topic of a subscription to field with args,
+// e.g. "orderUpdated:ord_123".
+func (Topics) SubscriptionTopic(field string, args map[string]any) (string, error) {
+	switch field {
+	case "orderUpdated":
+		id, err := stringArg(args, "id")
+		if err != nil {
+			return "", fmt.Errorf("orderUpdated: %w", err)
+		}
+		return OrderTopic(id), nil
+	}
+	return "", fmt.Errorf("no subscription field %q", field)
+}
+
+// ChangeTopics are the topics a change concerns: for an order, its
+// orderUpdated topic. The id comes from the keys, which every event keeps
+// (even a reduced one).
+func (Topics) ChangeTopics(e change.Event) []string {
+	if e.Table != appevents.Orders {
+		return nil
+	}
+	var keys struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(e.Keys, &keys); err != nil || keys.ID == "" {
+		return nil
+	}
+	return []string{OrderTopic(keys.ID)}
+}
+
+// OrderTopic is the topic of orderUpdated(id).
+func OrderTopic(id string) string { return "orderUpdated:" + id }
+
+func stringArg(args map[string]any, name string) (string, error) {
+	v, ok := args[name]
+	if !ok || v == nil {
+		return "", fmt.Errorf("argument %q missing", name)
+	}
+	var s string
+	switch t := v.(type) {
+	case string:
+		s = t
+	case graphql.ID:
+		s = string(t)
+	case fmt.Stringer:
+		s = t.String()
+	default:
+		return "", fmt.Errorf("argument %q: want a string, got %T", name, v)
+	}
+	if s == "" || len(s) > maxIDLen {
+		return "", fmt.Errorf("argument %q must be 1 to %d characters", name, maxIDLen)
+	}
+	return s, nil
+}
