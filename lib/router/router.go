@@ -1,0 +1,369 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+
+	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/correlation"
+	"github.com/threefactor/framework/lib/topology"
+)
+
+// EventBridge PutEvents limits.
+const (
+	// MaxEntriesPerCall is the most entries one PutEvents call takes.
+	MaxEntriesPerCall = 10
+	// MaxCallSize is the most bytes (counted as EntrySize does) one
+	// PutEvents call takes, and so also the largest single entry.
+	MaxCallSize = 256 * 1024
+)
+
+// putEventsAPI is the part of *eventbridge.Client the router uses.
+type putEventsAPI interface {
+	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, opts ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
+}
+
+// Config configures a Router. Client, BusName, Source and Tables are
+// required; the rest have defaults.
+type Config struct {
+	// Client publishes the events; an *eventbridge.Client.
+	Client putEventsAPI
+	// BusName is the event bus name or ARN.
+	BusName string
+	// Source is the events' source, the one route patterns match
+	// (topology.Topology.EventSource).
+	Source string
+	// Tables maps physical table names, as they appear in the stream ARN,
+	// to the logical names events carry.
+	Tables map[string]string
+	// Logger receives JSON logs. Default: correlation.Logger().
+	Logger *slog.Logger
+	// MaxAttempts bounds the PutEvents attempts for one entry, the first
+	// included. Default 5.
+	MaxAttempts int
+	// BaseDelay is the backoff before the first retry; it doubles on each
+	// further retry up to MaxDelay, with jitter. Defaults 50ms and 2s.
+	BaseDelay time.Duration
+	MaxDelay  time.Duration
+}
+
+// Validate reports what is missing or out of range.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Client == nil {
+		errs = append(errs, errors.New("router: no EventBridge client"))
+	}
+	if c.BusName == "" {
+		errs = append(errs, errors.New("router: no event bus name"))
+	}
+	if c.Source == "" {
+		errs = append(errs, errors.New("router: no event source"))
+	}
+	if len(c.Tables) == 0 {
+		errs = append(errs, errors.New("router: no tables"))
+	}
+	if c.MaxAttempts < 0 || c.BaseDelay < 0 || c.MaxDelay < 0 {
+		errs = append(errs, errors.New("router: negative attempts or delay"))
+	}
+	return errors.Join(errs...)
+}
+
+// ConfigFromEnv is the configuration a router Lambda reads from its
+// environment: the bus from topology.EnvEventBus and the physical name of
+// each of t's stream tables from topology.TableEnv. The caller sets Client
+// (and Logger if it likes).
+func ConfigFromEnv(t topology.Topology) (Config, error) {
+	cfg := Config{BusName: os.Getenv(topology.EnvEventBus), Source: t.EventSource(), Tables: map[string]string{}}
+	var missing []string
+	if cfg.BusName == "" {
+		missing = append(missing, topology.EnvEventBus)
+	}
+	for _, logical := range t.StreamTables() {
+		env := topology.TableEnv(logical)
+		physical := os.Getenv(env)
+		if physical == "" {
+			missing = append(missing, env)
+			continue
+		}
+		cfg.Tables[physical] = logical
+	}
+	if len(missing) > 0 {
+		return cfg, fmt.Errorf("router: environment variables not set: %s", strings.Join(missing, ", "))
+	}
+	return cfg, nil
+}
+
+// Router publishes the records of DynamoDB stream batches as change
+// events on an EventBridge bus.
+type Router struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New makes a Router.
+func New(cfg Config) (*Router, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = 5
+	}
+	if cfg.BaseDelay == 0 {
+		cfg.BaseDelay = 50 * time.Millisecond
+	}
+	if cfg.MaxDelay == 0 {
+		cfg.MaxDelay = 2 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = correlation.Logger()
+	}
+	return &Router{cfg: cfg, log: log.With("component", "router")}, nil
+}
+
+// TableName is the table name in a stream ARN,
+// arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL.
+func TableName(streamARN string) (string, error) {
+	_, rest, ok := strings.Cut(streamARN, ":table/")
+	if !ok || !strings.HasPrefix(streamARN, "arn:") {
+		return "", fmt.Errorf("not a DynamoDB stream ARN: %q", streamARN)
+	}
+	name, _, _ := strings.Cut(rest, "/")
+	if name == "" {
+		return "", fmt.Errorf("no table name in ARN %q", streamARN)
+	}
+	return name, nil
+}
+
+// EntrySize is the size EventBridge counts for an entry against its
+// limits: source, detail type, detail and resources in bytes, plus 14 when
+// the entry has a time.
+func EntrySize(e ebtypes.PutEventsRequestEntry) int {
+	n := len(aws.ToString(e.Source)) + len(aws.ToString(e.DetailType)) + len(aws.ToString(e.Detail))
+	for _, r := range e.Resources {
+		n += len(r)
+	}
+	if e.Time != nil {
+		n += 14
+	}
+	return n
+}
+
+// pending is one record's entry on its way to the bus.
+type pending struct {
+	index int // position in the batch
+	ev    *change.Event
+	entry ebtypes.PutEventsRequestEntry
+	size  int
+	// lastErr describes the last failure, for the log.
+	lastErr string
+}
+
+// Handle publishes a stream batch. Records that could not be published are
+// reported in BatchItemFailures; everything else is acknowledged.
+//
+// A stream event source mapping does not acknowledge records one by one:
+// it checkpoints just before the lowest sequence number reported failed
+// and delivers again from there. So the response names the earliest
+// record that failed, and every record after it is delivered again even
+// when it was published (consumers see duplicates, which they tolerate,
+// and never a gap). Reporting a later record while an earlier one failed
+// would acknowledge the earlier one: that would lose it.
+func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	start := time.Now()
+	failed := make([]bool, len(ev.Records))
+	var todo []*pending
+	for i := range ev.Records {
+		p, err := r.prepare(ctx, &ev.Records[i])
+		if err != nil {
+			// Retrying the conversion cannot help, but acknowledging would
+			// drop the change: fail it, so that the mapping's retry limit
+			// sends it to the on-failure destination.
+			r.log.ErrorContext(ctx, "change record not publishable",
+				"eventId", ev.Records[i].EventID, "sequenceNumber", ev.Records[i].Change.SequenceNumber, "error", err.Error())
+			failed[i] = true
+			continue
+		}
+		p.index = i
+		todo = append(todo, p)
+	}
+
+	published := 0
+	for attempt := 1; len(todo) > 0; attempt++ {
+		var retry []*pending
+		for _, batch := range batches(todo) {
+			retry = append(retry, r.put(ctx, batch)...)
+		}
+		published += countDone(todo, retry)
+		todo = retry
+		if len(todo) == 0 || attempt >= r.cfg.MaxAttempts {
+			break
+		}
+		if !r.sleep(ctx, attempt) {
+			break
+		}
+	}
+	for _, p := range todo {
+		failed[p.index] = true
+		r.log.ErrorContext(correlation.With(ctx, p.ev.CorrelationID), "change not published",
+			"eventId", p.ev.ID, "table", p.ev.Table, "sequenceNumber", p.ev.SequenceNumber, "error", p.lastErr)
+	}
+
+	var resp events.DynamoDBEventResponse
+	for i, f := range failed {
+		if f {
+			resp.BatchItemFailures = []events.DynamoDBBatchItemFailure{{ItemIdentifier: ev.Records[i].Change.SequenceNumber}}
+			break
+		}
+	}
+	r.log.InfoContext(ctx, "stream batch routed", "records", len(ev.Records), "published", published,
+		"failed", len(ev.Records)-published, "durationMs", time.Since(start).Milliseconds())
+	return resp, nil
+}
+
+func countDone(sent, retry []*pending) int { return len(sent) - len(retry) }
+
+// prepare converts a record and builds its entry, reduced if too large.
+func (r *Router) prepare(ctx context.Context, rec *events.DynamoDBEventRecord) (*pending, error) {
+	physical, err := TableName(rec.EventSourceArn)
+	if err != nil {
+		return nil, err
+	}
+	logical, ok := r.cfg.Tables[physical]
+	if !ok {
+		return nil, fmt.Errorf("table %q is not one of the router's tables", physical)
+	}
+	ev, err := change.FromDynamoDB(*rec, logical)
+	if err != nil {
+		return nil, err
+	}
+	p := &pending{ev: &ev}
+	if err := r.entry(p); err != nil {
+		return nil, err
+	}
+	if p.size > MaxCallSize {
+		full := p.size
+		ev = ev.Reduce()
+		if err := r.entry(p); err != nil {
+			return nil, err
+		}
+		if p.size > MaxCallSize {
+			return nil, fmt.Errorf("change %s: %d bytes even without images, over the %d-byte limit", ev.ID, p.size, MaxCallSize)
+		}
+		r.log.WarnContext(correlation.With(ctx, ev.CorrelationID), "change too large for EventBridge: published without images",
+			"eventId", ev.ID, "table", ev.Table, "size", full, "reducedSize", p.size, "limit", MaxCallSize)
+	}
+	return p, nil
+}
+
+func (r *Router) entry(p *pending) error {
+	detail, err := p.ev.Detail()
+	if err != nil {
+		return err
+	}
+	p.entry = ebtypes.PutEventsRequestEntry{
+		EventBusName: aws.String(r.cfg.BusName),
+		Source:       aws.String(r.cfg.Source),
+		DetailType:   aws.String(topology.DetailType),
+		Detail:       aws.String(string(detail)),
+	}
+	if !p.ev.ApproximateAt.IsZero() {
+		p.entry.Time = aws.Time(p.ev.ApproximateAt)
+	}
+	p.size = EntrySize(p.entry)
+	return nil
+}
+
+// batches splits entries, in order, into PutEvents calls within the
+// entry-count and size limits.
+func batches(ps []*pending) [][]*pending {
+	var out [][]*pending
+	var cur []*pending
+	size := 0
+	for _, p := range ps {
+		if len(cur) == MaxEntriesPerCall || (len(cur) > 0 && size+p.size > MaxCallSize) {
+			out = append(out, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, p)
+		size += p.size
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// put sends one call and returns the entries that failed.
+func (r *Router) put(ctx context.Context, batch []*pending) []*pending {
+	in := &eventbridge.PutEventsInput{Entries: make([]ebtypes.PutEventsRequestEntry, len(batch))}
+	for i, p := range batch {
+		in.Entries[i] = p.entry
+	}
+	out, err := r.cfg.Client.PutEvents(ctx, in)
+	if err != nil {
+		for _, p := range batch {
+			p.lastErr = err.Error()
+		}
+		r.log.WarnContext(ctx, "PutEvents failed", "entries", len(batch), "error", err.Error())
+		return batch
+	}
+	if len(out.Entries) != len(batch) {
+		// The result entries pair with the request entries by position;
+		// without that pairing nothing can be counted as published.
+		msg := fmt.Sprintf("PutEvents answered %d entries for %d", len(out.Entries), len(batch))
+		for _, p := range batch {
+			p.lastErr = msg
+		}
+		r.log.WarnContext(ctx, msg)
+		return batch
+	}
+	var failed []*pending
+	for i, res := range out.Entries {
+		if res.ErrorCode == nil && res.EventId != nil {
+			continue
+		}
+		p := batch[i]
+		p.lastErr = fmt.Sprintf("%s: %s", aws.ToString(res.ErrorCode), aws.ToString(res.ErrorMessage))
+		failed = append(failed, p)
+	}
+	if len(failed) > 0 {
+		r.log.WarnContext(ctx, "PutEvents entries failed", "entries", len(batch), "failed", len(failed),
+			"failedEntryCount", out.FailedEntryCount, "firstError", failed[0].lastErr)
+	}
+	return failed
+}
+
+// sleep waits out the backoff before retry number attempt, unless the
+// context ends first or its deadline leaves no room for another call.
+func (r *Router) sleep(ctx context.Context, attempt int) bool {
+	d := r.cfg.BaseDelay << (attempt - 1)
+	if d > r.cfg.MaxDelay || d <= 0 {
+		d = r.cfg.MaxDelay
+	}
+	// Equal jitter: half fixed, half random, so retries of concurrent
+	// shards spread out but still back off.
+	d = d/2 + rand.N(d/2+1)
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d+r.cfg.BaseDelay {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
