@@ -1,0 +1,13 @@
+// Package realtime serves GraphQL subscriptions over WebSocket with the
+// graphql-transport-ws protocol the way API Gateway's WebSocket API runs
+// them: a Handler takes the $connect, $disconnect and $default events
+// (events.APIGatewayWebsocketProxyRequest), keeps each connection's
+// protocol state and subscriptions in DynamoDB (package store), and answers
+// through the API Gateway Management API. Committed changes reach the
+// stored subscriptions through package fanout. Locally, package localws
+// plays API Gateway: a real WebSocket server that raises the same events
+// and a Management API, so the same handler runs on a laptop and on AWS.
+//
+// The app plugs in its schema and a Topics pair: the topic a subscription
+// listens on, and the topics a change concerns.
+package realtime

@@ -1,0 +1,344 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	apitypes "github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+	graphql "github.com/graph-gophers/graphql-go"
+
+	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/realtime/store"
+	"github.com/threefactor/framework/lib/realtime/wsproto"
+)
+
+// Topics is the app's mapping between subscriptions, changes and topics.
+// A subscription is stored under the topic of its root field; a change is
+// pushed to the subscriptions stored under each of its topics.
+type Topics struct {
+	// Subscription is the topic of a subscription root field with its
+	// arguments, e.g. "orderUpdated:<id>". An error is sent to the client
+	// as the subscription's error message.
+	Subscription func(field string, args map[string]any) (string, error)
+	// Change lists the topics a committed change concerns.
+	Change func(e change.Event) []string
+}
+
+// Accept is what a ConnectFunc decides for a connection_init.
+type Accept struct {
+	// Ack is the connection_ack payload (a JSON object), or nil.
+	Ack json.RawMessage
+	// Session is kept with the connection and its subscriptions, and
+	// handed to resolvers through SessionFrom (e.g. the caller's identity).
+	// It never goes to the client.
+	Session json.RawMessage
+}
+
+// ConnectFunc checks a connection_init payload (e.g. a token). An error
+// closes the connection with 4403 Forbidden.
+type ConnectFunc func(ctx context.Context, payload json.RawMessage) (Accept, error)
+
+// managementAPI is the part of the API Gateway Management API the handler uses.
+type managementAPI interface {
+	PostToConnection(ctx context.Context, in *apigatewaymanagementapi.PostToConnectionInput, opts ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error)
+	DeleteConnection(ctx context.Context, in *apigatewaymanagementapi.DeleteConnectionInput, opts ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.DeleteConnectionOutput, error)
+}
+
+// Config configures a Handler.
+type Config struct {
+	// Schema runs operations; it needs a resolver.
+	Schema *graphql.Schema
+	Topics Topics
+	Store  *store.Store
+	// Management is the Management API client (an
+	// *apigatewaymanagementapi.Client whose endpoint is the API's
+	// https://{api}.execute-api.{region}.amazonaws.com/{stage}, or the
+	// local one).
+	Management managementAPI
+	// OnConnect decides connection_init; nil accepts every connection with
+	// no ack payload and no session.
+	OnConnect ConnectFunc
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate reports missing settings.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Schema == nil {
+		errs = append(errs, errors.New("realtime: no schema"))
+	}
+	if c.Topics.Subscription == nil {
+		errs = append(errs, errors.New("realtime: no Topics.Subscription"))
+	}
+	if c.Store == nil {
+		errs = append(errs, errors.New("realtime: no store"))
+	}
+	if c.Management == nil {
+		errs = append(errs, errors.New("realtime: no Management API client"))
+	}
+	return errors.Join(errs...)
+}
+
+// Handler is the WebSocket API's Lambda handler for the $connect,
+// $disconnect and $default routes.
+type Handler struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// NewHandler returns a Handler.
+func NewHandler(cfg Config) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Handler{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// Route keys of the WebSocket API.
+const (
+	RouteConnect    = "$connect"
+	RouteDisconnect = "$disconnect"
+	RouteDefault    = "$default"
+)
+
+// Handle serves one WebSocket API event. Its signature is the Lambda
+// handler's.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	id := req.RequestContext.ConnectionID
+	log := h.log.With("connectionId", id, "route", req.RequestContext.RouteKey)
+	switch req.RequestContext.RouteKey {
+	case RouteConnect:
+		return h.connect(ctx, log, req)
+	case RouteDisconnect:
+		if err := h.cfg.Store.DeleteConnection(ctx, id); err != nil {
+			log.ErrorContext(ctx, "disconnect", "err", err)
+			return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, err
+		}
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+	default:
+		if err := h.message(ctx, log, id, []byte(req.Body)); err != nil {
+			log.ErrorContext(ctx, "message", "err", err)
+			return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, err
+		}
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+	}
+}
+
+// offeredProtocols lists the subprotocols a WebSocket upgrade offers.
+func offeredProtocols(req events.APIGatewayWebsocketProxyRequest) []string {
+	var vals []string
+	for k, vs := range req.MultiValueHeaders {
+		if strings.EqualFold(k, "Sec-WebSocket-Protocol") {
+			vals = append(vals, vs...)
+		}
+	}
+	if len(vals) == 0 {
+		for k, v := range req.Headers {
+			if strings.EqualFold(k, "Sec-WebSocket-Protocol") {
+				vals = append(vals, v)
+			}
+		}
+	}
+	var out []string
+	for _, v := range vals {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func (h *Handler) connect(ctx context.Context, log *slog.Logger, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	ok := false
+	for _, p := range offeredProtocols(req) {
+		ok = ok || p == wsproto.Subprotocol
+	}
+	if !ok {
+		// Refusing the upgrade is all a $connect route can do: API
+		// Gateway answers the handshake with this status.
+		log.InfoContext(ctx, "connect refused: subprotocol not offered", "offered", offeredProtocols(req))
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusBadRequest, Body: "Subprotocol not acceptable: offer " + wsproto.Subprotocol}, nil
+	}
+	if _, err := h.cfg.Store.PutConnection(ctx, req.RequestContext.ConnectionID); err != nil {
+		log.ErrorContext(ctx, "connect", "err", err)
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, err
+	}
+	return events.APIGatewayProxyResponse{
+		StatusCode: http.StatusOK,
+		Headers:    map[string]string{"Sec-WebSocket-Protocol": wsproto.Subprotocol},
+	}, nil
+}
+
+func (h *Handler) message(ctx context.Context, log *slog.Logger, id string, body []byte) error {
+	m, err := wsproto.Decode(body)
+	if err != nil {
+		return h.close(ctx, log, id, wsproto.CloseBadRequest, reason(err))
+	}
+	switch m.Type {
+	case wsproto.ConnectionInit:
+		return h.connectionInit(ctx, log, id, m)
+	case wsproto.Ping:
+		return h.send(ctx, log, id, wsproto.Encode(wsproto.Message{Type: wsproto.Pong}))
+	case wsproto.Pong:
+		return nil
+	case wsproto.Subscribe:
+		return h.subscribe(ctx, log.With("subscriptionId", m.ID), id, m)
+	case wsproto.Complete:
+		if _, err := h.cfg.Store.RemoveSubscription(ctx, id, m.ID); err != nil {
+			return err
+		}
+		return nil
+	}
+	return nil
+}
+
+// reason is an error's text without the wrapping prefix, cut to what a
+// close frame holds (123 bytes).
+func reason(err error) string {
+	r := strings.TrimPrefix(err.Error(), wsproto.ErrInvalid.Error()+": ")
+	if len(r) > 123 {
+		r = r[:120] + "..."
+	}
+	return r
+}
+
+func (h *Handler) connectionInit(ctx context.Context, log *slog.Logger, id string, m wsproto.Message) error {
+	switch err := h.cfg.Store.MarkInit(ctx, id); {
+	case errors.Is(err, store.ErrInitTwice):
+		return h.close(ctx, log, id, wsproto.CloseTooManyInitRequests, wsproto.ReasonTooManyInitRequests)
+	case errors.Is(err, store.ErrNotFound):
+		log.InfoContext(ctx, "connection_init on a gone connection")
+		return nil
+	case err != nil:
+		return err
+	}
+	acc := Accept{}
+	if h.cfg.OnConnect != nil {
+		var err error
+		if acc, err = h.cfg.OnConnect(ctx, m.Payload); err != nil {
+			log.InfoContext(ctx, "connection refused", "err", err)
+			return h.close(ctx, log, id, wsproto.CloseForbidden, wsproto.ReasonForbidden)
+		}
+	}
+	if err := h.cfg.Store.Ack(ctx, id, acc.Session); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	return h.send(ctx, log, id, wsproto.Encode(wsproto.Message{Type: wsproto.ConnectionAck, Payload: acc.Ack}))
+}
+
+func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m wsproto.Message) error {
+	conn, err := h.cfg.Store.GetConnection(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case !conn.Acked:
+		return h.close(ctx, log, id, wsproto.CloseUnauthorized, wsproto.ReasonUnauthorized)
+	}
+	for _, s := range conn.Subscriptions {
+		if s == m.ID {
+			return h.close(ctx, log, id, wsproto.CloseSubscriberExists, wsproto.ReasonSubscriberExists(m.ID))
+		}
+	}
+	p, err := m.SubscribePayload()
+	if err != nil {
+		return h.close(ctx, log, id, wsproto.CloseBadRequest, reason(err))
+	}
+	op, err := wsproto.Analyze(p.Query, p.OperationName, p.Variables)
+	if err != nil {
+		return h.send(ctx, log, id, wsproto.ErrorMessage(m.ID, []wsproto.Err{{Message: err.Error()}}))
+	}
+	if qerrs := h.cfg.Schema.ValidateWithVariables(p.Query, p.Variables); len(qerrs) > 0 {
+		return h.sendJSON(ctx, log, id, wsproto.Error, m.ID, qerrs)
+	}
+	opCtx := WithSession(ctx, conn.Session)
+	if op.Type != wsproto.OpSubscription {
+		// A query or mutation over the socket runs once: next, complete.
+		resp := h.cfg.Schema.Exec(opCtx, p.Query, p.OperationName, p.Variables)
+		if err := h.sendJSON(ctx, log, id, wsproto.Next, m.ID, resp); err != nil {
+			return err
+		}
+		return h.send(ctx, log, id, wsproto.CompleteMessage(m.ID))
+	}
+	if len(op.RootFields) != 1 {
+		return h.send(ctx, log, id, wsproto.ErrorMessage(m.ID, []wsproto.Err{{
+			Message: fmt.Sprintf("a subscription must select exactly one root field, not %d", len(op.RootFields)),
+		}}))
+	}
+	topic, err := h.cfg.Topics.Subscription(op.RootFields[0].Name, op.RootFields[0].Args)
+	if err != nil {
+		return h.send(ctx, log, id, wsproto.ErrorMessage(m.ID, []wsproto.Err{{Message: err.Error()}}))
+	}
+	err = h.cfg.Store.AddSubscription(ctx, store.Subscription{
+		Topic: topic, ConnectionID: id, ID: m.ID,
+		Query: p.Query, OperationName: p.OperationName, Variables: p.Variables,
+		Session: conn.Session, ExpiresAt: conn.ExpiresAt,
+	})
+	switch {
+	case errors.Is(err, store.ErrDuplicate):
+		return h.close(ctx, log, id, wsproto.CloseSubscriberExists, wsproto.ReasonSubscriberExists(m.ID))
+	case errors.Is(err, store.ErrNotAcked):
+		return h.close(ctx, log, id, wsproto.CloseUnauthorized, wsproto.ReasonUnauthorized)
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	log.InfoContext(ctx, "subscribed", "topic", topic)
+	return nil
+}
+
+func (h *Handler) sendJSON(ctx context.Context, log *slog.Logger, conn, typ, id string, payload any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("encode %s payload: %w", typ, err)
+	}
+	return h.send(ctx, log, conn, wsproto.Encode(wsproto.Message{ID: id, Type: typ, Payload: b}))
+}
+
+// send posts a frame to a connection; a gone connection is cleaned up.
+func (h *Handler) send(ctx context.Context, log *slog.Logger, id string, frame []byte) error {
+	_, err := h.cfg.Management.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: frame})
+	var gone *apitypes.GoneException
+	if errors.As(err, &gone) {
+		log.InfoContext(ctx, "connection gone")
+		return h.cfg.Store.DeleteConnection(ctx, id)
+	}
+	if err != nil {
+		return fmt.Errorf("post to %s: %w", id, err)
+	}
+	return nil
+}
+
+// close ends a connection for a protocol violation: it forgets the
+// connection and asks the Management API to close it with code and reason
+// (honoured by the local front door; API Gateway closes without them).
+func (h *Handler) close(ctx context.Context, log *slog.Logger, id string, code int, why string) error {
+	log.InfoContext(ctx, "closing connection", "code", code, "reason", why)
+	if err := h.cfg.Store.DeleteConnection(ctx, id); err != nil {
+		return err
+	}
+	_, err := h.cfg.Management.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: &id}, WithCloseCode(code, why))
+	var gone *apitypes.GoneException
+	if err != nil && !errors.As(err, &gone) {
+		return fmt.Errorf("close %s: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,516 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/threefactor/framework/lib/topology"
+)
+
+// Errors the store reports; test with errors.Is.
+var (
+	// ErrNotFound: no such connection (gone, or expired).
+	ErrNotFound = errors.New("connection not found")
+	// ErrInitTwice: the connection already sent connection_init.
+	ErrInitTwice = errors.New("connection_init already received")
+	// ErrNotAcked: the connection has not been acknowledged.
+	ErrNotAcked = errors.New("connection not acknowledged")
+	// ErrDuplicate: the connection already has a subscription with that id.
+	ErrDuplicate = errors.New("subscription id already in use")
+)
+
+// DefaultTTL is how long a connection and its subscriptions live: API
+// Gateway closes every WebSocket connection after two hours.
+const DefaultTTL = 2 * time.Hour
+
+// Config names the tables. The zero TTL means DefaultTTL.
+type Config struct {
+	ConnectionsTable   string
+	SubscriptionsTable string
+	// ByConnectionIndex is the subscriptions table's index on connectionId.
+	// Default topology.SubscriptionsByConnection.
+	ByConnectionIndex string
+	TTL               time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Validate reports missing settings.
+func (c Config) Validate() error {
+	var errs []error
+	if c.ConnectionsTable == "" {
+		errs = append(errs, errors.New("store: no connections table"))
+	}
+	if c.SubscriptionsTable == "" {
+		errs = append(errs, errors.New("store: no subscriptions table"))
+	}
+	if c.TTL < 0 {
+		errs = append(errs, errors.New("store: negative TTL"))
+	}
+	return errors.Join(errs...)
+}
+
+type dynamoAPI interface {
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+}
+
+// Store is the connection and subscription store.
+type Store struct {
+	db  dynamoAPI
+	cfg Config
+}
+
+// New returns a store over db (a *dynamodb.Client).
+func New(db dynamoAPI, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.ByConnectionIndex == "" {
+		cfg.ByConnectionIndex = topology.SubscriptionsByConnection
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Store{db: db, cfg: cfg}, nil
+}
+
+// Connection is one WebSocket connection's protocol state.
+type Connection struct {
+	ID          string
+	ConnectedAt time.Time
+	ExpiresAt   time.Time
+	// InitReceived is set by the first connection_init.
+	InitReceived bool
+	// Acked is set once the connection was acknowledged.
+	Acked bool
+	// Session is what the app's OnConnect kept for the connection (for
+	// example the caller's identity); subscriptions carry a copy.
+	Session json.RawMessage
+	// Subscriptions are the ids of the connection's open subscriptions.
+	Subscriptions []string
+}
+
+// Subscription is one stored subscription operation.
+type Subscription struct {
+	Topic         string
+	ConnectionID  string
+	ID            string
+	Query         string
+	OperationName string
+	Variables     map[string]any
+	Session       json.RawMessage
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+}
+
+// SubKey is the subscriptions table's sort key.
+func SubKey(connectionID, subscriptionID string) string {
+	return connectionID + "#" + subscriptionID
+}
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func n(v int64) types.AttributeValue  { return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
+
+// PutConnection records a new connection, expiring TTL from now.
+func (st *Store) PutConnection(ctx context.Context, id string) (Connection, error) {
+	now := st.cfg.Now()
+	c := Connection{ID: id, ConnectedAt: now, ExpiresAt: now.Add(st.cfg.TTL)}
+	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &st.cfg.ConnectionsTable,
+		Item: map[string]types.AttributeValue{
+			"connectionId": s(id),
+			"connectedAt":  n(now.UnixMilli()),
+			"expiresAt":    n(c.ExpiresAt.Unix()),
+		},
+	})
+	if err != nil {
+		return Connection{}, fmt.Errorf("put connection %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// GetConnection reads a connection; ErrNotFound when it is gone or expired.
+func (st *Store) GetConnection(ctx context.Context, id string) (Connection, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &st.cfg.ConnectionsTable,
+		Key:            map[string]types.AttributeValue{"connectionId": s(id)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Connection{}, fmt.Errorf("get connection %s: %w", id, err)
+	}
+	if out.Item == nil {
+		return Connection{}, fmt.Errorf("connection %s: %w", id, ErrNotFound)
+	}
+	c := Connection{
+		ID:           id,
+		ConnectedAt:  time.UnixMilli(num(out.Item["connectedAt"])),
+		ExpiresAt:    time.Unix(num(out.Item["expiresAt"]), 0),
+		InitReceived: num(out.Item["initAt"]) != 0,
+		Acked:        boolean(out.Item["acked"]),
+		Session:      json.RawMessage(str(out.Item["session"])),
+	}
+	if len(c.Session) == 0 {
+		c.Session = nil
+	}
+	if ss, ok := out.Item["subs"].(*types.AttributeValueMemberSS); ok {
+		c.Subscriptions = ss.Value
+	}
+	// DynamoDB deletes expired items lazily; an expired item is gone.
+	if !c.ExpiresAt.After(st.cfg.Now()) {
+		return Connection{}, fmt.Errorf("connection %s expired: %w", id, ErrNotFound)
+	}
+	return c, nil
+}
+
+func (st *Store) isCondFailed(err error) bool {
+	var cf *types.ConditionalCheckFailedException
+	return errors.As(err, &cf)
+}
+
+// MarkInit records the connection's connection_init: ErrInitTwice when it
+// already sent one, ErrNotFound when the connection is gone.
+func (st *Store) MarkInit(ctx context.Context, id string) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.cfg.ConnectionsTable,
+		Key:                       map[string]types.AttributeValue{"connectionId": s(id)},
+		UpdateExpression:          aws.String("SET initAt = :now"),
+		ConditionExpression:       aws.String("attribute_exists(connectionId) AND attribute_not_exists(initAt)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": n(st.cfg.Now().UnixMilli())},
+	})
+	if st.isCondFailed(err) {
+		if _, gerr := st.GetConnection(ctx, id); gerr != nil {
+			return gerr
+		}
+		return fmt.Errorf("connection %s: %w", id, ErrInitTwice)
+	}
+	if err != nil {
+		return fmt.Errorf("mark init %s: %w", id, err)
+	}
+	return nil
+}
+
+// Ack marks the connection acknowledged and keeps its session.
+func (st *Store) Ack(ctx context.Context, id string, session json.RawMessage) error {
+	update := "SET acked = :t"
+	vals := map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}}
+	if len(session) > 0 {
+		update += ", #session = :s"
+		vals[":s"] = s(string(session))
+	}
+	in := &dynamodb.UpdateItemInput{
+		TableName:                 &st.cfg.ConnectionsTable,
+		Key:                       map[string]types.AttributeValue{"connectionId": s(id)},
+		UpdateExpression:          &update,
+		ConditionExpression:       aws.String("attribute_exists(connectionId)"),
+		ExpressionAttributeValues: vals,
+	}
+	if len(session) > 0 {
+		in.ExpressionAttributeNames = map[string]string{"#session": "session"}
+	}
+	_, err := st.db.UpdateItem(ctx, in)
+	if st.isCondFailed(err) {
+		return fmt.Errorf("ack %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("ack %s: %w", id, err)
+	}
+	return nil
+}
+
+// AddSubscription stores a subscription for an acknowledged connection.
+// The connection item's set of subscription ids makes the id check atomic:
+// ErrDuplicate when the id is in use, ErrNotAcked before the ack,
+// ErrNotFound when the connection is gone.
+func (st *Store) AddSubscription(ctx context.Context, sub Subscription) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           &st.cfg.ConnectionsTable,
+		Key:                 map[string]types.AttributeValue{"connectionId": s(sub.ConnectionID)},
+		UpdateExpression:    aws.String("ADD subs :ids"),
+		ConditionExpression: aws.String("attribute_exists(connectionId) AND acked = :t AND NOT contains(subs, :id)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":ids": &types.AttributeValueMemberSS{Value: []string{sub.ID}},
+			":id":  s(sub.ID),
+			":t":   &types.AttributeValueMemberBOOL{Value: true},
+		},
+	})
+	if st.isCondFailed(err) {
+		c, gerr := st.GetConnection(ctx, sub.ConnectionID)
+		switch {
+		case gerr != nil:
+			return gerr
+		case !c.Acked:
+			return fmt.Errorf("subscribe %s on %s: %w", sub.ID, sub.ConnectionID, ErrNotAcked)
+		default:
+			return fmt.Errorf("subscribe %s on %s: %w", sub.ID, sub.ConnectionID, ErrDuplicate)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("subscribe %s on %s: %w", sub.ID, sub.ConnectionID, err)
+	}
+	if sub.CreatedAt.IsZero() {
+		sub.CreatedAt = st.cfg.Now()
+	}
+	if sub.ExpiresAt.IsZero() {
+		sub.ExpiresAt = sub.CreatedAt.Add(st.cfg.TTL)
+	}
+	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.cfg.SubscriptionsTable, Item: subItem(sub)}); err != nil {
+		return fmt.Errorf("put subscription %s on %s: %w", sub.ID, sub.ConnectionID, err)
+	}
+	return nil
+}
+
+func subItem(sub Subscription) map[string]types.AttributeValue {
+	item := map[string]types.AttributeValue{
+		"topic":          s(sub.Topic),
+		"subKey":         s(SubKey(sub.ConnectionID, sub.ID)),
+		"connectionId":   s(sub.ConnectionID),
+		"subscriptionId": s(sub.ID),
+		"query":          s(sub.Query),
+		"createdAt":      n(sub.CreatedAt.UnixMilli()),
+		"expiresAt":      n(sub.ExpiresAt.Unix()),
+	}
+	if sub.OperationName != "" {
+		item["operationName"] = s(sub.OperationName)
+	}
+	if len(sub.Variables) > 0 {
+		b, err := json.Marshal(sub.Variables)
+		if err == nil {
+			item["variables"] = s(string(b))
+		}
+	}
+	if len(sub.Session) > 0 {
+		item["session"] = s(string(sub.Session))
+	}
+	return item
+}
+
+// PutSubscriptions writes subscriptions directly, without the connection
+// bookkeeping of AddSubscription: for loading and benchmarks. It writes 25
+// items per BatchWriteItem and retries unprocessed items.
+func (st *Store) PutSubscriptions(ctx context.Context, subs []Subscription) error {
+	now := st.cfg.Now()
+	for start := 0; start < len(subs); start += 25 {
+		end := min(start+25, len(subs))
+		reqs := make([]types.WriteRequest, 0, end-start)
+		for _, sub := range subs[start:end] {
+			if sub.CreatedAt.IsZero() {
+				sub.CreatedAt = now
+			}
+			if sub.ExpiresAt.IsZero() {
+				sub.ExpiresAt = sub.CreatedAt.Add(st.cfg.TTL)
+			}
+			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: subItem(sub)}})
+		}
+		if err := st.batchWrite(ctx, st.cfg.SubscriptionsTable, reqs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (st *Store) batchWrite(ctx context.Context, table string, reqs []types.WriteRequest) error {
+	for attempt := 0; len(reqs) > 0; attempt++ {
+		if attempt > 0 {
+			if attempt > 8 {
+				return fmt.Errorf("batch write %s: %d items still unprocessed", table, len(reqs))
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(attempt*attempt) * 20 * time.Millisecond):
+			}
+		}
+		out, err := st.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs}})
+		if err != nil {
+			return fmt.Errorf("batch write %s: %w", table, err)
+		}
+		reqs = out.UnprocessedItems[table]
+	}
+	return nil
+}
+
+// RemoveSubscription deletes a connection's subscription by id. It reports
+// whether there was one.
+func (st *Store) RemoveSubscription(ctx context.Context, connectionID, id string) (bool, error) {
+	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:              &st.cfg.SubscriptionsTable,
+		IndexName:              &st.cfg.ByConnectionIndex,
+		KeyConditionExpression: aws.String("connectionId = :c AND subKey = :k"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":c": s(connectionID), ":k": s(SubKey(connectionID, id)),
+		},
+	})
+	if err != nil {
+		return false, fmt.Errorf("find subscription %s on %s: %w", id, connectionID, err)
+	}
+	for _, item := range out.Items {
+		if err := st.deleteSub(ctx, str(item["topic"]), connectionID, id); err != nil {
+			return false, err
+		}
+	}
+	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.cfg.ConnectionsTable,
+		Key:                       map[string]types.AttributeValue{"connectionId": s(connectionID)},
+		UpdateExpression:          aws.String("DELETE subs :ids"),
+		ConditionExpression:       aws.String("attribute_exists(connectionId)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":ids": &types.AttributeValueMemberSS{Value: []string{id}}},
+	})
+	if err != nil && !st.isCondFailed(err) {
+		return false, fmt.Errorf("unmark subscription %s on %s: %w", id, connectionID, err)
+	}
+	return len(out.Items) > 0, nil
+}
+
+// DeleteSubscription deletes one stored subscription by its keys (the
+// fan-out uses it after an error message ended a subscription).
+func (st *Store) DeleteSubscription(ctx context.Context, sub Subscription) error {
+	if err := st.deleteSub(ctx, sub.Topic, sub.ConnectionID, sub.ID); err != nil {
+		return err
+	}
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.cfg.ConnectionsTable,
+		Key:                       map[string]types.AttributeValue{"connectionId": s(sub.ConnectionID)},
+		UpdateExpression:          aws.String("DELETE subs :ids"),
+		ConditionExpression:       aws.String("attribute_exists(connectionId)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":ids": &types.AttributeValueMemberSS{Value: []string{sub.ID}}},
+	})
+	if err != nil && !st.isCondFailed(err) {
+		return fmt.Errorf("unmark subscription %s on %s: %w", sub.ID, sub.ConnectionID, err)
+	}
+	return nil
+}
+
+func (st *Store) deleteSub(ctx context.Context, topic, connectionID, id string) error {
+	_, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &st.cfg.SubscriptionsTable,
+		Key:       map[string]types.AttributeValue{"topic": s(topic), "subKey": s(SubKey(connectionID, id))},
+	})
+	if err != nil {
+		return fmt.Errorf("delete subscription %s on %s: %w", id, connectionID, err)
+	}
+	return nil
+}
+
+// DeleteConnection deletes a connection and every subscription it has
+// (found through the by-connection index). Deleting a gone connection is
+// not an error.
+func (st *Store) DeleteConnection(ctx context.Context, connectionID string) error {
+	subs, err := st.SubscriptionsOf(ctx, connectionID)
+	if err != nil {
+		return err
+	}
+	reqs := make([]types.WriteRequest, 0, len(subs))
+	for _, sub := range subs {
+		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: map[string]types.AttributeValue{
+			"topic": s(sub.Topic), "subKey": s(SubKey(sub.ConnectionID, sub.ID)),
+		}}})
+	}
+	for start := 0; start < len(reqs); start += 25 {
+		if err := st.batchWrite(ctx, st.cfg.SubscriptionsTable, reqs[start:min(start+25, len(reqs))]); err != nil {
+			return fmt.Errorf("delete subscriptions of %s: %w", connectionID, err)
+		}
+	}
+	if _, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &st.cfg.ConnectionsTable,
+		Key:       map[string]types.AttributeValue{"connectionId": s(connectionID)},
+	}); err != nil {
+		return fmt.Errorf("delete connection %s: %w", connectionID, err)
+	}
+	return nil
+}
+
+// SubscriptionsOf lists a connection's subscriptions.
+func (st *Store) SubscriptionsOf(ctx context.Context, connectionID string) ([]Subscription, error) {
+	return st.query(ctx, &dynamodb.QueryInput{
+		TableName:                 &st.cfg.SubscriptionsTable,
+		IndexName:                 &st.cfg.ByConnectionIndex,
+		KeyConditionExpression:    aws.String("connectionId = :c"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": s(connectionID)},
+	})
+}
+
+// SubscriptionsFor lists the live subscriptions to a topic: one Query on
+// the topic's partition, paginated. Expired items DynamoDB has not yet
+// deleted are left out.
+func (st *Store) SubscriptionsFor(ctx context.Context, topic string) ([]Subscription, error) {
+	return st.query(ctx, &dynamodb.QueryInput{
+		TableName:                 &st.cfg.SubscriptionsTable,
+		KeyConditionExpression:    aws.String("topic = :t"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": s(topic)},
+	})
+}
+
+func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscription, error) {
+	var subs []Subscription
+	now := st.cfg.Now().Unix()
+	for {
+		out, err := st.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("query subscriptions: %w", err)
+		}
+		for _, item := range out.Items {
+			sub := Subscription{
+				Topic:         str(item["topic"]),
+				ConnectionID:  str(item["connectionId"]),
+				ID:            str(item["subscriptionId"]),
+				Query:         str(item["query"]),
+				OperationName: str(item["operationName"]),
+				CreatedAt:     time.UnixMilli(num(item["createdAt"])),
+				ExpiresAt:     time.Unix(num(item["expiresAt"]), 0),
+			}
+			if v := str(item["variables"]); v != "" {
+				if err := json.Unmarshal([]byte(v), &sub.Variables); err != nil {
+					return nil, fmt.Errorf("subscription %s of %s: variables: %w", sub.ID, sub.ConnectionID, err)
+				}
+			}
+			if v := str(item["session"]); v != "" {
+				sub.Session = json.RawMessage(v)
+			}
+			if sub.ExpiresAt.Unix() <= now {
+				continue
+			}
+			subs = append(subs, sub)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return subs, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+func str(v types.AttributeValue) string {
+	if sv, ok := v.(*types.AttributeValueMemberS); ok {
+		return sv.Value
+	}
+	return ""
+}
+
+func num(v types.AttributeValue) int64 {
+	if nv, ok := v.(*types.AttributeValueMemberN); ok {
+		i, _ := strconv.ParseInt(nv.Value, 10, 64)
+		return i
+	}
+	return 0
+}
+
+func boolean(v types.AttributeValue) bool {
+	b, ok := v.(*types.AttributeValueMemberBOOL)
+	return ok && b.Value
+}
