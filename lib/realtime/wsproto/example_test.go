@@ -1,0 +1,24 @@
+package wsproto_test
+
+import (
+	"fmt"
+
+	"github.com/threefactor/framework/lib/realtime/wsproto"
+)
+
+func ExampleDecode() {
+	m, err := wsproto.Decode([]byte(`{"id":"1","type":"subscribe","payload":{"query":"subscription($id: ID!) { orderUpdated(id: $id) { status } }","variables":{"id":"ord_1"}}}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p, _ := m.SubscribePayload()
+	op, _ := wsproto.Analyze(p.Query, p.OperationName, p.Variables)
+	fmt.Println(m.Type, m.ID, op.Type, op.RootFields[0].Name, op.RootFields[0].Args["id"])
+
+	_, err = wsproto.Decode([]byte(`{"type":"start"}`))
+	fmt.Println(err)
+	// Output:
+	// subscribe 1 subscription orderUpdated ord_1
+	// invalid message: unexpected message type "start"
+}
