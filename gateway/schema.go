@@ -8,6 +8,7 @@ import (
 	"github.com/graph-gophers/graphql-go"
 
 	"github.com/threefactor/framework/gateway/orders"
+	"github.com/threefactor/framework/lib/graphqlhttp"
 )
 
 // SDL is the schema, schema.graphql.
@@ -38,7 +39,14 @@ func NewResolver(d Deps) (*Resolver, error) {
 	return newResolver(d), nil
 }
 
-// parseSchema parses SDL with the resolver; opts add limits and such.
-func parseSchema(r *Resolver, opts ...graphql.SchemaOpt) (*graphql.Schema, error) {
-	return graphql.ParseSchema(SDL, r, opts...)
+// NewSchema is the app's schema over d with limits applied (see
+// graphqlhttp.ParseSchema). The HTTP function and the realtime fan-out
+// share it: the fan-out runs stored orderUpdated operations on it with
+// schema.Subscribe and a change in the context.
+func NewSchema(d Deps, limits graphqlhttp.Limits) (*graphql.Schema, error) {
+	r, err := NewResolver(d)
+	if err != nil {
+		return nil, err
+	}
+	return graphqlhttp.ParseSchema(SDL, r, limits)
 }

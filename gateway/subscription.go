@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/graph-gophers/graphql-go"
@@ -61,13 +60,11 @@ func (Topics) ChangeTopics(e change.Event) []string {
 	if e.Table != appevents.Orders {
 		return nil
 	}
-	var keys struct {
-		ID string `json:"id"`
-	}
-	if err := json.Unmarshal(e.Keys, &keys); err != nil || keys.ID == "" {
+	id, err := orders.IDOf(e)
+	if err != nil {
 		return nil
 	}
-	return []string{OrderTopic(keys.ID)}
+	return []string{OrderTopic(id)}
 }
 
 // OrderTopic is the topic of orderUpdated(id).
