@@ -1,0 +1,17 @@
+// Package consumer is the SQS batch runtime of the framework's functions:
+// it turns each message of a batch into a change event, decodes its images
+// into the function's type, and runs the handler with the Lambda deadline
+// (less a safety margin), the correlation id and a logger in its context.
+//
+// Every message succeeds or fails alone. A returned error or a panic fails
+// just that message, which SQS delivers again after its visibility timeout
+// until the queue's redrive policy moves it to the dead-letter queue. A
+// permanent failure (errs.Permanent, an undecodable message) goes to the
+// dead-letter queue at once with its reason and is then acknowledged; if
+// that send fails, the message stays on its queue instead of being lost.
+// Each message is logged as one JSON line with its outcome.
+//
+// Lambda mains and the dev runtime call Consumer.Handle, which has the
+// signature lambda.Start expects of an SQS handler with partial batch
+// responses.
+package consumer
