@@ -1,0 +1,43 @@
+// Package graphqlhttp serves a graph-gophers/graphql-go schema over HTTP,
+// following the GraphQL over HTTP specification, from one handler that
+// runs the same way behind API Gateway (HTTP API, payload format 2.0) and
+// in the dev runtime (net/http).
+//
+// The Handler is an http.Handler; HandleAPIGateway converts an
+// events.APIGatewayV2HTTPRequest into an *http.Request and runs the very
+// same ServeHTTP into an in-memory response, so the Lambda edge and the
+// local server cannot behave differently.
+//
+// What it does for every request:
+//
+//   - POST application/json {query, variables, operationName, extensions};
+//     GET with query parameters, for queries only and only when
+//     Config.AllowGET is set (a mutation or subscription over GET is 405).
+//   - Content negotiation: application/graphql-response+json when the
+//     client accepts it (parse and validation failures are then 400),
+//     application/json otherwise (always 200 once the request is
+//     well-formed), 406 when neither is acceptable.
+//   - Limits that are on by default: body size, query length, depth,
+//     parallelism, overlap validation, introspection, a request timeout.
+//   - Errors carry extensions.code. Resolver errors go through the lib/errs
+//     vocabulary, so an error that is not an *errs.Error reaches the client
+//     as "internal error" (INTERNAL_SERVER_ERROR) and its detail only
+//     reaches the log. A resolver panic becomes an error that carries the
+//     request id, and is logged with its stack.
+//   - A request id (API Gateway's requestContext.requestId, or a fresh one)
+//     in X-Request-Id, and a correlation id (a valid X-Correlation-Id from
+//     the client, or the request id) in X-Correlation-Id and in the
+//     resolvers' context through lib/correlation.
+//   - One JSON log record per request: operation, status, duration, error
+//     count, request and correlation ids; never variables or tokens.
+//   - A GraphiQL page for browsers (text/html), when Config.GraphiQL is set.
+//
+// Build the schema with ParseSchema so the schema-level limits and the
+// panic handler are applied, and pass the same Limits in Config.Limits:
+//
+//	limits := graphqlhttp.Limits{AllowIntrospection: dev}
+//	schema, err := graphqlhttp.ParseSchema(sdl, resolver, limits)
+//	h, err := graphqlhttp.New(schema, graphqlhttp.Config{Limits: limits})
+//
+// See docs/graphql.md for the status codes, error codes and limits.
+package graphqlhttp
