@@ -313,3 +313,26 @@ func TestConcurrentDeliveriesWithFlakyProvider(t *testing.T) {
 	wg.Wait()
 	f.exactlyOnePayment(t, o.ID)
 }
+
+func TestNewFromEnv(t *testing.T) {
+	env := map[string]string{"TABLE_ORDERS": "o", "TABLE_CHARGES": "c"}
+	getenv := func(k string) string { return env[k] }
+	cfg := aws.Config{Region: "us-east-1"}
+	log := slog.New(slog.DiscardHandler)
+	if _, err := processpayment.NewFromEnv(cfg, getenv, log); err != nil {
+		t.Fatalf("valid environment: %v", err)
+	}
+	env[processpayment.EnvFailureRate] = "0.3"
+	if _, err := processpayment.NewFromEnv(cfg, getenv, log); err != nil {
+		t.Fatalf("rate 0.3: %v", err)
+	}
+	env[processpayment.EnvFailureRate] = "2"
+	if _, err := processpayment.NewFromEnv(cfg, getenv, log); err == nil || !strings.Contains(err.Error(), "PAYMENT_FAILURE_RATE") {
+		t.Fatalf("rate 2: err = %v, want a startup error naming PAYMENT_FAILURE_RATE", err)
+	}
+	delete(env, processpayment.EnvFailureRate)
+	delete(env, "TABLE_CHARGES")
+	if _, err := processpayment.NewFromEnv(cfg, getenv, log); err == nil || !strings.Contains(err.Error(), "TABLE_CHARGES") {
+		t.Fatalf("no ledger table: err = %v", err)
+	}
+}

@@ -53,18 +53,15 @@ type Tables struct {
 }
 
 // TablesFromEnv reads the table names from the environment variables
-// topology.TableEnv names (TABLE_ORDERS, TABLE_RESTAURANTS); getenv is
-// os.Getenv in a Lambda main.
-func TablesFromEnv(getenv func(string) string, orders, restaurants string) (Tables, error) {
-	t := Tables{Orders: getenv(topology.TableEnv(orders)), Restaurants: getenv(topology.TableEnv(restaurants))}
-	var missing []error
+// topology.TableEnv names: TABLE_ORDERS, required, and TABLE_RESTAURANTS,
+// which only functions that read restaurants get. getenv is os.Getenv in a
+// Lambda main, the dev runtime's function environment locally.
+func TablesFromEnv(getenv func(string) string) (Tables, error) {
+	t := Tables{Orders: getenv(topology.TableEnv("orders")), Restaurants: getenv(topology.TableEnv("restaurants"))}
 	if t.Orders == "" {
-		missing = append(missing, fmt.Errorf("%s is not set", topology.TableEnv(orders)))
+		return t, fmt.Errorf("%s is not set", topology.TableEnv("orders"))
 	}
-	if t.Restaurants == "" {
-		missing = append(missing, fmt.Errorf("%s is not set", topology.TableEnv(restaurants)))
-	}
-	return t, errors.Join(missing...)
+	return t, nil
 }
 
 // Store reads and writes orders and restaurants.

@@ -1,0 +1,55 @@
+// Package wire builds what every function needs from its environment, the
+// same way in a Lambda main (getenv = os.Getenv) and in the dev runtime
+// (getenv reads the function's environment from the runtime).
+package wire
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/threefactor/framework/gateway/orders"
+	"github.com/threefactor/framework/lib/consumer"
+	"github.com/threefactor/framework/lib/topology"
+)
+
+// Store is the order store over the tables the environment names.
+func Store(cfg aws.Config, getenv func(string) string) (*orders.Store, error) {
+	t, err := orders.TablesFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return orders.NewStore(dynamodb.NewFromConfig(cfg), t), nil
+}
+
+// ConsumerConfig is the consumer configuration of a function: its route
+// and dead-letter queue from the environment, SQS for dead-lettering.
+func ConsumerConfig(function string, cfg aws.Config, getenv func(string) string, log *slog.Logger) consumer.Config {
+	c := consumer.Config{
+		Function: function,
+		Route:    getenv(topology.EnvRouteName),
+		DLQURL:   getenv(topology.EnvDLQURL),
+		Logger:   log,
+	}
+	if c.DLQURL != "" {
+		c.SQS = sqs.NewFromConfig(cfg)
+	}
+	return c
+}
+
+// Getenv turns an environment map into a getenv function.
+func Getenv(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
+}
+
+// Required reads a variable that must be set.
+func Required(getenv func(string) string, name string) (string, error) {
+	v := getenv(name)
+	if v == "" {
+		return "", fmt.Errorf("%s is not set", name)
+	}
+	return v, nil
+}

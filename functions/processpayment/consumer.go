@@ -1,0 +1,48 @@
+package processpayment
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	appevents "github.com/threefactor/framework/events"
+	"github.com/threefactor/framework/functions/internal/wire"
+	"github.com/threefactor/framework/lib/consumer"
+	"github.com/threefactor/framework/lib/topology"
+)
+
+// NewConsumer builds the function from its environment: the order and
+// charges tables, and PAYMENT_FAILURE_RATE for the simulated provider (an
+// invalid rate is an error here, at startup). The Lambda main passes
+// os.Getenv, the dev runtime the function's environment.
+func NewConsumer(cfg aws.Config, getenv func(string) string, log *slog.Logger) (*consumer.Consumer, error) {
+	h, err := NewFromEnv(cfg, getenv, log)
+	if err != nil {
+		return nil, err
+	}
+	return consumer.New(h.Handle, wire.ConsumerConfig(appevents.ProcessPayment, cfg, getenv, log))
+}
+
+// NewFromEnv builds the handler from its environment.
+func NewFromEnv(cfg aws.Config, getenv func(string) string, log *slog.Logger) (*Handler, error) {
+	fail := func(err error) (*Handler, error) { return nil, fmt.Errorf("%s: %w", appevents.ProcessPayment, err) }
+	rate, err := ParseFailureRate(getenv(EnvFailureRate))
+	if err != nil {
+		return fail(err)
+	}
+	store, err := wire.Store(cfg, getenv)
+	if err != nil {
+		return fail(err)
+	}
+	ledger, err := wire.Required(getenv, topology.TableEnv(appevents.Charges))
+	if err != nil {
+		return fail(err)
+	}
+	p, err := NewSimulatedProvider(dynamodb.NewFromConfig(cfg), ledger, rate)
+	if err != nil {
+		return fail(err)
+	}
+	return New(Config{Store: store, Provider: p, Logger: log})
+}
