@@ -38,7 +38,9 @@ func TestIntrospectionByStage(t *testing.T) {
 			t.Fatal(err)
 		}
 		var body struct {
-			Data *struct{ Type *struct{ Name string } `json:"__type"` }
+			Data *struct {
+				Type *struct{ Name string } `json:"__type"`
+			}
 		}
 		_ = json.Unmarshal([]byte(resp.Body), &body)
 		got := body.Data != nil && body.Data.Type != nil && body.Data.Type.Name == "Order"
