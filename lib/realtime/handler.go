@@ -45,8 +45,9 @@ type Accept struct {
 // closes the connection with 4403 Forbidden.
 type ConnectFunc func(ctx context.Context, payload json.RawMessage) (Accept, error)
 
-// managementAPI is the part of the API Gateway Management API the handler uses.
-type managementAPI interface {
+// ManagementAPI is the part of the API Gateway Management API the handler
+// uses; *apigatewaymanagementapi.Client implements it.
+type ManagementAPI interface {
 	PostToConnection(ctx context.Context, in *apigatewaymanagementapi.PostToConnectionInput, opts ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error)
 	DeleteConnection(ctx context.Context, in *apigatewaymanagementapi.DeleteConnectionInput, opts ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.DeleteConnectionOutput, error)
 }
@@ -61,7 +62,7 @@ type Config struct {
 	// *apigatewaymanagementapi.Client whose endpoint is the API's
 	// https://{api}.execute-api.{region}.amazonaws.com/{stage}, or the
 	// local one).
-	Management managementAPI
+	Management ManagementAPI
 	// OnConnect decides connection_init; nil accepts every connection with
 	// no ack payload and no session.
 	OnConnect ConnectFunc

@@ -125,7 +125,9 @@ func SubKey(connectionID, subscriptionID string) string {
 }
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func n(v int64) types.AttributeValue  { return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
+func n(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
 
 // PutConnection records a new connection, expiring TTL from now.
 func (st *Store) PutConnection(ctx context.Context, id string) (Connection, error) {

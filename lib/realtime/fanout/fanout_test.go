@@ -1,0 +1,411 @@
+package fanout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	apitypes "github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+	"github.com/aws/smithy-go"
+	graphql "github.com/graph-gophers/graphql-go"
+
+	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/realtime"
+	"github.com/threefactor/framework/lib/realtime/store"
+)
+
+const testSDL = `
+schema { query: Query subscription: Subscription }
+type Query { ok: Boolean! }
+type Subscription { itemChanged(id: ID!): Item! }
+type Item { id: ID! status: String! blob: String! viewer: String! }
+`
+
+type item struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Blob   string `json:"blob"`
+}
+
+type itemResolver struct {
+	it     item
+	viewer string
+}
+
+func (r *itemResolver) ID() graphql.ID { return graphql.ID(r.it.ID) }
+func (r *itemResolver) Status() string { return r.it.Status }
+func (r *itemResolver) Blob() string   { return r.it.Blob }
+func (r *itemResolver) Viewer() string { return r.viewer }
+
+type rootResolver struct{ runs atomic.Int64 }
+
+func (*rootResolver) Ok() bool { return true }
+
+func (r *rootResolver) ItemChanged(ctx context.Context, args struct{ ID graphql.ID }) (<-chan *itemResolver, error) {
+	r.runs.Add(1)
+	ch := make(chan *itemResolver, 1)
+	defer close(ch)
+	e, ok := realtime.ChangeFrom(ctx)
+	if !ok {
+		return ch, nil
+	}
+	c, err := change.Decode[item](e)
+	if err != nil || c.NewItem == nil || c.NewItem.ID != string(args.ID) {
+		return ch, nil
+	}
+	var s struct{ User string }
+	_ = json.Unmarshal(realtime.SessionFrom(ctx), &s)
+	ch <- &itemResolver{it: *c.NewItem, viewer: s.User}
+	return ch, nil
+}
+
+type fakeStore struct {
+	mu          sync.Mutex
+	subs        map[string][]store.Subscription
+	failTopic   string
+	deletedConn []string
+	deletedSub  []string
+}
+
+func (s *fakeStore) SubscriptionsFor(_ context.Context, topic string) ([]store.Subscription, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if topic == s.failTopic {
+		return nil, errors.New("throttled")
+	}
+	return append([]store.Subscription(nil), s.subs[topic]...), nil
+}
+
+func (s *fakeStore) DeleteConnection(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deletedConn = append(s.deletedConn, id)
+	return nil
+}
+
+func (s *fakeStore) DeleteSubscription(_ context.Context, sub store.Subscription) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deletedSub = append(s.deletedSub, sub.ConnectionID+"#"+sub.ID)
+	return nil
+}
+
+// fakeAPI records posted frames per connection and fails as told.
+type fakeAPI struct {
+	mu     sync.Mutex
+	frames map[string][]string
+	calls  map[string]int
+	// fail returns the error for the n-th call (from 1) to a connection.
+	fail func(conn string, n int) error
+}
+
+func (a *fakeAPI) PostToConnection(_ context.Context, in *apigatewaymanagementapi.PostToConnectionInput, _ ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.frames == nil {
+		a.frames, a.calls = map[string][]string{}, map[string]int{}
+	}
+	a.calls[*in.ConnectionId]++
+	if a.fail != nil {
+		if err := a.fail(*in.ConnectionId, a.calls[*in.ConnectionId]); err != nil {
+			return nil, err
+		}
+	}
+	a.frames[*in.ConnectionId] = append(a.frames[*in.ConnectionId], string(in.Data))
+	return &apigatewaymanagementapi.PostToConnectionOutput{}, nil
+}
+
+func (a *fakeAPI) sent(conn string) []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.frames[conn]...)
+}
+
+const watchQuery = `subscription W($id: ID!) { it: itemChanged(id: $id) { id status viewer } }`
+
+func sub(conn, id, itemID string, session string) store.Subscription {
+	s := store.Subscription{Topic: "item:" + itemID, ConnectionID: conn, ID: id, Query: watchQuery, OperationName: "W", Variables: map[string]any{"id": itemID}}
+	if session != "" {
+		s.Session = json.RawMessage(session)
+	}
+	return s
+}
+
+func newFanout(t *testing.T, st *fakeStore, api *fakeAPI, root *rootResolver, mod func(*Config)) *Fanout {
+	t.Helper()
+	schema, err := graphql.ParseSchema(testSDL, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{
+		Schema: schema,
+		Topics: func(e change.Event) []string {
+			var k struct{ ID string }
+			_ = json.Unmarshal(e.Keys, &k)
+			return []string{"item:" + k.ID}
+		},
+		Decode: func(rec events.DynamoDBEventRecord) (change.Event, error) {
+			if rec.EventID == "bad" {
+				return change.Event{}, errors.New("undecodable")
+			}
+			id := rec.Change.Keys["id"].String()
+			status := rec.Change.NewImage["status"].String()
+			return change.Event{
+				ID: rec.EventID, Table: "items", Keys: json.RawMessage(`{"id":"` + id + `"}`),
+				New: json.RawMessage(`{"id":"` + id + `","status":"` + status + `","blob":"` + strings.Repeat("x", len(rec.Change.NewImage["blob"].String())) + `"}`),
+			}, nil
+		},
+		Store: st, Management: api, Backoff: time.Millisecond,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	f, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func itemEvent(id, status string) change.Event {
+	return change.Event{ID: "ev-" + status, Table: "items", Keys: json.RawMessage(`{"id":"` + id + `"}`), New: json.RawMessage(`{"id":"` + id + `","status":"` + status + `","blob":""}`)}
+}
+
+func TestPublishRunsStoredOperation(t *testing.T) {
+	st := &fakeStore{subs: map[string][]store.Subscription{
+		"item:i1": {sub("c1", "s1", "i1", `{"User":"ann"}`), sub("c2", "s9", "i1", `{"User":"bob"}`)},
+		"item:i2": {sub("c3", "s1", "i2", "")},
+	}}
+	api := &fakeAPI{}
+	f := newFanout(t, st, api, &rootResolver{}, nil)
+	stats, err := f.Publish(context.Background(), itemEvent("i1", "PAID"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats != (Stats{Matched: 2, Pushed: 2}) {
+		t.Fatalf("stats = %+v", stats)
+	}
+	want := map[string]string{
+		"c1": `{"id":"s1","type":"next","payload":{"data":{"it":{"id":"i1","status":"PAID","viewer":"ann"}}}}`,
+		"c2": `{"id":"s9","type":"next","payload":{"data":{"it":{"id":"i1","status":"PAID","viewer":"bob"}}}}`,
+	}
+	for conn, frame := range want {
+		if got := api.sent(conn); len(got) != 1 || got[0] != frame {
+			t.Errorf("%s got %q, want %s", conn, got, frame)
+		}
+	}
+	if got := api.sent("c3"); len(got) != 0 {
+		t.Errorf("c3 (another item) got %q", got)
+	}
+}
+
+func TestPublishSharesIdenticalOperations(t *testing.T) {
+	var subs []store.Subscription
+	for i := range 50 {
+		subs = append(subs, sub(fmt.Sprintf("c%d", i), "1", "i1", ""))
+	}
+	root := &rootResolver{}
+	api := &fakeAPI{}
+	f := newFanout(t, &fakeStore{subs: map[string][]store.Subscription{"item:i1": subs}}, api, root, nil)
+	stats, err := f.Publish(context.Background(), itemEvent("i1", "PAID"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Pushed != 50 || root.runs.Load() != 1 {
+		t.Fatalf("pushed %d, resolver ran %d times; want 50 and 1", stats.Pushed, root.runs.Load())
+	}
+}
+
+func TestPublishGoneConnectionIsCleanedUp(t *testing.T) {
+	st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": {
+		sub("gone", "a", "i1", ""), sub("gone", "b", "i1", `{"User":"x"}`), sub("live", "a", "i1", ""),
+	}}}
+	api := &fakeAPI{fail: func(conn string, _ int) error {
+		if conn == "gone" {
+			return &apitypes.GoneException{Message: new(string)}
+		}
+		return nil
+	}}
+	f := newFanout(t, st, api, &rootResolver{}, nil)
+	stats, err := f.Publish(context.Background(), itemEvent("i1", "PAID"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Gone != 1 || stats.Pushed != 1 {
+		t.Fatalf("stats = %+v, want 1 gone, 1 pushed", stats)
+	}
+	if fmt.Sprint(st.deletedConn) != "[gone]" {
+		t.Fatalf("deleted connections = %v, want [gone] once", st.deletedConn)
+	}
+	if len(api.sent("live")) != 1 {
+		t.Fatalf("live got %v", api.sent("live"))
+	}
+}
+
+func TestPublishRetries(t *testing.T) {
+	serverErr := &smithy.GenericAPIError{Code: "InternalServerError", Fault: smithy.FaultServer}
+	tests := []struct {
+		name        string
+		failures    int // failed calls before success
+		wantPushed  int
+		wantFailed  int
+		wantAttempt int
+	}{
+		{"recovers", 2, 1, 0, 3},
+		{"gives up", 100, 0, 1, 1 + DefaultRetries},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": {sub("flaky", "a", "i1", ""), sub("ok", "a", "i1", "")}}}
+			api := &fakeAPI{fail: func(conn string, n int) error {
+				if conn == "flaky" && n <= tt.failures {
+					return serverErr
+				}
+				return nil
+			}}
+			f := newFanout(t, st, api, &rootResolver{}, nil)
+			stats, err := f.Publish(context.Background(), itemEvent("i1", "PAID"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stats.Pushed != tt.wantPushed+1 || stats.Failed != tt.wantFailed {
+				t.Fatalf("stats = %+v", stats)
+			}
+			api.mu.Lock()
+			attempts := api.calls["flaky"]
+			api.mu.Unlock()
+			if attempts != tt.wantAttempt {
+				t.Fatalf("%d attempts, want %d", attempts, tt.wantAttempt)
+			}
+			if len(api.sent("ok")) != 1 {
+				t.Fatalf("the healthy subscriber got %v", api.sent("ok"))
+			}
+		})
+	}
+}
+
+func TestPublishClientErrorIsNotRetried(t *testing.T) {
+	st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": {sub("c", "a", "i1", "")}}}
+	api := &fakeAPI{fail: func(string, int) error { return &apitypes.ForbiddenException{} }}
+	f := newFanout(t, st, api, &rootResolver{}, nil)
+	stats, _ := f.Publish(context.Background(), itemEvent("i1", "PAID"))
+	if stats.Failed != 1 || api.calls["c"] != 1 {
+		t.Fatalf("stats %+v after %d calls; want one failed call", stats, api.calls["c"])
+	}
+}
+
+func TestPublishOversize(t *testing.T) {
+	big := `subscription W($id: ID!) { it: itemChanged(id: $id) { id blob } }`
+	s := sub("c1", "s1", "i1", "")
+	s.Query = big
+	st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": {s, sub("c2", "s1", "i1", "")}}}
+	api := &fakeAPI{}
+	f := newFanout(t, st, api, &rootResolver{}, func(c *Config) { c.MaxMessageBytes = 1024 })
+	e := itemEvent("i1", "PAID")
+	e.New = json.RawMessage(`{"id":"i1","status":"PAID","blob":"` + strings.Repeat("y", 2000) + `"}`)
+	stats, err := f.Publish(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Oversize != 1 || stats.Pushed != 1 {
+		t.Fatalf("stats = %+v", stats)
+	}
+	got := api.sent("c1")
+	if len(got) != 1 || !strings.Contains(got[0], `"type":"error"`) || !strings.Contains(got[0], "PAYLOAD_TOO_LARGE") || !strings.Contains(got[0], `"id":"s1"`) {
+		t.Fatalf("oversize subscriber got %q, want one error message", got)
+	}
+	if fmt.Sprint(st.deletedSub) != "[c1#s1]" {
+		t.Fatalf("deleted subscriptions = %v", st.deletedSub)
+	}
+	if got := api.sent("c2"); len(got) != 1 || !strings.Contains(got[0], `"status":"PAID"`) {
+		t.Fatalf("small subscriber got %q", got)
+	}
+}
+
+func record(seq, eventID, id, status string) events.DynamoDBEventRecord {
+	return events.DynamoDBEventRecord{EventID: eventID, EventName: "MODIFY", Change: events.DynamoDBStreamRecord{
+		SequenceNumber: seq,
+		Keys:           map[string]events.DynamoDBAttributeValue{"id": events.NewStringAttribute(id)},
+		NewImage: map[string]events.DynamoDBAttributeValue{
+			"id": events.NewStringAttribute(id), "status": events.NewStringAttribute(status), "blob": events.NewStringAttribute(""),
+		},
+	}}
+}
+
+func TestHandleKeepsStreamOrder(t *testing.T) {
+	var subs []store.Subscription
+	for i := range 20 {
+		subs = append(subs, sub(fmt.Sprintf("c%d", i), "1", "i1", fmt.Sprintf(`{"User":"u%d"}`, i)))
+	}
+	st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": subs}}
+	// Random slowness must not reorder one subscriber's pushes.
+	api := &fakeAPI{fail: func(conn string, n int) error {
+		time.Sleep(time.Duration((len(conn)*7+n*13)%5) * time.Millisecond)
+		return nil
+	}}
+	f := newFanout(t, st, api, &rootResolver{}, func(c *Config) { c.Concurrency = 8 })
+	statuses := []string{"PLACED", "VALIDATED", "PAID", "APPROVED", "DRIVER_ASSIGNED"}
+	var ev events.DynamoDBEvent
+	for i, s := range statuses {
+		ev.Records = append(ev.Records, record(fmt.Sprint(i+1), "e"+s, "i1", s))
+	}
+	resp, err := f.Handle(context.Background(), ev)
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Handle = %+v, %v", resp, err)
+	}
+	for _, s := range subs {
+		frames := api.sent(s.ConnectionID)
+		if len(frames) != len(statuses) {
+			t.Fatalf("%s got %d frames, want %d", s.ConnectionID, len(frames), len(statuses))
+		}
+		for i, fr := range frames {
+			if !strings.Contains(fr, `"status":"`+statuses[i]+`"`) {
+				t.Fatalf("%s frame %d = %s, want status %s", s.ConnectionID, i, fr, statuses[i])
+			}
+		}
+	}
+}
+
+func TestHandleReportsLookupFailureAndStops(t *testing.T) {
+	st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": {sub("c1", "1", "i1", "")}}, failTopic: "item:i2"}
+	api := &fakeAPI{}
+	f := newFanout(t, st, api, &rootResolver{}, nil)
+	ev := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		record("1", "a", "i1", "PLACED"),
+		{EventID: "bad", Change: events.DynamoDBStreamRecord{SequenceNumber: "2"}},
+		record("3", "b", "i2", "PLACED"),
+		record("4", "c", "i1", "PAID"),
+	}}
+	resp, err := f.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, it := range resp.BatchItemFailures {
+		failed = append(failed, it.ItemIdentifier)
+	}
+	if fmt.Sprint(failed) != "[3 4]" {
+		t.Fatalf("batch item failures = %v, want [3 4]", failed)
+	}
+	// Record 4 was left for the retry: not pushed now.
+	if got := api.sent("c1"); len(got) != 1 || !strings.Contains(got[0], "PLACED") {
+		t.Fatalf("c1 got %q, want only PLACED", got)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if _, err := New(Config{}); err == nil {
+		t.Fatal("New(Config{}) succeeded")
+	}
+}
