@@ -56,7 +56,11 @@ var Topology = topology.Topology{
 				New:     map[string]topology.Condition{"status": topology.Is("VALIDATED")},
 				Changed: []string{"paymentIntent"},
 			},
-			MaxReceiveCount: 8,
+			// The provider fails transiently; every retry is safe (the
+			// intent id is its idempotency key), so keep trying for a
+			// while (about half an hour with the backoff) before a person
+			// has to look at the dead-letter queue.
+			MaxReceiveCount: 20,
 		},
 		{
 			// The order became PAID.
