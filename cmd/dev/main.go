@@ -79,12 +79,18 @@ func run(ctx context.Context, log *slog.Logger, addr, stateDir string) error {
 	if err != nil {
 		return err
 	}
-	rt, err := devruntime.New(devruntime.Config{AWS: cfg, Topology: appevents.Topology, Addr: addr, Logger: log})
+	note := fmt.Sprintf("%-10s %s", "Emulator", endpoint)
+	if os.Getenv("AWS_ENDPOINT_URL") == "" {
+		abs, _ := filepath.Abs(stateDir)
+		note += fmt.Sprintf("  (moto; survives restarts: make dev-stop to stop it, make dev-clean to wipe; log %s)", filepath.Join(abs, "moto.log"))
+	} else {
+		note += "  (AWS_ENDPOINT_URL)"
+	}
+	rt, err := devruntime.New(devruntime.Config{AWS: cfg, Topology: appevents.Topology, Addr: addr, Logger: log, Notes: []string{note}})
 	if err != nil {
 		return err
 	}
-	res, err := rt.Provision(ctx)
-	if err != nil {
+	if _, err := rt.Provision(ctx); err != nil {
 		return err
 	}
 	if err := routeStreams(rt, cfg, log); err != nil {
@@ -94,12 +100,6 @@ func run(ctx context.Context, log *slog.Logger, addr, stateDir string) error {
 		if err := w.fn(ctx, rt, cfg); err != nil {
 			return fmt.Errorf("wire %s: %w", w.name, err)
 		}
-	}
-	fmt.Printf("emulator %s (bus %s)\n", endpoint, res.Bus.Name)
-	if os.Getenv("AWS_ENDPOINT_URL") == "" {
-		abs, _ := filepath.Abs(stateDir)
-		fmt.Printf("  it keeps running after Ctrl-C, with its data in memory; log %s\n", filepath.Join(abs, "moto.log"))
-		fmt.Println("  stop it: make dev-stop (go run ./cmd/dev -stop-emulator); wipe local state: make dev-clean (go run ./cmd/dev -wipe)")
 	}
 	return rt.Run(ctx)
 }

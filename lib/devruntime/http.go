@@ -108,22 +108,16 @@ func (f *frontDoor) describe(base string) []string {
 	defer f.mu.Unlock()
 	var out []string
 	for p, ep := range f.eps {
-		kind := "HTTP"
-		switch {
-		case ep.http != nil && ep.ws != nil:
-			kind = "HTTP + WebSocket"
-		case ep.ws != nil:
-			kind = "WebSocket"
-		}
 		method, path := "", p
 		if i := strings.IndexByte(p, ' '); i >= 0 {
-			method, path = p[:i+1], strings.TrimSpace(p[i+1:])
+			method, path = " ("+p[:i]+")", strings.TrimSpace(p[i+1:])
 		}
-		url := base + path
+		if ep.http != nil {
+			out = append(out, fmt.Sprintf("%-10s %s%s%s", "HTTP", base, path, method))
+		}
 		if ep.ws != nil {
-			url += "  (ws" + strings.TrimPrefix(base, "http") + path + ")"
+			out = append(out, fmt.Sprintf("%-10s ws%s%s", "WebSocket", strings.TrimPrefix(base, "http"), path))
 		}
-		out = append(out, fmt.Sprintf("%s%s  %s", method, url, kind))
 	}
 	sort.Strings(out)
 	return out

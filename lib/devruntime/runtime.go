@@ -47,6 +47,8 @@ type Config struct {
 	// Out receives the human summary of what is served. Default os.Stdout;
 	// io.Discard to silence it.
 	Out io.Writer
+	// Notes are extra lines for that summary, such as the emulator in use.
+	Notes []string
 
 	// StreamPollInterval is the pause after a poll of a shard found nothing. Default 250ms.
 	StreamPollInterval time.Duration
@@ -431,19 +433,22 @@ func (r *Runtime) drain() {
 func (r *Runtime) printSummary() {
 	w := r.cfg.Out
 	base := "http://" + r.addr
-	fmt.Fprintf(w, "%s dev runtime listening on %s\n", r.cfg.Topology.App, base)
+	fmt.Fprintln(w, "threefactor dev runtime ready")
 	for _, line := range r.front.describe(base) {
 		fmt.Fprintln(w, "  "+line)
 	}
-	fmt.Fprintf(w, "  %s/healthz  health\n", base)
+	fmt.Fprintf(w, "  %-10s %s/healthz\n", "Health", base)
+	for _, n := range r.cfg.Notes {
+		fmt.Fprintln(w, "  "+n)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var lines []string
 	for _, sr := range r.readers {
-		lines = append(lines, fmt.Sprintf("  stream %s -> reader %s", r.res.Tables[sr.table].Name, sr.name))
+		lines = append(lines, fmt.Sprintf("  stream %s -> %s", r.res.Tables[sr.table].Name, sr.name))
 	}
 	for _, qc := range r.queues {
-		lines = append(lines, fmt.Sprintf("  queue %s -> %s (dlq %s)", r.res.Routes[qc.route.Name].QueueName, qc.route.Function, r.res.Routes[qc.route.Name].DLQName))
+		lines = append(lines, fmt.Sprintf("  queue  %s -> %s (dlq %s)", r.res.Routes[qc.route.Name].QueueName, qc.route.Function, r.res.Routes[qc.route.Name].DLQName))
 	}
 	sort.Strings(lines)
 	for _, l := range lines {

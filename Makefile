@@ -1,0 +1,81 @@
+# The developer entry points. `make test` is what CI runs (.ci/run).
+
+SHELL         := /bin/bash
+GO            ?= go
+GOBIN         := $(shell $(GO) env GOPATH)/bin
+TEST_TIMEOUT  ?= 45m
+RACE_TIMEOUT  ?= 30m
+BENCH_TIME    ?= 2s
+# moto is the default local emulator; the version this project is tested with.
+MOTO_VERSION  ?= 5.2.1
+# staticcheck 2026.1, the first release that understands Go 1.26.
+STATICCHECK_VERSION ?= v0.7.0
+GOVULNCHECK_VERSION ?= v1.1.4
+# Directories with a package.json whose node_modules tests need.
+NODE_DIRS     := tests/js infra
+
+.PHONY: dev dev-stop dev-clean deps test bench check
+
+## dev: run the app locally (GraphQL, realtime, functions) on the local emulator
+dev: deps-emulator
+	$(GO) run ./cmd/dev
+
+## dev-stop: stop the long-lived local emulator (its data is in memory: gone)
+dev-stop:
+	$(GO) run ./cmd/dev -stop-emulator
+
+## dev-clean: stop the emulator and delete local state (.dev)
+dev-clean:
+	$(GO) run ./cmd/dev -wipe
+
+# The emulator is only needed when AWS_ENDPOINT_URL does not name one.
+.PHONY: deps-emulator deps-node
+deps-emulator:
+	@if [ -z "$$AWS_ENDPOINT_URL" ] && ! command -v moto_server >/dev/null 2>&1; then \
+		echo "moto_server (the local AWS emulator) is not on PATH: installing it with pip install \"moto[server]==$(MOTO_VERSION)\""; \
+		python3 -m pip install --quiet "moto[server]==$(MOTO_VERSION)" || pip install --quiet "moto[server]==$(MOTO_VERSION)" || { \
+			echo "could not install moto: install Python 3 and pip, or set AWS_ENDPOINT_URL to LocalStack or a running moto"; exit 1; }; \
+		command -v moto_server >/dev/null 2>&1 || { echo "moto installed but moto_server is not on PATH (add pip's bin directory to PATH)"; exit 1; }; \
+	fi
+
+deps-node:
+	@for d in $(NODE_DIRS); do \
+		if [ -f $$d/package.json ] && [ ! -d $$d/node_modules ]; then \
+			command -v npm >/dev/null 2>&1 || { echo "npm is needed for $$d (Node.js 20+)"; exit 1; }; \
+			echo "npm ci in $$d"; (cd $$d && npm ci --no-audit --no-fund) || exit 1; \
+		fi; \
+	done
+
+## deps: install what the tests need (moto, npm packages)
+deps: deps-emulator deps-node
+
+## test: every test, against a private local emulator per package (or AWS_ENDPOINT_URL)
+test: deps
+	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+
+# Packages that hold benchmarks.
+BENCH_PKGS = $(shell grep -rl --include='*_test.go' -e '^func Benchmark' lib tests functions gateway infra cmd 2>/dev/null | grep -v node_modules | xargs -r -n1 dirname | sort -u | sed 's|^|./|')
+
+## bench: benchmarks with their baselines; ends with the `figure` lines
+bench: deps
+	@mkdir -p build
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime=$(BENCH_TIME) -timeout $(TEST_TIMEOUT) $(BENCH_PKGS) | tee build/bench.txt
+	@echo; echo "figures (build/bench.txt):"; grep '^figure ' build/bench.txt
+
+## check: what CI holds the code to: gofmt, vet, staticcheck, govulncheck (when it can run), race tests of lib/
+check: deps
+	@files=$$(find . -name '*.go' -not -path '*/node_modules/*' -not -path './_warm/*' -not -path './cdk.out/*' -not -path './build/*'); \
+		out=$$(gofmt -l $$files); if [ -n "$$out" ]; then echo "gofmt: these files need gofmt -w:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@test -x $(GOBIN)/staticcheck && $(GOBIN)/staticcheck -version | grep -q '$(STATICCHECK_VERSION)' || \
+		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	$(GOBIN)/staticcheck ./...
+	@test -x $(GOBIN)/govulncheck || $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) || true
+	@if [ ! -x $(GOBIN)/govulncheck ]; then \
+		echo "govulncheck skipped: it could not be installed from the Go module proxy"; \
+	elif out=$$($(GOBIN)/govulncheck $${GOVULNDB:+-db $$GOVULNDB} ./... 2>&1); then \
+		echo "$$out" | tail -n 3; \
+	elif echo "$$out" | grep -q 'fetching vulnerabilities'; then \
+		echo "govulncheck skipped: the vulnerability database (vuln.go.dev) is unreachable; set GOVULNDB=file:///path/to/vulndb to check offline"; \
+	else echo "$$out"; exit 1; fi
+	$(GO) test -race -timeout $(RACE_TIMEOUT) ./lib/...
