@@ -109,7 +109,7 @@ func New(cfg Config) (*Server, error) {
 func NewConnectionID() string {
 	b := make([]byte, 10)
 	_, _ = rand.Read(b)
-	return base64.StdEncoding.EncodeToString(b)
+	return base64.URLEncoding.EncodeToString(b)
 }
 
 // Register makes a sink reachable through the Management API under id.
@@ -333,7 +333,7 @@ func (s *Server) Management() http.Handler {
 			return
 		}
 		id, err := url.PathUnescape(raw[i+len("/@connections/"):])
-		if err != nil || id == "" || strings.Contains(id, "/") {
+		if err != nil || id == "" {
 			awsError(w, http.StatusBadRequest, "BadRequestException", "bad connection id")
 			return
 		}
@@ -358,9 +358,9 @@ func (s *Server) Management() http.Handler {
 		case http.MethodGet:
 			s.mu.Lock()
 			info := map[string]any{
-				"ConnectedAt":  e.connectedAt.UTC().Format(time.RFC3339Nano),
-				"LastActiveAt": e.lastActive.UTC().Format(time.RFC3339Nano),
-				"Identity":     map[string]string{"SourceIp": e.sourceIP, "UserAgent": e.userAgent},
+				"connectedAt":  e.connectedAt.UTC().Format(time.RFC3339Nano),
+				"lastActiveAt": e.lastActive.UTC().Format(time.RFC3339Nano),
+				"identity":     map[string]string{"sourceIp": e.sourceIP, "userAgent": e.userAgent},
 			}
 			s.mu.Unlock()
 			w.Header().Set("Content-Type", "application/json")
