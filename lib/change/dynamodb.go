@@ -328,7 +328,13 @@ func numberEqual(a, b string) bool {
 	if a == b {
 		return true
 	}
-	// Rare: the same number written two ways. Compare exact rationals.
+	// The same number written two ways ("1.50", "1.5"). Plain decimals
+	// compare without allocating; anything else as exact rationals.
+	if x, ok := plainDecimal(a); ok {
+		if y, ok := plainDecimal(b); ok {
+			return x == y
+		}
+	}
 	var x, y big.Rat
 	if _, ok := x.SetString(a); !ok {
 		return false
@@ -337,6 +343,50 @@ func numberEqual(a, b string) bool {
 		return false
 	}
 	return x.Cmp(&y) == 0
+}
+
+// decimal is a plain decimal literal without leading zeros in its integer
+// part or trailing zeros in its fraction: equal values, equal decimals.
+type decimal struct {
+	neg       bool
+	int, frac string
+}
+
+func plainDecimal(s string) (decimal, bool) {
+	var d decimal
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		d.neg = s[0] == '-'
+		s = s[1:]
+	}
+	d.int = s
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '.' {
+			d.int, d.frac = s[:i], s[i+1:]
+			break
+		}
+		if c < '0' || c > '9' {
+			return d, false
+		}
+	}
+	for i := 0; i < len(d.frac); i++ {
+		if c := d.frac[i]; c < '0' || c > '9' {
+			return d, false
+		}
+	}
+	if d.int == "" && d.frac == "" {
+		return d, false
+	}
+	for len(d.int) > 0 && d.int[0] == '0' {
+		d.int = d.int[1:]
+	}
+	for len(d.frac) > 0 && d.frac[len(d.frac)-1] == '0' {
+		d.frac = d.frac[:len(d.frac)-1]
+	}
+	if d.int == "" && d.frac == "" {
+		d.neg = false // -0 == 0
+	}
+	return d, true
 }
 
 // appendNumber appends a DynamoDB number as a JSON number, digit for digit.

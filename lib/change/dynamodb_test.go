@@ -360,6 +360,11 @@ func TestEqual(t *testing.T) {
 		{"string vs number", s("1"), n("1"), false},
 		{"number spellings", n("1.50"), n("1.5"), true},
 		{"number exponent", n("1e2"), n("100"), true},
+		{"number zeros", n("007.100"), n("7.1"), true},
+		{"negative zero", n("-0"), n("0.00"), true},
+		{"sign matters", n("-1.5"), n("1.5"), false},
+		{"fraction vs integer", n("10"), n("1.0"), false},
+		{"leading dot", n(".5"), n("0.50"), true},
 		{"big numbers differ in last digit", n("123456789012345678901234567890.5"), n("123456789012345678901234567890.4"), false},
 		{"sets ignore order", events.NewStringSetAttribute([]string{"a", "b"}), events.NewStringSetAttribute([]string{"b", "a"}), true},
 		{"sets differ", events.NewStringSetAttribute([]string{"a", "b"}), events.NewStringSetAttribute([]string{"a", "c"}), false},
@@ -408,5 +413,43 @@ func BenchmarkFromDynamoDB(b *testing.B) {
 		if _, err := FromDynamoDB(rec, "orders"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Detail is written by hand; it must say what encoding/json would.
+func TestDetailMatchesEncodingJSON(t *testing.T) {
+	var evs []Event
+	for _, name := range []string{"insert", "modify", "modify-noop", "remove"} {
+		ev, err := FromDynamoDB(loadRecord(t, name), "orders")
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev, ev.Reduce())
+	}
+	evs = append(evs, Event{ID: "<&>\u2028\"", Table: "t\x01", Operation: "INSERT", Keys: json.RawMessage(`{ "id" : "a" }`),
+		ApproximateAt: time.Date(2026, 11, 23, 10, 0, 0, 123456789, time.FixedZone("x", 3600))}, Event{ID: "nokeys"})
+	for _, ev := range evs {
+		got, err := ev.Detail()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("%s: %v\n%s", ev.ID, err, got)
+		}
+		_ = json.Unmarshal(want, &w)
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("%s:\ngot  %s\nwant %s", ev.ID, got, want)
+		}
+	}
+	if _, err := (Event{ID: "x", Keys: json.RawMessage(`{"id":`)}).Detail(); err == nil || !strings.Contains(err.Error(), "keys is not valid JSON") {
+		t.Errorf("invalid keys: %v", err)
+	}
+	if _, err := (Event{ID: "x", Keys: json.RawMessage(`{}`), ApproximateAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}).Detail(); err == nil {
+		t.Error("year 10000 accepted")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/threefactor/framework/lib/topology"
 )
@@ -67,13 +68,76 @@ func (e *Event) validate() error {
 	return nil
 }
 
-// Detail is the event as the EventBridge detail the router publishes.
+// Detail is the event as the EventBridge detail the router publishes: the
+// JSON encoding of Event. It is written by hand rather than through
+// encoding/json because the router runs it for every change: the images
+// are checked for validity and copied, not re-compacted.
 func (e Event) Detail() ([]byte, error) {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return nil, fmt.Errorf("change %s: encode detail: %w", e.ID, err)
+	n := 256 + len(e.ID) + len(e.Table) + len(e.Keys) + len(e.Old) + len(e.New) + len(e.SequenceNumber) + len(e.CorrelationID)
+	for _, c := range e.Changed {
+		n += len(c) + 3
 	}
-	return b, nil
+	b := make([]byte, 0, n)
+	b = append(b, `{"id":`...)
+	b = appendString(b, e.ID)
+	b = append(b, `,"table":`...)
+	b = appendString(b, e.Table)
+	b = append(b, `,"operation":`...)
+	b = appendString(b, string(e.Operation))
+	b = append(b, `,"keys":`...)
+	var err error
+	if b, err = appendRaw(b, e.Keys, "keys", e.ID); err != nil {
+		return nil, err
+	}
+	if len(e.Old) > 0 {
+		b = append(b, `,"old":`...)
+		if b, err = appendRaw(b, e.Old, "old", e.ID); err != nil {
+			return nil, err
+		}
+	}
+	if len(e.New) > 0 {
+		b = append(b, `,"new":`...)
+		if b, err = appendRaw(b, e.New, "new", e.ID); err != nil {
+			return nil, err
+		}
+	}
+	if len(e.Changed) > 0 {
+		b = append(b, `,"changed":[`...)
+		for i, c := range e.Changed {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, c)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"sequenceNumber":`...)
+	b = appendString(b, e.SequenceNumber)
+	b = append(b, `,"approximateCreationTime":`...)
+	if y := e.ApproximateAt.Year(); y < 0 || y > 9999 {
+		return nil, fmt.Errorf("change %s: encode detail: time year %d outside [0,9999]", e.ID, y)
+	}
+	b = append(b, '"')
+	b = e.ApproximateAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	if e.CorrelationID != "" {
+		b = append(b, `,"correlationId":`...)
+		b = appendString(b, e.CorrelationID)
+	}
+	if e.Reduced {
+		b = append(b, `,"reduced":true`...)
+	}
+	return append(b, '}'), nil
+}
+
+func appendRaw(b []byte, raw json.RawMessage, field, id string) ([]byte, error) {
+	if len(raw) == 0 {
+		return append(b, "null"...), nil
+	}
+	if !json.Valid(raw) {
+		return nil, fmt.Errorf("change %s: encode detail: %s is not valid JSON", id, field)
+	}
+	return append(b, raw...), nil
 }
 
 // Reduce returns the event without its images, for a change too large to

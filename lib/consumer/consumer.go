@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -150,27 +151,42 @@ type Message struct {
 	EventID   string
 	// Attempt is SQS's ApproximateReceiveCount: 1 on first delivery.
 	Attempt int
-	// Logger has the message's fields (function, route, eventId,
-	// messageId, attempt) and adds the correlation id.
-	Logger *slog.Logger
+}
+
+// msgState is what a handler's context carries.
+type msgState struct {
+	Message
+	base *slog.Logger
+	once sync.Once
+	log  *slog.Logger
+}
+
+// logger is built on first use: most handlers never log.
+func (m *msgState) logger() *slog.Logger {
+	m.once.Do(func() {
+		m.log = m.base.With("eventId", m.EventID, "messageId", m.MessageID, "attempt", m.Attempt)
+	})
+	return m.log
 }
 
 type messageKey struct{}
 
 // MessageFrom is the message a handler's context belongs to.
 func MessageFrom(ctx context.Context) (Message, bool) {
-	m, ok := ctx.Value(messageKey{}).(*Message)
+	m, ok := ctx.Value(messageKey{}).(*msgState)
 	if !ok {
 		return Message{}, false
 	}
-	return *m, true
+	return m.Message, true
 }
 
-// Logger is the message's logger from a handler's context, or
-// slog.Default outside a consumer.
+// Logger is the consumer's logger with the message's fields (function,
+// route, eventId, messageId, attempt), for a handler's context; it adds
+// the correlation id when the consumer's logger does (the default one
+// does). Outside a consumer it is slog.Default.
 func Logger(ctx context.Context) *slog.Logger {
-	if m, ok := ctx.Value(messageKey{}).(*Message); ok && m.Logger != nil {
-		return m.Logger
+	if m, ok := ctx.Value(messageKey{}).(*msgState); ok {
+		return m.logger()
 	}
 	return slog.Default()
 }
@@ -211,24 +227,23 @@ func (c *Consumer) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEv
 func (c *Consumer) process(ctx context.Context, msg *events.SQSMessage) bool {
 	start := time.Now()
 	attempt, _ := strconv.Atoi(msg.Attributes["ApproximateReceiveCount"])
-	info := &Message{Function: c.cfg.Function, Route: c.cfg.Route, MessageID: msg.MessageId, Attempt: attempt}
+	st := &msgState{Message: Message{Function: c.cfg.Function, Route: c.cfg.Route, MessageID: msg.MessageId, Attempt: attempt}, base: c.log}
 
-	ev, err := change.FromEventBridge([]byte(msg.Body))
+	// The body is only read: decode it in place rather than copy it.
+	ev, err := change.FromEventBridge(unsafe.Slice(unsafe.StringData(msg.Body), len(msg.Body)))
 	if err != nil {
-		info.Logger = c.log.With("messageId", msg.MessageId, "attempt", attempt)
-		return c.finish(ctx, msg, info, start, errs.Permanent(err), false)
+		return c.finish(ctx, msg, &st.Message, start, errs.Permanent(err), false)
 	}
-	info.EventID = ev.ID
-	info.Logger = c.log.With("eventId", ev.ID, "messageId", msg.MessageId, "attempt", attempt)
+	st.EventID = ev.ID
 	if ev.CorrelationID != "" {
 		ctx = correlation.With(ctx, ev.CorrelationID)
 	}
 	hctx, cancel := c.handlerContext(ctx)
 	defer cancel()
-	hctx = context.WithValue(hctx, messageKey{}, info)
+	hctx = context.WithValue(hctx, messageKey{}, st)
 
 	err, panicked := c.run(hctx, ev)
-	return c.finish(ctx, msg, info, start, err, panicked)
+	return c.finish(ctx, msg, &st.Message, start, err, panicked)
 }
 
 // handlerContext ends before the invocation deadline by the safety margin,
@@ -261,33 +276,46 @@ func (c *Consumer) run(ctx context.Context, ev change.Event) (err error, panicke
 
 // finish logs the outcome and says whether the message is done with.
 func (c *Consumer) finish(ctx context.Context, msg *events.SQSMessage, info *Message, start time.Time, err error, panicked bool) bool {
-	log := info.Logger
-	dur := slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000)
+	logf := func(level slog.Level, text, outcome string, extra ...slog.Attr) {
+		if !c.log.Enabled(ctx, level) {
+			return
+		}
+		attrs := append([]slog.Attr{
+			slog.String("eventId", info.EventID),
+			slog.String("messageId", info.MessageID),
+			slog.Int("attempt", info.Attempt),
+			slog.String("outcome", outcome),
+			slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000),
+		}, extra...)
+		if err != nil {
+			attrs = append(attrs, slog.String("error", err.Error()))
+		}
+		c.log.LogAttrs(ctx, level, text, attrs...)
+	}
 	switch {
 	case err == nil:
-		log.InfoContext(ctx, "message handled", "outcome", OutcomeOK, dur)
+		logf(slog.LevelInfo, "message handled", OutcomeOK)
 		return true
 	case panicked:
 		var p *panicError
 		errors.As(err, &p)
-		log.ErrorContext(ctx, "handler panicked", "outcome", OutcomePanic, dur, "error", err.Error(), "stack", string(p.stack))
+		logf(slog.LevelError, "handler panicked", OutcomePanic, slog.String("stack", string(p.stack)))
 		return false
 	case !errs.IsPermanent(err):
-		log.WarnContext(ctx, "handler failed; message will be retried", "outcome", OutcomeRetry, dur, "error", err.Error())
+		logf(slog.LevelWarn, "handler failed; message will be retried", OutcomeRetry)
 		return false
 	case c.cfg.DLQURL == "":
-		log.ErrorContext(ctx, "permanent failure but no dead-letter queue configured; message will be retried",
-			"outcome", OutcomeRetry, dur, "error", err.Error())
+		logf(slog.LevelError, "permanent failure but no dead-letter queue configured; message will be retried", OutcomeRetry)
 		return false
 	}
 	if derr := c.deadLetter(ctx, msg, info, err); derr != nil {
 		// The message must not be lost: leave it on its queue.
-		log.ErrorContext(ctx, "permanent failure; sending to the dead-letter queue failed, message will be retried",
-			"outcome", OutcomeRetry, dur, "error", err.Error(), "dlqError", derr.Error())
+		logf(slog.LevelError, "permanent failure; sending to the dead-letter queue failed, message will be retried",
+			OutcomeRetry, slog.String("dlqError", derr.Error()))
 		return false
 	}
-	log.ErrorContext(ctx, "permanent failure; message sent to the dead-letter queue",
-		"outcome", OutcomeDeadLettered, dur, "error", err.Error(), "code", string(errs.CodeOf(err)))
+	logf(slog.LevelError, "permanent failure; message sent to the dead-letter queue",
+		OutcomeDeadLettered, slog.String("code", string(errs.CodeOf(err))))
 	return true
 }
 

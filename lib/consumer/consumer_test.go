@@ -251,6 +251,7 @@ func TestHandlerContext(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+	var logs bytes.Buffer
 	var seen struct {
 		deadline    time.Time
 		correlation string
@@ -264,12 +265,20 @@ func TestHandlerContext(t *testing.T) {
 		seen.item = ch.NewItem
 		Logger(ctx).InfoContext(ctx, "from the handler")
 		return nil
-	}, Config{Function: "f", Route: "r", SafetyMargin: 3 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	}, Config{Function: "f", Route: "r", SafetyMargin: 3 * time.Second, Logger: slog.New(correlation.WrapHandler(slog.NewJSONHandler(&logs, nil)))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{message("e9", body("e9", `"PAID"`))}}); err != nil {
 		t.Fatal(err)
+	}
+	lines := parseLogs(t, &logs)
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines", len(lines))
+	}
+	if l := lines[0]; l["msg"] != "from the handler" || l["function"] != "f" || l["route"] != "r" || l["eventId"] != "e9" ||
+		l["messageId"] != "msg-e9" || l["attempt"] != float64(2) || l["correlationId"] != "req-e9" {
+		t.Errorf("handler's log line %v", l)
 	}
 	if !seen.deadline.Equal(deadline.Add(-3 * time.Second)) {
 		t.Errorf("handler deadline %s, want %s", seen.deadline, deadline.Add(-3*time.Second))
