@@ -1,0 +1,64 @@
+// Command infra is the CDK app of the food-delivery backend: `cdk synth`
+// and `cdk deploy` run it (cdk.json at the repository root says
+// `go run ./infra`). The stage comes from the context value "stage"
+// (cdk.json sets dev; `cdk deploy -c stage=prod`).
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	appevents "github.com/threefactor/framework/events"
+	"github.com/threefactor/framework/infra/stack"
+)
+
+func main() {
+	defer jsii.Close()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "infra:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	app := awscdk.NewApp(nil)
+	stage, err := stack.ParseStage(contextString(app, "stage", "dev"))
+	if err != nil {
+		return err
+	}
+	buildDir := contextString(app, "buildDir", "build")
+	if err := stack.CheckAssets(buildDir, appevents.Topology); err != nil {
+		return err
+	}
+	var origins []string
+	if o := contextString(app, "corsOrigins", ""); o != "" {
+		origins = strings.Split(o, ",")
+	}
+	_, err = stack.NewStack(app, appevents.Topology.App+"-"+string(stage), stack.Props{
+		Topology:           appevents.Topology,
+		Stage:              stage,
+		Code:               stack.AssetDirs(buildDir),
+		CorsOrigins:        origins,
+		AccountLoggingRole: contextString(app, "apiGatewayAccountLoggingRole", "true") == "true",
+	})
+	if err != nil {
+		return err
+	}
+	stack.ApplyChecks(app)
+	app.Synth(nil)
+	return nil
+}
+
+// contextString reads a context value given with -c key=value or in
+// cdk.json; booleans and strings both arrive as their text.
+func contextString(app awscdk.App, key, def string) string {
+	v := app.Node().TryGetContext(jsii.String(key))
+	if v == nil {
+		return def
+	}
+	return fmt.Sprint(v)
+}

@@ -1,0 +1,240 @@
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/threefactor/framework/lib/topology"
+)
+
+// Stream reading settings of the router. Records are retried (halving the
+// batch each time) until they are MaxRecordAge old, well inside the 24h
+// stream retention, so an operator can still re-read a batch the on-failure
+// queue reports.
+const (
+	RouterBatchSize     = 100
+	RouterRetryAttempts = 10
+	RouterMaxRecordAge  = 6 * 3600 // seconds
+)
+
+// EventPipelineProps configures EventPipeline.
+type EventPipelineProps struct {
+	Topology topology.Topology
+	Stage    Stage
+	Tables   *Tables
+	Code     Code
+}
+
+// PipelineRoute is the cloud side of one topology route: a rule on the bus
+// with the route's pattern, targeting a queue whose dead-letter queue takes
+// what fails MaxReceiveCount times, read by the route's function.
+type PipelineRoute struct {
+	Route    topology.Route // with defaults applied
+	Rule     awsevents.Rule
+	Queue    awssqs.Queue
+	DLQ      awssqs.Queue
+	Function awslambda.Function
+	Mapping  awslambdaeventsources.SqsEventSource
+}
+
+// EventPipeline carries committed changes to the app's functions:
+// DynamoDB Streams -> router function -> custom EventBridge bus (archived
+// for replay) -> one rule, queue and dead-letter queue per route -> the
+// route's function.
+type EventPipeline struct {
+	constructs.Construct
+	Bus     awsevents.EventBus
+	Archive awsevents.Archive
+	// Router reads every stream table and puts change events on Bus.
+	Router awslambda.Function
+	// RouterMappings are the router's stream event source mappings, by table.
+	RouterMappings map[string]awslambdaeventsources.DynamoEventSource
+	// RouterOnFailure receives the description of stream batches the router
+	// finally gave up on.
+	RouterOnFailure awssqs.Queue
+	// Undeliverable is the dead-letter queue of the rule targets: events
+	// EventBridge could not deliver to a route queue.
+	Undeliverable awssqs.Queue
+	// Functions are the app's functions, by name.
+	Functions map[string]awslambda.Function
+	// Routes in declaration order.
+	Routes []*PipelineRoute
+}
+
+// NewEventPipeline creates the bus, the router and, for every route, its
+// rule, queues and function wiring.
+func NewEventPipeline(scope constructs.Construct, id string, p EventPipelineProps) *EventPipeline {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	e := &EventPipeline{
+		Construct:      c,
+		RouterMappings: map[string]awslambdaeventsources.DynamoEventSource{},
+		Functions:      map[string]awslambda.Function{},
+	}
+	t := p.Topology
+
+	e.Bus = awsevents.NewEventBus(c, jsii.String("Bus"), &awsevents.EventBusProps{
+		Description: jsii.String(t.App + " change events"),
+	})
+	retention := awscdk.Duration_Days(jsii.Number(30))
+	if p.Stage.IsProd() {
+		retention = awscdk.Duration_Days(jsii.Number(365))
+	}
+	e.Archive = e.Bus.Archive(jsii.String("Archive"), &awsevents.BaseArchiveProps{
+		Description:  jsii.String("Every change event, for replay"),
+		EventPattern: &awsevents.EventPattern{Source: jsii.Strings(t.EventSource())},
+		Retention:    retention,
+	})
+
+	e.RouterOnFailure = newQueue(c, "RouterOnFailure", 14)
+	suppressFailureQueueHasNoDLQ(e.RouterOnFailure, "on-failure destination of the router's stream mappings")
+	e.Undeliverable = newQueue(c, "Undeliverable", 14)
+	suppressFailureQueueHasNoDLQ(e.Undeliverable, "dead-letter queue of every route rule's target")
+
+	// The router: stream records -> change events.
+	routerEnv := p.Tables.Env(p.Tables.Streams...)
+	routerEnv[topology.EnvEventBus] = *e.Bus.EventBusName()
+	routerEnv[EnvEventSource] = t.EventSource()
+	e.Router = newGoFunction(c, "Router", goFunctionProps{
+		Name:        RouterFunction,
+		Description: "Turns DynamoDB stream records into change events on the bus",
+		Code:        p.Code,
+		Stage:       p.Stage,
+		Timeout:     awscdk.Duration_Seconds(jsii.Number(60)),
+		MemoryMB:    256,
+		Env:         routerEnv,
+	})
+	e.Bus.GrantPutEventsTo(e.Router, nil)
+	for _, name := range p.Tables.Streams {
+		src := streamSource(p.Tables.Table(name), e.RouterOnFailure, awslambda.StartingPosition_TRIM_HORIZON,
+			RouterBatchSize, RouterRetryAttempts, RouterMaxRecordAge)
+		e.Router.AddEventSource(src)
+		e.RouterMappings[name] = src
+	}
+
+	// The app's functions.
+	for _, f := range t.Functions {
+		f, _ = t.Function(f.Name) // defaults applied
+		tables := append(append([]string(nil), f.Tables...), topology.IdempotencyTable)
+		env := p.Tables.Env(tables...)
+		for k, v := range f.Env {
+			env[k] = v
+		}
+		fn := newGoFunction(c, "Fn"+pascal(f.Name), goFunctionProps{
+			Name:        f.Name,
+			Description: "Async function " + f.Name,
+			Code:        p.Code,
+			Stage:       p.Stage,
+			Timeout:     awscdk.Duration_Millis(jsii.Number(float64(f.Timeout.Milliseconds()))),
+			MemoryMB:    f.MemoryMB,
+			Env:         env,
+		})
+		p.Tables.GrantReadWrite(fn, tables...)
+		e.Functions[f.Name] = fn
+	}
+
+	// One rule, queue and dead-letter queue per route.
+	routesOf := map[string]int{}
+	for _, r := range t.Routes {
+		routesOf[r.Function]++
+	}
+	for _, r := range t.RoutesWithDefaults() {
+		id := pascal(r.Name)
+		dlq := newQueue(c, "DLQ"+id, 14)
+		queue := awssqs.NewQueue(c, jsii.String("Queue"+id), &awssqs.QueueProps{
+			VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(r.VisibilityTimeout.Seconds())),
+			DeadLetterQueue: &awssqs.DeadLetterQueue{
+				Queue:           dlq,
+				MaxReceiveCount: jsii.Number(float64(r.MaxReceiveCount)),
+			},
+			Encryption: awssqs.QueueEncryption_SQS_MANAGED,
+			EnforceSSL: jsii.Bool(true),
+		})
+		rule := awsevents.NewRule(c, jsii.String("Rule"+id), &awsevents.RuleProps{
+			EventBus:     e.Bus,
+			Description:  jsii.String("Route " + r.Name + " -> " + r.Function),
+			EventPattern: eventPattern(t, r),
+		})
+		rule.AddTarget(awseventstargets.NewSqsQueue(queue, &awseventstargets.SqsQueueProps{
+			DeadLetterQueue: e.Undeliverable,
+			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(24)),
+			RetryAttempts:   jsii.Number(185),
+		}))
+
+		fn := e.Functions[r.Function]
+		mapping := awslambdaeventsources.NewSqsEventSource(queue, &awslambdaeventsources.SqsEventSourceProps{
+			BatchSize:               jsii.Number(float64(r.BatchSize)),
+			ReportBatchItemFailures: jsii.Bool(true),
+		})
+		fn.AddEventSource(mapping)
+		// A permanent failure goes to the DLQ at once, with its reason.
+		dlq.GrantSendMessages(fn)
+		// The route's name and DLQ are only unambiguous for a function fed
+		// by one route; a function fed by several learns them from the
+		// message's queue instead.
+		if routesOf[r.Function] == 1 {
+			fn.AddEnvironment(jsii.String(topology.EnvRouteName), jsii.String(r.Name), nil)
+			fn.AddEnvironment(jsii.String(topology.EnvDLQURL), dlq.QueueUrl(), nil)
+		}
+		e.Routes = append(e.Routes, &PipelineRoute{Route: r, Rule: rule, Queue: queue, DLQ: dlq, Function: fn, Mapping: mapping})
+	}
+	return e
+}
+
+// DeadLetterQueues names every queue of the pipeline that only ever holds
+// failures: the route DLQs, the router's on-failure queue and the rule
+// targets' dead-letter queue.
+func (e *EventPipeline) DeadLetterQueues() map[string]awssqs.IQueue {
+	m := map[string]awssqs.IQueue{
+		"RouterOnFailure": e.RouterOnFailure,
+		"Undeliverable":   e.Undeliverable,
+	}
+	for _, r := range e.Routes {
+		m["DLQ"+pascal(r.Route.Name)] = r.DLQ
+	}
+	return m
+}
+
+// eventPattern is the route's EventBridge pattern, field for field the one
+// topology.EventPattern gives the local provisioning.
+func eventPattern(t topology.Topology, r topology.Route) *awsevents.EventPattern {
+	p := t.EventPattern(r)
+	detail := p["detail"].(map[string]any)
+	return &awsevents.EventPattern{
+		Source:     jsii.Strings(t.EventSource()),
+		DetailType: jsii.Strings(topology.DetailType),
+		Detail:     &detail,
+	}
+}
+
+// newQueue is an encrypted, TLS-only queue that holds failures for
+// retentionDays.
+func newQueue(scope constructs.Construct, id string, retentionDays float64) awssqs.Queue {
+	return awssqs.NewQueue(scope, jsii.String(id), &awssqs.QueueProps{
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(retentionDays)),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+	})
+}
+
+// streamSource is a stream event source mapping that reports partial batch
+// failures, bisects a failing batch to isolate the poison record, and sends
+// what finally fails to onFailure.
+func streamSource(table awsdynamodb.ITable, onFailure awssqs.IQueue, start awslambda.StartingPosition,
+	batch, retries, maxAgeSeconds float64) awslambdaeventsources.DynamoEventSource {
+	return awslambdaeventsources.NewDynamoEventSource(table, &awslambdaeventsources.DynamoEventSourceProps{
+		StartingPosition:        start,
+		BatchSize:               jsii.Number(batch),
+		BisectBatchOnError:      jsii.Bool(true),
+		ReportBatchItemFailures: jsii.Bool(true),
+		RetryAttempts:           jsii.Number(retries),
+		MaxRecordAge:            awscdk.Duration_Seconds(jsii.Number(maxAgeSeconds)),
+		OnFailure:               awslambdaeventsources.NewSqsDlq(onFailure),
+	})
+}

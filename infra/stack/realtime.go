@@ -1,0 +1,191 @@
+package stack
+
+import (
+	"strconv"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/threefactor/framework/lib/topology"
+)
+
+// Stream reading settings of the realtime fan-out: a subscriber wants the
+// change now or not at all, so a failing batch is retried briefly and then
+// reported to the on-failure queue.
+const (
+	FanOutBatchSize     = 100
+	FanOutRetryAttempts = 2
+	FanOutMaxRecordAge  = 300 // seconds
+)
+
+// RealtimeProps configures Realtime.
+type RealtimeProps struct {
+	Topology topology.Topology
+	Stage    Stage
+	Tables   *Tables
+	Code     Code
+	// Throttle of the stage. Zero: DefaultThrottle(Stage).
+	Throttle Throttle
+	// AccountLoggingRole sets the regional API Gateway account's CloudWatch
+	// Logs role, without which a WebSocket stage cannot write access logs.
+	// Leave it false where the account already has one.
+	AccountLoggingRole bool
+}
+
+// Realtime is the GraphQL subscription side: a WebSocket API whose
+// $connect, $disconnect and $default routes reach the realtime function
+// (graphql-transport-ws), and the fan-out function, the second reader of
+// every stream table, which pushes changes to matching subscriptions
+// through the stage's Management API.
+type Realtime struct {
+	constructs.Construct
+	Api        awsapigatewayv2.WebSocketApi
+	Stage      awsapigatewayv2.WebSocketStage
+	Function   awslambda.Function
+	FanOut     awslambda.Function
+	AccessLogs awslogs.LogGroup
+	// FanOutMappings are the fan-out's stream event source mappings, by table.
+	FanOutMappings map[string]awslambdaeventsources.DynamoEventSource
+	// FanOutOnFailure receives the description of stream batches the
+	// fan-out gave up on.
+	FanOutOnFailure awssqs.Queue
+	// URL is the wss:// URL clients connect to.
+	URL *string
+	// ManagementEndpoint is the https:// Management API endpoint of the stage.
+	ManagementEndpoint *string
+}
+
+const wsAccessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",` +
+	`"requestTime":"$context.requestTime","eventType":"$context.eventType","routeKey":"$context.routeKey",` +
+	`"status":"$context.status","connectionId":"$context.connectionId",` +
+	`"integrationLatencyMs":"$context.integrationLatency","integrationError":"$context.integrationErrorMessage"}`
+
+// NewRealtime creates the WebSocket API, its stage and both functions.
+func NewRealtime(scope constructs.Construct, id string, p RealtimeProps) *Realtime {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	r := &Realtime{Construct: c, FanOutMappings: map[string]awslambdaeventsources.DynamoEventSource{}}
+	t := p.Topology
+	framework := []string{topology.ConnectionsTable, topology.SubscriptionsTable}
+	app := AppTables(t)
+
+	// The realtime function also runs queries and mutations sent over the
+	// socket, so it gets what the graphql function gets.
+	rtTables := append(append(append([]string(nil), app...), topology.IdempotencyTable), framework...)
+	rtEnv := p.Tables.Env(rtTables...)
+	rtEnv[EnvIntrospection] = strconv.FormatBool(p.Stage.Introspection())
+	r.Function = newGoFunction(c, "Realtime", goFunctionProps{
+		Name:        RealtimeFunction,
+		Description: "GraphQL over WebSocket (graphql-transport-ws): $connect, $disconnect, $default",
+		Code:        p.Code,
+		Stage:       p.Stage,
+		Timeout:     awscdk.Duration_Seconds(jsii.Number(10)),
+		MemoryMB:    512,
+		Env:         rtEnv,
+	})
+	p.Tables.GrantReadWrite(r.Function, rtTables...)
+
+	// The fan-out reads app tables to run stored operations, and writes the
+	// connection and subscription stores to clean up gone connections.
+	foTables := append(append([]string(nil), app...), framework...)
+	r.FanOut = newGoFunction(c, "FanOut", goFunctionProps{
+		Name:        FanOutFunction,
+		Description: "Pushes committed changes to matching GraphQL subscriptions",
+		Code:        p.Code,
+		Stage:       p.Stage,
+		Timeout:     awscdk.Duration_Seconds(jsii.Number(60)),
+		MemoryMB:    512,
+		Env:         p.Tables.Env(foTables...),
+	})
+	p.Tables.GrantRead(r.FanOut, app...)
+	p.Tables.GrantReadWrite(r.FanOut, framework...)
+
+	integration := func(id string) *awsapigatewayv2.WebSocketRouteOptions {
+		return &awsapigatewayv2.WebSocketRouteOptions{
+			Integration: awsapigatewayv2integrations.NewWebSocketLambdaIntegration(jsii.String(id), r.Function, nil),
+		}
+	}
+	r.Api = awsapigatewayv2.NewWebSocketApi(c, jsii.String("Api"), &awsapigatewayv2.WebSocketApiProps{
+		Description:            jsii.String(t.App + " GraphQL subscriptions (graphql-transport-ws)"),
+		ConnectRouteOptions:    integration("ConnectIntegration"),
+		DisconnectRouteOptions: integration("DisconnectIntegration"),
+		DefaultRouteOptions:    integration("DefaultIntegration"),
+	})
+	suppressNoAuthorizer(r.Api, "A browser cannot set headers on a WebSocket upgrade, so graphql-transport-ws "+
+		"authenticates in its connection_init message, which the realtime function verifies before any subscribe; "+
+		"$connect only records the connection.")
+	throttle := p.Throttle.orDefault(p.Stage)
+	r.Stage = awsapigatewayv2.NewWebSocketStage(c, jsii.String("Stage"), &awsapigatewayv2.WebSocketStageProps{
+		WebSocketApi: r.Api,
+		StageName:    jsii.String(string(p.Stage)),
+		AutoDeploy:   jsii.Bool(true),
+		Throttle: &awsapigatewayv2.ThrottleSettings{
+			RateLimit:  jsii.Number(throttle.RatePerSecond),
+			BurstLimit: jsii.Number(throttle.Burst),
+		},
+	})
+	r.AccessLogs = awslogs.NewLogGroup(c, jsii.String("AccessLogs"), &awslogs.LogGroupProps{
+		Retention:     p.Stage.LogRetention(),
+		RemovalPolicy: p.Stage.RemovalPolicy(),
+	})
+	setAccessLogs(r.Stage, r.AccessLogs, wsAccessLogFormat)
+	if p.AccountLoggingRole {
+		r.Stage.Node().AddDependency(accountLoggingRole(c))
+	}
+	r.URL = r.Stage.Url()
+	r.ManagementEndpoint = r.Stage.CallbackUrl()
+
+	for _, fn := range []awslambda.Function{r.Function, r.FanOut} {
+		fn.AddEnvironment(jsii.String(topology.EnvManagementEndpoint), r.ManagementEndpoint, nil)
+		// POST/GET/DELETE @connections of this API's stage only.
+		r.Stage.GrantManagementApiAccess(fn)
+		suppressConnectionsWildcard(fn.Role())
+	}
+
+	r.FanOutOnFailure = newQueue(c, "FanOutOnFailure", 14)
+	suppressFailureQueueHasNoDLQ(r.FanOutOnFailure, "on-failure destination of the fan-out's stream mappings")
+	for _, name := range p.Tables.Streams {
+		src := streamSource(p.Tables.Table(name), r.FanOutOnFailure, awslambda.StartingPosition_LATEST,
+			FanOutBatchSize, FanOutRetryAttempts, FanOutMaxRecordAge)
+		r.FanOut.AddEventSource(src)
+		r.FanOutMappings[name] = src
+	}
+	return r
+}
+
+// accountLoggingRole gives API Gateway in this account and region the role
+// it writes stage logs with.
+func accountLoggingRole(scope constructs.Construct) awsapigateway.CfnAccount {
+	role := awsiam.NewRole(scope, jsii.String("ApiGatewayLogsRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("apigateway.amazonaws.com"), nil),
+		Description: jsii.String("Lets API Gateway write WebSocket stage access logs"),
+		ManagedPolicies: &[]awsiam.IManagedPolicy{
+			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("service-role/AmazonAPIGatewayPushToCloudWatchLogs")),
+		},
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM4"),
+		Reason: jsii.String("AmazonAPIGatewayPushToCloudWatchLogs is the policy AWS documents for the API Gateway " +
+			"account logging role; API Gateway names its log groups itself, so no narrower resource is known here."),
+		AppliesTo: &[]interface{}{
+			jsii.String("Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"),
+		},
+	}}, jsii.Bool(true))
+	// The account setting outlives the stack (other APIs in the region may
+	// rely on it), and so must the role it names.
+	role.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN)
+	account := awsapigateway.NewCfnAccount(scope, jsii.String("ApiGatewayAccount"), &awsapigateway.CfnAccountProps{
+		CloudWatchRoleArn: role.RoleArn(),
+	})
+	account.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN, nil)
+	return account
+}

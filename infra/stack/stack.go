@@ -1,0 +1,108 @@
+package stack
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/threefactor/framework/lib/topology"
+)
+
+// Output names of the stack.
+const (
+	OutputGraphQLURL         = "GraphQLUrl"
+	OutputWebSocketURL       = "WebSocketUrl"
+	OutputManagementEndpoint = "ManagementEndpoint"
+	OutputEventBusName       = "EventBusName"
+)
+
+// Props configures a Stack.
+type Props struct {
+	awscdk.StackProps
+	Topology topology.Topology
+	Stage    Stage
+	// Code gives each function's deployment package, usually
+	// AssetDirs("build").
+	Code Code
+	// CorsOrigins allowed to call the GraphQL HTTP API. Default "*".
+	CorsOrigins []string
+	// AccountLoggingRole: see RealtimeProps.
+	AccountLoggingRole bool
+}
+
+// Stack is a whole 3factor backend for one stage. It only composes the
+// constructs; each owns its resources and grants.
+type Stack struct {
+	awscdk.Stack
+	Tables        *Tables
+	Pipeline      *EventPipeline
+	HTTP          *HttpApi
+	Realtime      *Realtime
+	Observability *Observability
+}
+
+// NewStack validates the topology and builds the stack.
+func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
+	if err := p.Topology.Validate(); err != nil {
+		return nil, fmt.Errorf("topology: %w", err)
+	}
+	if _, err := ParseStage(string(p.Stage)); err != nil {
+		return nil, err
+	}
+	if p.Code == nil {
+		return nil, fmt.Errorf("stack %s: no Code source for the functions", id)
+	}
+	sp := p.StackProps
+	if sp.Description == nil {
+		sp.Description = jsii.String(fmt.Sprintf("%s (%s): realtime GraphQL, eventing from DynamoDB Streams, async functions", p.Topology.App, p.Stage))
+	}
+	st := awscdk.NewStack(scope, jsii.String(id), &sp)
+	awscdk.Tags_Of(st).Add(jsii.String("app"), jsii.String(p.Topology.App), nil)
+	awscdk.Tags_Of(st).Add(jsii.String("stage"), jsii.String(string(p.Stage)), nil)
+
+	s := &Stack{Stack: st}
+	s.Tables = NewTables(st, "Tables", TablesProps{Topology: p.Topology, Stage: p.Stage})
+	s.Pipeline = NewEventPipeline(st, "EventPipeline", EventPipelineProps{
+		Topology: p.Topology, Stage: p.Stage, Tables: s.Tables, Code: p.Code,
+	})
+	s.HTTP = NewHttpApi(st, "HttpApi", HttpApiProps{
+		Topology: p.Topology, Stage: p.Stage, Tables: s.Tables, Code: p.Code, CorsOrigins: p.CorsOrigins,
+	})
+	s.Realtime = NewRealtime(st, "Realtime", RealtimeProps{
+		Topology: p.Topology, Stage: p.Stage, Tables: s.Tables, Code: p.Code, AccountLoggingRole: p.AccountLoggingRole,
+	})
+
+	dlqs := s.Pipeline.DeadLetterQueues()
+	dlqs["FanOutOnFailure"] = s.Realtime.FanOutOnFailure
+	functions := map[string]awslambda.IFunction{
+		"Router":   s.Pipeline.Router,
+		"GraphQL":  s.HTTP.Function,
+		"Realtime": s.Realtime.Function,
+		"FanOut":   s.Realtime.FanOut,
+	}
+	for name, fn := range s.Pipeline.Functions {
+		functions["Fn"+pascal(name)] = fn
+	}
+	s.Observability = NewObservability(st, "Observability", ObservabilityProps{
+		Stage:            p.Stage,
+		DeadLetterQueues: dlqs,
+		StreamReaders: map[string]awslambda.IFunction{
+			"Router": s.Pipeline.Router,
+			"FanOut": s.Realtime.FanOut,
+		},
+		Functions: functions,
+	})
+
+	output := func(name, desc string, value *string) {
+		awscdk.NewCfnOutput(st, jsii.String(name), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(desc)})
+	}
+	output(OutputGraphQLURL, "GraphQL queries and mutations (HTTPS POST/GET)", s.HTTP.URL)
+	output(OutputWebSocketURL, "GraphQL subscriptions (graphql-transport-ws)", s.Realtime.URL)
+	output(OutputManagementEndpoint, "WebSocket Management API endpoint", s.Realtime.ManagementEndpoint)
+	output(OutputEventBusName, "Change event bus", s.Pipeline.Bus.EventBusName())
+
+	return s, nil
+}

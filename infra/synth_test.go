@@ -1,0 +1,206 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	appevents "github.com/threefactor/framework/events"
+	"github.com/threefactor/framework/infra/stack"
+	"github.com/threefactor/framework/lib/emulator/emulatortest"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/stack.golden.json from the synthesized templates")
+
+// The parity test needs the emulator; the template tests share one
+// synthesis (each costs tens of seconds of node time), made on first use.
+func TestMain(m *testing.M) {
+	code := emulatortest.Main(m)
+	if synth.dir != "" {
+		os.RemoveAll(synth.dir)
+	}
+	os.Exit(code)
+}
+
+// synthesized is one stack's synthesized template, parsed.
+type synthesized struct {
+	stage     stack.Stage
+	st        *stack.Stack
+	template  assertions.Template
+	raw       map[string]any
+	resources map[string]resource
+	outputs   map[string]any
+}
+
+type resource struct {
+	Type                string         `json:"Type"`
+	Properties          map[string]any `json:"Properties"`
+	DeletionPolicy      string         `json:"DeletionPolicy"`
+	UpdateReplacePolicy string         `json:"UpdateReplacePolicy"`
+	Metadata            map[string]any `json:"Metadata"`
+}
+
+var synth struct {
+	once   sync.Once
+	dir    string
+	err    error
+	stacks map[stack.Stage]*synthesized
+	// canary is a stack with a resource cdk-nag must flag, proving the
+	// checks are active.
+	canary awscdk.Stack
+}
+
+// synthesize builds one app with the dev and prod stacks (and the nag
+// canary) and synthesizes it once for the whole test binary.
+func synthesize(t *testing.T) map[stack.Stage]*synthesized {
+	t.Helper()
+	synth.once.Do(func() { synth.err = doSynth() })
+	if synth.err != nil {
+		t.Fatalf("synthesize: %v", synth.err)
+	}
+	return synth.stacks
+}
+
+func doSynth() error {
+	dir, err := os.MkdirTemp("", "infra-test-")
+	if err != nil {
+		return err
+	}
+	synth.dir = dir
+	// Placeholder deployment packages: synthesis only hashes and copies
+	// them, so tests never need `make build`. Each differs so that a
+	// function wired to the wrong folder shows in the asset hashes.
+	code := filepath.Join(dir, "build")
+	for _, name := range stack.FunctionNames(appevents.Topology) {
+		if err := os.MkdirAll(filepath.Join(code, name), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(code, name, "bootstrap"), []byte("placeholder for "+name+"\n"), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := stack.CheckAssets(code, appevents.Topology); err != nil {
+		return err
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(dir, "cdk.out"))})
+	synth.stacks = map[stack.Stage]*synthesized{}
+	for _, stage := range []stack.Stage{stack.Dev, stack.Prod} {
+		st, err := stack.NewStack(app, "fooddelivery-"+string(stage), stack.Props{
+			Topology:           appevents.Topology,
+			Stage:              stage,
+			Code:               stack.AssetDirs(code),
+			AccountLoggingRole: true,
+		})
+		if err != nil {
+			return err
+		}
+		synth.stacks[stage] = &synthesized{stage: stage, st: st}
+	}
+	synth.canary = awscdk.NewStack(app, jsii.String("nag-canary"), nil)
+	awssqs.NewQueue(synth.canary, jsii.String("PlainQueue"), &awssqs.QueueProps{Encryption: awssqs.QueueEncryption_UNENCRYPTED})
+	stack.ApplyChecks(app)
+
+	for _, s := range synth.stacks {
+		s.template = assertions.Template_FromStack(s.st.Stack, nil)
+		b, err := json.Marshal(s.template.ToJSON())
+		if err != nil {
+			return err
+		}
+		var doc struct {
+			Resources map[string]resource `json:"Resources"`
+			Outputs   map[string]any      `json:"Outputs"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, &s.raw); err != nil {
+			return err
+		}
+		s.resources, s.outputs = doc.Resources, doc.Outputs
+	}
+	return nil
+}
+
+// id is the logical id of a construct's CloudFormation resource.
+func (s *synthesized) id(c constructs.IConstruct) string {
+	cfn, ok := c.Node().DefaultChild().(awscdk.CfnElement)
+	if !ok {
+		panic(fmt.Sprintf("%s has no CloudFormation resource", *c.Node().Path()))
+	}
+	return fmt.Sprint(s.st.Resolve(s.st.GetLogicalId(cfn)))
+}
+
+// res is the resource of a construct, failing the test when absent.
+func (s *synthesized) res(t *testing.T, c constructs.IConstruct, typ string) resource {
+	t.Helper()
+	id := s.id(c)
+	r, ok := s.resources[id]
+	if !ok {
+		t.Fatalf("%s: no resource %s", s.stage, id)
+	}
+	if r.Type != typ {
+		t.Fatalf("%s: %s is %s, want %s", s.stage, id, r.Type, typ)
+	}
+	return r
+}
+
+// ofType lists the resources of a CloudFormation type, by logical id.
+func (s *synthesized) ofType(typ string) map[string]resource {
+	out := map[string]resource{}
+	for id, r := range s.resources {
+		if r.Type == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+func ref(id string) map[string]any { return map[string]any{"Ref": id} }
+
+func getAtt(id, attr string) map[string]any {
+	return map[string]any{"Fn::GetAtt": []any{id, attr}}
+}
+
+// forStages runs f as a subtest for each stage.
+func forStages(t *testing.T, f func(t *testing.T, s *synthesized)) {
+	for _, stage := range []stack.Stage{stack.Dev, stack.Prod} {
+		s := synthesize(t)[stage]
+		t.Run(string(stage), func(t *testing.T) { f(t, s) })
+	}
+}
+
+// path walks nested maps and slices: path(v, "A", "B", 0).
+func path(v any, keys ...any) any {
+	for _, k := range keys {
+		switch k := k.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil
+			}
+			v = m[k]
+		case int:
+			l, ok := v.([]any)
+			if !ok || k >= len(l) {
+				return nil
+			}
+			v = l[k]
+		}
+	}
+	return v
+}
+
+func jsonString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
