@@ -247,6 +247,17 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if out.opName == "" {
 		out.opName = doc.name
 	}
+	if r.Method == http.MethodGet && doc.kind == opUnknown {
+		// GET must never run a mutation, so a document whose operation
+		// the scanner cannot tell is not run: graphql-go's validation
+		// explains what is wrong with it, or it is refused.
+		if errs := h.schema.ValidateWithVariables(p.Query, p.Variables); len(errs) > 0 {
+			h.writeResult(ctx, w, out, nil, errs)
+			return
+		}
+		h.writeRefused(w, out, CodeValidationFailed, "cannot tell which operation to run over GET: name exactly one with operationName, or use POST")
+		return
+	}
 	if r.Method == http.MethodGet && (doc.kind == opMutation || doc.kind == opSubscription) {
 		w.Header()["Allow"] = hdrAllowPost
 		h.writeError(w, out, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "a "+doc.kind.String()+" must be sent with POST")
@@ -271,16 +282,23 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	resp := h.schema.Exec(ctx, p.Query, p.OperationName, p.Variables)
 
-	// graphql-go leaves Data nil when it did not execute (the document
-	// did not parse or validate, or named no operation) and when the
-	// context ended during execution: then its one error says so.
-	executed := resp.Data != nil
-	out.errors = len(resp.Errors)
+	h.writeResult(ctx, w, out, resp.Data, resp.Errors)
+}
+
+// writeResult sends what graphql-go answered. It leaves data nil when it
+// did not execute (the document did not parse or validate, or named no
+// operation) and when the context ended during execution: then its one
+// error says so.
+func (h *Handler) writeResult(ctx context.Context, w http.ResponseWriter, out *outcome, data json.RawMessage, errors []*gqlerrors.QueryError) {
+	executed := data != nil
+	out.errors = len(errors)
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer putBuf(buf)
 	buf.Reset()
 	buf.WriteByte('{')
-	if len(resp.Errors) > 0 {
+	if len(errors) > 0 {
 		buf.WriteString(`"errors":[`)
-		for i, e := range resp.Errors {
+		for i, e := range errors {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
@@ -293,13 +311,13 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	if executed {
 		buf.WriteString(`"data":`)
-		buf.Write(resp.Data)
+		buf.Write(data)
 	}
 	buf.WriteByte('}')
 	status := http.StatusOK
-	if !executed && m == mediaGraphQLResponse {
+	if !executed && out.media == mediaGraphQLResponse {
 		status = http.StatusBadRequest
-		if timedOut(resp.Errors) {
+		if timedOut(errors) {
 			status = http.StatusGatewayTimeout
 		}
 	}
