@@ -298,3 +298,45 @@ func TestMiddlewareWithConsumer(t *testing.T) {
 		t.Errorf("runs %v: want ev-m1 once, ev-m2 twice (failed, then retried)", runs)
 	}
 }
+
+// stripItem hides the item DynamoDB returns with a failed condition, as
+// implementations that ignore ReturnValuesOnConditionCheckFailure do.
+type stripItem struct{ *dynamodb.Client }
+
+func (c stripItem) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	out, err := c.Client.PutItem(ctx, in, opts...)
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return out, &types.ConditionalCheckFailedException{Message: ccf.Message}
+	}
+	return out, err
+}
+
+func TestWithoutItemOnConditionFailure(t *testing.T) {
+	client, table := testTable(t)
+	s := New(stripItem{client}, table, quiet())
+	ctx := context.Background()
+	release := make(chan struct{})
+	started := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		_, err := s.Do(ctx, "f", "ev-strip", func(ctx context.Context) ([]byte, error) {
+			close(started)
+			<-release
+			return []byte("r"), nil
+		})
+		done <- err
+	}()
+	<-started
+	if _, err := s.Do(ctx, "f", "ev-strip", func(ctx context.Context) ([]byte, error) { return nil, nil }); !errors.Is(err, ErrInProgress) {
+		t.Errorf("while running: %v", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Do(ctx, "f", "ev-strip", func(ctx context.Context) ([]byte, error) { return nil, errors.New("must not run") })
+	if err != nil || string(res) != "r" {
+		t.Errorf("after completion: %q, %v", res, err)
+	}
+}
