@@ -6,6 +6,9 @@
 // resolver reads realtime.ChangeFrom and emits a value or nothing), and
 // each value is posted to its connection through the Management API.
 //
+// A MODIFY that changed no attribute (a no-op write, which streams record
+// too) is not pushed.
+//
 // Delivery: records are handled one after another in stream order, so a
 // subscription sees the changes of an item in commit order; the pushes for
 // one record run in parallel (bounded), and identical operations (same

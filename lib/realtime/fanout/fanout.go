@@ -21,6 +21,7 @@ import (
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/store"
 	"github.com/threefactor/framework/lib/realtime/wsproto"
+	"github.com/threefactor/framework/lib/topology"
 )
 
 // MaxMessageBytes is API Gateway's WebSocket message (PostToConnection
@@ -165,6 +166,11 @@ func (f *Fanout) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 // Publish pushes one change to the subscriptions of its topics and waits
 // for every push. It fails only when the subscriptions cannot be looked up.
 func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
+	if e.Operation == topology.Modify && len(e.Changed) == 0 && !e.Reduced {
+		// A write that changed nothing (DynamoDB streams record those
+		// too): subscribers have seen this state already.
+		return Stats{}, nil
+	}
 	var subs []store.Subscription
 	for _, topic := range f.cfg.Topics(e) {
 		found, err := f.cfg.Store.SubscriptionsFor(ctx, topic)

@@ -22,6 +22,7 @@ import (
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/store"
+	"github.com/threefactor/framework/lib/topology"
 )
 
 const testSDL = `
@@ -401,6 +402,21 @@ func TestHandleReportsLookupFailureAndStops(t *testing.T) {
 	// Record 4 was left for the retry: not pushed now.
 	if got := api.sent("c1"); len(got) != 1 || !strings.Contains(got[0], "PLACED") {
 		t.Fatalf("c1 got %q, want only PLACED", got)
+	}
+}
+
+func TestPublishSkipsNoOpWrites(t *testing.T) {
+	st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": {sub("c1", "1", "i1", "")}}}
+	api := &fakeAPI{}
+	f := newFanout(t, st, api, &rootResolver{}, nil)
+	e := itemEvent("i1", "PAID")
+	e.Operation = topology.Modify
+	if stats, _ := f.Publish(context.Background(), e); stats.Matched != 0 || len(api.sent("c1")) != 0 {
+		t.Fatalf("no-op write pushed: %+v %v", stats, api.sent("c1"))
+	}
+	e.Changed = []string{"status"}
+	if stats, _ := f.Publish(context.Background(), e); stats.Pushed != 1 {
+		t.Fatalf("change not pushed: %+v", stats)
 	}
 }
 

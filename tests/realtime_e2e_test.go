@@ -1,0 +1,216 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/threefactor/framework/gateway"
+	"github.com/threefactor/framework/lib/realtime/store"
+)
+
+const watchOrder = `subscription Watch($id: ID!) { orderUpdated(id: $id) { id status totalCents paymentIntent { id } driverId } }`
+
+type pushed struct {
+	Data struct {
+		OrderUpdated struct {
+			ID            string
+			Status        string
+			TotalCents    int
+			PaymentIntent *struct{ ID string }
+			DriverID      *string
+		}
+	}
+	Errors []map[string]any
+}
+
+func nextPayloads(t *testing.T, n *nodeClient, sub string) ([]pushed, []string) {
+	t.Helper()
+	var out []pushed
+	var raw []string
+	for _, ev := range n.of("sub", sub) {
+		if ev["event"] != "next" {
+			continue
+		}
+		b, _ := json.Marshal(ev["payload"])
+		var p pushed
+		if err := json.Unmarshal(b, &p); err != nil {
+			t.Fatalf("payload %s: %v", b, err)
+		}
+		out = append(out, p)
+		raw = append(raw, string(b))
+	}
+	return out, raw
+}
+
+func hasStatus(n *nodeClient, sub, status string) func(map[string]any) bool {
+	return func(ev map[string]any) bool {
+		if ev["sub"] != sub || ev["event"] != "next" {
+			return false
+		}
+		p, _ := ev["payload"].(map[string]any)
+		d, _ := p["data"].(map[string]any)
+		o, _ := d["orderUpdated"].(map[string]any)
+		return o["status"] == status
+	}
+}
+
+// subscribeWhilePlaced places an order and subscribes client to it, and
+// makes sure the subscription was stored while the order was still
+// PLACED, so that every later change must reach it. (A client that
+// subscribes after placing can lose that race to validate-order; it then
+// reads the order, as apps do. The test retries instead.)
+func subscribeWhilePlaced(t *testing.T, s *devStack, st *store.Store, n *nodeClient, client, prefix string) (order, string) {
+	t.Helper()
+	ctx := context.Background()
+	for attempt := range 3 {
+		o, err := s.placeOrder(ctx, "r-pizza", map[string]any{"menuItemId": "margherita", "quantity": 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := fmt.Sprintf("%s-%d", prefix, attempt)
+		n.do(map[string]any{"cmd": "subscribe", "client": client, "sub": sub, "query": watchOrder, "variables": map[string]any{"id": o.ID}})
+		rtWaitFor(t, time.Minute, "subscription stored", func() bool {
+			subs, err := st.SubscriptionsFor(ctx, gateway.OrderTopic(o.ID))
+			return err == nil && len(subs) > 0
+		})
+		if s.mustOrder(t, o.ID).Status == "PLACED" {
+			return o, sub
+		}
+		t.Logf("order %s was validated before the subscription was stored; again", o.ID)
+		n.do(map[string]any{"cmd": "unsubscribe", "sub": sub})
+	}
+	t.Fatal("could not subscribe before validation in 3 attempts")
+	return order{}, ""
+}
+
+// TestRealtimeE2E drives the real graphql-ws npm client against the dev
+// stack (cmd/dev): the reference workflow reaches the client through
+// orderUpdated, in order, once each; other subscribers see nothing of
+// it; complete stops pushes; a dropped connection is cleaned up.
+func TestRealtimeE2E(t *testing.T) {
+	ctx := context.Background()
+	s := startDev(t)
+	st := realtimeStore(t)
+	n := startNode(t)
+	for _, c := range []string{"a", "b"} {
+		n.do(map[string]any{"cmd": "connect", "client": c, "url": s.wsURL()})
+		n.await(time.Minute, "client "+c+" connected", func(ev map[string]any) bool { return ev["event"] == "connected" && ev["client"] == c })
+	}
+
+	watched, subA := subscribeWhilePlaced(t, s, st, n, "a", "a")
+	other, subB := subscribeWhilePlaced(t, s, st, n, "b", "b")
+
+	ev := n.await(2*time.Minute, "VALIDATED", hasStatus(n, subA, "VALIDATED"))
+	total := int(ev["payload"].(map[string]any)["data"].(map[string]any)["orderUpdated"].(map[string]any)["totalCents"].(float64))
+	if total != 1800 {
+		t.Fatalf("VALIDATED total %d, want 1800 (2 x 900)", total)
+	}
+	if _, err := s.payOrder(ctx, watched.ID, total); err != nil {
+		t.Fatal(err)
+	}
+	n.await(2*time.Minute, "DRIVER_ASSIGNED", hasStatus(n, subA, "DRIVER_ASSIGNED"))
+
+	t.Run("every step arrives in order, once", func(t *testing.T) {
+		got, raw := nextPayloads(t, n, subA)
+		var runs []string
+		count := map[string]int{}
+		seen := map[string]bool{}
+		for i, p := range got {
+			o := p.Data.OrderUpdated
+			if len(p.Errors) > 0 || o.ID != watched.ID {
+				t.Fatalf("push %d: %s", i, raw[i])
+			}
+			if seen[raw[i]] {
+				t.Fatalf("push %d delivered twice: %s", i, raw[i])
+			}
+			seen[raw[i]] = true
+			count[o.Status]++
+			if len(runs) == 0 || runs[len(runs)-1] != o.Status {
+				runs = append(runs, o.Status)
+			}
+		}
+		// The PLACED insert itself may arrive too: the fan-out can read it
+		// after the subscription was stored.
+		if len(runs) > 0 && runs[0] == "PLACED" && count["PLACED"] == 1 {
+			runs = runs[1:]
+		}
+		if fmt.Sprint(runs) != "[VALIDATED PAID APPROVED DRIVER_ASSIGNED]" {
+			t.Fatalf("statuses in order %v, want [VALIDATED PAID APPROVED DRIVER_ASSIGNED]; pushes %v", runs, raw)
+		}
+		for _, s := range []string{"PAID", "APPROVED", "DRIVER_ASSIGNED"} {
+			if count[s] != 1 {
+				t.Fatalf("%s pushed %d times: %v", s, count[s], raw)
+			}
+		}
+		// VALIDATED, then VALIDATED with the payment intent payOrder recorded.
+		if count["VALIDATED"] > 2 {
+			t.Fatalf("VALIDATED pushed %d times: %v", count["VALIDATED"], raw)
+		}
+		if last := got[len(got)-1].Data.OrderUpdated; last.DriverID == nil || *last.DriverID == "" {
+			t.Fatalf("DRIVER_ASSIGNED without a driver: %s", raw[len(raw)-1])
+		}
+	})
+
+	t.Run("another order's subscriber sees none of it", func(t *testing.T) {
+		got, raw := nextPayloads(t, n, subB)
+		for i, p := range got {
+			if p.Data.OrderUpdated.ID != other.ID {
+				t.Fatalf("b got a push about %s: %s", p.Data.OrderUpdated.ID, raw[i])
+			}
+		}
+	})
+
+	t.Run("complete stops pushes", func(t *testing.T) {
+		// a also watches b's order; b completes; then b's order moves on.
+		n.do(map[string]any{"cmd": "subscribe", "client": "a", "sub": "a-other", "query": watchOrder, "variables": map[string]any{"id": other.ID}})
+		n.do(map[string]any{"cmd": "unsubscribe", "sub": subB})
+		rtWaitFor(t, time.Minute, "b's subscription deleted, a's stored", func() bool {
+			subs, err := st.SubscriptionsFor(ctx, gateway.OrderTopic(other.ID))
+			return err == nil && len(subs) == 1 && subs[0].ID != ""
+		})
+		before := len(n.of("sub", subB))
+		var o order
+		rtWaitFor(t, 2*time.Minute, "the other order validated", func() bool {
+			o = s.mustOrder(t, other.ID)
+			return o.Status == "VALIDATED"
+		})
+		if _, err := s.payOrder(ctx, other.ID, o.TotalCents); err != nil {
+			t.Fatal(err)
+		}
+		n.await(2*time.Minute, "a sees the other order assigned", hasStatus(n, "a-other", "DRIVER_ASSIGNED"))
+		if after := n.of("sub", subB); len(after) != before {
+			t.Fatalf("b got events after complete: %v", after[before:])
+		}
+	})
+
+	t.Run("a dropped connection is cleaned up", func(t *testing.T) {
+		n.do(map[string]any{"cmd": "connect", "client": "d", "url": s.wsURL()})
+		n.await(time.Minute, "client d connected", func(ev map[string]any) bool { return ev["event"] == "connected" && ev["client"] == "d" })
+		topicID := fmt.Sprintf("ord_dropped_%d", time.Now().UnixNano())
+		n.do(map[string]any{"cmd": "subscribe", "client": "d", "sub": "d1", "query": watchOrder, "variables": map[string]any{"id": topicID}})
+		var conn string
+		rtWaitFor(t, time.Minute, "d's subscription stored", func() bool {
+			subs, _ := st.SubscriptionsFor(ctx, gateway.OrderTopic(topicID))
+			if len(subs) == 1 {
+				conn = subs[0].ConnectionID
+			}
+			return conn != ""
+		})
+		if _, err := st.GetConnection(ctx, conn); err != nil {
+			t.Fatalf("d's connection: %v", err)
+		}
+		n.do(map[string]any{"cmd": "terminate", "client": "d"})
+		rtWaitFor(t, time.Minute, "d's rows deleted", func() bool {
+			subs, err := st.SubscriptionsOf(ctx, conn)
+			_, cerr := st.GetConnection(ctx, conn)
+			return err == nil && len(subs) == 0 && errors.Is(cerr, store.ErrNotFound)
+		})
+		if subs, _ := st.SubscriptionsFor(ctx, gateway.OrderTopic(topicID)); len(subs) != 0 {
+			t.Fatalf("topic still has %+v", subs)
+		}
+	})
+}
