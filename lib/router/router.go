@@ -199,18 +199,20 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 		todo = append(todo, p)
 	}
 
+	pctx, cancel := publishContext(ctx)
+	defer cancel()
 	published := 0
 	for attempt := 1; len(todo) > 0; attempt++ {
 		var retry []*pending
 		for _, batch := range batches(todo) {
-			retry = append(retry, r.put(ctx, batch)...)
+			retry = append(retry, r.put(pctx, batch)...)
 		}
 		published += countDone(todo, retry)
 		todo = retry
 		if len(todo) == 0 || attempt >= r.cfg.MaxAttempts {
 			break
 		}
-		if !r.sleep(ctx, attempt) {
+		if !r.sleep(pctx, attempt) {
 			break
 		}
 	}
@@ -343,6 +345,18 @@ func (r *Router) put(ctx context.Context, batch []*pending) []*pending {
 			"failedEntryCount", out.FailedEntryCount, "firstError", failed[0].lastErr)
 	}
 	return failed
+}
+
+// publishContext ends publishing a little before the invocation deadline,
+// so that a hanging call or a long backoff still leaves time to report
+// failures instead of timing out the whole batch.
+func publishContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	margin := min(500*time.Millisecond, time.Until(dl)/4)
+	return context.WithDeadline(ctx, dl.Add(-margin))
 }
 
 // sleep waits out the backoff before retry number attempt, unless the

@@ -453,3 +453,42 @@ func TestConfig(t *testing.T) {
 		t.Errorf("cfg %+v", cfg)
 	}
 }
+
+// deadlineBus records the deadline of each call's context and fails the
+// call as a hanging one would when its context ends.
+type deadlineBus struct {
+	mu        sync.Mutex
+	deadlines []time.Time
+}
+
+func (b *deadlineBus) PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
+	dl, _ := ctx.Deadline()
+	b.mu.Lock()
+	b.deadlines = append(b.deadlines, dl)
+	b.mu.Unlock()
+	return nil, context.DeadlineExceeded
+}
+
+// Calls end before the invocation deadline, leaving time to report the
+// batch's failures rather than time out the whole invocation.
+func TestCallsEndBeforeInvocationDeadline(t *testing.T) {
+	deadline := time.Now().Add(time.Minute)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	bus := &deadlineBus{}
+	resp, err := newRouter(t, bus, nil).Handle(ctx, batchOf(2, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := failures(resp); len(got) != 1 || got[0] != record(0, 0).Change.SequenceNumber {
+		t.Errorf("failures %v", got)
+	}
+	if len(bus.deadlines) != 4 {
+		t.Errorf("%d calls, want 4 attempts", len(bus.deadlines))
+	}
+	for _, dl := range bus.deadlines {
+		if !dl.Equal(deadline.Add(-500 * time.Millisecond)) {
+			t.Errorf("call deadline %s, want the invocation's less 500ms (%s)", dl, deadline.Add(-500*time.Millisecond))
+		}
+	}
+}
