@@ -253,7 +253,7 @@ func (c *Consumer) handlerContext(ctx context.Context) (context.Context, context
 	if !ok {
 		return context.WithCancel(ctx)
 	}
-	margin := min(c.cfg.SafetyMargin, time.Until(dl)/4)
+	margin := max(0, min(c.cfg.SafetyMargin, time.Until(dl)/4))
 	return context.WithDeadline(ctx, dl.Add(-margin))
 }
 

