@@ -1,0 +1,201 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/threefactor/framework/gateway"
+	"github.com/threefactor/framework/lib/realtime/wsproto"
+)
+
+// wsClient is a raw graphql-transport-ws client over a real socket.
+type wsClient struct {
+	t  *testing.T
+	ws *websocket.Conn
+}
+
+func wsDial(t *testing.T, url string, protocols ...string) (*wsClient, *http.Response, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ws, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: protocols})
+	if err != nil {
+		return nil, resp, err
+	}
+	ws.SetReadLimit(1 << 20)
+	t.Cleanup(func() { _ = ws.CloseNow() })
+	return &wsClient{t: t, ws: ws}, resp, nil
+}
+
+func wsConnect(t *testing.T, url string) *wsClient {
+	t.Helper()
+	c, _, err := wsDial(t, url, wsproto.Subprotocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.send(`{"type":"connection_init","payload":{}}`)
+	if m := c.read(); m.Type != wsproto.ConnectionAck {
+		t.Fatalf("got %+v, want connection_ack", m)
+	}
+	return c
+}
+
+func (c *wsClient) send(s string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageText, []byte(s)); err != nil {
+		c.t.Fatalf("send: %v", err)
+	}
+}
+
+func (c *wsClient) read() wsproto.Message {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, b, err := c.ws.Read(ctx)
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	var m wsproto.Message
+	if err := json.Unmarshal(b, &m); err != nil {
+		c.t.Fatalf("read %s: %v", b, err)
+	}
+	return m
+}
+
+func (c *wsClient) expectClose(code int, reason string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		_, b, err := c.ws.Read(ctx)
+		if err == nil {
+			c.t.Logf("message before close: %s", b)
+			continue
+		}
+		var ce websocket.CloseError
+		if !errors.As(err, &ce) {
+			c.t.Fatalf("read: %v, want close %d", err, code)
+		}
+		if int(ce.Code) != code || (reason != "" && ce.Reason != reason) {
+			c.t.Fatalf("closed with %d %q, want %d %q", ce.Code, ce.Reason, code, reason)
+		}
+		return
+	}
+}
+
+// TestRealtimeProtocol holds the dev gateway (cmd/dev) to the
+// graphql-transport-ws protocol over a real socket. 4403 needs an app
+// that refuses connections; lib/realtime's own conformance test covers it.
+func TestRealtimeProtocol(t *testing.T) {
+	s := startDev(t)
+	url := s.wsURL()
+	ctx := context.Background()
+	st := realtimeStore(t)
+
+	t.Run("subprotocol", func(t *testing.T) {
+		c, _, err := wsDial(t, url, "graphql-ws", wsproto.Subprotocol)
+		if err != nil || c.ws.Subprotocol() != wsproto.Subprotocol {
+			t.Fatalf("dial = %v; subprotocol not negotiated", err)
+		}
+		for _, offered := range [][]string{nil, {"graphql-ws"}} {
+			if _, resp, err := wsDial(t, url, offered...); err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("offering %v: %v, %v; want a 400 handshake", offered, resp, err)
+			}
+		}
+	})
+	t.Run("ping pong", func(t *testing.T) {
+		c := wsConnect(t, url)
+		c.send(`{"type":"pong"}`)
+		c.send(`{"type":"ping","payload":{"n":1}}`)
+		if m := c.read(); m.Type != wsproto.Pong {
+			t.Fatalf("got %+v, want pong", m)
+		}
+	})
+	t.Run("query and mutation run once", func(t *testing.T) {
+		c := wsConnect(t, url)
+		c.send(`{"id":"q","type":"subscribe","payload":{"query":"{ restaurants { id } }"}}`)
+		if m := c.read(); m.Type != wsproto.Next || m.ID != "q" || !strings.Contains(string(m.Payload), `"r-pizza"`) {
+			t.Fatalf("got %s %s", m.Type, m.Payload)
+		}
+		if m := c.read(); m.Type != wsproto.Complete || m.ID != "q" {
+			t.Fatalf("got %+v, want complete", m)
+		}
+		c.send(`{"id":"m","type":"subscribe","payload":{"query":"mutation { placeOrder(input: {restaurantId: \"r-pizza\", items: [{menuItemId: \"diavola\", quantity: 1}]}) { status } }"}}`)
+		if m := c.read(); m.Type != wsproto.Next || string(m.Payload) != `{"data":{"placeOrder":{"status":"PLACED"}}}` {
+			t.Fatalf("got %s %s", m.Type, m.Payload)
+		}
+		if m := c.read(); m.Type != wsproto.Complete {
+			t.Fatalf("got %+v, want complete", m)
+		}
+	})
+	t.Run("invalid subscription gets an error message", func(t *testing.T) {
+		c := wsConnect(t, url)
+		c.send(`{"id":"e","type":"subscribe","payload":{"query":"subscription { orderUpdated(id: \"x\") { nope } }"}}`)
+		m := c.read()
+		var errs []wsproto.Err
+		if m.Type != wsproto.Error || m.ID != "e" || json.Unmarshal(m.Payload, &errs) != nil || len(errs) == 0 {
+			t.Fatalf("got %s %s", m.Type, m.Payload)
+		}
+	})
+	t.Run("subscribe stores, complete removes", func(t *testing.T) {
+		c := wsConnect(t, url)
+		c.send(`{"id":"s","type":"subscribe","payload":{"query":"subscription { orderUpdated(id: \"ord_protocol\") { status } }"}}`)
+		c.send(`{"type":"ping"}`)
+		c.read()
+		subs, err := st.SubscriptionsFor(ctx, gateway.OrderTopic("ord_protocol"))
+		if err != nil || len(subs) != 1 || subs[0].ID != "s" {
+			t.Fatalf("stored %+v, %v", subs, err)
+		}
+		c.send(`{"id":"s","type":"complete"}`)
+		c.send(`{"type":"ping"}`)
+		c.read()
+		if subs, _ := st.SubscriptionsFor(ctx, gateway.OrderTopic("ord_protocol")); len(subs) != 0 {
+			t.Fatalf("still stored: %+v", subs)
+		}
+	})
+	t.Run("4400 invalid message", func(t *testing.T) {
+		c := wsConnect(t, url)
+		c.send(`{"type":"subscribe","payload":{"query":"{ restaurants { id } }"}}`)
+		c.expectClose(wsproto.CloseBadRequest, "")
+	})
+	t.Run("4401 subscribe before ack", func(t *testing.T) {
+		c, _, err := wsDial(t, url, wsproto.Subprotocol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.send(`{"id":"1","type":"subscribe","payload":{"query":"{ restaurants { id } }"}}`)
+		c.expectClose(wsproto.CloseUnauthorized, "Unauthorized")
+	})
+	t.Run("4409 duplicate id", func(t *testing.T) {
+		c := wsConnect(t, url)
+		q := `{"id":"d","type":"subscribe","payload":{"query":"subscription { orderUpdated(id: \"ord_dup\") { status } }"}}`
+		c.send(q)
+		c.send(q)
+		c.expectClose(wsproto.CloseSubscriberExists, "Subscriber for d already exists")
+	})
+	t.Run("4429 second connection_init", func(t *testing.T) {
+		c := wsConnect(t, url)
+		c.send(`{"type":"connection_init"}`)
+		c.expectClose(wsproto.CloseTooManyInitRequests, "Too many initialisation requests")
+	})
+}
+
+// TestRealtimeInitTimeout: the dev front door closes a connection that
+// sends no connection_init with 4408 (DEV_WS_INIT_TIMEOUT shortens the wait).
+func TestRealtimeInitTimeout(t *testing.T) {
+	s := startDev(t, "DEV_WS_INIT_TIMEOUT=300ms")
+	c, _, err := wsDial(t, s.wsURL(), wsproto.Subprotocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.expectClose(wsproto.CloseInitTimeout, "Connection initialisation timeout")
+}
