@@ -531,4 +531,3 @@ func TestRealtime(t *testing.T) {
 		}
 	})
 }
-
