@@ -67,6 +67,10 @@ type RouteInfo struct {
 	State string
 	// Targets are the ARNs the rule delivers to.
 	Targets []string
+	// TargetInputTemplate and TargetInputPaths are the input transformer
+	// of the first target, empty without one.
+	TargetInputTemplate string
+	TargetInputPaths    map[string]string
 
 	QueueName string
 	QueueARN  string
@@ -174,8 +178,11 @@ func describeRoute(ctx context.Context, c clients, t topology.Topology, route st
 		if err != nil {
 			return ri, fmt.Errorf("list targets of %s: %w", ri.RuleName, err)
 		}
-		for _, tg := range targets.Targets {
+		for i, tg := range targets.Targets {
 			ri.Targets = append(ri.Targets, aws.ToString(tg.Arn))
+			if it := tg.InputTransformer; i == 0 && it != nil {
+				ri.TargetInputTemplate, ri.TargetInputPaths = aws.ToString(it.InputTemplate), it.InputPathsMap
+			}
 		}
 	case !errors.As(err, &nf):
 		return ri, fmt.Errorf("describe rule %s: %w", ri.RuleName, err)

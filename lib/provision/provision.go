@@ -27,6 +27,18 @@ const DLQRetention = 14 * 24 * time.Hour
 // TargetID is the id of a route rule's one target, its queue.
 const TargetID = "queue"
 
+// Target input: the queue receives the whole original event, exactly what
+// a target without an input transformer receives on AWS. It is spelled out
+// because moto builds its default template from eight JSONPath parsers per
+// delivered event (each compiling a grammar, ~50ms); with one path it
+// delivers several times faster, and on AWS nothing changes. Infra sets
+// the same transformer so that both sides stay comparable.
+const (
+	TargetInputTemplate = "<aws.events.event.json>"
+	TargetInputPathKey  = "id"
+	TargetInputPath     = "$.id"
+)
+
 // Resources are the provisioned names, ARNs and URLs.
 type Resources struct {
 	// Tables by logical name.
@@ -519,7 +531,13 @@ func ensureTarget(ctx context.Context, eb busAPI, bus, rule, queueARN string) er
 	}
 	res, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{
 		EventBusName: aws.String(bus), Rule: aws.String(rule),
-		Targets: []ebtypes.Target{{Id: aws.String(TargetID), Arn: aws.String(queueARN)}},
+		Targets: []ebtypes.Target{{
+			Id: aws.String(TargetID), Arn: aws.String(queueARN),
+			InputTransformer: &ebtypes.InputTransformer{
+				InputTemplate: aws.String(TargetInputTemplate),
+				InputPathsMap: map[string]string{TargetInputPathKey: TargetInputPath},
+			},
+		}},
 	})
 	if err != nil {
 		return fmt.Errorf("put target of %s: %w", rule, err)

@@ -105,6 +105,9 @@ func checkMatches(t *testing.T, inv *provision.Inventory, res *provision.Resourc
 		if len(got.Targets) != 1 || got.Targets[0] != rr.QueueARN || rr.QueueARN == "" {
 			t.Errorf("route %s: targets %v, want [%s]", r.Name, got.Targets, rr.QueueARN)
 		}
+		if got.TargetInputTemplate != provision.TargetInputTemplate || got.TargetInputPaths[provision.TargetInputPathKey] != provision.TargetInputPath {
+			t.Errorf("route %s: target input %q %v", r.Name, got.TargetInputTemplate, got.TargetInputPaths)
+		}
 		if got.MaxReceiveCount != r.MaxReceiveCount || got.DeadLetterTargetARN != rr.DLQARN || got.DLQARN != rr.DLQARN {
 			t.Errorf("route %s: redrive %d -> %s (dlq %s), want %d -> %s", r.Name, got.MaxReceiveCount, got.DeadLetterTargetARN, got.DLQARN, r.MaxReceiveCount, rr.DLQARN)
 		}
