@@ -25,14 +25,21 @@ func Store(cfg aws.Config, getenv func(string) string) (*orders.Store, error) {
 	return orders.NewStore(dynamodb.NewFromConfig(cfg), t), nil
 }
 
+// ConsumerConcurrency is how many messages of a batch a function handles
+// at once. The steps are independent per order and spend their time
+// waiting on DynamoDB, so a batch of ten need not take ten round trips
+// in a row.
+const ConsumerConcurrency = 10
+
 // ConsumerConfig is the consumer configuration of a function: its route
 // and dead-letter queue from the environment, SQS for dead-lettering.
 func ConsumerConfig(function string, cfg aws.Config, getenv func(string) string, log *slog.Logger) consumer.Config {
 	c := consumer.Config{
-		Function: function,
-		Route:    getenv(topology.EnvRouteName),
-		DLQURL:   getenv(topology.EnvDLQURL),
-		Logger:   log,
+		Function:    function,
+		Route:       getenv(topology.EnvRouteName),
+		DLQURL:      getenv(topology.EnvDLQURL),
+		Logger:      log,
+		Concurrency: ConsumerConcurrency,
 	}
 	if c.DLQURL != "" {
 		c.SQS = sqs.NewFromConfig(cfg)
