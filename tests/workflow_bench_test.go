@@ -42,7 +42,9 @@ func BenchmarkPlaceOrder(b *testing.B) {
 	}); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)}) })
+	b.Cleanup(func() {
+		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
 
 	put := func() error {
 		item, err := attributevalue.MarshalMap(orders.Order{

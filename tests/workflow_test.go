@@ -244,7 +244,9 @@ func deref(s *string) string {
 	return *s
 }
 
-func item(id string, qty int) map[string]any { return map[string]any{"menuItemId": id, "quantity": qty} }
+func item(id string, qty int) map[string]any {
+	return map[string]any{"menuItemId": id, "quantity": qty}
+}
 
 // orderToDelivery places an order of two margheritas and a tiramisu, waits
 // for validation, pays the total (twice at once, as a double-tapping
@@ -360,7 +362,9 @@ func chargesPerOrder(t *testing.T) map[string]int {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var cs []struct{ OrderID string `dynamodbav:"orderId"` }
+		var cs []struct {
+			OrderID string `dynamodbav:"orderId"`
+		}
 		if err := attributevalue.UnmarshalListOfMaps(page.Items, &cs); err != nil {
 			t.Fatal(err)
 		}
