@@ -10,11 +10,12 @@ import (
 	appevents "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/functions/internal/wire"
 	"github.com/threefactor/framework/lib/consumer"
+	"github.com/threefactor/framework/lib/idempotency"
 	"github.com/threefactor/framework/lib/topology"
 )
 
-// NewConsumer builds the function from its environment: the order and
-// charges tables, and PAYMENT_FAILURE_RATE for the simulated provider (an
+// NewConsumer builds the function from its environment: the order,
+// charges and idempotency tables, and PAYMENT_FAILURE_RATE for the simulated provider (an
 // invalid rate is an error here, at startup). The Lambda main passes
 // os.Getenv, the dev runtime the function's environment.
 func NewConsumer(cfg aws.Config, getenv func(string) string, log *slog.Logger) (*consumer.Consumer, error) {
@@ -44,5 +45,10 @@ func NewFromEnv(cfg aws.Config, getenv func(string) string, log *slog.Logger) (*
 	if err != nil {
 		return fail(err)
 	}
-	return New(Config{Store: store, Provider: p, Logger: log})
+	idem, err := wire.Required(getenv, topology.TableEnv(topology.IdempotencyTable))
+	if err != nil {
+		return fail(err)
+	}
+	once := idempotency.New(dynamodb.NewFromConfig(cfg), idem, idempotency.WithLogger(log))
+	return New(Config{Store: store, Provider: p, Once: once, Logger: log})
 }

@@ -63,10 +63,11 @@ func Decide(o orders.Order) (Action, string) {
 	return ChargeIntent, ""
 }
 
-// Once runs fn at most once to completion per scope and key; a failed fn
-// may run again. lib/idempotency's store is one.
+// Once runs fn to completion at most once per scope and key, returning
+// the stored result to later calls; a failed fn may run again. It is
+// *idempotency.Store's method set.
 type Once interface {
-	Do(ctx context.Context, scope, key string, fn func(ctx context.Context) error) error
+	Do(ctx context.Context, scope, key string, fn func(ctx context.Context) ([]byte, error)) ([]byte, error)
 }
 
 // Config configures a Handler.
@@ -129,11 +130,13 @@ func (h *Handler) Handle(ctx context.Context, c change.Change[orders.Order]) err
 	case Decline:
 		return h.decline(ctx, log, o, why)
 	}
-	work := func(ctx context.Context) error { return h.charge(ctx, log, o) }
 	if h.cfg.Once == nil {
-		return work(ctx)
+		return h.charge(ctx, log, o)
 	}
-	return h.cfg.Once.Do(ctx, Scope, o.PaymentIntent.ID, work)
+	_, err = h.cfg.Once.Do(ctx, Scope, o.PaymentIntent.ID, func(ctx context.Context) ([]byte, error) {
+		return nil, h.charge(ctx, log, o)
+	})
+	return err
 }
 
 func (h *Handler) decline(ctx context.Context, log *slog.Logger, o orders.Order, reason string) error {

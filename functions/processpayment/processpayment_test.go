@@ -315,7 +315,7 @@ func TestConcurrentDeliveriesWithFlakyProvider(t *testing.T) {
 }
 
 func TestNewFromEnv(t *testing.T) {
-	env := map[string]string{"TABLE_ORDERS": "o", "TABLE_CHARGES": "c"}
+	env := map[string]string{"TABLE_ORDERS": "o", "TABLE_CHARGES": "c", "TABLE_IDEMPOTENCY": "i"}
 	getenv := func(k string) string { return env[k] }
 	cfg := aws.Config{Region: "us-east-1"}
 	log := slog.New(slog.DiscardHandler)
