@@ -1,0 +1,243 @@
+// Package harness starts an app's pipeline in a test, the way cmd/dev runs
+// it: a dev runtime on the emulator, provisioned from a topology, with the
+// stream router reading every table stream and the test's handlers behind
+// the routes' queues. Durations are short so that retries and redelivery
+// show in seconds.
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/consumer"
+	"github.com/threefactor/framework/lib/devruntime"
+	"github.com/threefactor/framework/lib/idempotency"
+	"github.com/threefactor/framework/lib/router"
+	"github.com/threefactor/framework/lib/topology"
+)
+
+// Logger is quiet unless the tests run with -v, then it shows warnings.
+func Logger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.NewJSONHandler(io.Discard, nil))
+}
+
+// FastConfig is a runtime configuration with test-sized intervals.
+func FastConfig(cfg aws.Config, topo topology.Topology) devruntime.Config {
+	return devruntime.Config{
+		AWS: cfg, Topology: topo, Addr: "127.0.0.1:0", Logger: Logger(), Out: io.Discard,
+		StreamPollInterval: 20 * time.Millisecond, ShardDiscoveryInterval: 200 * time.Millisecond,
+		StreamRetryBackoff: 20 * time.Millisecond, StreamMaxBackoff: 500 * time.Millisecond,
+		QueueWaitTime: time.Second, QueuePollers: 4, RetryBackoff: time.Millisecond,
+		ShutdownTimeout: 10 * time.Second,
+	}
+}
+
+// Pipeline is a running dev runtime.
+type Pipeline struct {
+	RT   *devruntime.Runtime
+	AWS  aws.Config
+	Topo topology.Topology
+	DDB  *dynamodb.Client
+	SQS  *sqs.Client
+
+	cancel context.CancelFunc
+	errc   chan error
+	once   sync.Once
+}
+
+// New provisions topo and registers the stream router; register handlers
+// with Consume or on RT, then Start.
+func New(t testing.TB, cfg devruntime.Config) *Pipeline {
+	t.Helper()
+	rt, err := devruntime.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Provision(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := RouteStreams(rt, cfg.Logger); err != nil {
+		t.Fatal(err)
+	}
+	return &Pipeline{RT: rt, AWS: cfg.AWS, Topo: cfg.Topology, DDB: dynamodb.NewFromConfig(cfg.AWS), SQS: sqs.NewFromConfig(cfg.AWS)}
+}
+
+// RouteStreams registers the stream router as the reader of every stream
+// table, as cmd/dev does.
+func RouteStreams(rt *devruntime.Runtime, log *slog.Logger) error {
+	res := rt.Resources()
+	tables := map[string]string{}
+	for _, logical := range rt.Topology().StreamTables() {
+		tables[res.Tables[logical].Name] = logical
+	}
+	r, err := router.New(router.Config{
+		Client: eventbridge.NewFromConfig(rt.AWS()), BusName: res.Bus.Name, Source: rt.Topology().EventSource(),
+		Tables: tables, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	for _, logical := range rt.Topology().StreamTables() {
+		rt.StreamReader("router-"+logical, logical, r.Handle)
+	}
+	return nil
+}
+
+// Consume puts h behind route's queue through lib/consumer, with the
+// function's dead-letter queue for permanent failures and, when
+// idempotent, the idempotency middleware on the framework table. It
+// returns the QueueHandler it registered.
+func (p *Pipeline) Consume(t testing.TB, route string, idempotent bool, h consumer.EventHandler) devruntime.QueueHandler {
+	t.Helper()
+	qh := p.ConsumerHandler(t, route, idempotent, h)
+	p.RT.QueueConsumer(route, qh)
+	return qh
+}
+
+// ConsumerHandler builds the QueueHandler Consume registers, for tests
+// that wrap it.
+func (p *Pipeline) ConsumerHandler(t testing.TB, route string, idempotent bool, h consumer.EventHandler) devruntime.QueueHandler {
+	t.Helper()
+	r, ok := p.Topo.Route(route)
+	if !ok {
+		t.Fatalf("no route %q", route)
+	}
+	env := p.RT.Env(r.Function)
+	cfg := consumer.Config{Function: r.Function, Route: route, DLQURL: env[topology.EnvDLQURL], SQS: p.SQS, Logger: Logger()}
+	if idempotent {
+		store := idempotency.New(p.DDB, env[topology.TableEnv(topology.IdempotencyTable)], idempotency.WithLogger(Logger()))
+		cfg.Middleware = []consumer.Middleware{idempotency.Middleware(store, "")}
+	}
+	c, err := consumer.NewEvent(h, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Handle
+}
+
+// Start runs the runtime until Stop or the end of the test.
+func (p *Pipeline) Start(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel, p.errc = cancel, make(chan error, 1)
+	go func() { p.errc <- p.RT.Run(ctx) }()
+	select {
+	case <-p.RT.Ready():
+	case err := <-p.errc:
+		cancel()
+		t.Fatalf("runtime did not start: %v", err)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatal("runtime not ready after 60s")
+	}
+	t.Cleanup(func() { p.Stop(t) })
+}
+
+// Stop stops the runtime and waits for it.
+func (p *Pipeline) Stop(t testing.TB) {
+	p.once.Do(func() {
+		p.cancel()
+		if err := <-p.errc; err != nil {
+			t.Errorf("runtime: %v", err)
+		}
+	})
+}
+
+// Route is a route's provisioned queues.
+func (p *Pipeline) Route(name string) (queueURL, dlqURL string) {
+	r := p.RT.Resources().Routes[name]
+	return r.QueueURL, r.DLQURL
+}
+
+// Table is a table's physical name.
+func (p *Pipeline) Table(logical string) string { return p.RT.Resources().Tables[logical].Name }
+
+// WaitFor polls cond every 25ms until it holds, failing the test after timeout.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// Depth is the number of messages on a queue, visible or in flight.
+func Depth(t testing.TB, c *sqs.Client, url string) int {
+	t.Helper()
+	a, err := c.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{
+		sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+	}})
+	if err != nil {
+		t.Fatalf("queue depth: %v", err)
+	}
+	v, _ := strconv.Atoi(a.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+	nv, _ := strconv.Atoi(a.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+	return v + nv
+}
+
+// Drain receives every visible message of a queue, hiding each for a
+// minute, and returns them.
+func Drain(t testing.TB, c *sqs.Client, url string) []sqstypes.Message {
+	t.Helper()
+	var out []sqstypes.Message
+	for {
+		r, err := c.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 60,
+			MessageAttributeNames: []string{"All"},
+		})
+		if err != nil {
+			t.Fatalf("drain: %v", err)
+		}
+		if len(r.Messages) == 0 {
+			return out
+		}
+		out = append(out, r.Messages...)
+	}
+}
+
+// Event reads the change event in a message routed from the bus.
+func Event(t testing.TB, m sqstypes.Message) change.Event {
+	t.Helper()
+	ev, err := change.FromEventBridge([]byte(aws.ToString(m.Body)))
+	if err != nil {
+		t.Fatalf("message %s: %v", aws.ToString(m.MessageId), err)
+	}
+	return ev
+}
+
+// Item is a flat JSON image; tests read attributes from it.
+type Item map[string]any
+
+// Image decodes a change event image.
+func Image(t testing.TB, raw json.RawMessage) Item {
+	t.Helper()
+	if len(raw) == 0 {
+		return nil
+	}
+	var it Item
+	if err := json.Unmarshal(raw, &it); err != nil {
+		t.Fatalf("image %s: %v", raw, err)
+	}
+	return it
+}
