@@ -62,6 +62,34 @@ bench: deps
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime=$(BENCH_TIME) -timeout $(TEST_TIMEOUT) $(BENCH_PKGS) | tee build/bench.txt
 	@echo; echo "figures (build/bench.txt):"; grep '^figure ' build/bench.txt
 
+# Lambda functions: every functions/<name>/lambda main.
+LAMBDAS       = $(patsubst functions/%/lambda/main.go,%,$(wildcard functions/*/lambda/main.go))
+# The pinned CDK CLI (infra/package.json); the app itself is Go (cdk.json).
+CDK           = CDK_DISABLE_VERSION_CHECK=true CDK_DISABLE_CLI_TELEMETRY=true infra/node_modules/.bin/cdk
+STAGE        ?= dev
+
+.PHONY: build synth deploy bootstrap
+
+## build: each Lambda as build/<name>/bootstrap for provided.al2023 on arm64, with its size
+build:
+	@mkdir -p build
+	@set -e; for f in $(LAMBDAS); do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "-s -w" -tags lambda.norpc -o build/$$f/bootstrap ./functions/$$f/lambda; \
+		printf '%-20s %9d bytes\n' $$f $$(stat -c %s build/$$f/bootstrap); \
+	done
+
+## synth: the CloudFormation templates in cdk.out, offline (STAGE=dev|prod; no AWS account needed)
+synth: build deps-node
+	$(CDK) synth --no-notices --quiet -c stage=$(STAGE)
+
+## deploy: cdk deploy the stack of STAGE (after `make bootstrap` once per account and region)
+deploy: build deps-node
+	$(CDK) deploy --no-notices -c stage=$(STAGE) --require-approval broadening
+
+## bootstrap: cdk bootstrap the account and region of the current AWS credentials
+bootstrap: deps-node
+	$(CDK) bootstrap --no-notices
+
 ## check: what CI holds the code to: gofmt, vet, staticcheck, govulncheck (when it can run), race tests of lib/
 check: deps
 	@files=$$(find . -name '*.go' -not -path '*/node_modules/*' -not -path './_warm/*' -not -path './cdk.out/*' -not -path './build/*'); \

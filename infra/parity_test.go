@@ -163,4 +163,3 @@ func cloudShape(t *testing.T, s *synthesized) shape {
 func keys(pk topology.Key, sk *topology.Key) string {
 	return strings.Join(wantKeys(pk, sk), ", ")
 }
-

@@ -186,8 +186,10 @@ func TestStreamReaders(t *testing.T) {
 		if !reflect.DeepEqual(env[topology.EnvEventBus], ref(s.id(s.st.Pipeline.Bus))) {
 			t.Errorf("router %s = %v", topology.EnvEventBus, env[topology.EnvEventBus])
 		}
-		if env[stack.EnvEventSource] != appevents.Topology.EventSource() {
-			t.Errorf("router %s = %v", stack.EnvEventSource, env[stack.EnvEventSource])
+		for _, tb := range appevents.Topology.StreamTables() {
+			if !reflect.DeepEqual(env[topology.TableEnv(tb)], ref(stack.LogicalTableID(tb))) {
+				t.Errorf("router %s = %v", topology.TableEnv(tb), env[topology.TableEnv(tb)])
+			}
 		}
 	})
 }
@@ -421,13 +423,10 @@ func TestFunctions(t *testing.T) {
 				t.Errorf("log group DeletionPolicy %q, want %q", g.DeletionPolicy, wantPolicy)
 			}
 		}
-		intro := "true"
-		if s.stage == stack.Prod {
-			intro = "false"
-		}
+		// The GraphQL functions allow introspection when STAGE is dev only.
 		for _, fn := range []awslambda.Function{s.st.HTTP.Function, s.st.Realtime.Function} {
-			if got := s.env(t, fn)[stack.EnvIntrospection]; got != intro {
-				t.Errorf("%s = %v, want %s", stack.EnvIntrospection, got, intro)
+			if got := s.env(t, fn)[topology.EnvStage]; (got == "dev") != s.stage.Introspection() {
+				t.Errorf("%s = %v: introspection would be %v", topology.EnvStage, got, !s.stage.Introspection())
 			}
 		}
 	})

@@ -18,16 +18,12 @@ import (
 	"github.com/threefactor/framework/lib/topology"
 )
 
-// Environment variables the stack sets beyond those topology names.
+// Environment variables the stack sets beyond those topology names. The
+// GraphQL functions answer introspection only when topology.EnvStage is
+// "dev"; the router takes its event source from the topology itself.
 const (
 	// EnvLogLevel is the slog level (debug, info, warn, error).
 	EnvLogLevel = "LOG_LEVEL"
-	// EnvIntrospection is "true" when the GraphQL endpoint answers
-	// introspection queries.
-	EnvIntrospection = "GRAPHQL_INTROSPECTION"
-	// EnvEventSource is the EventBridge source the stream router puts
-	// change events with (topology.EventSource).
-	EnvEventSource = "EVENT_SOURCE"
 )
 
 // Framework function names: each is a folder under functions/ with a

@@ -1,8 +1,6 @@
 package stack
 
 import (
-	"strconv"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
@@ -80,7 +78,6 @@ func NewHttpApi(scope constructs.Construct, id string, p HttpApiProps) *HttpApi 
 
 	tables := append(AppTables(t), topology.IdempotencyTable)
 	env := p.Tables.Env(tables...)
-	env[EnvIntrospection] = strconv.FormatBool(p.Stage.Introspection())
 	h.Function = newGoFunction(c, "GraphQL", goFunctionProps{
 		Name:        GraphQLFunction,
 		Description: "GraphQL queries and mutations over HTTPS",

@@ -100,7 +100,6 @@ func NewEventPipeline(scope constructs.Construct, id string, p EventPipelineProp
 	// The router: stream records -> change events.
 	routerEnv := p.Tables.Env(p.Tables.Streams...)
 	routerEnv[topology.EnvEventBus] = *e.Bus.EventBusName()
-	routerEnv[EnvEventSource] = t.EventSource()
 	e.Router = newGoFunction(c, "Router", goFunctionProps{
 		Name:        RouterFunction,
 		Description: "Turns DynamoDB stream records into change events on the bus",

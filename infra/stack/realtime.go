@@ -1,8 +1,6 @@
 package stack
 
 import (
-	"strconv"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
@@ -82,7 +80,6 @@ func NewRealtime(scope constructs.Construct, id string, p RealtimeProps) *Realti
 	// socket, so it gets what the graphql function gets.
 	rtTables := append(append(append([]string(nil), app...), topology.IdempotencyTable), framework...)
 	rtEnv := p.Tables.Env(rtTables...)
-	rtEnv[EnvIntrospection] = strconv.FormatBool(p.Stage.Introspection())
 	r.Function = newGoFunction(c, "Realtime", goFunctionProps{
 		Name:        RealtimeFunction,
 		Description: "GraphQL over WebSocket (graphql-transport-ws): $connect, $disconnect, $default",

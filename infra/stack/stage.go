@@ -55,6 +55,6 @@ func (s Stage) LogLevel() string {
 	return "debug"
 }
 
-// Introspection reports whether the GraphQL endpoint answers introspection
-// queries: on in dev for tooling, off in prod.
+// Introspection reports whether the GraphQL functions answer introspection
+// queries: they do when their STAGE is dev, for tooling, and not in prod.
 func (s Stage) Introspection() bool { return !s.IsProd() }
