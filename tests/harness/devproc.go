@@ -1,0 +1,138 @@
+package harness
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	devBin    string
+	buildErr  error
+)
+
+// DevBinary builds ./cmd/dev once per test binary, so tests run what
+// `make dev` runs.
+func DevBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		dir, err := os.MkdirTemp("", "threefactor-dev")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		devBin = filepath.Join(dir, "dev")
+		cmd := exec.Command("go", "build", "-o", devBin, "./cmd/dev")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/dev: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return devBin
+}
+
+// FreeAddr is a free loopback address.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// Dev is a running cmd/dev process in its own process group, on the
+// emulator AWS_ENDPOINT_URL names.
+type Dev struct {
+	Addr   string
+	Log    string
+	cmd    *exec.Cmd
+	exited chan error
+}
+
+// StartDev starts cmd/dev on addr with extra environment, waits for
+// /healthz and stops it (SIGTERM) when the test ends.
+func StartDev(t testing.TB, addr string, env ...string) *Dev {
+	t.Helper()
+	dir := t.TempDir()
+	d := &Dev{Addr: addr, Log: filepath.Join(dir, "dev.log"), exited: make(chan error, 1)}
+	logf, err := os.Create(d.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.cmd = exec.Command(DevBinary(t), "-state-dir", filepath.Join(dir, "state"))
+	d.cmd.Env = append(os.Environ(), append([]string{"DEV_ADDR=" + addr, "LOG_LEVEL=warn"}, env...)...)
+	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	// Its own group: Kill9 hits it and anything it started, as a crash would.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.exited <- d.cmd.Wait(); logf.Close() }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-d.exited:
+		case <-time.After(30 * time.Second):
+			_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+		}
+		if t.Failed() {
+			d.DumpLog(t)
+		}
+	})
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		select {
+		case err := <-d.exited:
+			d.exited <- err
+			d.DumpLog(t)
+			t.Fatalf("dev exited before serving: %v", err)
+		default:
+		}
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return d
+			}
+		}
+		if time.Now().After(deadline) {
+			d.DumpLog(t)
+			t.Fatal("dev did not become healthy in 2m")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Kill9 kills the process group with SIGKILL and waits for the process.
+func (d *Dev) Kill9(t testing.TB) {
+	t.Helper()
+	if err := syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9: %v", err)
+	}
+	err := <-d.exited
+	d.exited <- err
+}
+
+// DumpLog logs the tail of the process's output.
+func (d *Dev) DumpLog(t testing.TB) {
+	b, _ := os.ReadFile(d.Log)
+	if len(b) > 20000 {
+		b = b[len(b)-20000:]
+	}
+	t.Logf("dev log %s (tail):\n%s", d.Log, b)
+}
