@@ -90,6 +90,12 @@ func New(db dynamoAPI, cfg Config) (*Store, error) {
 	return &Store{db: db, cfg: cfg}, nil
 }
 
+// SubscriptionsTable is the subscriptions table's name.
+func (st *Store) SubscriptionsTable() string { return st.cfg.SubscriptionsTable }
+
+// ConnectionsTable is the connections table's name.
+func (st *Store) ConnectionsTable() string { return st.cfg.ConnectionsTable }
+
 // Connection is one WebSocket connection's protocol state.
 type Connection struct {
 	ID          string
