@@ -449,7 +449,8 @@ func TestWorkflowFlakyProvider(t *testing.T) {
 	s := startDev(t, "PAYMENT_FAILURE_RATE=0.5")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	const n = 8
+	// 20 orders: the chance that the provider never fails once is 2^-20.
+	const n = 20
 	results := make([]order, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -471,6 +472,16 @@ func TestWorkflowFlakyProvider(t *testing.T) {
 		if c := charges[results[i].ID]; c != 1 {
 			t.Errorf("order %s: provider captured %d charges, want 1", results[i].ID, c)
 		}
+	}
+	// The provider did fail, and the failures were retried.
+	b, err := os.ReadFile(s.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(b, []byte("provider unavailable; will retry")); n == 0 {
+		t.Fatal("the provider never failed: the test proved nothing about retries")
+	} else {
+		t.Logf("%d transient provider failures retried", n)
 	}
 }
 
