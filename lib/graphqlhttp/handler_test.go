@@ -85,7 +85,11 @@ var configs = map[string]graphqlhttp.Config{
 
 func newFixture(t *testing.T, name string) *fixture {
 	t.Helper()
-	cfg := configs[name]
+	return newFixtureWith(t, configs[name])
+}
+
+func newFixtureWith(t *testing.T, cfg graphqlhttp.Config) *fixture {
+	t.Helper()
 	fx := &fixture{resolver: &resolver{}, log: &logBuffer{}}
 	cfg.Logger = slog.New(slog.NewJSONHandler(fx.log, nil))
 	schema, err := graphqlhttp.ParseSchema(testSDL, fx.resolver, cfg.Limits)

@@ -1,6 +1,7 @@
 package graphqlhttp_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -103,5 +104,34 @@ func TestConfigValidate(t *testing.T) {
 func TestNewNilSchema(t *testing.T) {
 	if _, err := graphqlhttp.New(nil, graphqlhttp.Config{}); err == nil {
 		t.Error("New(nil) succeeded")
+	}
+}
+
+// TestHandlerPanic: a panic outside the resolvers (here in the Context
+// hook) is a 500 with a GraphQL error, on both transports, never a crash
+// of the Lambda or a stack in the body.
+func TestHandlerPanic(t *testing.T) {
+	fx := newFixtureWith(t, graphqlhttp.Config{
+		Context: func(ctx context.Context, r *http.Request) context.Context { panic("hook broke: " + secret) },
+	})
+	for name, do := range map[string]transport{"http": viaHTTP, "apigateway": viaAPIGateway(false)} {
+		t.Run(name, func(t *testing.T) {
+			off := len(fx.log.String())
+			res := do(t, fx, post("{ hello }", nil, ""))
+			checkResponse(t, tcase{status: 500, ctype: typeJSON, codes: []string{"INTERNAL_SERVER_ERROR"}}, res)
+			if strings.Contains(string(res.body), "hook broke") || strings.Contains(string(res.body), "goroutine") {
+				t.Errorf("body leaks the panic: %s", res.body)
+			}
+			var logged bool
+			for _, rec := range fx.log.records(t, off) {
+				if rec["msg"] == "graphql handler panic" && strings.Contains(rec["stack"].(string), "log_test.go") &&
+					rec["requestId"] == res.header.Get("X-Request-Id") {
+					logged = true
+				}
+			}
+			if !logged {
+				t.Errorf("no panic record with the stack:\n%s", fx.log.String()[off:])
+			}
+		})
 	}
 }
