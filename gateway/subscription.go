@@ -10,17 +10,34 @@ import (
 	"github.com/threefactor/framework/gateway/orders"
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/realtime"
+	"github.com/threefactor/framework/lib/topology"
 )
 
 // OrderUpdated resolves the orderUpdated subscription for one change: the
 // realtime fan-out runs a stored subscription with the change in ctx
-// (realtime.WithChange). When it is a change of this order with a new
-// image, the channel yields that order once; otherwise it closes empty.
+// (realtime.WithChange). When it is a change of this order that leaves an
+// order, the channel yields that order once; otherwise it closes empty.
+// An event reduced for size has no images: the order is then read from
+// the table (strongly consistent, so at least as new as the change).
 func (r *Resolver) OrderUpdated(ctx context.Context, args struct{ ID graphql.ID }) (<-chan *OrderResolver, error) {
 	ch := make(chan *OrderResolver, 1)
 	defer close(ch)
 	e, ok := realtime.ChangeFrom(ctx)
-	if !ok || e.Table != appevents.Orders || e.Reduced {
+	if !ok || e.Table != appevents.Orders || e.Operation == topology.Remove {
+		return ch, nil
+	}
+	if e.Reduced {
+		if id, err := orders.IDOf(e); err != nil || id != string(args.ID) {
+			return ch, nil
+		}
+		o, err := r.store.Order(ctx, string(args.ID))
+		if err != nil {
+			// Nothing to push: a removed order, or the table unreachable,
+			// which the fan-out's own logs will show.
+			r.log.WarnContext(ctx, "orderUpdated: read order of a reduced change", "eventId", e.ID, "error", err.Error())
+			return ch, nil
+		}
+		ch <- &OrderResolver{o: o}
 		return ch, nil
 	}
 	c, err := change.Decode[orders.Order](e)

@@ -45,6 +45,12 @@ func TestOrderUpdated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stored, err := a.store.Place(context.Background(), orders.Order{ID: "ord_stored", RestaurantID: "r-sushi", Items: []orders.Item{{MenuItemID: "miso-soup", Quantity: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reduced := orderEvent(t, appevents.Orders, nil, &stored)
+	reduced.New, reduced.Reduced = nil, true
 	paid := &orders.Order{ID: "ord_1", Status: orders.Paid, RestaurantID: "r-pizza", TotalCents: 900,
 		Items: []orders.Item{{MenuItemID: "margherita", Quantity: 1}}, Payments: []orders.Payment{{ID: "ch_1", AmountCents: 900}}, UpdatedAt: "t2"}
 	validated := *paid
@@ -62,6 +68,9 @@ func TestOrderUpdated(t *testing.T) {
 		{"change of another table", realtime.WithChange(context.Background(), orderEvent(t, appevents.Restaurants, &validated, paid)), "ord_1", nil},
 		{"removal", realtime.WithChange(context.Background(), orderEvent(t, appevents.Orders, paid, nil)), "ord_1", nil},
 		{"no change in context", context.Background(), "ord_1", nil},
+		{"reduced change: the order is read", realtime.WithChange(context.Background(), reduced), "ord_stored",
+			[]string{`{"orderUpdated":{"id":"ord_stored","status":"PLACED","totalCents":0,"payments":[],"updatedAt":"2026-01-02T03:04:05Z"}}`}},
+		{"reduced change of another order", realtime.WithChange(context.Background(), reduced), "ord_1", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,15 @@
+package assigndriver_test
+
+import (
+	"fmt"
+
+	"github.com/threefactor/framework/functions/assigndriver"
+)
+
+// The same order always gets the same driver, so a redelivered event can
+// only repeat the choice.
+func ExamplePickDriver() {
+	pool := []string{"ada", "bo", "cy"}
+	fmt.Println(assigndriver.PickDriver("ord_1", pool) == assigndriver.PickDriver("ord_1", pool))
+	// Output: true
+}
