@@ -75,12 +75,13 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger, addr, stateDir string) error {
+	userEndpoint := os.Getenv("AWS_ENDPOINT_URL") != ""
 	cfg, endpoint, err := awsConfig(ctx, stateDir)
 	if err != nil {
 		return err
 	}
 	note := fmt.Sprintf("%-10s %s", "Emulator", endpoint)
-	if os.Getenv("AWS_ENDPOINT_URL") == "" {
+	if !userEndpoint {
 		abs, _ := filepath.Abs(stateDir)
 		note += fmt.Sprintf("  (moto; survives restarts: make dev-stop to stop it, make dev-clean to wipe; log %s)", filepath.Join(abs, "moto.log"))
 	} else {
