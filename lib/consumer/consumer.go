@@ -96,8 +96,13 @@ type Consumer struct {
 }
 
 // New makes a Consumer for a handler of changes decoded into T. A change
-// whose images do not decode into T fails permanently.
+// whose images do not decode into T fails permanently. A reduced change
+// (too large to publish whole) has neither image: the handler reads the
+// item by its keys.
 func New[T any](h Handler[T], cfg Config) (*Consumer, error) {
+	if h == nil {
+		return nil, errors.New("consumer: nil handler")
+	}
 	return NewEvent(func(ctx context.Context, e change.Event) error {
 		c, err := change.Decode[T](e)
 		if err != nil {

@@ -409,6 +409,9 @@ func TestConfig(t *testing.T) {
 	if _, err := NewEvent(nil, Config{}); err == nil {
 		t.Error("nil handler accepted")
 	}
+	if _, err := New[order](nil, Config{}); err == nil {
+		t.Error("nil typed handler accepted")
+	}
 	t.Setenv("ROUTE_NAME", "validate-order")
 	t.Setenv("DLQ_URL", "http://localhost/q/dlq")
 	if cfg := ConfigFromEnv("validateorder"); cfg.Function != "validateorder" || cfg.Route != "validate-order" || cfg.DLQURL != "http://localhost/q/dlq" {
