@@ -15,6 +15,7 @@ import (
 	graphql "github.com/graph-gophers/graphql-go"
 
 	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/realtime/store"
 	"github.com/threefactor/framework/lib/realtime/wsproto"
 )
@@ -117,6 +118,13 @@ const (
 // handler's.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	id := req.RequestContext.ConnectionID
+	// Each message is its own request: writes a mutation makes carry its
+	// correlation id into the change events, as over HTTP.
+	cid := req.RequestContext.RequestID
+	if !correlation.Valid(cid) {
+		cid = correlation.NewID()
+	}
+	ctx = correlation.With(ctx, cid)
 	log := h.log.With("connectionId", id, "route", req.RequestContext.RouteKey)
 	switch req.RequestContext.RouteKey {
 	case RouteConnect:

@@ -23,6 +23,7 @@ import (
 	graphql "github.com/graph-gophers/graphql-go"
 
 	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
 	"github.com/threefactor/framework/lib/provision"
 	"github.com/threefactor/framework/lib/realtime"
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) { os.Exit(emulatortest.Main(m)) }
 
 const sdl = `
 schema { query: Query mutation: Mutation subscription: Subscription }
-type Query { whoami: String! hello(name: String!): String! }
+type Query { whoami: String! hello(name: String!): String! correlation: String! }
 type Mutation { bump(n: Int!): Int! }
 type Subscription { itemChanged(id: ID!): Item! }
 type Item { id: ID! status: String! }
@@ -51,7 +52,9 @@ func (*root) Whoami(ctx context.Context) string {
 	return s.User
 }
 func (*root) Hello(args struct{ Name string }) string { return "hello " + args.Name }
-func (r *root) Bump(args struct{ N int32 }) int32     { return r.counter.Add(args.N) }
+
+func (*root) Correlation(ctx context.Context) string { return correlation.From(ctx) }
+func (r *root) Bump(args struct{ N int32 }) int32    { return r.counter.Add(args.N) }
 
 type item struct{ ID, Status string }
 
@@ -323,6 +326,25 @@ func TestProtocol(t *testing.T) {
 		c.send(`{"id":"q1","type":"subscribe","payload":{"query":"query Q($n: String!) { hello(name: $n) me: whoami }","variables":{"n":"bob"},"operationName":"Q"}}`)
 		m := c.read()
 		if m.Type != wsproto.Next || m.ID != "q1" || string(m.Payload) != `{"data":{"hello":"hello bob","me":"ann"}}` {
+			t.Fatalf("got %s %s %s", m.Type, m.ID, m.Payload)
+		}
+		if m := c.read(); m.Type != wsproto.Complete || m.ID != "q1" {
+			t.Fatalf("got %+v, want complete", m)
+		}
+		// Each message runs with its own correlation id.
+		c.send(`{"id":"q2","type":"subscribe","payload":{"query":"{ correlation }"}}`)
+		var r struct{ Data struct{ Correlation string } }
+		if m := c.read(); json.Unmarshal(m.Payload, &r) != nil || !correlation.Valid(r.Data.Correlation) {
+			t.Fatalf("correlation id: %s", m.Payload)
+		}
+		if m := c.read(); m.Type != wsproto.Complete || m.ID != "q2" {
+			t.Fatalf("got %+v, want complete", m)
+		}
+	})
+	t.Run("query id reuse after complete", func(t *testing.T) {
+		c := s.connect(t)
+		c.send(`{"id":"q1","type":"subscribe","payload":{"query":"{ whoami }"}}`)
+		if m := c.read(); m.Type != wsproto.Next || string(m.Payload) != `{"data":{"whoami":"ann"}}` {
 			t.Fatalf("got %s %s %s", m.Type, m.ID, m.Payload)
 		}
 		if m := c.read(); m.Type != wsproto.Complete || m.ID != "q1" {

@@ -18,6 +18,7 @@ import (
 	graphql "github.com/graph-gophers/graphql-go"
 
 	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/store"
 	"github.com/threefactor/framework/lib/realtime/wsproto"
@@ -254,6 +255,9 @@ func opKey(sub store.Subscription) string {
 // run executes a stored operation against the change and returns the
 // encoded results it produced (none when the change does not concern it).
 func (f *Fanout) run(ctx context.Context, log *slog.Logger, e change.Event, sub store.Subscription) [][]byte {
+	if e.CorrelationID != "" {
+		ctx = correlation.With(ctx, e.CorrelationID)
+	}
 	ctx, cancel := context.WithTimeout(realtime.WithChange(realtime.WithSession(ctx, sub.Session), e), f.cfg.ResolveTimeout)
 	defer cancel()
 	ch, err := f.cfg.Schema.Subscribe(ctx, sub.Query, sub.OperationName, sub.Variables)

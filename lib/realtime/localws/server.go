@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/coder/websocket"
 
+	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/wsproto"
 )
@@ -170,7 +171,7 @@ func (s *Server) event(r *http.Request, id, route, eventType string, connectedAt
 		Body: string(body),
 		RequestContext: events.APIGatewayWebsocketProxyRequestContext{
 			Stage:            s.cfg.Stage,
-			RequestID:        NewConnectionID(),
+			RequestID:        correlation.NewID(),
 			APIID:            "local",
 			ConnectedAt:      connectedAt.UnixMilli(),
 			ConnectionID:     id,
