@@ -1,7 +1,9 @@
 // Command infra is the CDK app of the food-delivery backend: `cdk synth`
 // and `cdk deploy` run it (cdk.json at the repository root says
 // `go run ./infra`). The stage comes from the context value "stage"
-// (cdk.json sets dev; `cdk deploy -c stage=prod`).
+// (cdk.json sets dev; `cdk deploy -c stage=prod`). With -c dataPlane=true
+// it builds only the tables, bus, rules and queues under the dev runtime's
+// names, in a stack named <app>-local, for LocalStack (see docs/deploy.md).
 package main
 
 import (
@@ -31,19 +33,24 @@ func run() error {
 		return err
 	}
 	buildDir := contextString(app, "buildDir", "build")
-	if err := stack.CheckAssets(buildDir, appevents.Topology); err != nil {
+	dataPlane := contextString(app, "dataPlane", "false") == "true"
+	id := appevents.Topology.App + "-" + string(stage)
+	if dataPlane {
+		id = appevents.Topology.App + "-local"
+	} else if err := stack.CheckAssets(buildDir, appevents.Topology); err != nil {
 		return err
 	}
 	var origins []string
 	if o := contextString(app, "corsOrigins", ""); o != "" {
 		origins = strings.Split(o, ",")
 	}
-	_, err = stack.NewStack(app, appevents.Topology.App+"-"+string(stage), stack.Props{
+	_, err = stack.NewStack(app, id, stack.Props{
 		Topology:           appevents.Topology,
 		Stage:              stage,
 		Code:               stack.AssetDirs(buildDir),
 		CorsOrigins:        origins,
 		AccountLoggingRole: contextString(app, "apiGatewayAccountLoggingRole", "true") == "true",
+		DataPlaneOnly:      dataPlane,
 	})
 	if err != nil {
 		return err

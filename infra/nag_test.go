@@ -23,6 +23,11 @@ func TestNagAwsSolutions(t *testing.T) {
 			t.Errorf("unsuppressed finding: %.400s", b)
 		}
 	})
+	ann := assertions.Annotations_FromStack(synthesize(t)[dataPlane].st.Stack)
+	if found := ann.FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))); len(*found) > 0 {
+		b, _ := json.Marshal(found)
+		t.Errorf("data-plane stack: unsuppressed findings: %.600s", b)
+	}
 	canary := assertions.Annotations_FromStack(synthCanary(t))
 	found := canary.FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-SQS[34].*")))
 	if len(*found) < 2 {

@@ -83,23 +83,27 @@ func TestParityWithLocalProvisioning(t *testing.T) {
 			len(local.Tables), len(local.Routes), len(topo.AllTables()), len(topo.Routes))
 	}
 
-	forStages(t, func(t *testing.T, s *synthesized) {
-		cloud := cloudShape(t, s)
-		for name, want := range local.Tables {
-			if got := cloud.Tables[name]; !reflect.DeepEqual(got, want) {
-				t.Errorf("table %s:\n cloud %+v\n local %+v", name, got, want)
-			}
+	for _, stage := range []stack.Stage{stack.Dev, stack.Prod, dataPlane} {
+		s := synthesize(t)[stage]
+		t.Run(string(stage), func(t *testing.T) { compareShapes(t, cloudShape(t, s), local) })
+	}
+}
+
+func compareShapes(t *testing.T, cloud, local shape) {
+	for name, want := range local.Tables {
+		if got := cloud.Tables[name]; !reflect.DeepEqual(got, want) {
+			t.Errorf("table %s:\n cloud %+v\n local %+v", name, got, want)
 		}
-		for name, want := range local.Routes {
-			if got := cloud.Routes[name]; !reflect.DeepEqual(got, want) {
-				t.Errorf("route %s:\n cloud %+v\n local %+v", name, got, want)
-			}
+	}
+	for name, want := range local.Routes {
+		if got := cloud.Routes[name]; !reflect.DeepEqual(got, want) {
+			t.Errorf("route %s:\n cloud %+v\n local %+v", name, got, want)
 		}
-		if len(cloud.Tables) != len(local.Tables) || len(cloud.Routes) != len(local.Routes) {
-			t.Errorf("cloud has %d tables and %d routes, local %d and %d",
-				len(cloud.Tables), len(cloud.Routes), len(local.Tables), len(local.Routes))
-		}
-	})
+	}
+	if len(cloud.Tables) != len(local.Tables) || len(cloud.Routes) != len(local.Routes) {
+		t.Errorf("cloud has %d tables and %d routes, local %d and %d",
+			len(cloud.Tables), len(cloud.Routes), len(local.Tables), len(local.Routes))
+	}
 }
 
 func cloudShape(t *testing.T, s *synthesized) shape {

@@ -50,6 +50,9 @@ type resource struct {
 	Metadata            map[string]any `json:"Metadata"`
 }
 
+// dataPlane keys the data-plane stack among the synthesized stacks.
+const dataPlane stack.Stage = "local"
+
 var synth struct {
 	once   sync.Once
 	dir    string
@@ -106,6 +109,14 @@ func doSynth() error {
 		}
 		synth.stacks[stage] = &synthesized{stage: stage, st: st}
 	}
+	// The LocalStack data plane (no code, local names).
+	st, err := stack.NewStack(app, "fooddelivery-local", stack.Props{
+		Topology: appevents.Topology, Stage: stack.Dev, DataPlaneOnly: true,
+	})
+	if err != nil {
+		return err
+	}
+	synth.stacks[dataPlane] = &synthesized{stage: dataPlane, st: st}
 	synth.canary = awscdk.NewStack(app, jsii.String("nag-canary"), nil)
 	awssqs.NewQueue(synth.canary, jsii.String("PlainQueue"), &awssqs.QueueProps{Encryption: awssqs.QueueEncryption_UNENCRYPTED})
 	stack.ApplyChecks(app)
@@ -171,7 +182,7 @@ func getAtt(id, attr string) map[string]any {
 	return map[string]any{"Fn::GetAtt": []any{id, attr}}
 }
 
-// forStages runs f as a subtest for each stage.
+// forStages runs f as a subtest for each stage's full stack.
 func forStages(t *testing.T, f func(t *testing.T, s *synthesized)) {
 	for _, stage := range []stack.Stage{stack.Dev, stack.Prod} {
 		s := synthesize(t)[stage]

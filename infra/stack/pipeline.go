@@ -30,6 +30,11 @@ type EventPipelineProps struct {
 	Stage    Stage
 	Tables   *Tables
 	Code     Code
+	// DataPlaneOnly leaves out the functions (router, app functions, their
+	// mappings), the archive and the failure queues, and names the bus,
+	// rules and queues as the dev runtime does: what a LocalStack user
+	// deploys with cdklocal before running `make dev` against it.
+	DataPlaneOnly bool
 }
 
 // PipelineRoute is the cloud side of one topology route: a rule on the bus
@@ -79,9 +84,15 @@ func NewEventPipeline(scope constructs.Construct, id string, p EventPipelineProp
 	}
 	t := p.Topology
 
-	e.Bus = awsevents.NewEventBus(c, jsii.String("Bus"), &awsevents.EventBusProps{
-		Description: jsii.String(t.App + " change events"),
-	})
+	busProps := &awsevents.EventBusProps{Description: jsii.String(t.App + " change events")}
+	if p.DataPlaneOnly {
+		busProps.EventBusName = jsii.String(t.BusName())
+	}
+	e.Bus = awsevents.NewEventBus(c, jsii.String("Bus"), busProps)
+	if p.DataPlaneOnly {
+		e.addRoutes(c, t, p)
+		return e
+	}
 	retention := awscdk.Duration_Days(jsii.Number(30))
 	if p.Stage.IsProd() {
 		retention = awscdk.Duration_Days(jsii.Number(365))
@@ -138,7 +149,13 @@ func NewEventPipeline(scope constructs.Construct, id string, p EventPipelineProp
 		e.Functions[f.Name] = fn
 	}
 
-	// One rule, queue and dead-letter queue per route.
+	e.addRoutes(c, t, p)
+	return e
+}
+
+// addRoutes creates one rule, queue and dead-letter queue per route and,
+// unless DataPlaneOnly, feeds the queue to the route's function.
+func (e *EventPipeline) addRoutes(c constructs.Construct, t topology.Topology, p EventPipelineProps) {
 	routesOf := map[string]int{}
 	for _, r := range t.Routes {
 		routesOf[r.Function]++
@@ -146,7 +163,13 @@ func NewEventPipeline(scope constructs.Construct, id string, p EventPipelineProp
 	for _, r := range t.RoutesWithDefaults() {
 		id := pascal(r.Name)
 		dlq := newQueue(c, "DLQ"+id, 14)
+		var queueName, ruleName *string
+		if p.DataPlaneOnly {
+			dlq.Node().DefaultChild().(awssqs.CfnQueue).SetQueueName(jsii.String(t.DLQName(r.Name)))
+			queueName, ruleName = jsii.String(t.QueueName(r.Name)), jsii.String(t.RuleName(r.Name))
+		}
 		queue := awssqs.NewQueue(c, jsii.String("Queue"+id), &awssqs.QueueProps{
+			QueueName:         queueName,
 			VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(r.VisibilityTimeout.Seconds())),
 			DeadLetterQueue: &awssqs.DeadLetterQueue{
 				Queue:           dlq,
@@ -156,10 +179,19 @@ func NewEventPipeline(scope constructs.Construct, id string, p EventPipelineProp
 			EnforceSSL: jsii.Bool(true),
 		})
 		rule := awsevents.NewRule(c, jsii.String("Rule"+id), &awsevents.RuleProps{
+			RuleName:     ruleName,
 			EventBus:     e.Bus,
 			Description:  jsii.String("Route " + r.Name + " -> " + r.Function),
 			EventPattern: eventPattern(t, r),
 		})
+		pr := &PipelineRoute{Route: r, Rule: rule, Queue: queue, DLQ: dlq}
+		e.Routes = append(e.Routes, pr)
+		if p.DataPlaneOnly {
+			// The queue as the only target, with no options: what the dev
+			// runtime's provisioning puts (and replaces on every start).
+			rule.AddTarget(awseventstargets.NewSqsQueue(queue, nil))
+			continue
+		}
 		rule.AddTarget(awseventstargets.NewSqsQueue(queue, &awseventstargets.SqsQueueProps{
 			DeadLetterQueue: e.Undeliverable,
 			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(24)),
@@ -181,18 +213,18 @@ func NewEventPipeline(scope constructs.Construct, id string, p EventPipelineProp
 			fn.AddEnvironment(jsii.String(topology.EnvRouteName), jsii.String(r.Name), nil)
 			fn.AddEnvironment(jsii.String(topology.EnvDLQURL), dlq.QueueUrl(), nil)
 		}
-		e.Routes = append(e.Routes, &PipelineRoute{Route: r, Rule: rule, Queue: queue, DLQ: dlq, Function: fn, Mapping: mapping})
+		pr.Function, pr.Mapping = fn, mapping
 	}
-	return e
 }
 
 // DeadLetterQueues names every queue of the pipeline that only ever holds
 // failures: the route DLQs, the router's on-failure queue and the rule
 // targets' dead-letter queue.
 func (e *EventPipeline) DeadLetterQueues() map[string]awssqs.IQueue {
-	m := map[string]awssqs.IQueue{
-		"RouterOnFailure": e.RouterOnFailure,
-		"Undeliverable":   e.Undeliverable,
+	m := map[string]awssqs.IQueue{}
+	if e.RouterOnFailure != nil {
+		m["RouterOnFailure"] = e.RouterOnFailure
+		m["Undeliverable"] = e.Undeliverable
 	}
 	for _, r := range e.Routes {
 		m["DLQ"+pascal(r.Route.Name)] = r.DLQ

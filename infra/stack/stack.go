@@ -31,10 +31,15 @@ type Props struct {
 	CorsOrigins []string
 	// AccountLoggingRole: see RealtimeProps.
 	AccountLoggingRole bool
+	// DataPlaneOnly builds only the tables, bus, rules and queues, named as
+	// the dev runtime names them: for LocalStack (cdklocal deploy), whose
+	// community edition has no API Gateway v2. Code may be nil.
+	DataPlaneOnly bool
 }
 
 // Stack is a whole 3factor backend for one stage. It only composes the
-// constructs; each owns its resources and grants.
+// constructs; each owns its resources and grants. A data-plane stack has
+// only Tables and Pipeline (without functions).
 type Stack struct {
 	awscdk.Stack
 	Tables        *Tables
@@ -52,7 +57,7 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	if _, err := ParseStage(string(p.Stage)); err != nil {
 		return nil, err
 	}
-	if p.Code == nil {
+	if p.Code == nil && !p.DataPlaneOnly {
 		return nil, fmt.Errorf("stack %s: no Code source for the functions", id)
 	}
 	sp := p.StackProps
@@ -64,10 +69,17 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	awscdk.Tags_Of(st).Add(jsii.String("stage"), jsii.String(string(p.Stage)), nil)
 
 	s := &Stack{Stack: st}
-	s.Tables = NewTables(st, "Tables", TablesProps{Topology: p.Topology, Stage: p.Stage})
+	s.Tables = NewTables(st, "Tables", TablesProps{Topology: p.Topology, Stage: p.Stage, LocalNames: p.DataPlaneOnly})
 	s.Pipeline = NewEventPipeline(st, "EventPipeline", EventPipelineProps{
-		Topology: p.Topology, Stage: p.Stage, Tables: s.Tables, Code: p.Code,
+		Topology: p.Topology, Stage: p.Stage, Tables: s.Tables, Code: p.Code, DataPlaneOnly: p.DataPlaneOnly,
 	})
+	output := func(name, desc string, value *string) {
+		awscdk.NewCfnOutput(st, jsii.String(name), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(desc)})
+	}
+	output(OutputEventBusName, "Change event bus", s.Pipeline.Bus.EventBusName())
+	if p.DataPlaneOnly {
+		return s, nil
+	}
 	s.HTTP = NewHttpApi(st, "HttpApi", HttpApiProps{
 		Topology: p.Topology, Stage: p.Stage, Tables: s.Tables, Code: p.Code, CorsOrigins: p.CorsOrigins,
 	})
@@ -96,13 +108,8 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 		Functions: functions,
 	})
 
-	output := func(name, desc string, value *string) {
-		awscdk.NewCfnOutput(st, jsii.String(name), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(desc)})
-	}
 	output(OutputGraphQLURL, "GraphQL queries and mutations (HTTPS POST/GET)", s.HTTP.URL)
 	output(OutputWebSocketURL, "GraphQL subscriptions (graphql-transport-ws)", s.Realtime.URL)
 	output(OutputManagementEndpoint, "WebSocket Management API endpoint", s.Realtime.ManagementEndpoint)
-	output(OutputEventBusName, "Change event bus", s.Pipeline.Bus.EventBusName())
-
 	return s, nil
 }

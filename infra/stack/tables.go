@@ -15,6 +15,10 @@ import (
 type TablesProps struct {
 	Topology topology.Topology
 	Stage    Stage
+	// LocalNames gives tables the physical names the dev runtime uses
+	// (topology.TableName), for a data-plane stack on LocalStack. Cloud
+	// stacks leave names to CloudFormation, so a replacement never clashes.
+	LocalNames bool
 }
 
 // Tables holds every table of the topology, the app's and the framework's
@@ -51,6 +55,9 @@ func NewTables(scope constructs.Construct, id string, p TablesProps) *Tables {
 		}
 		if tb.SortKey != nil {
 			props.SortKey = attribute(*tb.SortKey)
+		}
+		if p.LocalNames {
+			props.TableName = jsii.String(p.Topology.TableName(tb.Name))
 		}
 		if tb.Stream {
 			props.Stream = awsdynamodb.StreamViewType_NEW_AND_OLD_IMAGES
