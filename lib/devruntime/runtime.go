@@ -147,14 +147,27 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// streamsAPI is the part of the DynamoDB Streams client the readers use.
+type streamsAPI interface {
+	DescribeStream(context.Context, *dynamodbstreams.DescribeStreamInput, ...func(*dynamodbstreams.Options)) (*dynamodbstreams.DescribeStreamOutput, error)
+	GetShardIterator(context.Context, *dynamodbstreams.GetShardIteratorInput, ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetShardIteratorOutput, error)
+	GetRecords(context.Context, *dynamodbstreams.GetRecordsInput, ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetRecordsOutput, error)
+}
+
+// queueAPI is the part of the SQS client the consumers use.
+type queueAPI interface {
+	ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessageBatch(context.Context, *sqs.DeleteMessageBatchInput, ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
+	ChangeMessageVisibilityBatch(context.Context, *sqs.ChangeMessageVisibilityBatchInput, ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
+}
+
 // Runtime runs an app's event source mappings and front door locally.
 type Runtime struct {
-	cfg  Config
-	log  *slog.Logger
-	ddb  *dynamodb.Client
-	strm *dynamodbstreams.Client
-	sqs  *sqs.Client
-	cps  checkpoints
+	cfg     Config
+	log     *slog.Logger
+	streams streamsAPI
+	sqs     queueAPI
+	cps     checkpoints
 
 	provisionOnce sync.Once
 	res           *provision.Resources
@@ -180,15 +193,14 @@ func New(cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("devruntime: %w", err)
 	}
 	rt := &Runtime{
-		cfg:   cfg,
-		log:   cfg.Logger.With("component", "devruntime"),
-		ddb:   dynamodb.NewFromConfig(cfg.AWS),
-		strm:  dynamodbstreams.NewFromConfig(cfg.AWS),
-		sqs:   sqs.NewFromConfig(cfg.AWS),
-		ready: make(chan struct{}),
-		wg:    &sync.WaitGroup{},
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "devruntime"),
+		streams: dynamodbstreams.NewFromConfig(cfg.AWS),
+		sqs:     sqs.NewFromConfig(cfg.AWS),
+		cps:     checkpoints{ddb: dynamodb.NewFromConfig(cfg.AWS), table: cfg.CheckpointTable},
+		ready:   make(chan struct{}),
+		wg:      &sync.WaitGroup{},
 	}
-	rt.cps = checkpoints{ddb: rt.ddb, table: cfg.CheckpointTable}
 	rt.front = newFrontDoor(rt)
 	return rt, nil
 }

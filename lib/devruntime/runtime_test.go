@@ -102,7 +102,7 @@ func putItem(t *testing.T, rt *Runtime, id string, attrs map[string]string) {
 	for k, v := range attrs {
 		item[k] = &ddbtypes.AttributeValueMemberS{Value: v}
 	}
-	_, err := rt.ddb.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(rt.Resources().Tables["items"].Name), Item: item})
+	_, err := dynamodb.NewFromConfig(rt.AWS()).PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(rt.Resources().Tables["items"].Name), Item: item})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestStreamReaderRetriesAFailingHandler(t *testing.T) {
 func sendBodies(t *testing.T, rt *Runtime, url string, bodies ...string) {
 	t.Helper()
 	for _, b := range bodies {
-		if _, err := rt.sqs.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(b)}); err != nil {
+		if _, err := sqs.NewFromConfig(rt.AWS()).SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(b)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -285,7 +285,7 @@ func drainBodies(t *testing.T, rt *Runtime, url string) []string {
 	t.Helper()
 	var out []string
 	for {
-		r, err := rt.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 30})
+		r, err := sqs.NewFromConfig(rt.AWS()).ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 30})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -300,7 +300,7 @@ func drainBodies(t *testing.T, rt *Runtime, url string) []string {
 
 func queueDepth(t *testing.T, rt *Runtime, url string) int {
 	t.Helper()
-	a, err := rt.sqs.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{
+	a, err := sqs.NewFromConfig(rt.AWS()).GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{
 		sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
 	}})
 	if err != nil {
