@@ -48,6 +48,7 @@ func NewHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger, op
 	return graphqlhttp.New(schema, graphqlhttp.Config{
 		Limits:           limits,
 		Logger:           log,
+		AllowGET:         true, // queries only: the handler refuses mutations over GET
 		GraphiQL:         opts.GraphiQL,
 		SubscriptionsURL: opts.SubscriptionsURL,
 	})
