@@ -375,8 +375,27 @@ func chargesPerOrder(t *testing.T) map[string]int {
 	return counts
 }
 
+// checkSeeded asserts the dev process seeded the two demo restaurants,
+// once: the workflow tests start dev more than once on one emulator.
+func checkSeeded(t *testing.T, s *devStack) {
+	t.Helper()
+	var out struct {
+		Restaurants []struct {
+			ID   string
+			Menu []struct{ ID string }
+		}
+	}
+	if err := s.do(context.Background(), `{ restaurants { id menu { id } } }`, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Restaurants) != 2 || out.Restaurants[0].ID != "r-pizza" || out.Restaurants[1].ID != "r-sushi" || len(out.Restaurants[0].Menu) == 0 {
+		t.Fatalf("restaurants %+v, want r-pizza and r-sushi with menus", out.Restaurants)
+	}
+}
+
 func TestWorkflow(t *testing.T) {
 	s := startDev(t)
+	checkSeeded(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -447,6 +466,7 @@ func TestWorkflow(t *testing.T) {
 // every order is still paid exactly once.
 func TestWorkflowFlakyProvider(t *testing.T) {
 	s := startDev(t, "PAYMENT_FAILURE_RATE=0.5")
+	checkSeeded(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	// 20 orders: the chance that the provider never fails once is 2^-20.
