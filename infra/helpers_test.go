@@ -143,3 +143,21 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// allowsRule reports whether a queue's policy lets EventBridge send to it
+// on behalf of the rule ruleID, and only that rule.
+func (s *synthesized) allowsRule(queue constructs.IConstruct, ruleID string) bool {
+	for _, pol := range s.ofType("AWS::SQS::QueuePolicy") {
+		if !contains(asList(pol.Properties["Queues"]), ref(s.id(queue))) {
+			continue
+		}
+		for _, st := range asList(path(pol.Properties, "PolicyDocument", "Statement")) {
+			if path(st, "Effect") == "Allow" && path(st, "Principal", "Service") == "events.amazonaws.com" &&
+				contains(actions(st), "sqs:SendMessage") &&
+				reflect.DeepEqual(path(st, "Condition", "ArnEquals", "aws:SourceArn"), getAtt(ruleID, "Arn")) {
+				return true
+			}
+		}
+	}
+	return false
+}

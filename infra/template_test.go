@@ -266,6 +266,14 @@ func TestRoutes(t *testing.T) {
 					t.Errorf("target dead-letter config %v", path(tg, "DeadLetterConfig"))
 				}
 
+				// Only this rule may send to the route queue; every rule may
+				// send what it cannot deliver to the undeliverable queue.
+				for _, qc := range []awssqs.Queue{pr.Queue, s.st.Pipeline.Undeliverable} {
+					if !s.allowsRule(qc, s.id(pr.Rule)) {
+						t.Errorf("%s: the policy does not let the rule send", s.id(qc))
+					}
+				}
+
 				q := s.res(t, pr.Queue, "AWS::SQS::Queue").Properties
 				wantRedrive := map[string]any{
 					"deadLetterTargetArn": getAtt(s.id(pr.DLQ), "Arn"),
