@@ -121,4 +121,3 @@ func TestStreamReaderSkipsAfterMaxAttempts(t *testing.T) {
 		t.Errorf("deliveries %v, want ok1 once and bad 3 times (StreamMaxAttempts)", seen)
 	}
 }
-
