@@ -10,6 +10,8 @@ import (
 // only repeat the choice.
 func ExamplePickDriver() {
 	pool := []string{"ada", "bo", "cy"}
-	fmt.Println(assigndriver.PickDriver("ord_1", pool) == assigndriver.PickDriver("ord_1", pool))
-	// Output: true
+	first := assigndriver.PickDriver("ord_1", pool)
+	again := assigndriver.PickDriver("ord_1", pool)
+	fmt.Println(first, again)
+	// Output: cy cy
 }
