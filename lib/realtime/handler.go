@@ -261,10 +261,8 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 	case !conn.Acked:
 		return h.close(ctx, log, id, wsproto.CloseUnauthorized, wsproto.ReasonUnauthorized)
 	}
-	for _, s := range conn.Subscriptions {
-		if s == m.ID {
-			return h.close(ctx, log, id, wsproto.CloseSubscriberExists, wsproto.ReasonSubscriberExists(m.ID))
-		}
+	if _, dup := conn.Subscriptions[m.ID]; dup {
+		return h.close(ctx, log, id, wsproto.CloseSubscriberExists, wsproto.ReasonSubscriberExists(m.ID))
 	}
 	p, err := m.SubscribePayload()
 	if err != nil {
@@ -306,6 +304,9 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 	case errors.Is(err, store.ErrNotAcked):
 		return h.close(ctx, log, id, wsproto.CloseUnauthorized, wsproto.ReasonUnauthorized)
 	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case errors.Is(err, store.ErrCompleted):
+		log.InfoContext(ctx, "subscription completed before it was stored")
 		return nil
 	case err != nil:
 		return err

@@ -25,6 +25,10 @@ var (
 	ErrNotAcked = errors.New("connection not acknowledged")
 	// ErrDuplicate: the connection already has a subscription with that id.
 	ErrDuplicate = errors.New("subscription id already in use")
+	// ErrCompleted: the client completed the subscription before its
+	// subscribe was handled (API Gateway may run a connection's messages
+	// concurrently); the subscription is not stored.
+	ErrCompleted = errors.New("subscription completed before it was stored")
 )
 
 // DefaultTTL is how long a connection and its subscriptions live: API
@@ -108,8 +112,20 @@ type Connection struct {
 	// Session is what the app's OnConnect kept for the connection (for
 	// example the caller's identity); subscriptions carry a copy.
 	Session json.RawMessage
-	// Subscriptions are the ids of the connection's open subscriptions.
-	Subscriptions []string
+	// Subscriptions maps the ids of the connection's open subscriptions
+	// to their topics.
+	Subscriptions map[string]string
+	// completed are ids completed before their subscribe was handled.
+	completed []string
+}
+
+func (c Connection) completedEarly(id string) bool {
+	for _, d := range c.completed {
+		if d == id {
+			return true
+		}
+	}
+	return false
 }
 
 // Subscription is one stored subscription operation.
@@ -135,16 +151,27 @@ func n(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
 
+func idSet(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{":ids": &types.AttributeValueMemberSS{Value: []string{id}}}
+}
+
+// The connection item keeps its open subscriptions in the map attribute
+// "subs" (id -> topic), read and written with strong consistency, so the
+// protocol's checks (duplicate id, complete) never depend on the
+// eventually consistent by-connection index. "done" holds the ids
+// completed before their subscribe was handled.
+
 // PutConnection records a new connection, expiring TTL from now.
 func (st *Store) PutConnection(ctx context.Context, id string) (Connection, error) {
 	now := st.cfg.Now()
-	c := Connection{ID: id, ConnectedAt: now, ExpiresAt: now.Add(st.cfg.TTL)}
+	c := Connection{ID: id, ConnectedAt: now, ExpiresAt: now.Add(st.cfg.TTL), Subscriptions: map[string]string{}}
 	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &st.cfg.ConnectionsTable,
 		Item: map[string]types.AttributeValue{
 			"connectionId": s(id),
 			"connectedAt":  n(now.UnixMilli()),
 			"expiresAt":    n(c.ExpiresAt.Unix()),
+			"subs":         &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
 		},
 	})
 	if err != nil {
@@ -167,22 +194,28 @@ func (st *Store) GetConnection(ctx context.Context, id string) (Connection, erro
 		return Connection{}, fmt.Errorf("connection %s: %w", id, ErrNotFound)
 	}
 	c := Connection{
-		ID:           id,
-		ConnectedAt:  time.UnixMilli(num(out.Item["connectedAt"])),
-		ExpiresAt:    time.Unix(num(out.Item["expiresAt"]), 0),
-		InitReceived: num(out.Item["initAt"]) != 0,
-		Acked:        boolean(out.Item["acked"]),
-		Session:      json.RawMessage(str(out.Item["session"])),
+		ID:            id,
+		ConnectedAt:   time.UnixMilli(num(out.Item["connectedAt"])),
+		ExpiresAt:     time.Unix(num(out.Item["expiresAt"]), 0),
+		InitReceived:  num(out.Item["initAt"]) != 0,
+		Acked:         boolean(out.Item["acked"]),
+		Session:       json.RawMessage(str(out.Item["session"])),
+		Subscriptions: map[string]string{},
 	}
 	if len(c.Session) == 0 {
 		c.Session = nil
 	}
-	if ss, ok := out.Item["subs"].(*types.AttributeValueMemberSS); ok {
-		c.Subscriptions = ss.Value
+	if m, ok := out.Item["subs"].(*types.AttributeValueMemberM); ok {
+		for k, v := range m.Value {
+			c.Subscriptions[k] = str(v)
+		}
+	}
+	if ss, ok := out.Item["done"].(*types.AttributeValueMemberSS); ok {
+		c.completed = ss.Value
 	}
 	// DynamoDB deletes expired items lazily; an expired item is gone.
 	if !c.ExpiresAt.After(st.cfg.Now()) {
-		return Connection{}, fmt.Errorf("connection %s expired: %w", id, ErrNotFound)
+		return c, fmt.Errorf("connection %s expired: %w", id, ErrNotFound)
 	}
 	return c, nil
 }
@@ -242,44 +275,82 @@ func (st *Store) Ack(ctx context.Context, id string, session json.RawMessage) er
 	return nil
 }
 
-// AddSubscription stores a subscription for an acknowledged connection.
-// The connection item's set of subscription ids makes the id check atomic:
+// AddSubscription stores a subscription for an acknowledged connection:
 // ErrDuplicate when the id is in use, ErrNotAcked before the ack,
-// ErrNotFound when the connection is gone.
+// ErrNotFound when the connection is gone, ErrCompleted when the client
+// already completed it. The row is written first (only if absent) and
+// then entered in the connection item under a condition, so a complete
+// handled at any moment in between either finds it or leaves a tombstone.
 func (st *Store) AddSubscription(ctx context.Context, sub Subscription) error {
-	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           &st.cfg.ConnectionsTable,
-		Key:                 map[string]types.AttributeValue{"connectionId": s(sub.ConnectionID)},
-		UpdateExpression:    aws.String("ADD subs :ids"),
-		ConditionExpression: aws.String("attribute_exists(connectionId) AND acked = :t AND NOT contains(subs, :id)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":ids": &types.AttributeValueMemberSS{Value: []string{sub.ID}},
-			":id":  s(sub.ID),
-			":t":   &types.AttributeValueMemberBOOL{Value: true},
-		},
-	})
-	if st.isCondFailed(err) {
-		c, gerr := st.GetConnection(ctx, sub.ConnectionID)
-		switch {
-		case gerr != nil:
-			return gerr
-		case !c.Acked:
-			return fmt.Errorf("subscribe %s on %s: %w", sub.ID, sub.ConnectionID, ErrNotAcked)
-		default:
-			return fmt.Errorf("subscribe %s on %s: %w", sub.ID, sub.ConnectionID, ErrDuplicate)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("subscribe %s on %s: %w", sub.ID, sub.ConnectionID, err)
-	}
 	if sub.CreatedAt.IsZero() {
 		sub.CreatedAt = st.cfg.Now()
 	}
 	if sub.ExpiresAt.IsZero() {
 		sub.ExpiresAt = sub.CreatedAt.Add(st.cfg.TTL)
 	}
-	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.cfg.SubscriptionsTable, Item: subItem(sub)}); err != nil {
+	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           &st.cfg.SubscriptionsTable,
+		Item:                subItem(sub),
+		ConditionExpression: aws.String("attribute_not_exists(subKey)"),
+	})
+	if st.isCondFailed(err) {
+		return fmt.Errorf("subscribe %s on %s: %w", sub.ID, sub.ConnectionID, ErrDuplicate)
+	}
+	if err != nil {
 		return fmt.Errorf("put subscription %s on %s: %w", sub.ID, sub.ConnectionID, err)
+	}
+	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &st.cfg.ConnectionsTable,
+		Key:                      map[string]types.AttributeValue{"connectionId": s(sub.ConnectionID)},
+		UpdateExpression:         aws.String("SET subs.#id = :topic"),
+		ConditionExpression:      aws.String("attribute_exists(connectionId) AND acked = :t AND attribute_not_exists(subs.#id) AND NOT contains(done, :id)"),
+		ExpressionAttributeNames: map[string]string{"#id": sub.ID},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":topic": s(sub.Topic),
+			":id":    s(sub.ID),
+			":t":     &types.AttributeValueMemberBOOL{Value: true},
+		},
+	})
+	if err == nil {
+		return nil
+	}
+	if !st.isCondFailed(err) {
+		return fmt.Errorf("subscribe %s on %s: %w", sub.ID, sub.ConnectionID, err)
+	}
+	// Not ours to keep: the row written above goes again.
+	if err := st.deleteSub(ctx, sub.Topic, sub.ConnectionID, sub.ID); err != nil {
+		return err
+	}
+	c, gerr := st.GetConnection(ctx, sub.ConnectionID)
+	switch {
+	case gerr != nil:
+		return gerr
+	case !c.Acked:
+		return fmt.Errorf("subscribe %s on %s: %w", sub.ID, sub.ConnectionID, ErrNotAcked)
+	case c.completedEarly(sub.ID):
+		// The tombstone has done its work: the id may be used again.
+		if err := st.update(ctx, sub.ConnectionID, "DELETE done :ids", nil, idSet(sub.ID)); err != nil {
+			return err
+		}
+		return fmt.Errorf("subscribe %s on %s: %w", sub.ID, sub.ConnectionID, ErrCompleted)
+	default:
+		return fmt.Errorf("subscribe %s on %s: %w", sub.ID, sub.ConnectionID, ErrDuplicate)
+	}
+}
+
+// update applies an update expression to an existing connection; a gone
+// connection is not an error.
+func (st *Store) update(ctx context.Context, connectionID, expr string, names map[string]string, vals map[string]types.AttributeValue) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.cfg.ConnectionsTable,
+		Key:                       map[string]types.AttributeValue{"connectionId": s(connectionID)},
+		UpdateExpression:          &expr,
+		ConditionExpression:       aws.String("attribute_exists(connectionId)"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: vals,
+	})
+	if err != nil && !st.isCondFailed(err) {
+		return fmt.Errorf("update connection %s (%s): %w", connectionID, expr, err)
 	}
 	return nil
 }
@@ -354,55 +425,43 @@ func (st *Store) batchWrite(ctx context.Context, table string, reqs []types.Writ
 	return nil
 }
 
-// RemoveSubscription deletes a connection's subscription by id. It reports
-// whether there was one.
+// RemoveSubscription deletes a connection's subscription by id (the
+// client's complete). It reports whether there was one; when there was
+// none, it leaves a tombstone so that a subscribe with that id still in
+// flight is not stored (ErrCompleted): API Gateway may run a connection's
+// messages concurrently.
 func (st *Store) RemoveSubscription(ctx context.Context, connectionID, id string) (bool, error) {
-	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:              &st.cfg.SubscriptionsTable,
-		IndexName:              &st.cfg.ByConnectionIndex,
-		KeyConditionExpression: aws.String("connectionId = :c AND subKey = :k"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":c": s(connectionID), ":k": s(SubKey(connectionID, id)),
-		},
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &st.cfg.ConnectionsTable,
+		Key:                      map[string]types.AttributeValue{"connectionId": s(connectionID)},
+		UpdateExpression:         aws.String("REMOVE subs.#id"),
+		ConditionExpression:      aws.String("attribute_exists(connectionId)"),
+		ExpressionAttributeNames: map[string]string{"#id": id},
+		ReturnValues:             types.ReturnValueUpdatedOld,
 	})
+	if st.isCondFailed(err) {
+		return false, nil // gone: $disconnect cleans up
+	}
 	if err != nil {
-		return false, fmt.Errorf("find subscription %s on %s: %w", id, connectionID, err)
+		return false, fmt.Errorf("complete %s on %s: %w", id, connectionID, err)
 	}
-	for _, item := range out.Items {
-		if err := st.deleteSub(ctx, str(item["topic"]), connectionID, id); err != nil {
-			return false, err
-		}
+	var topic string
+	if m, ok := out.Attributes["subs"].(*types.AttributeValueMemberM); ok {
+		topic = str(m.Value[id])
 	}
-	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &st.cfg.ConnectionsTable,
-		Key:                       map[string]types.AttributeValue{"connectionId": s(connectionID)},
-		UpdateExpression:          aws.String("DELETE subs :ids"),
-		ConditionExpression:       aws.String("attribute_exists(connectionId)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":ids": &types.AttributeValueMemberSS{Value: []string{id}}},
-	})
-	if err != nil && !st.isCondFailed(err) {
-		return false, fmt.Errorf("unmark subscription %s on %s: %w", id, connectionID, err)
+	if topic == "" {
+		return false, st.update(ctx, connectionID, "ADD done :ids", nil, idSet(id))
 	}
-	return len(out.Items) > 0, nil
+	return true, st.deleteSub(ctx, topic, connectionID, id)
 }
 
 // DeleteSubscription deletes one stored subscription by its keys (the
 // fan-out uses it after an error message ended a subscription).
 func (st *Store) DeleteSubscription(ctx context.Context, sub Subscription) error {
-	if err := st.deleteSub(ctx, sub.Topic, sub.ConnectionID, sub.ID); err != nil {
+	if err := st.update(ctx, sub.ConnectionID, "REMOVE subs.#id", map[string]string{"#id": sub.ID}, nil); err != nil {
 		return err
 	}
-	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &st.cfg.ConnectionsTable,
-		Key:                       map[string]types.AttributeValue{"connectionId": s(sub.ConnectionID)},
-		UpdateExpression:          aws.String("DELETE subs :ids"),
-		ConditionExpression:       aws.String("attribute_exists(connectionId)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":ids": &types.AttributeValueMemberSS{Value: []string{sub.ID}}},
-	})
-	if err != nil && !st.isCondFailed(err) {
-		return fmt.Errorf("unmark subscription %s on %s: %w", sub.ID, sub.ConnectionID, err)
-	}
-	return nil
+	return st.deleteSub(ctx, sub.Topic, sub.ConnectionID, sub.ID)
 }
 
 func (st *Store) deleteSub(ctx context.Context, topic, connectionID, id string) error {
@@ -416,18 +475,30 @@ func (st *Store) deleteSub(ctx context.Context, topic, connectionID, id string) 
 	return nil
 }
 
-// DeleteConnection deletes a connection and every subscription it has
-// (found through the by-connection index). Deleting a gone connection is
-// not an error.
+// DeleteConnection deletes a connection and every subscription it has:
+// those its item lists and those the by-connection index finds (the index
+// may lag a write by a moment; the item does not). Deleting a gone
+// connection is not an error.
 func (st *Store) DeleteConnection(ctx context.Context, connectionID string) error {
+	keys := map[string]string{} // subKey -> topic
+	c, err := st.GetConnection(ctx, connectionID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	for id, topic := range c.Subscriptions {
+		keys[SubKey(connectionID, id)] = topic
+	}
 	subs, err := st.SubscriptionsOf(ctx, connectionID)
 	if err != nil {
 		return err
 	}
-	reqs := make([]types.WriteRequest, 0, len(subs))
 	for _, sub := range subs {
+		keys[SubKey(sub.ConnectionID, sub.ID)] = sub.Topic
+	}
+	reqs := make([]types.WriteRequest, 0, len(keys))
+	for k, topic := range keys {
 		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: map[string]types.AttributeValue{
-			"topic": s(sub.Topic), "subKey": s(SubKey(sub.ConnectionID, sub.ID)),
+			"topic": s(topic), "subKey": s(k),
 		}}})
 	}
 	for start := 0; start < len(reqs); start += 25 {

@@ -126,8 +126,7 @@ func TestSubscriptions(t *testing.T) {
 		t.Fatalf("stored subscription = %+v", s)
 	}
 	c1, _ := st.GetConnection(ctx, "c1")
-	sort.Strings(c1.Subscriptions)
-	if fmt.Sprint(c1.Subscriptions) != "[1 2]" {
+	if fmt.Sprint(c1.Subscriptions) != "map[1:a 2:b]" {
 		t.Fatalf("c1 subscriptions = %v", c1.Subscriptions)
 	}
 
@@ -135,14 +134,14 @@ func TestSubscriptions(t *testing.T) {
 	if ok, err := st.RemoveSubscription(ctx, "c1", "1"); err != nil || !ok {
 		t.Fatalf("remove = %v, %v", ok, err)
 	}
-	if ok, err := st.RemoveSubscription(ctx, "c1", "1"); err != nil || ok {
-		t.Fatalf("remove again = %v, %v; want false, nil", ok, err)
-	}
 	if subs, _ := st.SubscriptionsFor(ctx, "a"); len(subs) != 1 || subs[0].ConnectionID != "c2" {
 		t.Fatalf("topic a after complete = %+v", subs)
 	}
 	if err := add("c1", "1", "c"); err != nil {
 		t.Fatalf("reuse of a completed id: %v", err)
+	}
+	if ok, err := st.RemoveSubscription(ctx, "c1", "never"); err != nil || ok {
+		t.Fatalf("remove of an unknown id = %v, %v; want false, nil", ok, err)
 	}
 
 	// disconnect removes the connection and all its subscriptions.
@@ -162,6 +161,52 @@ func TestSubscriptions(t *testing.T) {
 	}
 	if err := st.DeleteConnection(ctx, "c1"); err != nil {
 		t.Fatalf("deleting twice: %v", err)
+	}
+}
+
+// API Gateway may run a connection's messages concurrently: a complete
+// handled before its subscribe must win.
+func TestCompleteBeforeSubscribe(t *testing.T) {
+	ctx := context.Background()
+	st, _ := newStore(t, nil)
+	if _, err := st.PutConnection(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Ack(ctx, "c1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if found, err := st.RemoveSubscription(ctx, "c1", "early"); err != nil || found {
+		t.Fatalf("complete of an unknown id = %v, %v", found, err)
+	}
+	sub := store.Subscription{Topic: "t", ConnectionID: "c1", ID: "early", Query: "subscription { x }"}
+	if err := st.AddSubscription(ctx, sub); !errors.Is(err, store.ErrCompleted) {
+		t.Fatalf("subscribe after its complete = %v, want ErrCompleted", err)
+	}
+	if subs, _ := st.SubscriptionsFor(ctx, "t"); len(subs) != 0 {
+		t.Fatalf("completed subscription stored: %+v", subs)
+	}
+	// The tombstone is used up: the id can be used again.
+	if err := st.AddSubscription(ctx, sub); err != nil {
+		t.Fatalf("reuse: %v", err)
+	}
+	if subs, _ := st.SubscriptionsFor(ctx, "t"); len(subs) != 1 {
+		t.Fatalf("reused subscription not stored: %+v", subs)
+	}
+	// A duplicate with the same topic keeps the original row.
+	if err := st.AddSubscription(ctx, sub); !errors.Is(err, store.ErrDuplicate) {
+		t.Fatalf("duplicate = %v", err)
+	}
+	if subs, _ := st.SubscriptionsFor(ctx, "t"); len(subs) != 1 {
+		t.Fatalf("duplicate removed the original: %+v", subs)
+	}
+	// A duplicate with another topic leaves no row behind.
+	other := sub
+	other.Topic = "u"
+	if err := st.AddSubscription(ctx, other); !errors.Is(err, store.ErrDuplicate) {
+		t.Fatalf("duplicate on another topic = %v", err)
+	}
+	if subs, _ := st.SubscriptionsFor(ctx, "u"); len(subs) != 0 {
+		t.Fatalf("duplicate left a row: %+v", subs)
 	}
 }
 
