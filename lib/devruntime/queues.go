@@ -97,7 +97,11 @@ func (qc *queueConsumer) handle(ctx context.Context, url, arn string, msgs []sqs
 		vis := qc.backoff(attempt)
 		outcome := "retry"
 		if attempt >= qc.route.MaxReceiveCount {
-			outcome = "to-dlq" // the queue's redrive policy moves it on the next receive
+			// The queue's own redrive policy moves it to the DLQ when it
+			// would be received once more, on AWS and on moto alike (moto
+			// 5.2 checks the receive count on receive; the DLQ tests here
+			// hold it to that), so the runtime never moves messages itself.
+			outcome = "to-dlq"
 		}
 		qc.log.Warn("message failed", append(attrs, "outcome", outcome, "retryIn", vis.String(), "maxReceiveCount", qc.route.MaxReceiveCount, "error", errString(err))...)
 		back = append(back, sqstypes.ChangeMessageVisibilityBatchRequestEntry{
