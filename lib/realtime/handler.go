@@ -67,6 +67,10 @@ type Config struct {
 	// OnConnect decides connection_init; nil accepts every connection with
 	// no ack payload and no session.
 	OnConnect ConnectFunc
+	// MaxSubscriptions bounds the open subscriptions of one connection
+	// (the connection item holds them, and an item holds 400 KB); a
+	// subscribe over it gets an error message. Default 100.
+	MaxSubscriptions int
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -86,8 +90,14 @@ func (c Config) Validate() error {
 	if c.Management == nil {
 		errs = append(errs, errors.New("realtime: no Management API client"))
 	}
+	if c.MaxSubscriptions < 0 {
+		errs = append(errs, errors.New("realtime: negative MaxSubscriptions"))
+	}
 	return errors.Join(errs...)
 }
+
+// DefaultMaxSubscriptions is Config.MaxSubscriptions's default.
+const DefaultMaxSubscriptions = 100
 
 // Handler is the WebSocket API's Lambda handler for the $connect,
 // $disconnect and $default routes.
@@ -103,6 +113,9 @@ func NewHandler(cfg Config) (*Handler, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxSubscriptions == 0 {
+		cfg.MaxSubscriptions = DefaultMaxSubscriptions
 	}
 	return &Handler{cfg: cfg, log: cfg.Logger}, nil
 }
@@ -283,6 +296,12 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 			return err
 		}
 		return h.send(ctx, log, id, wsproto.CompleteMessage(m.ID))
+	}
+	if len(conn.Subscriptions) >= h.cfg.MaxSubscriptions {
+		return h.send(ctx, log, id, wsproto.ErrorMessage(m.ID, []wsproto.Err{{
+			Message:    fmt.Sprintf("this connection already has %d subscriptions, the most it may have", len(conn.Subscriptions)),
+			Extensions: map[string]any{"code": "TOO_MANY_SUBSCRIPTIONS"},
+		}}))
 	}
 	if len(op.RootFields) != 1 {
 		return h.send(ctx, log, id, wsproto.ErrorMessage(m.ID, []wsproto.Err{{

@@ -98,7 +98,7 @@ func topicOf(field string, args map[string]any) (string, error) {
 
 // newStack runs the handler behind the local front door and Management
 // API on a real HTTP server, with its store on the emulator.
-func newStack(t *testing.T, initTimeout time.Duration) *stack {
+func newStack(t *testing.T, initTimeout time.Duration, opts ...func(*realtime.Config)) *stack {
 	t.Helper()
 	ctx := context.Background()
 	cfg := emulatortest.Config(t)
@@ -117,7 +117,7 @@ func newStack(t *testing.T, initTimeout time.Duration) *stack {
 	srv := httptest.NewServer(mux)
 	mgmt := apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) { o.BaseEndpoint = aws.String(srv.URL) })
 	log := slog.New(slog.NewJSONHandler(logOut(), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := realtime.NewHandler(realtime.Config{
+	hcfg := realtime.Config{
 		Schema: schema, Store: st, Management: mgmt, Logger: log,
 		Topics: realtime.Topics{Subscription: topicOf},
 		OnConnect: func(_ context.Context, payload json.RawMessage) (realtime.Accept, error) {
@@ -128,7 +128,11 @@ func newStack(t *testing.T, initTimeout time.Duration) *stack {
 			}
 			return realtime.Accept{Ack: json.RawMessage(`{"server":"test"}`), Session: json.RawMessage(`{"User":"ann"}`)}, nil
 		},
-	})
+	}
+	for _, o := range opts {
+		o(&hcfg)
+	}
+	h, err := realtime.NewHandler(hcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,14 +345,16 @@ func TestProtocol(t *testing.T) {
 			t.Fatalf("got %+v, want complete", m)
 		}
 	})
-	t.Run("query id reuse after complete", func(t *testing.T) {
+	t.Run("a finished query's id can be used again", func(t *testing.T) {
 		c := s.connect(t)
-		c.send(`{"id":"q1","type":"subscribe","payload":{"query":"{ whoami }"}}`)
-		if m := c.read(); m.Type != wsproto.Next || string(m.Payload) != `{"data":{"whoami":"ann"}}` {
-			t.Fatalf("got %s %s %s", m.Type, m.ID, m.Payload)
-		}
-		if m := c.read(); m.Type != wsproto.Complete || m.ID != "q1" {
-			t.Fatalf("got %+v, want complete", m)
+		for range 2 {
+			c.send(`{"id":"q1","type":"subscribe","payload":{"query":"{ whoami }"}}`)
+			if m := c.read(); m.Type != wsproto.Next || string(m.Payload) != `{"data":{"whoami":"ann"}}` {
+				t.Fatalf("got %s %s %s", m.Type, m.ID, m.Payload)
+			}
+			if m := c.read(); m.Type != wsproto.Complete || m.ID != "q1" {
+				t.Fatalf("got %+v, want complete", m)
+			}
 		}
 	})
 	t.Run("mutation runs once: next, complete", func(t *testing.T) {
@@ -410,6 +416,27 @@ func TestProtocol(t *testing.T) {
 		}
 		if st, _ := s.fanout.Publish(ctx, ev); st.Matched != 0 {
 			t.Fatalf("completed subscription matched: %+v", st)
+		}
+	})
+	t.Run("subscriptions per connection are bounded", func(t *testing.T) {
+		small := newStack(t, time.Minute, func(c *realtime.Config) { c.MaxSubscriptions = 2 })
+		c := small.connect(t)
+		for i := range 2 {
+			c.send(fmt.Sprintf(`{"id":"%d","type":"subscribe","payload":{"query":"subscription { itemChanged(id: \"m%d\") { status } }"}}`, i, i))
+		}
+		c.send(`{"id":"x","type":"subscribe","payload":{"query":"subscription { itemChanged(id: \"mx\") { status } }"}}`)
+		m := c.read()
+		if m.Type != wsproto.Error || m.ID != "x" || !strings.Contains(string(m.Payload), "TOO_MANY_SUBSCRIPTIONS") {
+			t.Fatalf("got %s %s %s", m.Type, m.ID, m.Payload)
+		}
+		c.send(`{"id":"0","type":"complete"}`)
+		c.send(`{"id":"y","type":"subscribe","payload":{"query":"subscription { itemChanged(id: \"my\") { status } }"}}`)
+		c.send(`{"type":"ping"}`)
+		if m := c.read(); m.Type != wsproto.Pong {
+			t.Fatalf("got %s %s, want pong (the subscribe after a complete is accepted)", m.Type, m.Payload)
+		}
+		if subs, _ := small.store.SubscriptionsFor(context.Background(), "item:my"); len(subs) != 1 {
+			t.Fatalf("subscription after complete not stored: %+v", subs)
 		}
 	})
 	t.Run("4409 on a duplicate subscription id", func(t *testing.T) {
