@@ -267,18 +267,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	life := time.AfterFunc(s.cfg.MaxLifetime, func() { c.Close(int(websocket.StatusGoingAway), "Going away") })
 	defer life.Stop()
+	// A read deadline would drop the socket without a close frame; a timer
+	// closes it properly, as API Gateway does.
+	idle := time.AfterFunc(s.cfg.IdleTimeout, func() { c.Close(int(websocket.StatusGoingAway), "Going away") })
+	defer idle.Stop()
 
 	for {
-		readCtx, cancel := context.WithTimeout(ctx, s.cfg.IdleTimeout)
-		_, data, err := ws.Read(readCtx)
-		idle := readCtx.Err() != nil
-		cancel()
+		_, data, err := ws.Read(ctx)
 		if err != nil {
-			if idle {
-				c.Close(int(websocket.StatusGoingAway), "Going away")
-			}
 			return
 		}
+		idle.Reset(s.cfg.IdleTimeout)
 		s.touch(id)
 		if _, err := s.cfg.Handler(ctx, s.event(r, id, realtime.RouteDefault, "MESSAGE", connectedAt, data)); err != nil {
 			// API Gateway drops a failed integration's error, too; the
