@@ -20,14 +20,15 @@ import (
 
 func main() {
 	defer jsii.Close()
-	if err := run(); err != nil {
+	// The CDK CLI passes context and the output directory in the
+	// environment, which App reads.
+	if err := run(awscdk.NewApp(nil)); err != nil {
 		fmt.Fprintln(os.Stderr, "infra:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	app := awscdk.NewApp(nil)
+func run(app awscdk.App) error {
 	stage, err := stack.ParseStage(contextString(app, "stage", "dev"))
 	if err != nil {
 		return err
