@@ -41,9 +41,12 @@ func run(app awscdk.App) error {
 	} else if err := stack.CheckAssets(buildDir, appevents.Topology); err != nil {
 		return err
 	}
-	var origins []string
+	var origins, emails []string
 	if o := contextString(app, "corsOrigins", ""); o != "" {
 		origins = strings.Split(o, ",")
+	}
+	if e := contextString(app, "alarmEmails", ""); e != "" {
+		emails = strings.Split(e, ",")
 	}
 	_, err = stack.NewStack(app, id, stack.Props{
 		Topology:           appevents.Topology,
@@ -52,6 +55,7 @@ func run(app awscdk.App) error {
 		CorsOrigins:        origins,
 		AccountLoggingRole: contextString(app, "apiGatewayAccountLoggingRole", "true") == "true",
 		DataPlaneOnly:      dataPlane,
+		AlarmEmails:        emails,
 	})
 	if err != nil {
 		return err

@@ -54,6 +54,42 @@ func TestAlarms(t *testing.T) {
 				t.Errorf("%s iterator age threshold %v ms", name, p["Threshold"])
 			}
 		}
+		// Every alarm notifies the topic, on alarm and on recovery.
+		o := s.st.Observability
+		topic := ref(s.id(o.Topic))
+		for id, a := range alarms {
+			if !reflect.DeepEqual(a.Properties["AlarmActions"], []any{topic}) || !reflect.DeepEqual(a.Properties["OKActions"], []any{topic}) {
+				t.Errorf("%s: actions %v / %v, want the alarm topic", id, a.Properties["AlarmActions"], a.Properties["OKActions"])
+			}
+		}
+		tp := s.res(t, o.Topic, "AWS::SNS::Topic").Properties
+		if !reflect.DeepEqual(tp["KmsMasterKeyId"], getAtt(s.id(o.Key), "Arn")) {
+			t.Errorf("topic key %v, want the alarm key", tp["KmsMasterKeyId"])
+		}
+		if s.res(t, o.Key, "AWS::KMS::Key").Properties["EnableKeyRotation"] != true {
+			t.Error("alarm key without rotation")
+		}
+		var mayPublish bool
+		for _, pol := range s.ofType("AWS::SNS::TopicPolicy") {
+			for _, st := range asList(path(pol.Properties, "PolicyDocument", "Statement")) {
+				if path(st, "Effect") == "Allow" && path(st, "Principal", "Service") == "cloudwatch.amazonaws.com" &&
+					reflect.DeepEqual(path(st, "Condition", "StringEquals", "aws:SourceAccount"), ref("AWS::AccountId")) {
+					mayPublish = true
+				}
+			}
+		}
+		if !mayPublish {
+			t.Error("CloudWatch (of this account) may not publish to the alarm topic")
+		}
+		var emails []string
+		for _, sub := range s.ofType("AWS::SNS::Subscription") {
+			if sub.Properties["Protocol"] == "email" && reflect.DeepEqual(sub.Properties["TopicArn"], topic) {
+				emails = append(emails, sub.Properties["Endpoint"].(string))
+			}
+		}
+		if !reflect.DeepEqual(emails, alarmEmails[s.stage]) {
+			t.Errorf("email subscriptions %v, want %v", emails, alarmEmails[s.stage])
+		}
 		for id, fn := range s.ofType("AWS::Lambda::Function") {
 			if len(find("Errors", map[string]any{"Name": "FunctionName", "Value": ref(id)})) != 1 {
 				t.Errorf("%s has no errors alarm (%v)", id, fn.Properties["Description"])

@@ -50,6 +50,9 @@ type resource struct {
 	Metadata            map[string]any `json:"Metadata"`
 }
 
+// alarmEmails subscribed to the alarm topic, per stage.
+var alarmEmails = map[stack.Stage][]string{stack.Prod: {"oncall@example.com"}}
+
 // dataPlane keys the data-plane stack among the synthesized stacks.
 const dataPlane stack.Stage = "local"
 
@@ -103,6 +106,7 @@ func doSynth() error {
 			Stage:              stage,
 			Code:               stack.AssetDirs(code),
 			AccountLoggingRole: true,
+			AlarmEmails:        alarmEmails[stage],
 		})
 		if err != nil {
 			return err

@@ -5,7 +5,12 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -23,15 +28,22 @@ type ObservabilityProps struct {
 	// IteratorAgeSeconds is how far behind a stream reader may fall before
 	// its alarm fires. Default 60.
 	IteratorAgeSeconds float64
+	// AlarmEmails are subscribed to Topic (each must confirm by email).
+	AlarmEmails []string
 }
 
 // Observability holds the alarms an operator needs: a message in any
 // dead-letter queue, a stream reader falling behind, a function failing.
-// X-Ray tracing and log retention are set on every function where it is
-// created (newGoFunction). The alarms have no actions: wire them to the
-// team's paging with alarm.AddAlarmAction.
+// Every alarm notifies Topic when it fires and when it recovers; subscribe
+// paging or chat to it (or give AlarmEmails). X-Ray tracing and log
+// retention are set on every function where it is created (newGoFunction).
 type Observability struct {
 	constructs.Construct
+	// Topic receives every alarm's state changes. It is encrypted with Key,
+	// a customer managed key, because CloudWatch cannot publish to a topic
+	// encrypted with the AWS managed SNS key.
+	Topic             awssns.Topic
+	Key               awskms.Key
 	DLQAlarms         map[string]awscloudwatch.Alarm
 	IteratorAgeAlarms map[string]awscloudwatch.Alarm
 	ErrorAlarms       map[string]awscloudwatch.Alarm
@@ -45,6 +57,35 @@ func NewObservability(scope constructs.Construct, id string, p ObservabilityProp
 		DLQAlarms:         map[string]awscloudwatch.Alarm{},
 		IteratorAgeAlarms: map[string]awscloudwatch.Alarm{},
 		ErrorAlarms:       map[string]awscloudwatch.Alarm{},
+	}
+	o.Key = awskms.NewKey(c, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
+		Description:       jsii.String("Encrypts the alarm topic"),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     p.Stage.RemovalPolicy(),
+	})
+	o.Topic = awssns.NewTopic(c, jsii.String("AlarmTopic"), &awssns.TopicProps{
+		DisplayName: jsii.String("Alarms"),
+		MasterKey:   o.Key,
+		EnforceSSL:  jsii.Bool(true),
+	})
+	// CloudWatch alarms of this account, and nobody else, may publish.
+	cloudwatch := awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)
+	thisAccount := &map[string]interface{}{"StringEquals": map[string]interface{}{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}}
+	o.Topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Principals: &[]awsiam.IPrincipal{cloudwatch},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  jsii.Strings(*o.Topic.TopicArn()),
+		Conditions: thisAccount,
+	}))
+	o.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Principals: &[]awsiam.IPrincipal{cloudwatch},
+		// What SNS needs of the key to accept CloudWatch's messages.
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
+		Conditions: thisAccount,
+	}), nil)
+	for _, e := range p.AlarmEmails {
+		o.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
 	}
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
 	for _, name := range sortedKeys(p.DeadLetterQueues) {
@@ -87,6 +128,13 @@ func NewObservability(scope constructs.Construct, id string, p ObservabilityProp
 			DatapointsToAlarm:  jsii.Number(3),
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
+	}
+	notify := awscloudwatchactions.NewSnsAction(o.Topic)
+	for _, set := range []map[string]awscloudwatch.Alarm{o.DLQAlarms, o.IteratorAgeAlarms, o.ErrorAlarms} {
+		for _, name := range sortedKeys(set) {
+			set[name].AddAlarmAction(notify)
+			set[name].AddOkAction(notify)
+		}
 	}
 	return o
 }

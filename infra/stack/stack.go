@@ -31,6 +31,8 @@ type Props struct {
 	CorsOrigins []string
 	// AccountLoggingRole: see RealtimeProps.
 	AccountLoggingRole bool
+	// AlarmEmails are subscribed to the alarm topic.
+	AlarmEmails []string
 	// DataPlaneOnly builds only the tables, bus, rules and queues, named as
 	// the dev runtime names them: for LocalStack (cdklocal deploy), whose
 	// community edition has no API Gateway v2. Code may be nil.
@@ -105,7 +107,8 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 			"Router": s.Pipeline.Router,
 			"FanOut": s.Realtime.FanOut,
 		},
-		Functions: functions,
+		Functions:   functions,
+		AlarmEmails: p.AlarmEmails,
 	})
 
 	output(OutputGraphQLURL, "GraphQL queries and mutations (HTTPS POST/GET)", s.HTTP.URL)
