@@ -98,7 +98,23 @@ func doSynth() error {
 	if err := stack.CheckAssets(code, appevents.Topology); err != nil {
 		return err
 	}
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(dir, "cdk.out"))})
+	// The CLI's context (feature flags included) from cdk.json, so the
+	// tests synthesize what `cdk synth` does.
+	cdkJSON, err := os.ReadFile(filepath.Join("..", "cdk.json"))
+	if err != nil {
+		return err
+	}
+	var cfg struct {
+		App     string         `json:"app"`
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(cdkJSON, &cfg); err != nil {
+		return fmt.Errorf("cdk.json: %w", err)
+	}
+	if cfg.App != "go run ./infra" {
+		return fmt.Errorf("cdk.json: app %q, want go run ./infra", cfg.App)
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &cfg.Context, Outdir: jsii.String(filepath.Join(dir, "cdk.out"))})
 	synth.stacks = map[stack.Stage]*synthesized{}
 	for _, stage := range []stack.Stage{stack.Dev, stack.Prod} {
 		st, err := stack.NewStack(app, "fooddelivery-"+string(stage), stack.Props{
