@@ -4,6 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +18,7 @@ import (
 
 	appevents "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/gateway/orders"
+	"github.com/threefactor/framework/lib/emulator"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
 	"github.com/threefactor/framework/tests/harness"
 )
@@ -129,4 +135,61 @@ func status(t testing.TB, s *orders.Store, id string) orders.Status {
 		t.Fatalf("read order %s: %v", id, err)
 	}
 	return o.Status
+}
+
+// Without AWS_ENDPOINT_URL, cmd/dev starts a long-lived emulator that
+// outlives a kill -9 of its process group with its data, is reused by the
+// next start, and is stopped and wiped by -wipe.
+func TestDevEmulatorOutlivesCrashUntilWiped(t *testing.T) {
+	ctx := context.Background()
+	stateDir := filepath.Join(t.TempDir(), "state")
+	t.Cleanup(func() { _ = emulator.StopRecorded(stateDir) })
+	addr := harness.FreeAddr(t)
+	dev := harness.StartDevWith(t, harness.DevOptions{Addr: addr, StateDir: stateDir, OwnEmulator: true})
+	if out := dev.Output(t); !strings.Contains(out, "started the local emulator") {
+		t.Errorf("first start did not report starting the emulator:\n%s", out)
+	}
+	epBytes, err := os.ReadFile(filepath.Join(stateDir, "moto.endpoint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := strings.TrimSpace(string(epBytes))
+	if ep == emulatortest.Endpoint() {
+		t.Fatalf("dev used the test's emulator %s, want its own", ep)
+	}
+	cfg, err := emulator.Config(ctx, ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := orders.NewStore(dynamodb.NewFromConfig(cfg), orders.Tables{
+		Orders:      appevents.Topology.TableName(appevents.Orders),
+		Restaurants: appevents.Topology.TableName(appevents.Restaurants),
+	})
+	kept := orders.Restaurant{ID: "r-kept", Name: "Kept across crashes", Menu: []orders.MenuItem{{ID: "bread", Name: "Bread", PriceCents: 100}}}
+	if _, err := store.PutRestaurant(ctx, kept); err != nil {
+		t.Fatal(err)
+	}
+
+	dev.Kill9(t)
+	client := &http.Client{Timeout: 2 * time.Second}
+	if !emulator.Alive(ctx, client, ep) {
+		t.Fatal("the emulator died with the dev process group")
+	}
+	dev2 := harness.StartDevWith(t, harness.DevOptions{Addr: addr, StateDir: stateDir, OwnEmulator: true})
+	if out := dev2.Output(t); strings.Contains(out, "started the local emulator") || !strings.Contains(out, ep) {
+		t.Errorf("second start did not reuse the emulator at %s:\n%s", ep, out)
+	}
+	if _, err := store.Restaurant(ctx, "r-kept"); err != nil {
+		t.Errorf("data lost across a crash and restart: %v", err)
+	}
+	dev2.Stop(t)
+
+	out, err := exec.Command(harness.DevBinary(t), "-state-dir", stateDir, "-wipe").CombinedOutput()
+	if err != nil {
+		t.Fatalf("-wipe: %v\n%s", err, out)
+	}
+	harness.WaitFor(t, 15*time.Second, "the emulator stopped", func() bool { return !emulator.Alive(ctx, client, ep) })
+	if _, err := os.Stat(stateDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state dir still there after -wipe: %v", err)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -65,18 +66,47 @@ type Dev struct {
 	exited chan error
 }
 
-// StartDev starts cmd/dev on addr with extra environment, waits for
-// /healthz and stops it (SIGTERM) when the test ends.
+// StartDev starts cmd/dev on addr with extra environment, on the test's
+// emulator, waits for /healthz and stops it (SIGTERM) when the test ends.
 func StartDev(t testing.TB, addr string, env ...string) *Dev {
 	t.Helper()
+	return StartDevWith(t, DevOptions{Addr: addr, Env: env})
+}
+
+// DevOptions say how to start cmd/dev.
+type DevOptions struct {
+	Addr string
+	// StateDir is its -state-dir; default a fresh temporary directory.
+	StateDir string
+	// OwnEmulator leaves AWS_ENDPOINT_URL out of its environment, so that
+	// it starts (or reuses) the long-lived emulator of its state dir.
+	OwnEmulator bool
+	// Env is extra environment.
+	Env []string
+}
+
+// StartDevWith starts cmd/dev as o says, waits for /healthz and stops it
+// (SIGTERM) when the test ends.
+func StartDevWith(t testing.TB, o DevOptions) *Dev {
+	t.Helper()
 	dir := t.TempDir()
+	addr := o.Addr
+	if o.StateDir == "" {
+		o.StateDir = filepath.Join(dir, "state")
+	}
 	d := &Dev{Addr: addr, Log: filepath.Join(dir, "dev.log"), exited: make(chan error, 1)}
 	logf, err := os.Create(d.Log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.cmd = exec.Command(DevBinary(t), "-state-dir", filepath.Join(dir, "state"))
-	d.cmd.Env = append(os.Environ(), append([]string{"DEV_ADDR=" + addr, "LOG_LEVEL=warn"}, env...)...)
+	d.cmd = exec.Command(DevBinary(t), "-state-dir", o.StateDir)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !(o.OwnEmulator && strings.HasPrefix(kv, "AWS_ENDPOINT_URL=")) {
+			env = append(env, kv)
+		}
+	}
+	d.cmd.Env = append(env, append([]string{"DEV_ADDR=" + addr, "LOG_LEVEL=warn"}, o.Env...)...)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	// Its own group: Kill9 hits it and anything it started, as a crash would.
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -126,6 +156,32 @@ func (d *Dev) Kill9(t testing.TB) {
 	}
 	err := <-d.exited
 	d.exited <- err
+}
+
+// Stop sends SIGTERM and waits for a clean exit.
+func (d *Dev) Stop(t testing.TB) {
+	t.Helper()
+	_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case err := <-d.exited:
+		d.exited <- err
+		if err != nil {
+			d.DumpLog(t)
+			t.Errorf("dev exited with %v after SIGTERM", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev did not stop within 30s of SIGTERM")
+	}
+}
+
+// Output is what the process wrote so far.
+func (d *Dev) Output(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(d.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // DumpLog logs the tail of the process's output.
