@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,6 +185,28 @@ func TestRealtimeE2E(t *testing.T) {
 		n.await(2*time.Minute, "a sees the other order assigned", hasStatus(n, "a-other", "DRIVER_ASSIGNED"))
 		if after := n.of("sub", subB); len(after) != before {
 			t.Fatalf("b got events after complete: %v", after[before:])
+		}
+	})
+
+	t.Run("queries, errors and keep-alive with the graphql-ws client", func(t *testing.T) {
+		n.do(map[string]any{"cmd": "connect", "client": "k", "url": s.wsURL(), "keepAlive": 50})
+		n.await(time.Minute, "client k connected", func(ev map[string]any) bool { return ev["event"] == "connected" && ev["client"] == "k" })
+		n.await(time.Minute, "a pong for the client's ping", func(ev map[string]any) bool { return ev["event"] == "pong" && ev["client"] == "k" })
+		n.do(map[string]any{"cmd": "subscribe", "client": "k", "sub": "k-query", "query": `query($id: ID!) { order(id: $id) { id status } }`, "variables": map[string]any{"id": watched.ID}})
+		n.await(time.Minute, "query complete", func(ev map[string]any) bool { return ev["sub"] == "k-query" && ev["event"] == "complete" })
+		got, raw := nextPayloads(t, n, "k-query")
+		if len(got) != 1 || !strings.Contains(raw[0], `"order":{"id":"`+watched.ID+`","status":"DRIVER_ASSIGNED"}`) {
+			t.Fatalf("query over the socket: %v", raw)
+		}
+		n.do(map[string]any{"cmd": "subscribe", "client": "k", "sub": "k-bad", "query": `subscription { orderUpdated(id: "x") { nope } }`})
+		ev := n.await(time.Minute, "error for an invalid subscription", func(ev map[string]any) bool { return ev["sub"] == "k-bad" && ev["event"] == "error" })
+		if g, _ := ev["error"].(map[string]any)["graphql"].([]any); len(g) == 0 {
+			t.Fatalf("error event %v, want GraphQL errors", ev)
+		}
+		for _, ev := range n.of("client", "k") {
+			if ev["event"] == "closed" {
+				t.Fatalf("the connection closed: %v", ev)
+			}
 		}
 	})
 

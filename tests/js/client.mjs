@@ -3,7 +3,9 @@
 // clients observe leaves as JSON lines on stdout.
 //
 // Commands:
-//   {"cmd":"connect","client":"a","url":"ws://..."}        -> {"event":"connected","client":"a","ack":...}
+//   {"cmd":"connect","client":"a","url":"ws://...","keepAlive":ms}
+//        -> {"event":"connected","client":"a","ack":...}; with keepAlive, the
+//           client pings every ms and reports {"event":"pong","client":"a"}
 //   {"cmd":"subscribe","client":"a","sub":"s1","query":"...","variables":{...}}
 //        -> {"event":"next","sub":"s1","payload":...} per value, then
 //           {"event":"complete","sub":"s1"} or {"event":"error","sub":"s1","error":...}
@@ -38,10 +40,12 @@ function handle(cmd) {
         webSocketImpl: WebSocket,
         lazy: false,
         retryAttempts: 0,
+        keepAlive: cmd.keepAlive ?? 0,
         connectionParams: cmd.connectionParams ?? {},
         on: {
           connected: (_socket, payload) => emit({ event: 'connected', client: cmd.client, ack: payload ?? null }),
           closed: (e) => emit({ event: 'closed', client: cmd.client, code: e?.code, reason: e?.reason }),
+          pong: (received) => emit({ event: 'pong', client: cmd.client, received }),
         },
         onNonLazyError: (err) => emit({ event: 'connect-error', client: cmd.client, error: errorOf(err) }),
       });
