@@ -167,11 +167,16 @@ func TestRealtimeE2E(t *testing.T) {
 
 	t.Run("complete stops pushes", func(t *testing.T) {
 		// a also watches b's order; b completes; then b's order moves on.
+		stored, err := st.SubscriptionsFor(ctx, gateway.OrderTopic(other.ID))
+		if err != nil || len(stored) != 1 {
+			t.Fatalf("b's subscription: %+v, %v", stored, err)
+		}
+		bConn := stored[0].ConnectionID
 		n.do(map[string]any{"cmd": "subscribe", "client": "a", "sub": "a-other", "query": watchOrder, "variables": map[string]any{"id": other.ID}})
 		n.do(map[string]any{"cmd": "unsubscribe", "sub": subB})
 		rtWaitFor(t, time.Minute, "b's subscription deleted, a's stored", func() bool {
 			subs, err := st.SubscriptionsFor(ctx, gateway.OrderTopic(other.ID))
-			return err == nil && len(subs) == 1 && subs[0].ID != ""
+			return err == nil && len(subs) == 1 && subs[0].ConnectionID != bConn
 		})
 		before := len(n.of("sub", subB))
 		var o order
