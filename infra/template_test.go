@@ -14,6 +14,14 @@ import (
 	"github.com/threefactor/framework/lib/topology"
 )
 
+func TestTerminationProtection(t *testing.T) {
+	forStages(t, func(t *testing.T, s *synthesized) {
+		if got := *s.st.TerminationProtection(); got != (s.stage == stack.Prod) {
+			t.Errorf("termination protection %v", got)
+		}
+	})
+}
+
 func TestTables(t *testing.T) {
 	forStages(t, func(t *testing.T, s *synthesized) {
 		tables := s.ofType("AWS::DynamoDB::Table")

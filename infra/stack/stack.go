@@ -66,6 +66,10 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	if sp.Description == nil {
 		sp.Description = jsii.String(fmt.Sprintf("%s (%s): realtime GraphQL, eventing from DynamoDB Streams, async functions", p.Topology.App, p.Stage))
 	}
+	if sp.TerminationProtection == nil {
+		// A prod stack is deleted only after someone turns this off.
+		sp.TerminationProtection = jsii.Bool(p.Stage.IsProd() && !p.DataPlaneOnly)
+	}
 	st := awscdk.NewStack(scope, jsii.String(id), &sp)
 	awscdk.Tags_Of(st).Add(jsii.String("app"), jsii.String(p.Topology.App), nil)
 	awscdk.Tags_Of(st).Add(jsii.String("stage"), jsii.String(string(p.Stage)), nil)
