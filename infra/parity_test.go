@@ -37,6 +37,12 @@ type routeShape struct {
 	MaxReceiveCount   int
 	DLQRetentionSecs  int
 	EventsMaySend     bool
+	// WholeEvent: the queue receives the whole EventBridge event, which is
+	// what change.FromEventBridge reads. In the cloud the target has no
+	// input settings (AWS's default); locally it carries a transformer whose
+	// template is the whole event, a moto speed workaround
+	// (provision.TargetInputTemplate) that delivers the same body.
+	WholeEvent bool
 }
 
 // TestParityWithLocalProvisioning provisions the topology on the emulator
@@ -76,6 +82,7 @@ func TestParityWithLocalProvisioning(t *testing.T) {
 			MaxReceiveCount:   r.MaxReceiveCount,
 			DLQRetentionSecs:  int(r.DLQRetention.Seconds()),
 			EventsMaySend:     r.PolicyAllowsEvents && r.DeadLetterTargetARN == r.DLQARN && r.DLQARN != "",
+			WholeEvent:        r.TargetInputTemplate == "" || r.TargetInputTemplate == provision.TargetInputTemplate,
 		}
 	}
 	if len(local.Tables) != len(topo.AllTables()) || len(local.Routes) != len(topo.Routes) {
@@ -159,6 +166,8 @@ func cloudShape(t *testing.T, s *synthesized) shape {
 			DLQRetentionSecs:  int(ret),
 			EventsMaySend: eventsMaySend[jsonString(ref(s.id(pr.Queue)))] &&
 				reflect.DeepEqual(path(q, "RedrivePolicy", "deadLetterTargetArn"), getAtt(s.id(pr.DLQ), "Arn")),
+			WholeEvent: len(targets) == 1 && path(targets[0], "Input") == nil &&
+				path(targets[0], "InputPath") == nil && path(targets[0], "InputTransformer") == nil,
 		}
 	}
 	return out

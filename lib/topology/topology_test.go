@@ -89,8 +89,10 @@ func TestValidate(t *testing.T) {
 		"no stream":        {func(t *topology.Topology) { t.Routes[0].Match.Table = "menus" }, "has no stream"},
 		"bad op":           {func(t *topology.Topology) { t.Routes[0].Match.Operations = []topology.Operation{"UPSERT"} }, `operation "UPSERT"`},
 		"batch":            {func(t *topology.Topology) { t.Routes[0].BatchSize = 11 }, "batch size 11"},
-		"dup table":        {func(t *topology.Topology) { t.Tables = append(t.Tables, topology.Table{Name: "idempotency", PartitionKey: topology.Key{Name: "k"}}) }, "declared twice"},
-		"function table":   {func(t *topology.Topology) { t.Functions[0].Tables = []string{"x"} }, `unknown table "x"`},
+		"dup table": {func(t *topology.Topology) {
+			t.Tables = append(t.Tables, topology.Table{Name: "idempotency", PartitionKey: topology.Key{Name: "k"}})
+		}, "declared twice"},
+		"function table": {func(t *topology.Topology) { t.Functions[0].Tables = []string{"x"} }, `unknown table "x"`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			tp := sample()
