@@ -18,7 +18,9 @@ NODE_DIRS     := tests/js infra
 
 ## dev: run the app locally (GraphQL, realtime, functions) on the local emulator
 dev: deps-emulator
-	$(GO) run ./cmd/dev
+	@mkdir -p build
+	$(GO) build -o build/dev ./cmd/dev
+	exec ./build/dev
 
 ## dev-stop: stop the long-lived local emulator (its data is in memory: gone)
 dev-stop:
