@@ -6,14 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 	appevents "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/lib/benchfig"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
+	"github.com/threefactor/framework/tests/harness"
 )
 
 func TestMain(m *testing.M) {
@@ -32,49 +31,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var (
-	buildOnce sync.Once
-	devBin    string
-	buildErr  error
-)
-
-// devBinary builds ./cmd/dev once per test binary: the tests run what
-// users run with `make dev`.
-func devBinary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "devbin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		devBin = filepath.Join(dir, "dev")
-		out, err := exec.Command("go", "build", "-o", devBin, "../cmd/dev").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/dev: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return devBin
-}
-
-// devStack is a running `dev` process on the test's emulator.
+// devStack is a running `dev` process (what `make dev` runs) on the
+// test's emulator.
 type devStack struct {
+	*harness.Dev
 	url string // http://127.0.0.1:PORT/graphql
-	cmd *exec.Cmd
 	log string
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // startDev starts the dev process with extra environment and waits until
@@ -82,62 +44,8 @@ func freePort(t testing.TB) int {
 // share the emulator's resources.
 func startDev(t testing.TB, env ...string) *devStack {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	dir := t.TempDir()
-	s := &devStack{url: "http://" + addr + "/graphql", log: filepath.Join(dir, "dev.log")}
-	logf, err := os.Create(s.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.cmd = exec.Command(devBinary(t), "-state-dir", filepath.Join(dir, "state"))
-	s.cmd.Env = append(os.Environ(), append([]string{"DEV_ADDR=" + addr, "LOG_LEVEL=warn"}, env...)...)
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- s.cmd.Wait(); logf.Close() }()
-	t.Cleanup(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			s.dumpLog(t)
-		}
-	})
-	health := "http://" + addr + "/healthz"
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			s.dumpLog(t)
-			t.Fatalf("dev exited before serving: %v", err)
-		default:
-		}
-		if resp, err := http.Get(health); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			s.dumpLog(t)
-			t.Fatal("dev did not become healthy")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func (s *devStack) dumpLog(t testing.TB) {
-	b, _ := os.ReadFile(s.log)
-	if len(b) > 20000 {
-		b = b[len(b)-20000:]
-	}
-	t.Logf("dev log (tail):\n%s", b)
+	d := harness.StartDev(t, harness.FreeAddr(t), env...)
+	return &devStack{Dev: d, url: "http://" + d.Addr + "/graphql", log: d.Log}
 }
 
 type gqlError struct {
@@ -509,8 +417,8 @@ func TestWorkflowFlakyProvider(t *testing.T) {
 // message that names it.
 func TestInvalidFailureRate(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(devBinary(t), "-state-dir", filepath.Join(dir, "state"))
-	cmd.Env = append(os.Environ(), fmt.Sprintf("DEV_ADDR=127.0.0.1:%d", freePort(t)), "PAYMENT_FAILURE_RATE=lots")
+	cmd := exec.Command(harness.DevBinary(t), "-state-dir", filepath.Join(dir, "state"))
+	cmd.Env = append(os.Environ(), "DEV_ADDR="+harness.FreeAddr(t), "PAYMENT_FAILURE_RATE=lots")
 	done := make(chan struct{})
 	var out []byte
 	var err error
