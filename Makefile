@@ -11,7 +11,8 @@ MOTO_VERSION  ?= 5.2.1
 # staticcheck 2026.1, the first release that understands Go 1.26.
 STATICCHECK_VERSION ?= v0.7.0
 GOVULNCHECK_VERSION ?= v1.1.4
-# Directories with a package.json whose node_modules tests need.
+# Directories with a package.json whose node_modules tests need; npm ci
+# runs again when the lock file is newer than the installed tree.
 NODE_DIRS     := tests/js infra
 
 .PHONY: dev dev-stop dev-clean deps test bench check
@@ -42,7 +43,7 @@ deps-emulator:
 
 deps-node:
 	@for d in $(NODE_DIRS); do \
-		if [ -f $$d/package.json ] && [ ! -d $$d/node_modules ]; then \
+		if [ -f $$d/package.json ] && { [ ! -d $$d/node_modules ] || [ $$d/package-lock.json -nt $$d/node_modules/.package-lock.json ]; }; then \
 			command -v npm >/dev/null 2>&1 || { echo "npm is needed for $$d (Node.js 20+)"; exit 1; }; \
 			echo "npm ci in $$d"; (cd $$d && npm ci --no-audit --no-fund) || exit 1; \
 		fi; \

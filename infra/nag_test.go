@@ -50,7 +50,7 @@ func TestNagSuppressionsHaveReasons(t *testing.T) {
 				n++
 				rule, _ := path(sup, "id").(string)
 				reason, _ := path(sup, "reason").(string)
-				if !strings.HasPrefix(rule, "AwsSolutions-") {
+				if !strings.HasPrefix(rule, "AwsSolutions-") && !strings.HasPrefix(rule, "Serverless-") {
 					t.Errorf("%s: suppression of %q", id, rule)
 				}
 				if len(reason) < 60 {

@@ -124,6 +124,7 @@ func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) aws
 		Role:         role,
 		Environment:  &env,
 	})
+	suppressNoAsyncDLQ(fn)
 	return fn
 }
 

@@ -11,10 +11,11 @@ import (
 // synthesis: a finding is an error annotation that fails `cdk synth`,
 // unless a suppression with a reason covers it.
 //
-// cdk-nag v2.35 (the version this module pins) has no Serverless pack; the
-// infra tests check its rules (tracing, memory, timeouts, failure
-// destinations, redrive, throttling, structured access logs, log
-// retention) on the template directly.
+// The Go binding of cdk-nag this module pins (v2.35) has no Serverless
+// pack. The infra tests run it, and AwsSolutions again, from the npm
+// release (infra/nag/check.mjs) over the synthesized templates; the
+// suppressions below are resource metadata, so they cover both packs'
+// findings there too.
 func ApplyChecks(scope constructs.IConstruct) {
 	awscdk.Aspects_Of(scope).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 }
@@ -72,8 +73,54 @@ func suppressNoAuthorizer(api constructs.IConstruct, why string) {
 // for failures (stream on-failure destinations, rule target DLQs) need no
 // dead-letter queue of their own; cdk-nag only recognises SQS redrive DLQs.
 func suppressFailureQueueHasNoDLQ(queue constructs.IConstruct, role string) {
-	cdknag.NagSuppressions_AddResourceSuppressions(queue, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-SQS3"),
-		Reason: jsii.String("This queue is itself a dead-letter destination (" + role + "); an alarm fires on any message in it."),
+	reason := jsii.String("This queue is itself a dead-letter destination (" + role + "); an alarm fires on any message in it.")
+	cdknag.NagSuppressions_AddResourceSuppressions(queue, &[]*cdknag.NagPackSuppression{
+		{Id: jsii.String("AwsSolutions-SQS3"), Reason: reason},
+		{Id: jsii.String("Serverless-SQSRedrivePolicy"), Reason: reason},
+	}, jsii.Bool(false))
+}
+
+// suppressDLQHasNoRedrive: a route's dead-letter queue is the end of the
+// line; the Serverless pack asks every queue for a redrive policy, even a
+// DLQ (AwsSolutions-SQS3 recognises redrive DLQs by itself).
+func suppressDLQHasNoRedrive(dlq constructs.IConstruct, route string) {
+	cdknag.NagSuppressions_AddResourceSuppressions(dlq, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("Serverless-SQSRedrivePolicy"),
+		Reason: jsii.String("This queue is the dead-letter queue of route " + route + "'s queue (its redrive target); " +
+			"a DLQ of a DLQ would only move the failures further from the alarm that fires on any message here."),
+	}}, jsii.Bool(false))
+}
+
+// suppressSQSMappingDestination: Lambda supports on-failure destinations
+// for stream and Kafka event source mappings only; a message an SQS
+// mapping cannot process goes back to its queue and, after the queue's
+// maxReceiveCount, to the queue's dead-letter queue.
+func suppressSQSMappingDestination(mapping constructs.IConstruct) {
+	cdknag.NagSuppressions_AddResourceSuppressions(mapping, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("Serverless-LambdaEventSourceMappingDestination"),
+		Reason: jsii.String("An SQS event source mapping takes no on-failure destination (Lambda supports them for " +
+			"streams and Kafka only); failed messages reach the queue's redrive dead-letter queue, which raises an alarm."),
+	}}, jsii.Bool(false))
+}
+
+// suppressNoAsyncDLQ: a function's dead-letter queue receives only failed
+// asynchronous invocations. This stack invokes its functions synchronously
+// (API Gateway) or through event source mappings, which poll and invoke
+// synchronously, and each of those has its own failure path.
+func suppressNoAsyncDLQ(fn constructs.IConstruct) {
+	cdknag.NagSuppressions_AddResourceSuppressions(fn, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("Serverless-LambdaDLQ"),
+		Reason: jsii.String("Invoked only synchronously (API Gateway) or by event source mappings, never asynchronously, " +
+			"so a function DLQ would never receive anything; failures go to the mappings' on-failure queues or the SQS redrive DLQs."),
+	}}, jsii.Bool(false))
+}
+
+// suppressAlarmEmailNoDLQ: a dead-letter queue for the alarm e-mails could
+// only be watched by an alarm that notifies through this same topic.
+func suppressAlarmEmailNoDLQ(subscription constructs.IConstruct) {
+	cdknag.NagSuppressions_AddResourceSuppressions(subscription, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("Serverless-SNSRedrivePolicy"),
+		Reason: jsii.String("E-mail subscription of the alarm topic: an alarm on a DLQ for undelivered alarm e-mails could " +
+			"only notify through this same topic; the alarms' state stays in CloudWatch either way."),
 	}}, jsii.Bool(false))
 }

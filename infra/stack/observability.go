@@ -85,7 +85,8 @@ func NewObservability(scope constructs.Construct, id string, p ObservabilityProp
 		Conditions: thisAccount,
 	}), nil)
 	for _, e := range p.AlarmEmails {
-		o.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
+		sub := o.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
+		suppressAlarmEmailNoDLQ(sub)
 	}
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
 	for _, name := range sortedKeys(p.DeadLetterQueues) {

@@ -163,6 +163,7 @@ func (e *EventPipeline) addRoutes(c constructs.Construct, t topology.Topology, p
 	for _, r := range t.RoutesWithDefaults() {
 		id := pascal(r.Name)
 		dlq := newQueue(c, "DLQ"+id, 14)
+		suppressDLQHasNoRedrive(dlq, r.Name)
 		var queueName, ruleName *string
 		if p.DataPlaneOnly {
 			dlq.Node().DefaultChild().(awssqs.CfnQueue).SetQueueName(jsii.String(t.DLQName(r.Name)))
@@ -204,6 +205,7 @@ func (e *EventPipeline) addRoutes(c constructs.Construct, t topology.Topology, p
 			ReportBatchItemFailures: jsii.Bool(true),
 		})
 		fn.AddEventSource(mapping)
+		suppressSQSMappingDestination(fn.Node().FindChild(jsii.String("SqsEventSource:" + *awscdk.Names_NodeUniqueId(queue.Node()))))
 		// A permanent failure goes to the DLQ at once, with its reason.
 		dlq.GrantSendMessages(fn)
 		// The route's name and DLQ are only unambiguous for a function fed
