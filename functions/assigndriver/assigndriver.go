@@ -9,7 +9,6 @@ package assigndriver
 
 import (
 	"context"
-	"errors"
 	"hash/fnv"
 	"log/slog"
 
@@ -52,15 +51,10 @@ func (h *Handler) Handle(ctx context.Context, c change.Change[orders.Order]) err
 	log := h.log.With("eventId", c.ID, "orderId", id)
 	driver := PickDriver(id, h.drivers)
 	_, err = h.store.AssignDriver(ctx, id, driver)
-	var ce *orders.ConflictError
-	switch {
-	case errors.As(err, &ce):
-		log.InfoContext(ctx, "assign driver: order is not APPROVED; nothing to do", "status", string(ce.Current.Status))
+	if orders.SkipMoved(ctx, log, "assign driver", err) {
 		return nil
-	case errors.Is(err, orders.ErrNotFound):
-		log.WarnContext(ctx, "assign driver: order does not exist; nothing to do")
-		return nil
-	case err != nil:
+	}
+	if err != nil {
 		return err
 	}
 	log.InfoContext(ctx, "driver assigned", "driverId", driver)

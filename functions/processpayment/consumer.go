@@ -41,7 +41,8 @@ func NewFromEnv(cfg aws.Config, getenv func(string) string, log *slog.Logger) (*
 	if err != nil {
 		return fail(err)
 	}
-	p, err := NewSimulatedProvider(dynamodb.NewFromConfig(cfg), ledger, rate)
+	db := dynamodb.NewFromConfig(cfg)
+	p, err := NewSimulatedProvider(db, ledger, rate)
 	if err != nil {
 		return fail(err)
 	}
@@ -49,6 +50,6 @@ func NewFromEnv(cfg aws.Config, getenv func(string) string, log *slog.Logger) (*
 	if err != nil {
 		return fail(err)
 	}
-	once := idempotency.New(dynamodb.NewFromConfig(cfg), idem, idempotency.WithLogger(log))
+	once := idempotency.New(db, idem, idempotency.WithLogger(log))
 	return New(Config{Store: store, Provider: p, Once: once, Logger: log})
 }

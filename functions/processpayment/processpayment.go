@@ -115,8 +115,7 @@ func (h *Handler) Handle(ctx context.Context, c change.Change[orders.Order]) err
 	}
 	log := h.cfg.Logger.With("eventId", c.ID, "orderId", id)
 	o, err := h.cfg.Store.Order(ctx, id)
-	if errors.Is(err, orders.ErrNotFound) {
-		log.WarnContext(ctx, "payment: order does not exist; nothing to do")
+	if orders.SkipMoved(ctx, log, "payment", err) {
 		return nil
 	}
 	if err != nil {
@@ -141,9 +140,7 @@ func (h *Handler) Handle(ctx context.Context, c change.Change[orders.Order]) err
 
 func (h *Handler) decline(ctx context.Context, log *slog.Logger, o orders.Order, reason string) error {
 	_, err := h.cfg.Store.FailPayment(ctx, o.ID, o.PaymentIntent.ID, reason)
-	var ce *orders.ConflictError
-	if errors.As(err, &ce) {
-		log.InfoContext(ctx, "payment: order moved on meanwhile", "status", string(ce.Current.Status))
+	if orders.SkipMoved(ctx, log, "payment", err) {
 		return nil
 	}
 	if err != nil {

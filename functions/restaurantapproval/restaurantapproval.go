@@ -8,7 +8,6 @@ package restaurantapproval
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/threefactor/framework/gateway/orders"
@@ -34,15 +33,10 @@ func (h *Handler) Handle(ctx context.Context, c change.Change[orders.Order]) err
 	}
 	log := h.log.With("eventId", c.ID, "orderId", id)
 	o, err := h.store.Approve(ctx, id)
-	var ce *orders.ConflictError
-	switch {
-	case errors.As(err, &ce):
-		log.InfoContext(ctx, "approve: order is not PAID; nothing to do", "status", string(ce.Current.Status))
+	if orders.SkipMoved(ctx, log, "approve", err) {
 		return nil
-	case errors.Is(err, orders.ErrNotFound):
-		log.WarnContext(ctx, "approve: order does not exist; nothing to do")
-		return nil
-	case err != nil:
+	}
+	if err != nil {
 		return err
 	}
 	log.InfoContext(ctx, "order approved", "status", string(o.Status))

@@ -78,8 +78,7 @@ func (h *Handler) Handle(ctx context.Context, c change.Change[orders.Order]) err
 	}
 	log := h.log.With("eventId", c.ID, "orderId", id)
 	o, err := h.store.Order(ctx, id)
-	if errors.Is(err, orders.ErrNotFound) {
-		log.WarnContext(ctx, "validate: order does not exist; nothing to do")
+	if orders.SkipMoved(ctx, log, "validate", err) {
 		return nil
 	}
 	if err != nil {
@@ -103,9 +102,7 @@ func (h *Handler) Handle(ctx context.Context, c change.Change[orders.Order]) err
 	} else {
 		_, err = h.store.Reject(ctx, id, d.Reason)
 	}
-	var ce *orders.ConflictError
-	if errors.As(err, &ce) {
-		log.InfoContext(ctx, "validate: order moved on meanwhile", "status", string(ce.Current.Status))
+	if orders.SkipMoved(ctx, log, "validate", err) {
 		return nil
 	}
 	if err != nil {
