@@ -528,3 +528,36 @@ func logOut() io.Writer {
 	}
 	return io.Discard
 }
+
+// TestFanOutCleansUpGoneConnection pushes to a connection that the gateway
+// no longer has (no $disconnect reached the handler): the real local
+// Management API answers 410 GoneException and the fan-out deletes the
+// connection and its subscriptions from the store on the emulator.
+func TestFanOutCleansUpGoneConnection(t *testing.T) {
+	ctx := context.Background()
+	s := newStack(t, time.Minute)
+	c := s.connect(t)
+	c.send(`{"id":"g1","type":"subscribe","payload":{"query":"subscription { itemChanged(id: \"gone1\") { status } }"}}`)
+	c.send(`{"type":"ping"}`)
+	if m := c.read(); m.Type != wsproto.Pong {
+		t.Fatalf("got %+v", m)
+	}
+	subs, err := s.store.SubscriptionsFor(ctx, "item:gone1")
+	if err != nil || len(subs) != 1 {
+		t.Fatalf("stored = %+v, %v", subs, err)
+	}
+	conn := subs[0].ConnectionID
+	s.front.Unregister(conn) // the gateway lost it; the store still has it
+
+	ev := change.Event{ID: "e-gone", Table: "items", Keys: json.RawMessage(`{"id":"gone1"}`), New: json.RawMessage(`{"id":"gone1","status":"PAID"}`)}
+	st, err := s.fanout.Publish(ctx, ev)
+	if err != nil || st.Matched != 1 || st.Gone != 1 || st.Pushed != 0 {
+		t.Fatalf("publish = %+v, %v; want one match, found gone", st, err)
+	}
+	if subs, err := s.store.SubscriptionsFor(ctx, "item:gone1"); err != nil || len(subs) != 0 {
+		t.Fatalf("gone connection's subscriptions still stored: %+v, %v", subs, err)
+	}
+	if _, err := s.store.GetConnection(ctx, conn); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("gone connection still stored: %v", err)
+	}
+}
