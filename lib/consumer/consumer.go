@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -234,8 +233,7 @@ func (c *Consumer) process(ctx context.Context, msg *events.SQSMessage) bool {
 	attempt, _ := strconv.Atoi(msg.Attributes["ApproximateReceiveCount"])
 	st := &msgState{Message: Message{Function: c.cfg.Function, Route: c.cfg.Route, MessageID: msg.MessageId, Attempt: attempt}, base: c.log}
 
-	// The body is only read: decode it in place rather than copy it.
-	ev, err := change.FromEventBridge(unsafe.Slice(unsafe.StringData(msg.Body), len(msg.Body)))
+	ev, err := change.FromEventBridge(msg.Body)
 	if err != nil {
 		return c.finish(ctx, msg, &st.Message, start, errs.Permanent(err), false)
 	}

@@ -84,9 +84,9 @@ func (f *fakeBus) PutEvents(ctx context.Context, in *eventbridge.PutEventsInput,
 }
 
 // envelope is the body EventBridge would deliver for an entry.
-func envelope(e ebtypes.PutEventsRequestEntry) []byte {
-	return []byte(fmt.Sprintf(`{"id":"x","detail-type":%q,"source":%q,"detail":%s}`,
-		aws.ToString(e.DetailType), aws.ToString(e.Source), aws.ToString(e.Detail)))
+func envelope(e ebtypes.PutEventsRequestEntry) string {
+	return fmt.Sprintf(`{"id":"x","detail-type":%q,"source":%q,"detail":%s}`,
+		aws.ToString(e.DetailType), aws.ToString(e.Source), aws.ToString(e.Detail))
 }
 
 // record makes a real-shaped INSERT stream record with an image of about

@@ -219,7 +219,7 @@ func Drain(t testing.TB, c *sqs.Client, url string) []sqstypes.Message {
 // Event reads the change event in a message routed from the bus.
 func Event(t testing.TB, m sqstypes.Message) change.Event {
 	t.Helper()
-	ev, err := change.FromEventBridge([]byte(aws.ToString(m.Body)))
+	ev, err := change.FromEventBridge(aws.ToString(m.Body))
 	if err != nil {
 		t.Fatalf("message %s: %v", aws.ToString(m.MessageId), err)
 	}
