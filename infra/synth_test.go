@@ -61,6 +61,9 @@ var synth struct {
 	dir    string
 	err    error
 	stacks map[stack.Stage]*synthesized
+	// twoRoutes is a dev stack of twoRoutesTopology: one function fed by
+	// two routes.
+	twoRoutes *synthesized
 	// canary is a stack with a resource cdk-nag must flag, proving the
 	// checks are active.
 	canary awscdk.Stack
@@ -87,7 +90,7 @@ func doSynth() error {
 	// them, so tests never need `make build`. Each differs so that a
 	// function wired to the wrong folder shows in the asset hashes.
 	code := filepath.Join(dir, "build")
-	for _, name := range stack.FunctionNames(appevents.Topology) {
+	for _, name := range append(stack.FunctionNames(appevents.Topology), twoRoutesFunction) {
 		if err := os.MkdirAll(filepath.Join(code, name), 0o755); err != nil {
 			return err
 		}
@@ -137,6 +140,13 @@ func doSynth() error {
 		return err
 	}
 	synth.stacks[dataPlane] = &synthesized{stage: dataPlane, st: st}
+	st, err = stack.NewStack(app, "tworoutes-dev", stack.Props{
+		Topology: twoRoutesTopology, Stage: stack.Dev, Code: stack.AssetDirs(code),
+	})
+	if err != nil {
+		return err
+	}
+	synth.twoRoutes = &synthesized{stage: stack.Dev, st: st}
 	stack.ApplyChecks(app)
 	// The canary lives in an app of its own: with cdk.json's flags an error
 	// annotation fails the synthesis of its whole app.
@@ -145,7 +155,11 @@ func doSynth() error {
 	awssqs.NewQueue(synth.canary, jsii.String("PlainQueue"), &awssqs.QueueProps{Encryption: awssqs.QueueEncryption_UNENCRYPTED})
 	stack.ApplyChecks(canaryApp)
 
+	all := []*synthesized{synth.twoRoutes}
 	for _, s := range synth.stacks {
+		all = append(all, s)
+	}
+	for _, s := range all {
 		s.template = assertions.Template_FromStack(s.st.Stack, nil)
 		b, err := json.Marshal(s.template.ToJSON())
 		if err != nil {

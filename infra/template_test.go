@@ -320,11 +320,11 @@ func TestRoutes(t *testing.T) {
 				}
 
 				env := s.env(t, pr.Function)
-				if env[topology.EnvRouteName] != r.Name {
-					t.Errorf("%s = %v", topology.EnvRouteName, env[topology.EnvRouteName])
+				if v := env[topology.RouteQueueARNEnv(r.Name)]; !reflect.DeepEqual(v, getAtt(s.id(pr.Queue), "Arn")) {
+					t.Errorf("%s = %v, want the route queue's ARN", topology.RouteQueueARNEnv(r.Name), v)
 				}
-				if !reflect.DeepEqual(env[topology.EnvDLQURL], ref(s.id(pr.DLQ))) {
-					t.Errorf("%s = %v, want the DLQ's URL", topology.EnvDLQURL, env[topology.EnvDLQURL])
+				if v := env[topology.RouteDLQURLEnv(r.Name)]; !reflect.DeepEqual(v, ref(s.id(pr.DLQ))) {
+					t.Errorf("%s = %v, want the DLQ's URL", topology.RouteDLQURLEnv(r.Name), v)
 				}
 				for _, tb := range append(fnDecl.Tables, topology.IdempotencyTable) {
 					if !reflect.DeepEqual(env[topology.TableEnv(tb)], ref(stack.LogicalTableID(tb))) {

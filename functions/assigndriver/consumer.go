@@ -18,5 +18,9 @@ func NewConsumer(cfg aws.Config, getenv func(string) string, log *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", appevents.AssignDriver, err)
 	}
-	return consumer.New(New(store, nil, log).Handle, wire.ConsumerConfig(appevents.AssignDriver, cfg, getenv, log))
+	ccfg, err := wire.ConsumerConfig(appevents.AssignDriver, cfg, getenv, log)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", appevents.AssignDriver, err)
+	}
+	return consumer.New(New(store, nil, log).Handle, ccfg)
 }

@@ -23,7 +23,11 @@ func NewConsumer(cfg aws.Config, getenv func(string) string, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	return consumer.New(h.Handle, wire.ConsumerConfig(appevents.ProcessPayment, cfg, getenv, log))
+	ccfg, err := wire.ConsumerConfig(appevents.ProcessPayment, cfg, getenv, log)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", appevents.ProcessPayment, err)
+	}
+	return consumer.New(h.Handle, ccfg)
 }
 
 // NewFromEnv builds the handler from its environment.

@@ -18,5 +18,9 @@ func NewConsumer(cfg aws.Config, getenv func(string) string, log *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", appevents.RestaurantApproval, err)
 	}
-	return consumer.New(New(store, log).Handle, wire.ConsumerConfig(appevents.RestaurantApproval, cfg, getenv, log))
+	ccfg, err := wire.ConsumerConfig(appevents.RestaurantApproval, cfg, getenv, log)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", appevents.RestaurantApproval, err)
+	}
+	return consumer.New(New(store, log).Handle, ccfg)
 }

@@ -76,7 +76,7 @@ func BenchmarkConsume(b *testing.B) {
 			seen++
 		}
 		return nil
-	}, Config{Function: "processpayment", Route: "process-payment",
+	}, Config{Function: "processpayment", Routes: []Route{{Name: "process-payment", QueueARN: benchQueueARN}},
 		Logger: slog.New(correlation.WrapHandler(slog.NewJSONHandler(io.Discard, nil)))})
 	if err != nil {
 		b.Fatal(err)

@@ -29,7 +29,7 @@ func Example() {
 	c, err := consumer.New(approve, consumer.Config{
 		Function: "restaurantapproval",
 		Logger:   slog.New(slog.DiscardHandler),
-		// In a Lambda main: consumer.ConfigFromEnv(name), plus SQS: sqs.NewFromConfig(cfg).
+		// In a Lambda main: consumer.ConfigFromEnv(app.Topology, name, os.Getenv), plus SQS: sqs.NewFromConfig(cfg).
 	})
 	if err != nil {
 		panic(err)

@@ -121,7 +121,11 @@ func (p *Pipeline) ConsumerHandler(t testing.TB, route string, idempotent bool, 
 		t.Fatalf("no route %q", route)
 	}
 	env := p.RT.Env(r.Function)
-	cfg := consumer.Config{Function: r.Function, Route: route, DLQURL: env[topology.EnvDLQURL], SQS: p.SQS, Logger: Logger()}
+	cfg, err := consumer.ConfigFromEnv(p.Topo, r.Function, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.SQS, cfg.Logger = p.SQS, Logger()
 	if idempotent {
 		store := idempotency.New(p.DDB, env[topology.TableEnv(topology.IdempotencyTable)], idempotency.WithLogger(Logger()))
 		cfg.Middleware = []consumer.Middleware{idempotency.Middleware(store, "")}

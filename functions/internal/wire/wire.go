@@ -11,9 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	appevents "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/gateway/orders"
 	"github.com/threefactor/framework/lib/consumer"
-	"github.com/threefactor/framework/lib/topology"
 )
 
 // Store is the order store over the tables the environment names.
@@ -31,20 +31,18 @@ func Store(cfg aws.Config, getenv func(string) string) (*orders.Store, error) {
 // in a row.
 const ConsumerConcurrency = 10
 
-// ConsumerConfig is the consumer configuration of a function: its route
-// and dead-letter queue from the environment, SQS for dead-lettering.
-func ConsumerConfig(function string, cfg aws.Config, getenv func(string) string, log *slog.Logger) consumer.Config {
-	c := consumer.Config{
-		Function:    function,
-		Route:       getenv(topology.EnvRouteName),
-		DLQURL:      getenv(topology.EnvDLQURL),
-		Logger:      log,
-		Concurrency: ConsumerConcurrency,
+// ConsumerConfig is the consumer configuration of a function: the queue
+// and dead-letter queue of each route feeding it, from the environment
+// (consumer.ConfigFromEnv), and SQS for dead-lettering.
+func ConsumerConfig(function string, cfg aws.Config, getenv func(string) string, log *slog.Logger) (consumer.Config, error) {
+	c, err := consumer.ConfigFromEnv(appevents.Topology, function, getenv)
+	if err != nil {
+		return consumer.Config{}, err
 	}
-	if c.DLQURL != "" {
-		c.SQS = sqs.NewFromConfig(cfg)
-	}
-	return c
+	c.SQS = sqs.NewFromConfig(cfg)
+	c.Logger = log
+	c.Concurrency = ConsumerConcurrency
+	return c, nil
 }
 
 // Getenv turns an environment map into a getenv function.
