@@ -428,25 +428,28 @@ func (c *Consumer) finish(ctx context.Context, m *msgContext, rt *route, msg *ev
 			extra = slog.String("code", string(errs.CodeOf(err)))
 		}
 	}
-	log := m.base
-	if !log.Enabled(m, level) {
+	// The record goes straight to the handler: Logger.LogAttrs would also
+	// capture the caller's program counter, which no one reads here.
+	h := m.base.Handler()
+	if !h.Enabled(m, level) {
 		return done
 	}
-	var attrs [8]slog.Attr
-	a := append(attrs[:0],
+	now := time.Now()
+	r := slog.NewRecord(now, level, text, 0)
+	r.AddAttrs(
 		slog.String("eventId", m.EventID),
 		slog.String("messageId", m.MessageID),
 		slog.Int("attempt", m.Attempt),
 		slog.String("outcome", outcome),
-		slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000),
+		slog.Float64("durationMs", float64(now.Sub(start).Microseconds())/1000),
 	)
 	if err != nil {
-		a = append(a, slog.String("error", err.Error()))
+		r.AddAttrs(slog.String("error", err.Error()))
 	}
 	if extra.Key != "" {
-		a = append(a, extra)
+		r.AddAttrs(extra)
 	}
-	log.LogAttrs(m, level, text, a...)
+	_ = h.Handle(m, r)
 	return done
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -109,6 +110,8 @@ func ConfigFromEnv(t topology.Topology) (Config, error) {
 type Router struct {
 	cfg Config
 	log *slog.Logger
+	// The fields every entry shares, made once: the SDK only reads them.
+	busName, source, detailType *string
 }
 
 // New makes a Router.
@@ -129,7 +132,8 @@ func New(cfg Config) (*Router, error) {
 	if log == nil {
 		log = correlation.Logger()
 	}
-	return &Router{cfg: cfg, log: log.With("component", "router")}, nil
+	return &Router{cfg: cfg, log: log.With("component", "router"),
+		busName: aws.String(cfg.BusName), source: aws.String(cfg.Source), detailType: aws.String(topology.DetailType)}, nil
 }
 
 // TableName is the table name in a stream ARN,
@@ -274,11 +278,14 @@ func (r *Router) entry(p *pending) error {
 	if err != nil {
 		return err
 	}
+	// detail is this entry's alone and never written again: the entry's
+	// string can share its bytes rather than copy them.
+	d := unsafe.String(unsafe.SliceData(detail), len(detail))
 	p.entry = ebtypes.PutEventsRequestEntry{
-		EventBusName: aws.String(r.cfg.BusName),
-		Source:       aws.String(r.cfg.Source),
-		DetailType:   aws.String(topology.DetailType),
-		Detail:       aws.String(string(detail)),
+		EventBusName: r.busName,
+		Source:       r.source,
+		DetailType:   r.detailType,
+		Detail:       &d,
 	}
 	if !p.ev.ApproximateAt.IsZero() {
 		p.entry.Time = aws.Time(p.ev.ApproximateAt)
