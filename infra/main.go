@@ -1,4 +1,4 @@
-// Command infra is the CDK app of the food-delivery backend: `cdk synth`
+// Command infra is the CDK app of the app declared in events/: `cdk synth`
 // and `cdk deploy` run it (cdk.json at the repository root says
 // `go run ./infra`). The stage comes from the context value "stage"
 // (cdk.json sets dev; `cdk deploy -c stage=prod`). With -c dataPlane=true
@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
-	appevents "github.com/threefactor/framework/events"
+	fooddelivery "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/infra/stack"
 )
 
@@ -35,10 +35,11 @@ func run(app awscdk.App) error {
 	}
 	buildDir := contextString(app, "buildDir", "build")
 	dataPlane := contextString(app, "dataPlane", "false") == "true"
-	id := appevents.Topology.App + "-" + string(stage)
+	topo := fooddelivery.App.Topology()
+	id := topo.App + "-" + string(stage)
 	if dataPlane {
-		id = appevents.Topology.App + "-local"
-	} else if err := stack.CheckAssets(buildDir, appevents.Topology); err != nil {
+		id = topo.App + "-local"
+	} else if err := stack.CheckAssets(buildDir, topo); err != nil {
 		return err
 	}
 	var origins, emails []string
@@ -49,7 +50,7 @@ func run(app awscdk.App) error {
 		emails = strings.Split(e, ",")
 	}
 	_, err = stack.NewStack(app, id, stack.Props{
-		Topology:           appevents.Topology,
+		Topology:           topo,
 		Stage:              stage,
 		Code:               stack.AssetDirs(buildDir),
 		CorsOrigins:        origins,

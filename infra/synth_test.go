@@ -15,7 +15,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	appevents "github.com/threefactor/framework/events"
+	fooddelivery "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/infra/stack"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
 )
@@ -87,7 +87,7 @@ func doSynth() error {
 	// them, so tests never need `make build`. Each differs so that a
 	// function wired to the wrong folder shows in the asset hashes.
 	code := filepath.Join(dir, "build")
-	for _, name := range stack.FunctionNames(appevents.Topology) {
+	for _, name := range fooddelivery.App.Lambdas() {
 		if err := os.MkdirAll(filepath.Join(code, name), 0o755); err != nil {
 			return err
 		}
@@ -95,7 +95,7 @@ func doSynth() error {
 			return err
 		}
 	}
-	if err := stack.CheckAssets(code, appevents.Topology); err != nil {
+	if err := stack.CheckAssets(code, fooddelivery.App.Topology()); err != nil {
 		return err
 	}
 	// The CLI's context (feature flags included) from cdk.json, so the
@@ -118,7 +118,7 @@ func doSynth() error {
 	synth.stacks = map[stack.Stage]*synthesized{}
 	for _, stage := range []stack.Stage{stack.Dev, stack.Prod} {
 		st, err := stack.NewStack(app, "fooddelivery-"+string(stage), stack.Props{
-			Topology:           appevents.Topology,
+			Topology:           fooddelivery.App.Topology(),
 			Stage:              stage,
 			Code:               stack.AssetDirs(code),
 			AccountLoggingRole: true,
@@ -131,7 +131,7 @@ func doSynth() error {
 	}
 	// The LocalStack data plane (no code, local names).
 	st, err := stack.NewStack(app, "fooddelivery-local", stack.Props{
-		Topology: appevents.Topology, Stage: stack.Dev, DataPlaneOnly: true,
+		Topology: fooddelivery.App.Topology(), Stage: stack.Dev, DataPlaneOnly: true,
 	})
 	if err != nil {
 		return err

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"unicode"
 
@@ -26,26 +25,6 @@ const (
 	EnvLogLevel = "LOG_LEVEL"
 )
 
-// Framework function names: each is a folder under functions/ with a
-// lambda/ main, built to build/<name>/bootstrap.
-const (
-	RouterFunction   = "router"
-	FanOutFunction   = "fanout"
-	GraphQLFunction  = "graphql"
-	RealtimeFunction = "realtime"
-)
-
-// FunctionNames lists every Lambda the stack deploys for t: the framework's
-// and the app's, sorted.
-func FunctionNames(t topology.Topology) []string {
-	names := []string{RouterFunction, FanOutFunction, GraphQLFunction, RealtimeFunction}
-	for _, f := range t.Functions {
-		names = append(names, f.Name)
-	}
-	sort.Strings(names)
-	return names
-}
-
 // Code gives the deployment package of a function by name.
 type Code func(name string) awslambda.Code
 
@@ -62,7 +41,7 @@ func AssetDirs(root string) Code {
 // instead of a CDK asset error per function.
 func CheckAssets(root string, t topology.Topology) error {
 	var missing []string
-	for _, name := range FunctionNames(t) {
+	for _, name := range t.Lambdas() {
 		if _, err := os.Stat(filepath.Join(root, name, "bootstrap")); err != nil {
 			missing = append(missing, name)
 		}

@@ -79,7 +79,7 @@ func NewHttpApi(scope constructs.Construct, id string, p HttpApiProps) *HttpApi 
 	tables := append(AppTables(t), topology.IdempotencyTable)
 	env := p.Tables.Env(tables...)
 	h.Function = newGoFunction(c, "GraphQL", goFunctionProps{
-		Name:        GraphQLFunction,
+		Name:        topology.GraphQLFunction,
 		Description: "GraphQL queries and mutations over HTTPS",
 		Code:        p.Code,
 		Stage:       p.Stage,

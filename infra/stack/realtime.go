@@ -81,7 +81,7 @@ func NewRealtime(scope constructs.Construct, id string, p RealtimeProps) *Realti
 	rtTables := append(append(append([]string(nil), app...), topology.IdempotencyTable), framework...)
 	rtEnv := p.Tables.Env(rtTables...)
 	r.Function = newGoFunction(c, "Realtime", goFunctionProps{
-		Name:        RealtimeFunction,
+		Name:        topology.RealtimeFunction,
 		Description: "GraphQL over WebSocket (graphql-transport-ws): $connect, $disconnect, $default",
 		Code:        p.Code,
 		Stage:       p.Stage,
@@ -95,7 +95,7 @@ func NewRealtime(scope constructs.Construct, id string, p RealtimeProps) *Realti
 	// connection and subscription stores to clean up gone connections.
 	foTables := append(append([]string(nil), app...), framework...)
 	r.FanOut = newGoFunction(c, "FanOut", goFunctionProps{
-		Name:        FanOutFunction,
+		Name:        topology.FanOutFunction,
 		Description: "Pushes committed changes to matching GraphQL subscriptions",
 		Code:        p.Code,
 		Stage:       p.Stage,

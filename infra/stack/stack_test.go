@@ -69,10 +69,10 @@ var testTopology = topology.Topology{
 	}},
 }
 
-func TestFunctionNames(t *testing.T) {
+func TestLambdas(t *testing.T) {
 	want := []string{"fanout", "graphql", "realtime", "router", "ship"}
-	if got := FunctionNames(testTopology); !reflect.DeepEqual(got, want) {
-		t.Errorf("FunctionNames = %v, want %v", got, want)
+	if got := testTopology.Lambdas(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Lambdas = %v, want %v", got, want)
 	}
 }
 
@@ -82,7 +82,7 @@ func TestCheckAssets(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "make build") || !strings.Contains(err.Error(), "fanout, graphql, realtime, router, ship") {
 		t.Fatalf("empty build dir: %v", err)
 	}
-	for _, name := range FunctionNames(testTopology) {
+	for _, name := range testTopology.Lambdas() {
 		if name == "ship" {
 			continue
 		}

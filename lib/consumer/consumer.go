@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -68,11 +69,16 @@ type Config struct {
 	Middleware []Middleware
 }
 
-// ConfigFromEnv is the configuration a function's Lambda reads from its
-// environment: the route (topology.EnvRouteName) and dead-letter queue
-// (topology.EnvDLQURL). The caller sets SQS when there is a DLQ URL.
-func ConfigFromEnv(function string) Config {
-	return Config{Function: function, Route: os.Getenv(topology.EnvRouteName), DLQURL: os.Getenv(topology.EnvDLQURL)}
+// ConfigFromEnv is the configuration of function's consumer from its
+// environment (os.Getenv in a Lambda main, the provisioned names in the
+// dev runtime): the route feeding it (topology.EnvRouteName) and its
+// dead-letter queue (topology.EnvDLQURL). The caller sets SQS when there
+// is a dead-letter queue, and Logger.
+func ConfigFromEnv(t topology.Topology, function string, getenv func(string) string) (Config, error) {
+	if _, ok := t.Function(function); !ok {
+		return Config{}, fmt.Errorf("consumer: no function %q in the topology", function)
+	}
+	return Config{Function: function, Route: getenv(topology.EnvRouteName), DLQURL: getenv(topology.EnvDLQURL)}, nil
 }
 
 // Validate reports inconsistent settings.
@@ -103,13 +109,19 @@ func New[T any](h Handler[T], cfg Config) (*Consumer, error) {
 	if h == nil {
 		return nil, errors.New("consumer: nil handler")
 	}
-	return NewEvent(func(ctx context.Context, e change.Event) error {
+	return NewEvent(Typed(h), cfg)
+}
+
+// Typed is h as an EventHandler: each change's images are decoded into T,
+// and a change whose images do not decode fails permanently.
+func Typed[T any](h Handler[T]) EventHandler {
+	return func(ctx context.Context, e change.Event) error {
 		c, err := change.Decode[T](e)
 		if err != nil {
 			return errs.Permanent(fmt.Errorf("decode images: %w", err))
 		}
 		return h(ctx, c)
-	}, cfg)
+	}
 }
 
 // NewEvent makes a Consumer for a handler of raw change events.

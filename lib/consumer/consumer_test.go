@@ -24,6 +24,7 @@ import (
 	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
 	"github.com/threefactor/framework/lib/errs"
+	"github.com/threefactor/framework/lib/topology"
 )
 
 func TestMain(m *testing.M) {
@@ -412,9 +413,12 @@ func TestConfig(t *testing.T) {
 	if _, err := New[order](nil, Config{}); err == nil {
 		t.Error("nil typed handler accepted")
 	}
-	t.Setenv("ROUTE_NAME", "validate-order")
-	t.Setenv("DLQ_URL", "http://localhost/q/dlq")
-	if cfg := ConfigFromEnv("validateorder"); cfg.Function != "validateorder" || cfg.Route != "validate-order" || cfg.DLQURL != "http://localhost/q/dlq" {
-		t.Errorf("ConfigFromEnv = %+v", cfg)
+	topo := topology.Topology{App: "shop", Functions: []topology.Function{{Name: "validateorder"}}}
+	env := map[string]string{"ROUTE_NAME": "validate-order", "DLQ_URL": "http://localhost/q/dlq"}
+	if cfg, err := ConfigFromEnv(topo, "validateorder", func(k string) string { return env[k] }); err != nil || cfg.Function != "validateorder" || cfg.Route != "validate-order" || cfg.DLQURL != "http://localhost/q/dlq" {
+		t.Errorf("ConfigFromEnv = %+v, %v", cfg, err)
+	}
+	if _, err := ConfigFromEnv(topo, "other", func(string) string { return "" }); err == nil {
+		t.Error("ConfigFromEnv of an undeclared function accepted")
 	}
 }

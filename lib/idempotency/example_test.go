@@ -22,7 +22,7 @@ type Order struct {
 
 func charge(ctx context.Context, o *Order) (string, error) { return "ch_" + o.ID, nil }
 
-// A function's main: the whole handler runs once per change event.
+// The whole handler runs once per change event.
 func ExampleMiddleware() {
 	ctx := context.Background()
 	awsCfg, err := config.LoadDefaultConfig(ctx)
@@ -30,7 +30,7 @@ func ExampleMiddleware() {
 		log.Fatal(err)
 	}
 	store := idempotency.New(dynamodb.NewFromConfig(awsCfg), os.Getenv(topology.TableEnv(topology.IdempotencyTable)))
-	cfg := consumer.ConfigFromEnv("processpayment")
+	cfg := consumer.Config{Function: "processpayment"}
 	cfg.Middleware = []consumer.Middleware{idempotency.Middleware(store, "")}
 	c, err := consumer.New(func(ctx context.Context, ch change.Change[Order]) error {
 		_, err := charge(ctx, ch.NewItem)
@@ -39,7 +39,7 @@ func ExampleMiddleware() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	_ = c // lambda.Start(c.Handle)
+	_ = c // behind an SQS event source mapping: lambda.Start(c.Handle)
 }
 
 // One step of a handler, with its result kept for duplicates.
