@@ -70,6 +70,9 @@ var synth struct {
 // canary) and synthesizes it once for the whole test binary.
 func synthesize(t *testing.T) map[stack.Stage]*synthesized {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("synthesizes the CDK app (tens of seconds): runs in make test, not with -short")
+	}
 	synth.once.Do(func() { synth.err = doSynth() })
 	if synth.err != nil {
 		t.Fatalf("synthesize: %v", synth.err)
