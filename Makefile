@@ -76,6 +76,8 @@ LAMBDAS       = $(patsubst functions/%/lambda/main.go,%,$(wildcard functions/*/l
 # The pinned CDK CLI (infra/package.json); the app itself is Go (cdk.json).
 CDK           = CDK_DISABLE_VERSION_CHECK=true CDK_DISABLE_CLI_TELEMETRY=true infra/node_modules/.bin/cdk
 STAGE        ?= dev
+# More CDK context for synth and deploy, e.g. CDK_ARGS="-c allowedOrigins=https://app.example.com".
+CDK_ARGS     ?=
 
 .PHONY: build synth deploy bootstrap
 
@@ -89,11 +91,11 @@ build:
 
 ## synth: the CloudFormation templates in cdk.out, offline (STAGE=dev|prod; no AWS account needed)
 synth: build deps-node
-	$(CDK) synth --no-notices --quiet -c stage=$(STAGE)
+	$(CDK) synth --no-notices --quiet -c stage=$(STAGE) $(CDK_ARGS)
 
 ## deploy: cdk deploy the stack of STAGE (after `make bootstrap` once per account and region)
 deploy: build deps-node
-	$(CDK) deploy --no-notices -c stage=$(STAGE) --require-approval broadening
+	$(CDK) deploy --no-notices -c stage=$(STAGE) --require-approval broadening $(CDK_ARGS)
 
 ## bootstrap: cdk bootstrap the account and region of the current AWS credentials
 bootstrap: deps-node
