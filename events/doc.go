@@ -1,5 +1,14 @@
-// Package events is the food-delivery app's event catalogue: its tables and
-// the routes that carry each committed change, by EventBridge pattern, to
-// the function that takes the next step. It is the one topology declaration
-// that both the dev runtime and infra/ build from.
-package events
+// Package fooddelivery is the food-delivery app's one declaration: its
+// tables, its functions with their handlers, the routes that carry each
+// committed change, by EventBridge pattern, to the function that takes the
+// next step, and its GraphQL API. The dev runtime, every Lambda main, the
+// CDK app, the tests and the threefactor CLI read it (App); nothing else
+// lists a table or a function.
+//
+// The package lives in the events/ folder and is named for the app:
+// import it as
+//
+//	fooddelivery "github.com/threefactor/framework/events"
+//
+// A new app replaces this package (and gateway/ and functions/), never lib/.
+package fooddelivery

@@ -10,12 +10,11 @@ import (
 
 // The realtime fan-out stores a subscription under its topic and delivers
 // each change to the subscriptions of the change's topics.
-func ExampleTopics() {
-	var tp gateway.Topics
-	sub, _ := tp.SubscriptionTopic("orderUpdated", map[string]any{"id": "ord_42"})
+func ExampleSubscriptionTopic() {
+	sub, _ := gateway.SubscriptionTopic("orderUpdated", map[string]any{"id": "ord_42"})
 	keys, _ := json.Marshal(map[string]string{"id": "ord_42"})
 	fmt.Println(sub)
-	fmt.Println(tp.ChangeTopics(change.Event{Table: "orders", Keys: keys}))
+	fmt.Println(gateway.ChangeTopics(change.Event{Table: "orders", Keys: keys}))
 	// Output:
 	// orderUpdated:ord_42
 	// [orderUpdated:ord_42]

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	_ "embed"
 	"errors"
 	"log/slog"
@@ -8,7 +9,9 @@ import (
 	"github.com/graph-gophers/graphql-go"
 
 	"github.com/threefactor/framework/gateway/orders"
+	"github.com/threefactor/framework/lib/app"
 	"github.com/threefactor/framework/lib/graphqlhttp"
+	"github.com/threefactor/framework/lib/realtime"
 )
 
 // SDL is the schema, schema.graphql.
@@ -39,10 +42,26 @@ func NewResolver(d Deps) (*Resolver, error) {
 	return newResolver(d), nil
 }
 
+// API is the app's GraphQL API: its schema, the resolver built from a
+// component's environment, and the topics subscriptions and changes are
+// matched by.
+var API = app.GraphQL{
+	SDL:      SDL,
+	Resolver: Build,
+	Topics:   realtime.Topics{Subscription: SubscriptionTopic, Change: ChangeTopics},
+}
+
+// Build is the root resolver over the order store the environment names.
+func Build(_ context.Context, env *app.Env) (any, error) {
+	store, err := orders.StoreFromEnv(env)
+	if err != nil {
+		return nil, err
+	}
+	return NewResolver(Deps{Store: store, Logger: env.Logger})
+}
+
 // NewSchema is the app's schema over d with limits applied (see
-// graphqlhttp.ParseSchema). The HTTP function and the realtime fan-out
-// share it: the fan-out runs stored orderUpdated operations on it with
-// schema.Subscribe and a change in the context.
+// graphqlhttp.ParseSchema), for tests of the resolvers.
 func NewSchema(d Deps, limits graphqlhttp.Limits) (*graphql.Schema, error) {
 	r, err := NewResolver(d)
 	if err != nil {

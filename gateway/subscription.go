@@ -6,7 +6,6 @@ import (
 
 	"github.com/graph-gophers/graphql-go"
 
-	appevents "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/gateway/orders"
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/realtime"
@@ -23,7 +22,7 @@ func (r *Resolver) OrderUpdated(ctx context.Context, args struct{ ID graphql.ID 
 	ch := make(chan *OrderResolver, 1)
 	defer close(ch)
 	e, ok := realtime.ChangeFrom(ctx)
-	if !ok || e.Table != appevents.Orders || e.Operation == topology.Remove {
+	if !ok || e.Table != orders.OrdersTable || e.Operation == topology.Remove {
 		return ch, nil
 	}
 	if e.Reduced {
@@ -51,14 +50,9 @@ func (r *Resolver) OrderUpdated(ctx context.Context, args struct{ ID graphql.ID 
 	return ch, nil
 }
 
-// Topics maps subscriptions and changes to the topics the realtime
-// fan-out matches them by: a subscription is stored under its topic, and
-// a change is delivered to the subscriptions of each of its topics.
-type Topics struct{}
-
 // SubscriptionTopic is the topic of a subscription to field with args,
 // e.g. "orderUpdated:ord_123".
-func (Topics) SubscriptionTopic(field string, args map[string]any) (string, error) {
+func SubscriptionTopic(field string, args map[string]any) (string, error) {
 	switch field {
 	case "orderUpdated":
 		id, err := stringArg(args, "id")
@@ -73,8 +67,8 @@ func (Topics) SubscriptionTopic(field string, args map[string]any) (string, erro
 // ChangeTopics are the topics a change concerns: for an order, its
 // orderUpdated topic. The id comes from the keys, which every event keeps
 // (even a reduced one).
-func (Topics) ChangeTopics(e change.Event) []string {
-	if e.Table != appevents.Orders {
+func ChangeTopics(e change.Event) []string {
+	if e.Table != orders.OrdersTable {
 		return nil
 	}
 	id, err := orders.IDOf(e)

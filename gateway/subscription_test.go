@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"testing"
 
-	appevents "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/gateway"
 	"github.com/threefactor/framework/gateway/orders"
 	"github.com/threefactor/framework/lib/change"
@@ -49,7 +48,7 @@ func TestOrderUpdated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reduced := orderEvent(t, appevents.Orders, nil, &stored)
+	reduced := orderEvent(t, orders.OrdersTable, nil, &stored)
 	reduced.New, reduced.Reduced = nil, true
 	paid := &orders.Order{ID: "ord_1", Status: orders.Paid, RestaurantID: "r-pizza", TotalCents: 900,
 		Items: []orders.Item{{MenuItemID: "margherita", Quantity: 1}}, Payments: []orders.Payment{{ID: "ch_1", AmountCents: 900}}, UpdatedAt: "t2"}
@@ -62,11 +61,11 @@ func TestOrderUpdated(t *testing.T) {
 		id   string
 		want []string
 	}{
-		{"change of this order", realtime.WithChange(context.Background(), orderEvent(t, appevents.Orders, &validated, paid)), "ord_1",
+		{"change of this order", realtime.WithChange(context.Background(), orderEvent(t, orders.OrdersTable, &validated, paid)), "ord_1",
 			[]string{`{"orderUpdated":{"id":"ord_1","status":"PAID","totalCents":900,"payments":[{"id":"ch_1","amountCents":900}],"updatedAt":"t2"}}`}},
-		{"change of another order", realtime.WithChange(context.Background(), orderEvent(t, appevents.Orders, &validated, paid)), "ord_2", nil},
-		{"change of another table", realtime.WithChange(context.Background(), orderEvent(t, appevents.Restaurants, &validated, paid)), "ord_1", nil},
-		{"removal", realtime.WithChange(context.Background(), orderEvent(t, appevents.Orders, paid, nil)), "ord_1", nil},
+		{"change of another order", realtime.WithChange(context.Background(), orderEvent(t, orders.OrdersTable, &validated, paid)), "ord_2", nil},
+		{"change of another table", realtime.WithChange(context.Background(), orderEvent(t, orders.RestaurantsTable, &validated, paid)), "ord_1", nil},
+		{"removal", realtime.WithChange(context.Background(), orderEvent(t, orders.OrdersTable, paid, nil)), "ord_1", nil},
 		{"no change in context", context.Background(), "ord_1", nil},
 		{"reduced change: the order is read", realtime.WithChange(context.Background(), reduced), "ord_stored",
 			[]string{`{"orderUpdated":{"id":"ord_stored","status":"PLACED","totalCents":0,"payments":[],"updatedAt":"2026-01-02T03:04:05Z"}}`}},
@@ -99,8 +98,7 @@ func TestOrderUpdated(t *testing.T) {
 }
 
 func TestTopics(t *testing.T) {
-	var tp gateway.Topics
-	got, err := tp.SubscriptionTopic("orderUpdated", map[string]any{"id": "ord_9"})
+	got, err := gateway.SubscriptionTopic("orderUpdated", map[string]any{"id": "ord_9"})
 	if err != nil || got != "orderUpdated:ord_9" {
 		t.Fatalf("SubscriptionTopic = %q, %v", got, err)
 	}
@@ -113,25 +111,25 @@ func TestTopics(t *testing.T) {
 		{"orderUpdated", map[string]any{"id": ""}},
 		{"restaurantUpdated", map[string]any{"id": "x"}},
 	} {
-		if topic, err := tp.SubscriptionTopic(bad.field, bad.args); err == nil {
+		if topic, err := gateway.SubscriptionTopic(bad.field, bad.args); err == nil {
 			t.Errorf("SubscriptionTopic(%s, %v) = %q, want an error", bad.field, bad.args, topic)
 		}
 	}
 	o := &orders.Order{ID: "ord_9", Status: orders.Placed}
-	reduced := orderEvent(t, appevents.Orders, nil, o)
+	reduced := orderEvent(t, orders.OrdersTable, nil, o)
 	reduced.New, reduced.Reduced = nil, true
 	tests := []struct {
 		name string
 		e    change.Event
 		want []string
 	}{
-		{"insert", orderEvent(t, appevents.Orders, nil, o), []string{"orderUpdated:ord_9"}},
-		{"remove", orderEvent(t, appevents.Orders, o, nil), []string{"orderUpdated:ord_9"}},
+		{"insert", orderEvent(t, orders.OrdersTable, nil, o), []string{"orderUpdated:ord_9"}},
+		{"remove", orderEvent(t, orders.OrdersTable, o, nil), []string{"orderUpdated:ord_9"}},
 		{"reduced", reduced, []string{"orderUpdated:ord_9"}},
-		{"other table", orderEvent(t, appevents.Restaurants, nil, o), nil},
+		{"other table", orderEvent(t, orders.RestaurantsTable, nil, o), nil},
 	}
 	for _, tt := range tests {
-		if got := tp.ChangeTopics(tt.e); !reflect.DeepEqual(got, tt.want) {
+		if got := gateway.ChangeTopics(tt.e); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s: ChangeTopics = %q, want %q", tt.name, got, tt.want)
 		}
 	}

@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	appevents "github.com/threefactor/framework/events"
+	fooddelivery "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/infra/stack"
 )
 
@@ -12,7 +12,7 @@ import (
 // finds its tables, bus, rules and queues.
 func TestDataPlaneStack(t *testing.T) {
 	s := synthesize(t)[dataPlane]
-	topo := appevents.Topology
+	topo := fooddelivery.App.Topology()
 	allowed := map[string]bool{
 		"AWS::DynamoDB::Table": true, "AWS::Events::EventBus": true, "AWS::Events::Rule": true,
 		"AWS::SQS::Queue": true, "AWS::SQS::QueuePolicy": true,

@@ -8,7 +8,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 
-	appevents "github.com/threefactor/framework/events"
+	fooddelivery "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/infra/stack"
 	"github.com/threefactor/framework/lib/topology"
 )
@@ -22,9 +22,9 @@ var wildcardResourceAllowed = map[string]string{
 }
 
 func TestIAMNoWildcards(t *testing.T) {
-	forStages(t, func(t *testing.T, s *synthesized) {
+	forFullStacks(t, func(t *testing.T, s *synthesized) {
 		policies := s.ofType("AWS::IAM::Policy")
-		if len(policies) < len(stack.FunctionNames(appevents.Topology)) {
+		if len(policies) < len(fooddelivery.App.Lambdas()) {
 			t.Fatalf("%d policies, want one per function at least", len(policies))
 		}
 		for id, p := range policies {
@@ -65,7 +65,7 @@ func TestIAMNoWildcards(t *testing.T) {
 // declared to use, and the fan-out only reads the app's tables.
 func TestIAMTableAccess(t *testing.T) {
 	forStages(t, func(t *testing.T, s *synthesized) {
-		topo := appevents.Topology
+		topo := fooddelivery.App.Topology()
 		app := stack.AppTables(topo)
 		with := func(names ...[]string) []string {
 			var out []string

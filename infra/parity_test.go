@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	appevents "github.com/threefactor/framework/events"
+	fooddelivery "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/infra/stack"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
 	"github.com/threefactor/framework/lib/provision"
@@ -52,7 +52,7 @@ func TestParityWithLocalProvisioning(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cfg := emulatortest.Config(t)
-	topo := appevents.Topology
+	topo := fooddelivery.App.Topology()
 	if _, err := provision.Apply(ctx, cfg, topo); err != nil {
 		t.Fatalf("provision: %v", err)
 	}
@@ -115,7 +115,7 @@ func compareShapes(t *testing.T, cloud, local shape) {
 
 func cloudShape(t *testing.T, s *synthesized) shape {
 	out := shape{Tables: map[string]tableShape{}, Routes: map[string]routeShape{}}
-	for _, tb := range appevents.Topology.AllTables() {
+	for _, tb := range fooddelivery.App.Topology().AllTables() {
 		r, ok := s.resources[stack.LogicalTableID(tb.Name)]
 		if !ok {
 			continue

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 
-	appevents "github.com/threefactor/framework/events"
+	fooddelivery "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/infra/stack"
 	"github.com/threefactor/framework/lib/topology"
 )
@@ -25,10 +25,10 @@ func TestTerminationProtection(t *testing.T) {
 func TestTables(t *testing.T) {
 	forStages(t, func(t *testing.T, s *synthesized) {
 		tables := s.ofType("AWS::DynamoDB::Table")
-		if got, want := len(tables), len(appevents.Topology.AllTables()); got != want {
+		if got, want := len(tables), len(fooddelivery.App.Topology().AllTables()); got != want {
 			t.Errorf("%d tables, want %d (app + framework)", got, want)
 		}
-		for _, tb := range appevents.Topology.AllTables() {
+		for _, tb := range fooddelivery.App.Topology().AllTables() {
 			t.Run(tb.Name, func(t *testing.T) {
 				id := stack.LogicalTableID(tb.Name)
 				r, ok := tables[id]
@@ -144,10 +144,10 @@ func TestStreamReaders(t *testing.T) {
 			{"fanout", s.st.Realtime.FanOut, s.st.Realtime.FanOutOnFailure, "LATEST",
 				stack.FanOutBatchSize, stack.FanOutRetryAttempts, stack.FanOutMaxRecordAge},
 		}
-		if len(appevents.Topology.StreamTables()) == 0 {
+		if len(fooddelivery.App.Topology().StreamTables()) == 0 {
 			t.Fatal("the app declares no stream table")
 		}
-		for _, table := range appevents.Topology.StreamTables() {
+		for _, table := range fooddelivery.App.Topology().StreamTables() {
 			mappings := s.streamMappings(table)
 			// DynamoDB serves two readers per shard: the router and the fan-out.
 			if len(mappings) != 2 {
@@ -184,7 +184,7 @@ func TestStreamReaders(t *testing.T) {
 			}
 		}
 		// Tables without streams have no readers.
-		for _, tb := range appevents.Topology.AllTables() {
+		for _, tb := range fooddelivery.App.Topology().AllTables() {
 			if !tb.Stream && len(s.streamMappings(tb.Name)) > 0 {
 				t.Errorf("%s has no stream but has readers", tb.Name)
 			}
@@ -194,7 +194,7 @@ func TestStreamReaders(t *testing.T) {
 		if !reflect.DeepEqual(env[topology.EnvEventBus], ref(s.id(s.st.Pipeline.Bus))) {
 			t.Errorf("router %s = %v", topology.EnvEventBus, env[topology.EnvEventBus])
 		}
-		for _, tb := range appevents.Topology.StreamTables() {
+		for _, tb := range fooddelivery.App.Topology().StreamTables() {
 			if !reflect.DeepEqual(env[topology.TableEnv(tb)], ref(stack.LogicalTableID(tb))) {
 				t.Errorf("router %s = %v", topology.TableEnv(tb), env[topology.TableEnv(tb)])
 			}
@@ -205,9 +205,9 @@ func TestStreamReaders(t *testing.T) {
 func TestQueuesEncryptedAndTLSOnly(t *testing.T) {
 	forStages(t, func(t *testing.T, s *synthesized) {
 		queues := s.ofType("AWS::SQS::Queue")
-		// A route queue and DLQ each, plus the two on-failure queues and
-		// the rule targets' dead-letter queue.
-		if want := 2*len(appevents.Topology.Routes) + 3; len(queues) != want {
+		// A route queue and DLQ each, plus the two on-failure queues, the
+		// rule targets' dead-letter queue and the realtime function's.
+		if want := 2*len(fooddelivery.App.Topology().Routes) + 4; len(queues) != want {
 			t.Errorf("%d queues, want %d", len(queues), want)
 		}
 		tlsOnly := map[string]bool{}
@@ -239,7 +239,7 @@ func TestQueuesEncryptedAndTLSOnly(t *testing.T) {
 
 func TestRoutes(t *testing.T) {
 	forStages(t, func(t *testing.T, s *synthesized) {
-		topo := appevents.Topology
+		topo := fooddelivery.App.Topology()
 		if got, want := len(s.ofType("AWS::Events::Rule")), len(topo.Routes); got != want {
 			t.Errorf("%d rules, want one per route (%d)", got, want)
 		}
@@ -358,7 +358,7 @@ func TestArchive(t *testing.T) {
 		if !reflect.DeepEqual(a["SourceArn"], getAtt(s.id(s.st.Pipeline.Bus), "Arn")) {
 			t.Errorf("archive of %v, want the bus", a["SourceArn"])
 		}
-		if got := canonical(t, a["EventPattern"]); got != canonical(t, map[string]any{"source": []any{appevents.Topology.EventSource()}}) {
+		if got := canonical(t, a["EventPattern"]); got != canonical(t, map[string]any{"source": []any{fooddelivery.App.Topology().EventSource()}}) {
 			t.Errorf("archive pattern %s", got)
 		}
 		want := 30.0
@@ -382,7 +382,7 @@ func (s *synthesized) env(t *testing.T, fn awslambda.Function) map[string]any {
 func TestFunctions(t *testing.T) {
 	forStages(t, func(t *testing.T, s *synthesized) {
 		fns := s.ofType("AWS::Lambda::Function")
-		if got, want := len(fns), len(stack.FunctionNames(appevents.Topology)); got != want {
+		if got, want := len(fns), len(fooddelivery.App.Lambdas()); got != want {
 			t.Errorf("%d functions, want %d", got, want)
 		}
 		logGroups := s.ofType("AWS::Logs::LogGroup")
@@ -456,8 +456,15 @@ func TestHttpApi(t *testing.T) {
 			t.Errorf("ProtocolType %v", api["ProtocolType"])
 		}
 		cors := api["CorsConfiguration"]
-		if !reflect.DeepEqual(path(cors, "AllowOrigins"), []any{"*"}) {
-			t.Errorf("CORS origins %v", path(cors, "AllowOrigins"))
+		wantOrigins := []any{"*"}
+		if s.stage == stack.Prod {
+			wantOrigins = nil
+			for _, o := range prodOrigins {
+				wantOrigins = append(wantOrigins, o)
+			}
+		}
+		if !reflect.DeepEqual(path(cors, "AllowOrigins"), wantOrigins) {
+			t.Errorf("CORS origins %v, want %v", path(cors, "AllowOrigins"), wantOrigins)
 		}
 		for _, m := range []string{"GET", "POST", "OPTIONS"} {
 			if !contains(asList(path(cors, "AllowMethods")), m) {
@@ -469,8 +476,14 @@ func TestHttpApi(t *testing.T) {
 				t.Errorf("CORS headers %v lack %s", path(cors, "AllowHeaders"), hdr)
 			}
 		}
+		if path(cors, "AllowCredentials") == true {
+			t.Error("CORS allows credentials; the API takes bearer tokens, never cookies")
+		}
 		routes := s.routesOf(h.Api)
 		want := []string{"GET /graphql", "POST /graphql"}
+		if s.stage == stack.Dev {
+			want = []string{"GET /graphiql", "GET /graphql", "POST /graphql"}
+		}
 		if !reflect.DeepEqual(sortedKeys(routes), want) {
 			t.Errorf("routes %v, want %v", sortedKeys(routes), want)
 		}

@@ -16,7 +16,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	appevents "github.com/threefactor/framework/events"
+	fooddelivery "github.com/threefactor/framework/events"
+	"github.com/threefactor/framework/functions/validateorder"
 	"github.com/threefactor/framework/gateway/orders"
 	"github.com/threefactor/framework/lib/emulator"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
@@ -35,8 +36,8 @@ func TestCrashMidBurstLosesNoEvent(t *testing.T) {
 	)
 	cfg := emulatortest.Config(t)
 	store := orders.NewStore(dynamodb.NewFromConfig(cfg), orders.Tables{
-		Orders:      appevents.Topology.TableName(appevents.Orders),
-		Restaurants: appevents.Topology.TableName(appevents.Restaurants),
+		Orders:      fooddelivery.App.Topology().TableName(fooddelivery.Orders),
+		Restaurants: fooddelivery.App.Topology().TableName(fooddelivery.Restaurants),
 	})
 	addr := harness.FreeAddr(t)
 	dev := harness.StartDev(t, addr)
@@ -102,7 +103,7 @@ func TestCrashMidBurstLosesNoEvent(t *testing.T) {
 	harness.StartDev(t, addr)
 	// In-flight messages of the killed process return after the queue's
 	// visibility timeout (six times validate-order's timeout).
-	fn, _ := appevents.Topology.Function(appevents.ValidateOrder)
+	fn, _ := fooddelivery.App.Topology().Function(validateorder.Name)
 	wait := 6*fn.Timeout + 2*time.Minute
 	var pending []string
 	harness.WaitFor(t, wait, "every order validated after the restart", func() bool {
@@ -154,7 +155,7 @@ func TestDevEmulatorOutlivesCrashUntilWiped(t *testing.T) {
 		t.Fatal(err)
 	}
 	ep := strings.TrimSpace(string(epBytes))
-	if ep == emulatortest.Endpoint() {
+	if ep == emulatortest.Endpoint(t) {
 		t.Fatalf("dev used the test's emulator %s, want its own", ep)
 	}
 	cfg, err := emulator.Config(ctx, ep)
@@ -162,8 +163,8 @@ func TestDevEmulatorOutlivesCrashUntilWiped(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := orders.NewStore(dynamodb.NewFromConfig(cfg), orders.Tables{
-		Orders:      appevents.Topology.TableName(appevents.Orders),
-		Restaurants: appevents.Topology.TableName(appevents.Restaurants),
+		Orders:      fooddelivery.App.Topology().TableName(fooddelivery.Orders),
+		Restaurants: fooddelivery.App.Topology().TableName(fooddelivery.Restaurants),
 	})
 	kept := orders.Restaurant{ID: "r-kept", Name: "Kept across crashes", Menu: []orders.MenuItem{{ID: "bread", Name: "Bread", PriceCents: 100}}}
 	if _, err := store.PutRestaurant(ctx, kept); err != nil {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	appevents "github.com/threefactor/framework/events"
+	fooddelivery "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
 	"github.com/threefactor/framework/lib/realtime/store"
 	"github.com/threefactor/framework/lib/topology"
@@ -25,7 +25,7 @@ import (
 // realtimeStore is the dev stack's connection and subscription store.
 func realtimeStore(t testing.TB) *store.Store {
 	t.Helper()
-	topo := appevents.Topology
+	topo := fooddelivery.App.Topology()
 	st, err := store.New(dynamodb.NewFromConfig(emulatortest.Config(t)), store.Config{
 		ConnectionsTable:   topo.TableName(topology.ConnectionsTable),
 		SubscriptionsTable: topo.TableName(topology.SubscriptionsTable),

@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	appevents "github.com/threefactor/framework/events"
+	fooddelivery "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/lib/benchfig"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
 	"github.com/threefactor/framework/tests/harness"
@@ -263,7 +263,7 @@ func deliverAll(ctx context.Context, t *testing.T, s *devStack, n int) []order {
 func chargesPerOrder(t *testing.T) map[string]int {
 	t.Helper()
 	db := dynamodb.NewFromConfig(emulatortest.Config(t))
-	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(appevents.Topology.TableName(appevents.Charges))})
+	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(fooddelivery.App.Topology().TableName(fooddelivery.Charges))})
 	counts := map[string]int{}
 	for p.HasMorePages() {
 		page, err := p.NextPage(context.Background())

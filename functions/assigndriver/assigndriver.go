@@ -13,7 +13,9 @@ import (
 	"log/slog"
 
 	"github.com/threefactor/framework/gateway/orders"
+	"github.com/threefactor/framework/lib/app"
 	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/consumer"
 )
 
 // DefaultDrivers is the simulated driver pool.
@@ -25,6 +27,18 @@ func PickDriver(orderID string, pool []string) string {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(orderID))
 	return pool[h.Sum32()%uint32(len(pool))]
+}
+
+// Name is the function's name in the app declaration.
+const Name = "assigndriver"
+
+// Build builds the handler from its environment: the orders table.
+func Build(_ context.Context, env *app.Env) (consumer.Handler[orders.Order], error) {
+	store, err := orders.StoreFromEnv(env)
+	if err != nil {
+		return nil, err
+	}
+	return New(store, nil, env.Logger).Handle, nil
 }
 
 // Handler handles the assign-driver route.

@@ -28,7 +28,7 @@ func (c *counting) Charge(ctx context.Context, req processpayment.ChargeRequest)
 
 func (f *fixture) onceStore(t *testing.T, opts ...idempotency.Option) *idempotency.Store {
 	t.Helper()
-	table := orderstest.CreateTables(t, f.db, topology.IdempotencyTable)[topology.IdempotencyTable]
+	table := orderstest.CreateTables(t, topology.IdempotencyTable)[topology.IdempotencyTable]
 	return idempotency.New(f.db, table, append(opts, idempotency.WithLogger(slog.New(slog.DiscardHandler)))...)
 }
 

@@ -29,8 +29,12 @@ import (
 	"log/slog"
 
 	"github.com/threefactor/framework/gateway/orders"
+	"github.com/threefactor/framework/lib/app"
 	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/consumer"
 	"github.com/threefactor/framework/lib/errs"
+	"github.com/threefactor/framework/lib/idempotency"
+	"github.com/threefactor/framework/lib/topology"
 )
 
 // Scope is the idempotency scope of the charge work.
@@ -94,6 +98,42 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("processpayment: Config.Logger is nil"))
 	}
 	return errors.Join(errs...)
+}
+
+// Name is the function's name in the app declaration.
+const Name = "processpayment"
+
+// ChargesTable is the simulated provider's ledger (a logical table name):
+// one item per captured charge, keyed by the provider idempotency key (the
+// payment intent id). A real provider keeps this on its side.
+const ChargesTable = "charges"
+
+// Build builds the handler from its environment: the orders, charges and
+// idempotency tables, and EnvFailureRate for the simulated provider (an
+// invalid rate is an error here, at start).
+func Build(_ context.Context, env *app.Env) (consumer.Handler[orders.Order], error) {
+	rate, err := ParseFailureRate(env.Getenv(EnvFailureRate))
+	if err != nil {
+		return nil, err
+	}
+	store, err := orders.StoreFromEnv(env)
+	if err != nil {
+		return nil, err
+	}
+	names, err := env.Require(topology.TableEnv(ChargesTable), topology.TableEnv(topology.IdempotencyTable))
+	if err != nil {
+		return nil, err
+	}
+	p, err := NewSimulatedProvider(env.DynamoDB(), names[0], rate)
+	if err != nil {
+		return nil, err
+	}
+	once := idempotency.New(env.DynamoDB(), names[1], idempotency.WithLogger(env.Logger))
+	h, err := New(Config{Store: store, Provider: p, Once: once, Logger: env.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return h.Handle, nil
 }
 
 // Handler handles the process-payment route.

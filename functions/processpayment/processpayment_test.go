@@ -14,10 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	appevents "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/functions/processpayment"
 	"github.com/threefactor/framework/gateway/orders"
 	"github.com/threefactor/framework/gateway/orders/orderstest"
+	"github.com/threefactor/framework/lib/app"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
 	"github.com/threefactor/framework/lib/errs"
 )
@@ -78,7 +78,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	db := dynamodb.NewFromConfig(emulatortest.Config(t))
-	ledger := orderstest.CreateTables(t, db, appevents.Charges)[appevents.Charges]
+	ledger := orderstest.CreateTables(t, processpayment.ChargesTable)[processpayment.ChargesTable]
 	p, err := processpayment.NewSimulatedProvider(db, ledger, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -314,25 +314,24 @@ func TestConcurrentDeliveriesWithFlakyProvider(t *testing.T) {
 	f.exactlyOnePayment(t, o.ID)
 }
 
-func TestNewFromEnv(t *testing.T) {
+func TestBuildFromEnv(t *testing.T) {
 	env := map[string]string{"TABLE_ORDERS": "o", "TABLE_CHARGES": "c", "TABLE_IDEMPOTENCY": "i"}
-	getenv := func(k string) string { return env[k] }
-	cfg := aws.Config{Region: "us-east-1"}
-	log := slog.New(slog.DiscardHandler)
-	if _, err := processpayment.NewFromEnv(cfg, getenv, log); err != nil {
+	e := app.NewEnv(aws.Config{Region: "us-east-1"}, app.MapEnv(env), slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	if _, err := processpayment.Build(ctx, e); err != nil {
 		t.Fatalf("valid environment: %v", err)
 	}
 	env[processpayment.EnvFailureRate] = "0.3"
-	if _, err := processpayment.NewFromEnv(cfg, getenv, log); err != nil {
+	if _, err := processpayment.Build(ctx, e); err != nil {
 		t.Fatalf("rate 0.3: %v", err)
 	}
 	env[processpayment.EnvFailureRate] = "2"
-	if _, err := processpayment.NewFromEnv(cfg, getenv, log); err == nil || !strings.Contains(err.Error(), "PAYMENT_FAILURE_RATE") {
+	if _, err := processpayment.Build(ctx, e); err == nil || !strings.Contains(err.Error(), "PAYMENT_FAILURE_RATE") {
 		t.Fatalf("rate 2: err = %v, want a startup error naming PAYMENT_FAILURE_RATE", err)
 	}
 	delete(env, processpayment.EnvFailureRate)
 	delete(env, "TABLE_CHARGES")
-	if _, err := processpayment.NewFromEnv(cfg, getenv, log); err == nil || !strings.Contains(err.Error(), "TABLE_CHARGES") {
+	if _, err := processpayment.Build(ctx, e); err == nil || !strings.Contains(err.Error(), "TABLE_CHARGES") {
 		t.Fatalf("no ledger table: err = %v", err)
 	}
 }

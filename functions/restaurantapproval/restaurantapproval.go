@@ -11,8 +11,22 @@ import (
 	"log/slog"
 
 	"github.com/threefactor/framework/gateway/orders"
+	"github.com/threefactor/framework/lib/app"
 	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/consumer"
 )
+
+// Name is the function's name in the app declaration.
+const Name = "restaurantapproval"
+
+// Build builds the handler from its environment: the orders table.
+func Build(_ context.Context, env *app.Env) (consumer.Handler[orders.Order], error) {
+	store, err := orders.StoreFromEnv(env)
+	if err != nil {
+		return nil, err
+	}
+	return New(store, env.Logger).Handle, nil
+}
 
 // Handler handles the restaurant-approval route.
 type Handler struct {

@@ -14,7 +14,9 @@ import (
 	"log/slog"
 
 	"github.com/threefactor/framework/gateway/orders"
+	"github.com/threefactor/framework/lib/app"
 	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/consumer"
 )
 
 // Decision is the outcome of validating an order.
@@ -54,6 +56,22 @@ func Decide(o orders.Order, r *orders.Restaurant) Decision {
 		total += m.PriceCents * it.Quantity
 	}
 	return Decision{Status: orders.Validated, TotalCents: total}
+}
+
+// Name is the function's name in the app declaration.
+const Name = "validateorder"
+
+// Build builds the handler from its environment: the orders and
+// restaurants tables.
+func Build(_ context.Context, env *app.Env) (consumer.Handler[orders.Order], error) {
+	store, err := orders.StoreFromEnv(env)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := env.Table(orders.RestaurantsTable); err != nil {
+		return nil, err
+	}
+	return New(store, env.Logger).Handle, nil
 }
 
 // Handler handles the validate-order route.

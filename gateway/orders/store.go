@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/threefactor/framework/lib/topology"
+	"github.com/threefactor/framework/lib/app"
 )
 
 // dynamoDB is the part of the DynamoDB client the store uses.
@@ -46,22 +46,28 @@ func (e *ConflictError) Error() string {
 // Is makes errors.Is(err, ErrConflict) hold.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
+// Logical table names of the order store, as the app declares them.
+const (
+	OrdersTable      = "orders"
+	RestaurantsTable = "restaurants"
+)
+
 // Tables are the physical table names the store uses.
 type Tables struct {
 	Orders      string
 	Restaurants string
 }
 
-// TablesFromEnv reads the table names from the environment variables
-// topology.TableEnv names: TABLE_ORDERS, required, and TABLE_RESTAURANTS,
-// which only functions that read restaurants get. getenv is os.Getenv in a
-// Lambda main, the dev runtime's function environment locally.
-func TablesFromEnv(getenv func(string) string) (Tables, error) {
-	t := Tables{Orders: getenv(topology.TableEnv("orders")), Restaurants: getenv(topology.TableEnv("restaurants"))}
-	if t.Orders == "" {
-		return t, fmt.Errorf("%s is not set", topology.TableEnv("orders"))
+// StoreFromEnv is the store over the tables the environment names:
+// TABLE_ORDERS, required, and TABLE_RESTAURANTS, which only components
+// that read restaurants get.
+func StoreFromEnv(env *app.Env) (*Store, error) {
+	orders, err := env.Table(OrdersTable)
+	if err != nil {
+		return nil, err
 	}
-	return t, nil
+	restaurants, _ := env.Table(RestaurantsTable)
+	return NewStore(env.DynamoDB(), Tables{Orders: orders, Restaurants: restaurants}), nil
 }
 
 // Store reads and writes orders and restaurants.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"unicode"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -25,26 +25,6 @@ const (
 	// EnvLogLevel is the slog level (debug, info, warn, error).
 	EnvLogLevel = "LOG_LEVEL"
 )
-
-// Framework function names: each is a folder under functions/ with a
-// lambda/ main, built to build/<name>/bootstrap.
-const (
-	RouterFunction   = "router"
-	FanOutFunction   = "fanout"
-	GraphQLFunction  = "graphql"
-	RealtimeFunction = "realtime"
-)
-
-// FunctionNames lists every Lambda the stack deploys for t: the framework's
-// and the app's, sorted.
-func FunctionNames(t topology.Topology) []string {
-	names := []string{RouterFunction, FanOutFunction, GraphQLFunction, RealtimeFunction}
-	for _, f := range t.Functions {
-		names = append(names, f.Name)
-	}
-	sort.Strings(names)
-	return names
-}
 
 // Code gives the deployment package of a function by name.
 type Code func(name string) awslambda.Code
@@ -62,7 +42,7 @@ func AssetDirs(root string) Code {
 // instead of a CDK asset error per function.
 func CheckAssets(root string, t topology.Topology) error {
 	var missing []string
-	for _, name := range FunctionNames(t) {
+	for _, name := range t.Lambdas() {
 		if _, err := os.Stat(filepath.Join(root, name, "bootstrap")); err != nil {
 			missing = append(missing, name)
 		}
@@ -82,6 +62,10 @@ type goFunctionProps struct {
 	Timeout     awscdk.Duration
 	MemoryMB    int
 	Env         map[string]string
+	// AsyncDLQ receives the events of asynchronous invocations that failed
+	// every attempt. Only functions something invokes asynchronously have
+	// one.
+	AsyncDLQ awssqs.IQueue
 }
 
 // newGoFunction creates a Go Lambda on provided.al2023/arm64 with X-Ray
@@ -111,7 +95,7 @@ func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) aws
 	if memory == 0 {
 		memory = 256
 	}
-	fn := awslambda.NewFunction(scope, jsii.String(id), &awslambda.FunctionProps{
+	props := &awslambda.FunctionProps{
 		Description:  jsii.String(p.Description),
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),
@@ -123,8 +107,15 @@ func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) aws
 		LogGroup:     logs,
 		Role:         role,
 		Environment:  &env,
-	})
-	suppressNoAsyncDLQ(fn)
+	}
+	if p.AsyncDLQ != nil {
+		props.DeadLetterQueueEnabled = jsii.Bool(true)
+		props.DeadLetterQueue = p.AsyncDLQ
+	}
+	fn := awslambda.NewFunction(scope, jsii.String(id), props)
+	if p.AsyncDLQ == nil {
+		suppressNoAsyncDLQ(fn)
+	}
 	return fn
 }
 

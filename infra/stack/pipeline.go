@@ -112,7 +112,7 @@ func NewEventPipeline(scope constructs.Construct, id string, p EventPipelineProp
 	routerEnv := p.Tables.Env(p.Tables.Streams...)
 	routerEnv[topology.EnvEventBus] = *e.Bus.EventBusName()
 	e.Router = newGoFunction(c, "Router", goFunctionProps{
-		Name:        RouterFunction,
+		Name:        topology.RouterFunction,
 		Description: "Turns DynamoDB stream records into change events on the bus",
 		Code:        p.Code,
 		Stage:       p.Stage,

@@ -187,13 +187,19 @@ func New[T any](h Handler[T], cfg Config) (*Consumer, error) {
 	if h == nil {
 		return nil, errors.New("consumer: nil handler")
 	}
-	return NewEvent(func(ctx context.Context, e change.Event) error {
+	return NewEvent(Typed(h), cfg)
+}
+
+// Typed is h as an EventHandler: each change's images are decoded into T,
+// and a change whose images do not decode fails permanently.
+func Typed[T any](h Handler[T]) EventHandler {
+	return func(ctx context.Context, e change.Event) error {
 		c, err := change.Decode[T](e)
 		if err != nil {
 			return errs.Permanent(fmt.Errorf("decode images: %w", err))
 		}
 		return h(ctx, c)
-	}, cfg)
+	}
 }
 
 // NewEvent makes a Consumer for a handler of raw change events.

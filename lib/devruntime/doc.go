@@ -10,7 +10,7 @@
 // the app's topology with package provision, so the same handlers run
 // locally and on Lambda with the same aws-lambda-go event types:
 //
-//	rt, _ := devruntime.New(devruntime.Config{AWS: cfg, Topology: appevents.Topology})
+//	rt, _ := devruntime.New(devruntime.Config{AWS: cfg, Topology: yourapp.App.Topology()})
 //	res, _ := rt.Provision(ctx)
 //	rt.StreamReader("router", "orders", routerHandler)
 //	rt.QueueConsumer("validate-order", validateHandler)

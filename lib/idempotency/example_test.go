@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/consumer"
@@ -23,17 +22,7 @@ type Order struct {
 
 func charge(ctx context.Context, o *Order) (string, error) { return "ch_" + o.ID, nil }
 
-// app is the app's one topology declaration (in an app, its events package).
-var app = topology.Topology{
-	App:       "shop",
-	Tables:    []topology.Table{{Name: "orders", PartitionKey: topology.Key{Name: "id", Type: topology.String}, Stream: true}},
-	Functions: []topology.Function{{Name: "processpayment", Tables: []string{"orders"}}},
-	Routes: []topology.Route{{Name: "process-payment", Function: "processpayment", Match: topology.Match{
-		Table: "orders", New: map[string]topology.Condition{"status": topology.Is("VALIDATED")}, Changed: []string{"paymentIntent"},
-	}}},
-}
-
-// A function's main: the whole handler runs once per change event.
+// The whole handler runs once per change event.
 func ExampleMiddleware() {
 	ctx := context.Background()
 	awsCfg, err := config.LoadDefaultConfig(ctx)
@@ -41,11 +30,7 @@ func ExampleMiddleware() {
 		log.Fatal(err)
 	}
 	store := idempotency.New(dynamodb.NewFromConfig(awsCfg), os.Getenv(topology.TableEnv(topology.IdempotencyTable)))
-	cfg, err := consumer.ConfigFromEnv(app, "processpayment", os.Getenv)
-	if err != nil {
-		log.Fatal(err)
-	}
-	cfg.SQS = sqs.NewFromConfig(awsCfg)
+	cfg := consumer.Config{Function: "processpayment"}
 	cfg.Middleware = []consumer.Middleware{idempotency.Middleware(store, "")}
 	c, err := consumer.New(func(ctx context.Context, ch change.Change[Order]) error {
 		_, err := charge(ctx, ch.NewItem)
@@ -54,7 +39,7 @@ func ExampleMiddleware() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	_ = c // lambda.Start(c.Handle)
+	_ = c // behind an SQS event source mapping: lambda.Start(c.Handle)
 }
 
 // One step of a handler, with its result kept for duplicates.

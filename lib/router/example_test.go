@@ -27,11 +27,8 @@ func (printingBus) PutEvents(ctx context.Context, in *eventbridge.PutEventsInput
 }
 
 func Example() {
-	// In a Lambda main:
-	//   cfg, err := router.ConfigFromEnv(appevents.Topology)
-	//   cfg.Client = eventbridge.NewFromConfig(awsCfg)
-	//   r, err := router.New(cfg)
-	//   lambda.Start(r.Handle)
+	// An app's router Lambda is app.StartRouter(yourApp), which builds
+	// the Config with router.ConfigFromEnv(topology, os.Getenv).
 	r, err := router.New(router.Config{
 		Client:  printingBus{},
 		BusName: "fooddelivery-bus",
@@ -60,10 +57,4 @@ func Example() {
 	// fooddelivery-bus fooddelivery.changes Change
 	// {"id":"c4ca4238","table":"orders","operation":"INSERT","keys":{"id":"ord-1"},"new":{"id":"ord-1","status":"PLACED"},"changed":["id","status"],"sequenceNumber":"100","approximateCreationTime":"0001-01-01T00:00:00Z"}
 	// failed: 0
-}
-
-func ExampleTableName() {
-	name, _ := router.TableName("arn:aws:dynamodb:eu-west-1:123456789012:table/Prod-Orders-1A2B/stream/2026-11-23T00:00:00.000")
-	fmt.Println(name)
-	// Output: Prod-Orders-1A2B
 }

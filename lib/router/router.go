@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
-	"strings"
 	"time"
 	"unsafe"
 
@@ -80,27 +78,23 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// ConfigFromEnv is the configuration a router Lambda reads from its
-// environment: the bus from topology.EnvEventBus and the physical name of
-// each of t's stream tables from topology.TableEnv. The caller sets Client
-// (and Logger if it likes).
-func ConfigFromEnv(t topology.Topology) (Config, error) {
-	cfg := Config{BusName: os.Getenv(topology.EnvEventBus), Source: t.EventSource(), Tables: map[string]string{}}
-	var missing []string
+// ConfigFromEnv is the configuration a router reads from its environment
+// (os.Getenv in a Lambda main, the provisioned names in the dev runtime):
+// the bus (topology.EnvEventBus) and every stream table of t
+// (topology.TableEnv). The caller sets Client and Logger.
+func ConfigFromEnv(t topology.Topology, getenv func(string) string) (Config, error) {
+	cfg := Config{BusName: getenv(topology.EnvEventBus), Source: t.EventSource()}
+	var missing []error
 	if cfg.BusName == "" {
-		missing = append(missing, topology.EnvEventBus)
+		missing = append(missing, fmt.Errorf("%s is not set", topology.EnvEventBus))
 	}
-	for _, logical := range t.StreamTables() {
-		env := topology.TableEnv(logical)
-		physical := os.Getenv(env)
-		if physical == "" {
-			missing = append(missing, env)
-			continue
-		}
-		cfg.Tables[physical] = logical
+	tables, err := t.StreamTablesFromEnv(getenv)
+	if err != nil {
+		missing = append(missing, err)
 	}
-	if len(missing) > 0 {
-		return cfg, fmt.Errorf("router: environment variables not set: %s", strings.Join(missing, ", "))
+	cfg.Tables = tables
+	if err := errors.Join(missing...); err != nil {
+		return cfg, fmt.Errorf("router: %w", err)
 	}
 	return cfg, nil
 }
@@ -108,8 +102,9 @@ func ConfigFromEnv(t topology.Topology) (Config, error) {
 // Router publishes the records of DynamoDB stream batches as change
 // events on an EventBridge bus.
 type Router struct {
-	cfg Config
-	log *slog.Logger
+	cfg    Config
+	log    *slog.Logger
+	decode func(events.DynamoDBEventRecord) (change.Event, error)
 	// The fields every entry shares, made once: the SDK only reads them.
 	busName, source, detailType *string
 }
@@ -132,22 +127,8 @@ func New(cfg Config) (*Router, error) {
 	if log == nil {
 		log = correlation.Logger()
 	}
-	return &Router{cfg: cfg, log: log.With("component", "router"),
+	return &Router{cfg: cfg, log: log.With("component", "router"), decode: change.StreamDecoder(cfg.Tables),
 		busName: aws.String(cfg.BusName), source: aws.String(cfg.Source), detailType: aws.String(topology.DetailType)}, nil
-}
-
-// TableName is the table name in a stream ARN,
-// arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL.
-func TableName(streamARN string) (string, error) {
-	_, rest, ok := strings.Cut(streamARN, ":table/")
-	if !ok || !strings.HasPrefix(streamARN, "arn:") {
-		return "", fmt.Errorf("not a DynamoDB stream ARN: %q", streamARN)
-	}
-	name, _, _ := strings.Cut(rest, "/")
-	if name == "" {
-		return "", fmt.Errorf("no table name in ARN %q", streamARN)
-	}
-	return name, nil
 }
 
 // EntrySize is the size EventBridge counts for an entry against its
@@ -242,15 +223,7 @@ func countDone(sent, retry []*pending) int { return len(sent) - len(retry) }
 
 // prepare converts a record and builds its entry, reduced if too large.
 func (r *Router) prepare(ctx context.Context, rec *events.DynamoDBEventRecord) (*pending, error) {
-	physical, err := TableName(rec.EventSourceArn)
-	if err != nil {
-		return nil, err
-	}
-	logical, ok := r.cfg.Tables[physical]
-	if !ok {
-		return nil, fmt.Errorf("table %q is not one of the router's tables", physical)
-	}
-	ev, err := change.FromDynamoDB(*rec, logical)
+	ev, err := r.decode(*rec)
 	if err != nil {
 		return nil, err
 	}

@@ -417,23 +417,6 @@ func TestContextDoneStopsRetries(t *testing.T) {
 	}
 }
 
-func TestTableName(t *testing.T) {
-	tests := []struct{ arn, want string }{
-		{testARN, "app-orders"},
-		{"arn:aws:dynamodb:eu-west-1:000000000000:table/fooddelivery-orders/stream/2026-11-23T10:00:00.123", "fooddelivery-orders"},
-		{"arn:aws-cn:dynamodb:cn-north-1:1:table/t/stream/x", "t"},
-		{"arn:aws:dynamodb:us-east-1:1:table/", ""},
-		{"table/x/stream/y", ""},
-		{"", ""},
-	}
-	for _, tt := range tests {
-		got, err := TableName(tt.arn)
-		if got != tt.want || (err == nil) != (tt.want != "") {
-			t.Errorf("TableName(%q) = %q, %v; want %q", tt.arn, got, err, tt.want)
-		}
-	}
-}
-
 func TestConfig(t *testing.T) {
 	if _, err := New(Config{}); err == nil || !strings.Contains(err.Error(), "no EventBridge client") || !strings.Contains(err.Error(), "no tables") {
 		t.Errorf("New(Config{}) = %v", err)
@@ -441,15 +424,15 @@ func TestConfig(t *testing.T) {
 	top := topology.Topology{App: "shop", Tables: []topology.Table{
 		{Name: "orders", Stream: true}, {Name: "carts", Stream: true}, {Name: "menus"},
 	}}
-	t.Setenv(topology.EnvEventBus, "")
-	t.Setenv(topology.TableEnv("orders"), "")
-	if _, err := ConfigFromEnv(top); err == nil || !strings.Contains(err.Error(), topology.EnvEventBus) || !strings.Contains(err.Error(), "TABLE_ORDERS") {
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	if _, err := ConfigFromEnv(top, getenv); err == nil || !strings.Contains(err.Error(), topology.EnvEventBus) || !strings.Contains(err.Error(), "TABLE_ORDERS") {
 		t.Errorf("missing env: %v", err)
 	}
-	t.Setenv(topology.EnvEventBus, "shop-bus")
-	t.Setenv(topology.TableEnv("orders"), "Stack-Orders-1X2Y")
-	t.Setenv(topology.TableEnv("carts"), "Stack-Carts-9Z")
-	cfg, err := ConfigFromEnv(top)
+	env[topology.EnvEventBus] = "shop-bus"
+	env[topology.TableEnv("orders")] = "Stack-Orders-1X2Y"
+	env[topology.TableEnv("carts")] = "Stack-Carts-9Z"
+	cfg, err := ConfigFromEnv(top, getenv)
 	if err != nil {
 		t.Fatal(err)
 	}

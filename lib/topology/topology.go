@@ -462,3 +462,58 @@ func (t Topology) StreamTables() []string {
 	sort.Strings(out)
 	return out
 }
+
+// StreamTablesFromEnv maps the physical name of each stream table, read
+// from its topology.TableEnv variable, to its logical name: what stream
+// readers need to name the table of a record by its stream ARN. The error
+// names every variable that is not set.
+func (t Topology) StreamTablesFromEnv(getenv func(string) string) (map[string]string, error) {
+	out := map[string]string{}
+	var missing []error
+	for _, logical := range t.StreamTables() {
+		physical := getenv(TableEnv(logical))
+		if physical == "" {
+			missing = append(missing, fmt.Errorf("%s is not set", TableEnv(logical)))
+			continue
+		}
+		out[physical] = logical
+	}
+	return out, errors.Join(missing...)
+}
+
+// The framework's own functions: every app gets them, built from its
+// declaration by package app. Their names are reserved.
+const (
+	// RouterFunction reads every table stream and publishes change events.
+	RouterFunction = "router"
+	// FanOutFunction reads every table stream and pushes to subscribers.
+	FanOutFunction = "fanout"
+	// GraphQLFunction serves queries and mutations over HTTP.
+	GraphQLFunction = "graphql"
+	// RealtimeFunction is the WebSocket API's handler.
+	RealtimeFunction = "realtime"
+)
+
+// FrameworkFunctions are the framework's function names, sorted.
+var FrameworkFunctions = []string{FanOutFunction, GraphQLFunction, RealtimeFunction, RouterFunction}
+
+// IsFrameworkFunction reports whether name is a framework function's.
+func IsFrameworkFunction(name string) bool {
+	for _, n := range FrameworkFunctions {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Lambdas are every Lambda a deployment runs, sorted: the framework's and
+// the app's functions. Each is a folder functions/<name>/lambda.
+func (t Topology) Lambdas() []string {
+	names := append([]string(nil), FrameworkFunctions...)
+	for _, f := range t.Functions {
+		names = append(names, f.Name)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/threefactor/framework/lib/app"
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/consumer"
 	"github.com/threefactor/framework/lib/devruntime"
@@ -81,17 +82,14 @@ func New(t testing.TB, cfg devruntime.Config) *Pipeline {
 }
 
 // RouteStreams registers the stream router as the reader of every stream
-// table, as cmd/dev does.
+// table, configured from its local environment as the dev runtime does.
 func RouteStreams(rt *devruntime.Runtime, log *slog.Logger) error {
-	res := rt.Resources()
-	tables := map[string]string{}
-	for _, logical := range rt.Topology().StreamTables() {
-		tables[res.Tables[logical].Name] = logical
+	cfg, err := router.ConfigFromEnv(rt.Topology(), app.MapEnv(rt.Env(topology.RouterFunction)))
+	if err != nil {
+		return err
 	}
-	r, err := router.New(router.Config{
-		Client: eventbridge.NewFromConfig(rt.AWS()), BusName: res.Bus.Name, Source: rt.Topology().EventSource(),
-		Tables: tables, Logger: log,
-	})
+	cfg.Client, cfg.Logger = eventbridge.NewFromConfig(rt.AWS()), log
+	r, err := router.New(cfg)
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
 	}

@@ -1,27 +1,11 @@
 // Command lambda is the processpayment Lambda: an SQS event source mapping (with
-// ReportBatchItemFailures) delivers the route's change events to it.
+// ReportBatchItemFailures) delivers its routes' change events to it.
 package main
 
 import (
-	"context"
-	"log"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
-
+	fooddelivery "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/functions/processpayment"
-	"github.com/threefactor/framework/lib/correlation"
+	"github.com/threefactor/framework/lib/app"
 )
 
-func main() {
-	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		log.Fatalf("aws config: %v", err)
-	}
-	c, err := processpayment.NewConsumer(cfg, os.Getenv, correlation.Logger())
-	if err != nil {
-		log.Fatal(err)
-	}
-	lambda.Start(c.Handle)
-}
+func main() { app.StartFunction(fooddelivery.App, processpayment.Name) }

@@ -47,6 +47,24 @@ type Config struct {
 	Now func() time.Time
 }
 
+// ConfigFromEnv names the tables from the environment: the framework's
+// connections and subscriptions tables (topology.TableEnv of each). The
+// error names every variable that is not set.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		ConnectionsTable:   getenv(topology.TableEnv(topology.ConnectionsTable)),
+		SubscriptionsTable: getenv(topology.TableEnv(topology.SubscriptionsTable)),
+	}
+	var missing []error
+	if c.ConnectionsTable == "" {
+		missing = append(missing, fmt.Errorf("%s is not set", topology.TableEnv(topology.ConnectionsTable)))
+	}
+	if c.SubscriptionsTable == "" {
+		missing = append(missing, fmt.Errorf("%s is not set", topology.TableEnv(topology.SubscriptionsTable)))
+	}
+	return c, errors.Join(missing...)
+}
+
 // Validate reports missing settings.
 func (c Config) Validate() error {
 	var errs []error

@@ -1,4 +1,4 @@
-package events_test
+package fooddelivery_test
 
 import (
 	"encoding/json"
@@ -8,23 +8,24 @@ import (
 	"strings"
 	"testing"
 
-	appevents "github.com/threefactor/framework/events"
+	fooddelivery "github.com/threefactor/framework/events"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/patterns.golden")
 
-func TestTopologyIsValid(t *testing.T) {
-	if err := appevents.Topology.Validate(); err != nil {
+func TestAppIsValid(t *testing.T) {
+	if err := fooddelivery.App.Validate(); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// Every declared function has its folder with a Lambda main.
+// Every Lambda of the app, the framework's and the declared functions,
+// has its folder with a main.
 func TestEveryFunctionHasALambda(t *testing.T) {
-	for _, f := range appevents.Topology.Functions {
-		main := filepath.Join("..", "functions", f.Name, "lambda", "main.go")
+	for _, name := range fooddelivery.App.Lambdas() {
+		main := filepath.Join("..", "functions", name, "lambda", "main.go")
 		if _, err := os.Stat(main); err != nil {
-			t.Errorf("function %s: %v", f.Name, err)
+			t.Errorf("function %s: %v", name, err)
 		}
 	}
 }
@@ -33,9 +34,10 @@ func TestEveryFunctionHasALambda(t *testing.T) {
 // which step; a change to them shows up here (go test ./events -update).
 func TestPatterns(t *testing.T) {
 	var b strings.Builder
-	for _, r := range appevents.Topology.RoutesWithDefaults() {
+	topo := fooddelivery.App.Topology()
+	for _, r := range topo.RoutesWithDefaults() {
 		var pretty map[string]any
-		_ = json.Unmarshal([]byte(appevents.Topology.EventPatternJSON(r)), &pretty)
+		_ = json.Unmarshal([]byte(topo.EventPatternJSON(r)), &pretty)
 		p, _ := json.MarshalIndent(pretty, "", "  ")
 		b.WriteString("# " + r.Name + " -> " + r.Function + "\n" + string(p) + "\n")
 	}

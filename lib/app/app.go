@@ -1,0 +1,141 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/threefactor/framework/lib/consumer"
+	"github.com/threefactor/framework/lib/realtime"
+	"github.com/threefactor/framework/lib/topology"
+)
+
+// App is the one declaration of an application: its data, its async
+// functions with their handlers, the routes that feed them, and its
+// GraphQL API. The dev runtime, every Lambda main, the CDK app, the test
+// helpers and the threefactor CLI read it; nothing else lists a table or a
+// function.
+type App struct {
+	// Name names the app: lower case letters, digits and dashes. It
+	// prefixes local resource names and is the default event source.
+	Name string
+	// Source is the EventBridge source of change events. Default Name + ".changes".
+	Source string
+	// Tables are the app's tables. The framework adds its own (see
+	// topology.FrameworkTables).
+	Tables []topology.Table
+	// Functions are the async functions, each with its handler.
+	Functions []Function
+	// Routes say which changes reach which function.
+	Routes []topology.Route
+	// GraphQL is the app's API, served over HTTP and WebSocket.
+	GraphQL GraphQL
+	// Seed, when set, writes the data a fresh local environment starts
+	// with (the dev runtime calls it at every start: it must be
+	// idempotent). It returns how many items it wrote.
+	Seed func(ctx context.Context, env *Env) (int, error)
+}
+
+// Function is an async function: its deployment settings and its handler.
+type Function struct {
+	topology.Function
+	// Handler builds the function's handler, once per process.
+	Handler Handler
+	// DevEnv names variables the dev runtime copies from its own
+	// environment into the function's, so a developer can try a setting
+	// locally (on AWS the function's own environment holds them).
+	DevEnv []string
+}
+
+// Handler builds a function's change handler from its environment, once
+// per process: at a Lambda cold start, or when the dev runtime starts.
+// Configuration errors belong here, so that a function with a missing
+// setting fails at start with the setting's name.
+type Handler func(ctx context.Context, env *Env) (consumer.EventHandler, error)
+
+// Handle adapts a builder of a typed handler: each change's images are
+// decoded into T (a change whose images do not decode fails permanently).
+func Handle[T any](build func(ctx context.Context, env *Env) (consumer.Handler[T], error)) Handler {
+	return func(ctx context.Context, env *Env) (consumer.EventHandler, error) {
+		h, err := build(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		if h == nil {
+			return nil, errors.New("the handler builder returned a nil handler")
+		}
+		return consumer.Typed(h), nil
+	}
+}
+
+// GraphQL is an app's API.
+type GraphQL struct {
+	// SDL is the schema in the GraphQL schema language.
+	SDL string
+	// Resolver builds the root resolver from the environment of the
+	// function serving it (the GraphQL function, the WebSocket function
+	// and the fan-out each build one).
+	Resolver func(ctx context.Context, env *Env) (any, error)
+	// Topics map subscriptions and changes to the topics the fan-out
+	// matches them by.
+	Topics realtime.Topics
+}
+
+// Topology is the app's declaration as plain data: what the provisioner,
+// the CDK constructs and the routes printer need.
+func (a App) Topology() topology.Topology {
+	t := topology.Topology{App: a.Name, Source: a.Source, Tables: a.Tables, Routes: a.Routes}
+	for _, f := range a.Functions {
+		t.Functions = append(t.Functions, f.Function)
+	}
+	return t
+}
+
+// Function finds a function by name.
+func (a App) Function(name string) (Function, bool) {
+	for _, f := range a.Functions {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Function{}, false
+}
+
+// FunctionNames are the app's function names, sorted.
+func (a App) FunctionNames() []string {
+	names := make([]string, len(a.Functions))
+	for i, f := range a.Functions {
+		names[i] = f.Name
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Validate reports every problem of the declaration at once.
+func (a App) Validate() error {
+	var errs []error
+	if err := a.Topology().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, f := range a.Functions {
+		if f.Handler == nil {
+			errs = append(errs, fmt.Errorf("function %q has no handler", f.Name))
+		}
+		if topology.IsFrameworkFunction(f.Name) {
+			errs = append(errs, fmt.Errorf("function %q: the name belongs to a framework function", f.Name))
+		}
+	}
+	g := a.GraphQL
+	if g.SDL == "" || g.Resolver == nil || g.Topics.Subscription == nil || g.Topics.Change == nil {
+		errs = append(errs, errors.New("GraphQL: SDL, Resolver, Topics.Subscription and Topics.Change are all required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("app %s: %w", a.Name, err)
+	}
+	return nil
+}
+
+// Lambdas are every Lambda a deployment of the app runs, sorted: the
+// framework's and the app's functions.
+func (a App) Lambdas() []string { return a.Topology().Lambdas() }

@@ -1,0 +1,176 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/threefactor/framework/lib/app"
+	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/consumer"
+	"github.com/threefactor/framework/lib/errs"
+	"github.com/threefactor/framework/lib/realtime"
+	"github.com/threefactor/framework/lib/topology"
+)
+
+type note struct {
+	ID   string `json:"id"`
+	Text string `json:"text"`
+}
+
+type root struct{}
+
+func (*root) Hello() string { return "hello" }
+
+func (*root) NoteChanged(ctx context.Context, args struct{ ID string }) (<-chan string, error) {
+	ch := make(chan string)
+	close(ch)
+	return ch, nil
+}
+
+// notes is a small app: one table, one function, one subscription.
+var notes = app.App{
+	Name: "notes",
+	Tables: []topology.Table{
+		{Name: "notes", PartitionKey: topology.Key{Name: "id", Type: topology.String}, Stream: true},
+	},
+	Functions: []app.Function{{
+		Function: topology.Function{Name: "index", Tables: []string{"notes"}},
+		Handler: app.Handle(func(_ context.Context, env *app.Env) (consumer.Handler[note], error) {
+			if _, err := env.Table("notes"); err != nil {
+				return nil, err
+			}
+			return func(context.Context, change.Change[note]) error { return nil }, nil
+		}),
+	}},
+	Routes: []topology.Route{{Name: "index-notes", Function: "index", Match: topology.Match{Table: "notes"}}},
+	GraphQL: app.GraphQL{
+		SDL: `schema { query: Query subscription: Subscription }
+type Query { hello: String! }
+type Subscription { noteChanged(id: String!): String! }`,
+		Resolver: func(context.Context, *app.Env) (any, error) { return &root{}, nil },
+		Topics: realtime.Topics{
+			Subscription: func(field string, args map[string]any) (string, error) { return "note:" + args["id"].(string), nil },
+			Change:       func(e change.Event) []string { return []string{"note:" + string(e.Keys)} },
+		},
+	},
+}
+
+func TestValidate(t *testing.T) {
+	if err := notes.Validate(); err != nil {
+		t.Fatalf("valid app: %v", err)
+	}
+	bad := notes
+	bad.Functions = []app.Function{{Function: topology.Function{Name: "router"}}}
+	bad.Routes = nil
+	bad.GraphQL.Topics = realtime.Topics{}
+	err := bad.Validate()
+	for _, want := range []string{`function "router" has no handler`, `"router": the name belongs to a framework function`, "Topics.Subscription"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v; want it to say %s", err, want)
+		}
+	}
+}
+
+func TestLambdas(t *testing.T) {
+	got := strings.Join(notes.Lambdas(), ",")
+	if got != "fanout,graphql,index,realtime,router" {
+		t.Errorf("Lambdas = %s", got)
+	}
+}
+
+func env(vars map[string]string) *app.Env {
+	return app.NewEnv(aws.Config{Region: "us-east-1"}, app.MapEnv(vars), slog.New(slog.DiscardHandler))
+}
+
+// Each builder fails at start naming every variable its component needs
+// and does not find.
+func TestBuildersNameMissingVariables(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		build func(*app.Env) error
+		want  []string
+	}{
+		{"function", func(e *app.Env) error { _, err := app.NewConsumer(ctx, notes, "index", e); return err }, []string{"TABLE_NOTES is not set"}},
+		{"router", func(e *app.Env) error { _, err := app.NewRouter(ctx, notes, e); return err }, []string{"EVENT_BUS_NAME is not set", "TABLE_NOTES is not set"}},
+		{"realtime", func(e *app.Env) error { _, err := app.NewRealtime(ctx, notes, e, nil); return err }, []string{"TABLE_CONNECTIONS is not set", "TABLE_SUBSCRIPTIONS is not set"}},
+		{"fanout", func(e *app.Env) error { _, err := app.NewFanout(ctx, notes, e, nil); return err }, []string{"TABLE_CONNECTIONS is not set"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.build(env(nil))
+			for _, w := range tt.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %v; want it to say %s", err, w)
+				}
+			}
+		})
+	}
+	t.Run("management endpoint", func(t *testing.T) {
+		_, err := app.NewRealtime(ctx, notes, env(map[string]string{"TABLE_CONNECTIONS": "c", "TABLE_SUBSCRIPTIONS": "s"}), nil)
+		if err == nil || !strings.Contains(err.Error(), topology.EnvManagementEndpoint) {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("unknown function", func(t *testing.T) {
+		if _, err := app.NewConsumer(ctx, notes, "nope", env(nil)); err == nil || !strings.Contains(err.Error(), `no function "nope"`) {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
+
+// Introspection follows STAGE: answered on dev only. No AWS call is made.
+func TestGraphQLIntrospectionByStage(t *testing.T) {
+	for _, tt := range []struct {
+		stage string
+		want  bool
+	}{{"dev", true}, {"prod", false}, {"", false}} {
+		h, err := app.NewGraphQL(context.Background(), notes, env(map[string]string{topology.EnvStage: tt.stage}), app.GraphQLOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := h.HandleAPIGateway(context.Background(), events.APIGatewayV2HTTPRequest{
+			RawPath: "/graphql",
+			Headers: map[string]string{"content-type": "application/json"},
+			Body:    `{"query":"{ __type(name: \"Query\") { name } }"}`,
+			RequestContext: events.APIGatewayV2HTTPRequestContext{
+				HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST", Path: "/graphql"},
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Data *struct {
+				Type *struct{ Name string } `json:"__type"`
+			}
+		}
+		_ = json.Unmarshal([]byte(resp.Body), &body)
+		got := body.Data != nil && body.Data.Type != nil && body.Data.Type.Name == "Query"
+		if got != tt.want || (!tt.want && !strings.Contains(resp.Body, "INTROSPECTION_DISABLED")) {
+			t.Errorf("STAGE=%q: introspection answered %v, want %v: %s", tt.stage, got, tt.want, resp.Body)
+		}
+	}
+}
+
+// A change whose images do not decode into the handler's type fails
+// permanently: no retry can fix it.
+func TestHandleDecodeFailureIsPermanent(t *testing.T) {
+	h, err := notes.Functions[0].Handler(context.Background(), env(map[string]string{"TABLE_NOTES": "n"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = h(context.Background(), change.Event{ID: "e1", Table: "notes", New: json.RawMessage(`{"id": 7}`)})
+	if !errs.IsPermanent(err) {
+		t.Fatalf("err = %v, want a permanent error", err)
+	}
+	if err := h(context.Background(), change.Event{ID: "e2", Table: "notes", New: json.RawMessage(`{"id":"n1"}`)}); err != nil {
+		t.Fatalf("good change: %v", err)
+	}
+}

@@ -1,0 +1,8 @@
+// Package devapp runs an app, as declared with package app, on the local
+// dev runtime: the stream router and the realtime fan-out as the two
+// readers of every table stream, each function behind its routes' queues,
+// the GraphQL API over HTTP at /graphql, and the WebSocket API (front door
+// and Management API) at the same path, all built by the same builders as
+// the Lambda mains. `make dev` is Main; tests use Wire on a runtime of
+// their own.
+package devapp

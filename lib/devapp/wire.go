@@ -1,0 +1,162 @@
+package devapp
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+
+	"github.com/threefactor/framework/lib/app"
+	"github.com/threefactor/framework/lib/devruntime"
+	"github.com/threefactor/framework/lib/realtime/localws"
+	"github.com/threefactor/framework/lib/topology"
+)
+
+// Options say what Wire serves beyond what a deployment runs.
+type Options struct {
+	// GraphiQL serves the IDE to browsers at /graphql.
+	GraphiQL bool
+	// WSInitTimeout is how long a WebSocket connection may stay
+	// unacknowledged before it is closed with 4408; zero is
+	// localws.DefaultInitTimeout.
+	WSInitTimeout time.Duration
+	// Getenv is where the functions' DevEnv settings are read from; nil
+	// reads the process environment.
+	Getenv func(string) string
+}
+
+// Path is where the GraphQL API is served, over HTTP and WebSocket.
+const Path = "/graphql"
+
+// Wire registers a on rt, which must be provisioned from a.Topology():
+// it seeds the app's data, serves the API and runs every function.
+func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) error {
+	if rt.Resources() == nil {
+		return fmt.Errorf("devapp: the runtime is not provisioned")
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	log := rt.Logger()
+	env := func(function string) *app.Env {
+		e := rt.Env(function)
+		if f, ok := a.Function(function); ok {
+			for _, k := range f.DevEnv {
+				if v := o.Getenv(k); v != "" {
+					e[k] = v
+				}
+			}
+		}
+		return app.NewEnv(rt.AWS(), app.MapEnv(e), log)
+	}
+
+	if a.Seed != nil {
+		n, err := a.Seed(ctx, env(topology.GraphQLFunction))
+		if err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		if n > 0 {
+			log.Info("seeded", "items", n)
+		}
+	}
+
+	r, err := app.NewRouter(ctx, a, env(topology.RouterFunction))
+	if err != nil {
+		return err
+	}
+	for _, logical := range a.Topology().StreamTables() {
+		rt.StreamReader("router-"+logical, logical, r.Handle)
+	}
+
+	for _, name := range a.FunctionNames() {
+		c, err := app.NewConsumer(ctx, a, name, env(name))
+		if err != nil {
+			return err
+		}
+		for _, route := range rt.Resources().RoutesOf(name) {
+			rt.QueueConsumer(route.Name, c.Handle)
+		}
+	}
+
+	gql, err := app.NewGraphQL(ctx, a, env(topology.GraphQLFunction), app.GraphQLOptions{GraphiQL: o.GraphiQL, SubscriptionsURL: Path})
+	if err != nil {
+		return err
+	}
+	rt.Handle(Path, gql)
+	return wireRealtime(ctx, rt, a, o, env)
+}
+
+// wireRealtime plays API Gateway's WebSocket API: the front door raises
+// $connect, $disconnect and $default for the realtime handler, which
+// answers through the local Management API at /@connections/; the fan-out
+// reads every table stream as its second reader and pushes through the
+// same Management API.
+func wireRealtime(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options, env func(string) *app.Env) error {
+	mgmt := &management{rt: rt, cfg: rt.AWS()}
+	h, err := app.NewRealtime(ctx, a, env(topology.RealtimeFunction), mgmt)
+	if err != nil {
+		return err
+	}
+	front, err := localws.New(localws.Config{Handler: h.Handle, Logger: rt.Logger(), InitTimeout: o.WSInitTimeout})
+	if err != nil {
+		return err
+	}
+	rt.HandleWebSocket(Path, front)
+	rt.Handle("/@connections/", front.Management())
+	go func() {
+		<-ctx.Done()
+		front.Close()
+	}()
+
+	f, err := app.NewFanout(ctx, a, env(topology.FanOutFunction), mgmt)
+	if err != nil {
+		return err
+	}
+	for _, logical := range a.Topology().StreamTables() {
+		rt.StreamReader("realtime-"+logical, logical, f.Handle)
+	}
+	return nil
+}
+
+// management is a Management API client for the runtime's own address,
+// known once it listens (the listen port may be chosen at start).
+type management struct {
+	rt   *devruntime.Runtime
+	cfg  aws.Config
+	once sync.Once
+	c    *apigatewaymanagementapi.Client
+}
+
+func (m *management) client(ctx context.Context) (*apigatewaymanagementapi.Client, error) {
+	select {
+	case <-m.rt.Ready():
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	m.once.Do(func() {
+		m.c = apigatewaymanagementapi.NewFromConfig(m.cfg, func(o *apigatewaymanagementapi.Options) {
+			o.BaseEndpoint = aws.String(m.rt.URL())
+		})
+	})
+	return m.c, nil
+}
+
+func (m *management) PostToConnection(ctx context.Context, in *apigatewaymanagementapi.PostToConnectionInput, opts ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error) {
+	c, err := m.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.PostToConnection(ctx, in, opts...)
+}
+
+func (m *management) DeleteConnection(ctx context.Context, in *apigatewaymanagementapi.DeleteConnectionInput, opts ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.DeleteConnectionOutput, error) {
+	c, err := m.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.DeleteConnection(ctx, in, opts...)
+}
