@@ -45,7 +45,7 @@ type sqsAPI interface {
 // Config configures a Consumer. Its zero value works: messages from any
 // queue, no dead-letter sending (permanent failures are then retried until
 // the queue's redrive policy moves them), one message at a time. A
-// function's Lambda main gets its Config from ConfigFromEnv.
+// deployed function (app.NewConsumer) gets its Config from ConfigFromEnv.
 type Config struct {
 	// Function names the function in logs, dead-letter attributes and
 	// idempotency scopes. Default: $AWS_LAMBDA_FUNCTION_NAME.
