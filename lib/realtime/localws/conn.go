@@ -177,6 +177,9 @@ func (c *conn) writeLoop() {
 // finish stops the writer once the read side is done and releases the
 // socket, whatever state the close handshake is in.
 func (c *conn) finish() {
+	c.mu.Lock()
+	c.failed = true // a post that raced the disconnect gets 410, not a lost 200
+	c.mu.Unlock()
 	close(c.stop)
 	_ = c.ws.CloseNow()
 	<-c.done
