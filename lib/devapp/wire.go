@@ -121,7 +121,7 @@ func wireRealtime(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 		Handler: h.Handle, Logger: rt.Logger(), InitTimeout: o.WSInitTimeout,
 		// The Management API takes only calls signed with the runtime's
 		// own credentials, which its clients (mgmt) sign with.
-		Credentials: rt.AWS().Credentials, Origins: origins,
+		Credentials: rt.AWS().Credentials, Region: rt.AWS().Region, Origins: origins,
 	})
 	if err != nil {
 		return err

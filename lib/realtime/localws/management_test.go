@@ -56,6 +56,7 @@ func TestManagementAuth(t *testing.T) {
 		// sign with these (nil: unsigned), at this time
 		creds   *aws.Credentials
 		service string
+		region  string
 		at      time.Time
 		// tamper changes the request after signing
 		tamper func(*http.Request)
@@ -82,6 +83,7 @@ func TestManagementAuth(t *testing.T) {
 		{"wrong secret", req{method: "POST", path: "/@connections/victim%3D", body: forged, creds: &wrongSecret}, 403, "InvalidSignatureException", false},
 		{"someone else's key", req{method: "POST", path: "/@connections/victim%3D", body: forged, creds: &otherKey}, 403, "UnrecognizedClientException", false},
 		{"other service", req{method: "POST", path: "/@connections/victim%3D", body: forged, creds: &good, service: "dynamodb"}, 403, "InvalidSignatureException", false},
+		{"other region", req{method: "POST", path: "/@connections/victim%3D", body: forged, creds: &good, region: "eu-west-1"}, 403, "InvalidSignatureException", false},
 		{"expired", req{method: "POST", path: "/@connections/victim%3D", body: forged, creds: &good, at: time.Now().Add(-10 * time.Minute)}, 403, "InvalidSignatureException", false},
 		{"body swapped", req{method: "POST", path: "/@connections/victim%3D", body: `{"type":"pong"}`, creds: &good, tamper: func(r *http.Request) {
 			r.Body = io.NopCloser(bytes.NewReader([]byte(`{"type":"pang"}`)))
@@ -113,7 +115,11 @@ func TestManagementAuth(t *testing.T) {
 				if at.IsZero() {
 					at = time.Now()
 				}
-				if err := v4.NewSigner().SignHTTP(context.Background(), *c.r.creds, hr, hex.EncodeToString(sum[:]), service, "us-east-1", at); err != nil {
+				region := c.r.region
+				if region == "" {
+					region = "us-east-1"
+				}
+				if err := v4.NewSigner().SignHTTP(context.Background(), *c.r.creds, hr, hex.EncodeToString(sum[:]), service, region, at); err != nil {
 					t.Fatal(err)
 				}
 			}

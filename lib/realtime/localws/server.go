@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/coder/websocket"
 
 	"github.com/threefactor/framework/lib/correlation"
@@ -59,6 +60,9 @@ type Config struct {
 	// requests with (AWS Signature Version 4, service execute-api), as
 	// API Gateway accepts only IAM-signed calls. Required.
 	Credentials aws.CredentialsProvider
+	// Region is the one callers sign for; a call scoped to another is
+	// refused. Default us-east-1.
+	Region string
 	// Origins are the browser origins that may open a socket; a handshake
 	// from any other is refused with 403 before $connect. A handshake
 	// without an Origin header (native apps) is always allowed. The zero
@@ -128,6 +132,9 @@ type entry struct {
 type Server struct {
 	cfg Config
 	log *slog.Logger
+	// signer recomputes Management API signatures; it caches the derived
+	// signing key (per day, region and service).
+	signer *v4.Signer
 
 	mu    sync.Mutex
 	conns map[string]*entry
@@ -160,13 +167,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MessageBurst == 0 {
 		cfg.MessageBurst = DefaultMessageBurst
 	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
 	if cfg.Stage == "" {
 		cfg.Stage = "local"
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, conns: map[string]*entry{}}, nil
+	return &Server{cfg: cfg, log: cfg.Logger, signer: v4.NewSigner(), conns: map[string]*entry{}}, nil
 }
 
 // NewConnectionID returns an id shaped like API Gateway's.

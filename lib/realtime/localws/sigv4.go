@@ -9,8 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // The Management API is IAM-authorized on AWS; locally a caller proves it
@@ -84,6 +82,9 @@ func (s *Server) verify(r *http.Request, body []byte) error {
 	if a.service != sigService {
 		return &denied{"InvalidSignatureException", "Credential should be scoped to correct service: '" + sigService + "'."}
 	}
+	if a.region != s.cfg.Region {
+		return &denied{"InvalidSignatureException", "Credential should be scoped to a valid region: '" + s.cfg.Region + "'."}
+	}
 	signedAt, err := time.Parse(amzDate, r.Header.Get("X-Amz-Date"))
 	if err != nil || signedAt.Format("20060102") != a.date {
 		return &denied{"IncompleteSignatureException", "X-Amz-Date is missing or does not match the credential scope"}
@@ -112,7 +113,7 @@ func (s *Server) verify(r *http.Request, body []byte) error {
 			}
 		}
 	}
-	if err := v4.NewSigner().SignHTTP(r.Context(), creds, again, payloadHash, sigService, a.region, signedAt); err != nil {
+	if err := s.signer.SignHTTP(r.Context(), creds, again, payloadHash, sigService, a.region, signedAt); err != nil {
 		return fmt.Errorf("sign: %w", err)
 	}
 	want, ok := parseAuthorization(again.Header.Get("Authorization"))
