@@ -144,7 +144,7 @@ func BenchmarkFanout10k(b *testing.B) {
 	fanoutOnce.Do(func() {
 		cfg := emulatortest.Config(b)
 		st, db := benchStore(b)
-		front, err := localws.New(localws.Config{Handler: func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		front, err := localws.New(localws.Config{Credentials: cfg.Credentials, Handler: func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 			return events.APIGatewayProxyResponse{StatusCode: 200}, nil
 		}})
 		if err != nil {

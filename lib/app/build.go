@@ -13,6 +13,7 @@ import (
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/consumer"
 	"github.com/threefactor/framework/lib/graphqlhttp"
+	"github.com/threefactor/framework/lib/origin"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/fanout"
 	"github.com/threefactor/framework/lib/realtime/store"
@@ -111,14 +112,17 @@ func NewGraphQL(ctx context.Context, a App, env *Env, opts GraphQLOptions) (*gra
 }
 
 // NewRealtime builds the WebSocket API handler. mgmt nil: a Management
-// API client for the endpoint in env (realtime.ManagementFromEnv).
+// API client for the endpoint in env (realtime.ManagementFromEnv). The
+// browser origins $connect accepts come from topology.EnvAllowedOrigins.
 func NewRealtime(ctx context.Context, a App, env *Env, mgmt realtime.ManagementAPI) (*realtime.Handler, error) {
 	p, err := realtimeParts(ctx, a, env, mgmt)
-	if err != nil {
+	origins, oerr := origin.FromEnv(env.Getenv)
+	if err := errors.Join(err, oerr); err != nil {
 		return nil, err
 	}
 	return realtime.NewHandler(realtime.Config{
 		Schema: p.schema, Topics: a.GraphQL.Topics, Store: p.store, Management: p.mgmt, Logger: env.Logger,
+		Origins: origins,
 	})
 }
 

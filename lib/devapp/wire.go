@@ -12,6 +12,7 @@ import (
 
 	"github.com/threefactor/framework/lib/app"
 	"github.com/threefactor/framework/lib/devruntime"
+	"github.com/threefactor/framework/lib/origin"
 	"github.com/threefactor/framework/lib/realtime/localws"
 	"github.com/threefactor/framework/lib/topology"
 )
@@ -97,11 +98,31 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 // same Management API.
 func wireRealtime(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options, env func(string) *app.Env) error {
 	mgmt := &management{rt: rt, cfg: rt.AWS()}
-	h, err := app.NewRealtime(ctx, a, env(topology.RealtimeFunction), mgmt)
+	// Locally the loopback origins (any port) are allowed besides those
+	// ALLOWED_ORIGINS lists; the front door and $connect apply the same.
+	origins, err := origin.FromEnv(o.Getenv)
 	if err != nil {
 		return err
 	}
-	front, err := localws.New(localws.Config{Handler: h.Handle, Logger: rt.Logger(), InitTimeout: o.WSInitTimeout})
+	origins = origins.WithLoopback()
+	renv := env(topology.RealtimeFunction)
+	getenv := renv.Getenv
+	renv.Getenv = func(k string) string {
+		if k == topology.EnvAllowedOrigins {
+			return origins.String()
+		}
+		return getenv(k)
+	}
+	h, err := app.NewRealtime(ctx, a, renv, mgmt)
+	if err != nil {
+		return err
+	}
+	front, err := localws.New(localws.Config{
+		Handler: h.Handle, Logger: rt.Logger(), InitTimeout: o.WSInitTimeout,
+		// The Management API takes only calls signed with the runtime's
+		// own credentials, which its clients (mgmt) sign with.
+		Credentials: rt.AWS().Credentials, Region: rt.AWS().Region, Origins: origins,
+	})
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/correlation"
+	"github.com/threefactor/framework/lib/origin"
 	"github.com/threefactor/framework/lib/realtime/store"
 	"github.com/threefactor/framework/lib/realtime/wsproto"
 )
@@ -67,6 +68,10 @@ type Config struct {
 	// OnConnect decides connection_init; nil accepts every connection with
 	// no ack payload and no session.
 	OnConnect ConnectFunc
+	// Origins are the browser origins $connect accepts (403 otherwise); a
+	// handshake without an Origin header (native apps) is accepted. The
+	// zero Policy accepts no browser origin.
+	Origins origin.Policy
 	// MaxSubscriptions bounds the open subscriptions of one connection
 	// (the connection item holds them, and an item holds 400 KB); a
 	// subscribe over it gets an error message. Default 100.
@@ -183,7 +188,28 @@ func offeredProtocols(req events.APIGatewayWebsocketProxyRequest) []string {
 	return out
 }
 
+// requestOrigins lists the Origin header values of a $connect event.
+func requestOrigins(req events.APIGatewayWebsocketProxyRequest) []string {
+	for k, vs := range req.MultiValueHeaders {
+		if strings.EqualFold(k, "Origin") {
+			return vs
+		}
+	}
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, "Origin") {
+			return []string{v}
+		}
+	}
+	return nil
+}
+
 func (h *Handler) connect(ctx context.Context, log *slog.Logger, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	if o := requestOrigins(req); !h.cfg.Origins.AllowsHeader(o) {
+		// A page on another site would act with the user's session
+		// (cross-site WebSocket hijacking): refuse the handshake.
+		log.InfoContext(ctx, "connect refused: origin not allowed", "origin", o)
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusForbidden, Body: "Forbidden: origin not allowed"}, nil
+	}
 	ok := false
 	for _, p := range offeredProtocols(req) {
 		ok = ok || p == wsproto.Subprotocol

@@ -136,7 +136,7 @@ func newStack(t *testing.T, initTimeout time.Duration, opts ...func(*realtime.Co
 	if err != nil {
 		t.Fatal(err)
 	}
-	front, err := localws.New(localws.Config{Handler: h.Handle, InitTimeout: initTimeout, Logger: log})
+	front, err := localws.New(localws.Config{Handler: h.Handle, InitTimeout: initTimeout, Logger: log, Credentials: cfg.Credentials})
 	if err != nil {
 		t.Fatal(err)
 	}

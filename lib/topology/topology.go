@@ -399,6 +399,10 @@ const (
 	EnvManagementEndpoint = "WS_MANAGEMENT_ENDPOINT"
 	// EnvStage is dev or prod.
 	EnvStage = "STAGE"
+	// EnvAllowedOrigins lists the browser origins (comma-separated,
+	// scheme://host[:port] or scheme://host:*) that may open the WebSocket
+	// and call the HTTP API; see package origin.
+	EnvAllowedOrigins = "ALLOWED_ORIGINS"
 )
 
 // TableEnv is the environment variable holding a table's physical name,

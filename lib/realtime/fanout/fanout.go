@@ -35,6 +35,7 @@ const (
 	DefaultRetries        = 3
 	DefaultBackoff        = 50 * time.Millisecond
 	DefaultResolveTimeout = 10 * time.Second
+	DefaultPostTimeout    = 3 * time.Second
 )
 
 type postAPI interface {
@@ -58,8 +59,14 @@ type Config struct {
 	Decode     func(rec events.DynamoDBEventRecord) (change.Event, error)
 	Store      subscriptionStore
 	Management postAPI
-	// Concurrency bounds the pushes in flight for one record.
+	// Concurrency bounds the pushes in flight for one record (records are
+	// pushed one after another, so it bounds them all).
 	Concurrency int
+	// PostTimeout bounds each PostToConnection call: a connection whose
+	// call does not answer in time is given up for this change (not
+	// retried), so it holds up the change's other pushes, and the next
+	// change, no longer than that.
+	PostTimeout time.Duration
 	// Retries is how many times a failed push is retried.
 	Retries int
 	// Backoff is the first retry delay; it doubles, with jitter.
@@ -86,8 +93,8 @@ func (c Config) Validate() error {
 	if c.Management == nil {
 		errs = append(errs, errors.New("fanout: no Management API client"))
 	}
-	if c.Concurrency < 0 || c.Retries < 0 || c.Backoff < 0 {
-		errs = append(errs, errors.New("fanout: negative concurrency, retries or backoff"))
+	if c.Concurrency < 0 || c.Retries < 0 || c.Backoff < 0 || c.PostTimeout < 0 {
+		errs = append(errs, errors.New("fanout: negative concurrency, retries, backoff or post timeout"))
 	}
 	return errors.Join(errs...)
 }
@@ -114,6 +121,9 @@ func New(cfg Config) (*Fanout, error) {
 	}
 	if cfg.ResolveTimeout == 0 {
 		cfg.ResolveTimeout = DefaultResolveTimeout
+	}
+	if cfg.PostTimeout == 0 {
+		cfg.PostTimeout = DefaultPostTimeout
 	}
 	if cfg.MaxMessageBytes == 0 {
 		cfg.MaxMessageBytes = MaxMessageBytes
@@ -298,13 +308,22 @@ var (
 	errTooLarge = errors.New("payload too large")
 )
 
-// post sends a frame, retrying what a retry can help with.
+// post sends a frame, retrying what a retry can help with; each call
+// has PostTimeout to answer.
 func (f *Fanout) post(ctx context.Context, connectionID string, frame []byte) error {
 	delay := f.cfg.Backoff
 	for attempt := 0; ; attempt++ {
-		_, err := f.cfg.Management.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &connectionID, Data: frame})
+		callCtx, cancel := context.WithTimeout(ctx, f.cfg.PostTimeout)
+		_, err := f.cfg.Management.PostToConnection(callCtx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &connectionID, Data: frame})
+		timedOut := errors.Is(callCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+		cancel()
 		if err == nil {
 			return nil
+		}
+		if timedOut {
+			// Slow for this connection: waiting again would hold up
+			// everyone behind this change.
+			return fmt.Errorf("post to %s: no answer within %s: %w", connectionID, f.cfg.PostTimeout, err)
 		}
 		var (
 			gone     *apitypes.GoneException
