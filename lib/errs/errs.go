@@ -1,7 +1,8 @@
-// Package errs is the framework's one error vocabulary: a code, a message
-// safe to show clients (GraphQL extensions.code), internal detail for logs,
-// and whether retrying can help. A permanent failure of an event handler
-// goes to the dead-letter queue at once, with its reason.
+// Package errs is the framework's one error vocabulary: a code (GraphQL
+// extensions.code, named in Go as on the wire), a message safe to show
+// clients, internal detail for logs, and whether retrying can help. A
+// permanent failure of an event handler goes to the dead-letter queue at
+// once, with its reason.
 package errs
 
 import (

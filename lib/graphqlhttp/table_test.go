@@ -10,6 +10,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	graphql "github.com/graph-gophers/graphql-go"
+	"github.com/threefactor/framework/lib/graphqlhttp"
 )
 
 const (
@@ -521,5 +524,16 @@ func checkResponse(t *testing.T, tc tcase, res response) {
 	}
 	if strings.Contains(string(res.body), secret) {
 		t.Errorf("body leaks internal detail: %s", res.body)
+	}
+}
+
+// TestIntrospectionQueryIsDeeperThanTheDepthLimit shows what the
+// exemption is for: counting every field, as graphql-go's own MaxDepth
+// does, graphql-js's introspection query is deeper than the default limit.
+func TestIntrospectionQueryIsDeeperThanTheDepthLimit(t *testing.T) {
+	s := graphql.MustParseSchema(testSDL, nil, graphql.MaxDepth(graphqlhttp.DefaultMaxDepth))
+	errs := s.Validate(introspectionQuery)
+	if len(errs) == 0 || errs[0].Rule != "MaxDepthExceeded" {
+		t.Fatalf("graphql-go's depth check passes the introspection query: %v", errs)
 	}
 }
