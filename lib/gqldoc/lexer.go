@@ -31,26 +31,6 @@ const (
 	tPunct     // a single character, in lexer.ch
 )
 
-func (k tokKind) String() string {
-	switch k {
-	case tEOF:
-		return "EOF"
-	case tName:
-		return "Name"
-	case tInt:
-		return "Int"
-	case tFloat:
-		return "Float"
-	case tString:
-		return "String"
-	case tChar:
-		return "Char"
-	case tRawString:
-		return "RawString"
-	}
-	return "punctuation"
-}
-
 type lexer struct {
 	src string
 	// pos is the offset of the next character not yet read: text/scanner's

@@ -40,17 +40,6 @@ type Operation struct {
 // Document is the document op belongs to.
 func (op Operation) Document() *Document { return op.doc }
 
-// Operations is how many operations d holds.
-func (d *Document) Operations() int {
-	n := 0
-	for i := range d.defs {
-		if d.defs[i].kind != 0 {
-			n++
-		}
-	}
-	return n
-}
-
 // Operation selects the operation named name, or the only operation when
 // name is "", as graphql-go does. Not finding exactly one is an *Error of
 // kind Invalid.

@@ -20,9 +20,8 @@ type Document struct {
 	vars  []varDef
 	types []typeRef
 
-	// Scratch space of the analyses, kept for reuse.
+	// Scratch space of Measure, kept for reuse.
 	memo []fragMemo
-	seen []bool
 }
 
 type definition struct {

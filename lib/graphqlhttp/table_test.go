@@ -32,6 +32,11 @@ func aliases(n int, sel string) string {
 	return b.String()
 }
 
+// introspectionQuery is graphql-js's getIntrospectionQuery({descriptions:
+// true, specifiedByUrl: true, inputValueDeprecation: true}), from the npm
+// package graphql 16.15.0: what GraphiQL and the Apollo and mobile code
+// generators send, with the options graph-gophers/graphql-go supports.
+//
 //go:embed testdata/introspection.graphql
 var introspectionQuery string
 
