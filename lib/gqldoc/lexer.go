@@ -513,6 +513,9 @@ func allHex(s string) bool {
 // checkText reports the first NUL or invalid UTF-8 byte of a document:
 // graphql-go's scanner refuses both wherever they are.
 func checkText(src string) (int, string) {
+	if strings.IndexByte(src, 0) < 0 && utf8.ValidString(src) {
+		return -1, ""
+	}
 	for i := 0; i < len(src); {
 		c := src[i]
 		if c < utf8.RuneSelf {

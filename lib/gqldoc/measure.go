@@ -129,7 +129,7 @@ func (s *Schema) walk(d *Document, first int32, parent *typeInfo, inIntro bool) 
 			var f fieldInfo
 			known := false
 			if parent != nil {
-				f, known = parent.fields[sel.name]
+				f, known = parent.field(sel.name)
 			}
 			c, err := s.walk(d, sel.child, f.typ, inIntro)
 			if err != nil {

@@ -26,11 +26,35 @@ const (
 )
 
 type typeInfo struct {
-	name   string
-	kind   typeKind
-	fields map[string]fieldInfo
+	name string
+	kind typeKind
+	// fields: few in a slice (searched faster than a map is hashed),
+	// many in a map.
+	fields []namedField
+	byName map[string]fieldInfo
 	inputs []inputField
 	enum   []string
+}
+
+type namedField struct {
+	name string
+	fieldInfo
+}
+
+// fewFields is how many fields a slice holds before a map does.
+const fewFields = 8
+
+func (t *typeInfo) field(name string) (fieldInfo, bool) {
+	if t.byName != nil {
+		f, ok := t.byName[name]
+		return f, ok
+	}
+	for i := range t.fields {
+		if t.fields[i].name == name {
+			return t.fields[i].fieldInfo, true
+		}
+	}
+	return fieldInfo{}, false
 }
 
 type fieldInfo struct {
@@ -77,11 +101,14 @@ func NewSchema(s *ast.Schema) *Schema {
 				ti.inputs = append(ti.inputs, inputField{name: v.Name.Name, typ: out.ref(v.Type), hasDefault: v.Default != nil})
 			}
 		}
-		if fields != nil {
-			ti.fields = make(map[string]fieldInfo, len(fields))
-			for _, f := range fields {
-				lists, named := unwrap(f.Type)
-				ti.fields[f.Name] = fieldInfo{lists: lists, typ: out.types[named]}
+		for _, f := range fields {
+			lists, named := unwrap(f.Type)
+			ti.fields = append(ti.fields, namedField{f.Name, fieldInfo{lists: lists, typ: out.types[named]}})
+		}
+		if len(ti.fields) > fewFields {
+			ti.byName = make(map[string]fieldInfo, len(ti.fields))
+			for _, f := range ti.fields {
+				ti.byName[f.name] = f.fieldInfo
 			}
 		}
 	}
