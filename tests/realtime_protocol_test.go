@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -142,8 +143,38 @@ func TestRealtimeProtocol(t *testing.T) {
 		c.send(`{"id":"e","type":"subscribe","payload":{"query":"subscription { orderUpdated(id: \"x\") { nope } }"}}`)
 		m := c.read()
 		var errs []wsproto.Err
-		if m.Type != wsproto.Error || m.ID != "e" || json.Unmarshal(m.Payload, &errs) != nil || len(errs) == 0 {
+		if m.Type != wsproto.Error || m.ID != "e" || json.Unmarshal(m.Payload, &errs) != nil || len(errs) == 0 ||
+			errs[0].Extensions["code"] != "GRAPHQL_VALIDATION_FAILED" {
 			t.Fatalf("got %s %s", m.Type, m.Payload)
+		}
+	})
+	t.Run("bad input is the client's error, with a code", func(t *testing.T) {
+		c := wsConnect(t, url)
+		for _, tc := range []struct {
+			msg, typ, want string
+		}{
+			// The empty id once reached DynamoDB, whose error (with its
+			// request id) reached the client.
+			{`{"id":"b1","type":"subscribe","payload":{"query":"{ order(id: \"\") { id } }"}}`, wsproto.Next,
+				`{"errors":[{"message":"id must not be empty","path":["order"],"extensions":{"code":"BAD_USER_INPUT"}}],"data":{"order":null}}`},
+			{`{"id":"b2","type":"subscribe","payload":{"query":"query($id: ID!) { order(id: $id) { id } }","variables":{"id":null}}}`, wsproto.Error,
+				`[{"message":"Variable \"$id\" of non-null type \"ID!\" must not be null.","locations":[{"line":1,"column":7}],"extensions":{"code":"BAD_USER_INPUT"}}]`},
+			{`{"id":"b3","type":"subscribe","payload":{"query":"mutation($n: Int!) { payOrder(input: {orderId: \"o\", amountCents: $n}) { id } }","variables":{"n":2147483648}}}`, wsproto.Error,
+				`[{"message":"Variable \"$n\" got invalid value 2147483648; Int cannot represent non 32-bit signed integer value: 2147483648","locations":[{"line":1,"column":10}],"extensions":{"code":"BAD_USER_INPUT"}}]`},
+			{`{"id":"b4","type":"subscribe","payload":{"query":"subscription { orderUpdated(id: \"\") { status } }"}}`, wsproto.Error,
+				`[{"message":"argument \"id\" must be 1 to 128 characters","path":["orderUpdated"],"extensions":{"code":"BAD_USER_INPUT"}}]`},
+		} {
+			c.send(tc.msg)
+			m := c.read()
+			var got, want any
+			if m.Type != tc.typ || json.Unmarshal(m.Payload, &got) != nil || json.Unmarshal([]byte(tc.want), &want) != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s:\ngot  %s %s\nwant %s %s", tc.msg, m.Type, m.Payload, tc.typ, tc.want)
+			}
+			if m.Type == wsproto.Next {
+				if m := c.read(); m.Type != wsproto.Complete {
+					t.Fatalf("got %+v, want complete", m)
+				}
+			}
 		}
 	})
 	t.Run("subscribe stores, complete removes", func(t *testing.T) {

@@ -538,7 +538,7 @@ func TestRouteOfEachMessage(t *testing.T) {
 		m, _ := MessageFrom(ctx)
 		seen = append(seen, m)
 		if ch.NewItem.Status == "BAD" {
-			return errs.New(errs.InvalidArgument, "bad order")
+			return errs.New(errs.BadUserInput, "bad order")
 		}
 		return nil
 	}, Config{Function: "validate", SQS: dlq, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Routes: []Route{

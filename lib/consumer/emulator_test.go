@@ -40,7 +40,7 @@ func TestDeadLetterWithEmulator(t *testing.T) {
 		if c.NewItem.Status == "PAID" {
 			return nil
 		}
-		return errs.Newf(errs.InvalidArgument, "status %s cannot be approved", c.NewItem.Status)
+		return errs.Newf(errs.BadUserInput, "status %s cannot be approved", c.NewItem.Status)
 	}
 	c, err := New(handler, Config{Function: "restaurantapproval", Routes: validateRoute(aws.ToString(q.QueueUrl)),
 		SQS: client, Logger: slog.New(slog.DiscardHandler)})
@@ -71,7 +71,7 @@ func TestDeadLetterWithEmulator(t *testing.T) {
 	}
 	e2 := got["msg-e2"]
 	if e2["body"] != bad || e2[AttrEventID] != "e2" || e2[AttrFunction] != "restaurantapproval" ||
-		e2[AttrCode] != string(errs.InvalidArgument) || e2[AttrReason] == "" || e2[AttrReceiveCount] != "2" {
+		e2[AttrCode] != string(errs.BadUserInput) || e2[AttrReason] == "" || e2[AttrReceiveCount] != "2" {
 		t.Errorf("dead-lettered e2: %v", e2)
 	}
 	if e3 := got["msg-e3"]; e3["body"] != "not json" || e3[AttrReason] == "" || e3[AttrEventID] != "" {

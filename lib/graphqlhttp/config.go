@@ -19,20 +19,29 @@ const (
 	DefaultMaxParallelism         = 10
 	DefaultOverlapValidationLimit = 10_000 // selection pairs examined
 	DefaultMaxSelections          = 5_000  // selections after fragment expansion
+	DefaultMaxCost                = 1_000  // gqldoc's cost estimate
 	DefaultTimeout                = 15 * time.Second
 )
 
 // Limits bound what one operation may cost. The zero value of each field
 // selects its Default; a negative value switches that limit off (not
 // recommended on a public endpoint). The same Limits go to ParseSchema
-// (which applies them inside graphql-go, for HTTP and WebSocket alike) and
-// to Config (where the handler checks them first, to answer with a clear
-// error code).
+// (which applies the ones graphql-go enforces itself: parallelism,
+// overlap validation, selections, query length) and to the transports'
+// Gate (Config.Limits here, realtime.Config.Limits over WebSocket), which
+// checks every limit before anything runs and answers with a clear code.
 type Limits struct {
 	// MaxQueryLength caps the query text, in bytes (QUERY_TOO_LARGE).
 	MaxQueryLength int
-	// MaxDepth caps field nesting (QUERY_TOO_DEEP).
+	// MaxDepth caps field nesting (QUERY_TOO_DEEP). Introspection fields
+	// do not count: MaxIntrospectionLists bounds them instead.
 	MaxDepth int
+	// MaxCost caps an operation's estimated cost (QUERY_TOO_COMPLEX): a
+	// list field weighs gqldoc.ListSize times what it selects, an object
+	// 1 plus what it selects, a scalar nothing, a mutation's root field
+	// gqldoc.MutationFieldCost more; aliases count. The reference app's
+	// largest query costs 110. Introspection costs nothing.
+	MaxCost int
 	// MaxParallelism caps the resolvers of one request running at once.
 	// It cannot be switched off.
 	MaxParallelism int
@@ -53,6 +62,7 @@ func (l Limits) withDefaults() Limits {
 	l.MaxQueryLength = pick(l.MaxQueryLength, DefaultMaxQueryLength)
 	l.MaxDepth = pick(l.MaxDepth, DefaultMaxDepth)
 	l.OverlapValidationLimit = pick(l.OverlapValidationLimit, DefaultOverlapValidationLimit)
+	l.MaxCost = pick(l.MaxCost, DefaultMaxCost)
 	if l.MaxParallelism == 0 {
 		l.MaxParallelism = DefaultMaxParallelism
 	}

@@ -76,7 +76,7 @@ var configs = map[string]graphqlhttp.Config{
 		},
 	},
 	"tight": {
-		Limits:       graphqlhttp.Limits{MaxQueryLength: 100, MaxDepth: 3},
+		Limits:       graphqlhttp.Limits{MaxQueryLength: 100, MaxDepth: 3, MaxCost: 15},
 		MaxBodyBytes: 300,
 		AllowGET:     true,
 		Timeout:      20 * time.Millisecond,

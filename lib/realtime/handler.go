@@ -8,14 +8,19 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	apitypes "github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 	graphql "github.com/graph-gophers/graphql-go"
+	gqlerrors "github.com/graph-gophers/graphql-go/errors"
 
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/correlation"
+	"github.com/threefactor/framework/lib/errs"
+	"github.com/threefactor/framework/lib/gqldoc"
+	"github.com/threefactor/framework/lib/graphqlhttp"
 	"github.com/threefactor/framework/lib/origin"
 	"github.com/threefactor/framework/lib/realtime/store"
 	"github.com/threefactor/framework/lib/realtime/wsproto"
@@ -27,7 +32,10 @@ import (
 type Topics struct {
 	// Subscription is the topic of a subscription root field with its
 	// arguments, e.g. "orderUpdated:<id>". An error is sent to the client
-	// as the subscription's error message.
+	// as the subscription's error message, with its lib/errs code and
+	// client-safe message (errs.BadUserInput for an argument it refuses);
+	// an error without a code is an internal one, which the client sees as
+	// "internal error" with the request id, its detail going to the log.
 	Subscription func(field string, args map[string]any) (string, error)
 	// Change lists the topics a committed change concerns.
 	Change func(e change.Event) []string
@@ -56,10 +64,20 @@ type ManagementAPI interface {
 
 // Config configures a Handler.
 type Config struct {
-	// Schema runs operations; it needs a resolver.
+	// Schema runs operations; it needs a resolver. Build it with
+	// graphqlhttp.ParseSchema and Limits.
 	Schema *graphql.Schema
-	Topics Topics
-	Store  *store.Store
+	// Limits are the ones Schema was built with: the Gate the HTTP
+	// transport uses checks every operation with them before it runs or is
+	// stored (depth, cost, introspection, variables).
+	Limits graphqlhttp.Limits
+	// Timeout bounds the execution of a query or mutation sent over the
+	// socket, as graphqlhttp.Config.Timeout does over HTTP. Zero selects
+	// graphqlhttp.DefaultTimeout, a negative value only the Lambda's
+	// deadline.
+	Timeout time.Duration
+	Topics  Topics
+	Store   *store.Store
 	// Management is the Management API client (an
 	// *apigatewaymanagementapi.Client whose endpoint is the API's
 	// https://{api}.execute-api.{region}.amazonaws.com/{stage}, or the
@@ -98,6 +116,9 @@ func (c Config) Validate() error {
 	if c.MaxSubscriptions < 0 {
 		errs = append(errs, errors.New("realtime: negative MaxSubscriptions"))
 	}
+	if err := c.Limits.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("realtime: %w", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -107,8 +128,9 @@ const DefaultMaxSubscriptions = 100
 // Handler is the WebSocket API's Lambda handler for the $connect,
 // $disconnect and $default routes.
 type Handler struct {
-	cfg Config
-	log *slog.Logger
+	cfg  Config
+	log  *slog.Logger
+	gate *graphqlhttp.Gate
 }
 
 // NewHandler returns a Handler.
@@ -122,7 +144,14 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.MaxSubscriptions == 0 {
 		cfg.MaxSubscriptions = DefaultMaxSubscriptions
 	}
-	return &Handler{cfg: cfg, log: cfg.Logger}, nil
+	if cfg.Timeout == 0 {
+		cfg.Timeout = graphqlhttp.DefaultTimeout
+	}
+	gate, err := graphqlhttp.NewGate(cfg.Schema, cfg.Limits, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{cfg: cfg, log: cfg.Logger, gate: gate}, nil
 }
 
 // Route keys of the WebSocket API.
@@ -307,40 +336,43 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 	if err != nil {
 		return h.close(ctx, log, id, wsproto.CloseBadRequest, reason(err))
 	}
-	op, err := wsproto.Analyze(p.Query, p.OperationName, p.Variables)
-	if err != nil {
-		return h.send(ctx, log, id, wsproto.ErrorMessage(m.ID, []wsproto.Err{{Message: err.Error()}}))
+	op, refused := h.gate.Read(p.Query, p.OperationName)
+	if refused != nil {
+		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, refused)
 	}
-	if qerrs := h.cfg.Schema.ValidateWithVariables(p.Query, p.Variables); len(qerrs) > 0 {
-		return h.sendJSON(ctx, log, id, wsproto.Error, m.ID, qerrs)
+	defer h.gate.Release(op)
+	vars, refusals := h.gate.Check(op, p.Variables)
+	if refusals != nil {
+		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, refusals...)
 	}
 	opCtx := WithSession(ctx, conn.Session)
-	if op.Type != wsproto.OpSubscription {
-		// A query or mutation over the socket runs once: next, complete.
-		resp := h.cfg.Schema.Exec(opCtx, p.Query, p.OperationName, p.Variables)
-		if err := h.sendJSON(ctx, log, id, wsproto.Next, m.ID, resp); err != nil {
-			return err
-		}
-		return h.send(ctx, log, id, wsproto.CompleteMessage(m.ID))
+	if op.Kind != gqldoc.Subscription {
+		return h.execute(opCtx, log, id, m.ID, p, vars)
+	}
+	if qerrs := h.cfg.Schema.ValidateWithVariables(p.Query, vars); len(qerrs) > 0 {
+		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, qerrs...)
 	}
 	if len(conn.Subscriptions) >= h.cfg.MaxSubscriptions {
-		return h.send(ctx, log, id, wsproto.ErrorMessage(m.ID, []wsproto.Err{{
-			Message:    fmt.Sprintf("this connection already has %d subscriptions, the most it may have", len(conn.Subscriptions)),
-			Extensions: map[string]any{"code": "TOO_MANY_SUBSCRIPTIONS"},
-		}}))
+		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, graphqlhttp.NewError(errs.TooManySubscriptions,
+			fmt.Sprintf("this connection already has %d subscriptions, the most it may have", len(conn.Subscriptions))))
 	}
-	if len(op.RootFields) != 1 {
-		return h.send(ctx, log, id, wsproto.ErrorMessage(m.ID, []wsproto.Err{{
-			Message: fmt.Sprintf("a subscription must select exactly one root field, not %d", len(op.RootFields)),
-		}}))
-	}
-	topic, err := h.cfg.Topics.Subscription(op.RootFields[0].Name, op.RootFields[0].Args)
+	fields, err := op.RootFields(vars)
 	if err != nil {
-		return h.send(ctx, log, id, wsproto.ErrorMessage(m.ID, []wsproto.Err{{Message: err.Error()}}))
+		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, graphqlhttp.NewError(errs.GraphQLValidationFailed, err.Error()))
+	}
+	if len(fields) != 1 {
+		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, graphqlhttp.NewError(errs.GraphQLValidationFailed,
+			fmt.Sprintf("a subscription must select exactly one root field, not %d", len(fields))))
+	}
+	topic, err := h.cfg.Topics.Subscription(fields[0].Name, fields[0].Args)
+	if err != nil {
+		// The app's error: its code and safe message, or an internal one.
+		return h.sendErrors(ctx, log, id, m.ID, p.OperationName,
+			&gqlerrors.QueryError{Message: err.Error(), ResolverError: err, Path: []any{fields[0].Name}})
 	}
 	err = h.cfg.Store.AddSubscription(ctx, store.Subscription{
 		Topic: topic, ConnectionID: id, ID: m.ID,
-		Query: p.Query, OperationName: p.OperationName, Variables: p.Variables,
+		Query: p.Query, OperationName: p.OperationName, Variables: vars,
 		Session: conn.Session, ExpiresAt: conn.ExpiresAt,
 	})
 	switch {
@@ -360,12 +392,30 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 	return nil
 }
 
-func (h *Handler) sendJSON(ctx context.Context, log *slog.Logger, conn, typ, id string, payload any) error {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return fmt.Errorf("encode %s payload: %w", typ, err)
+// execute runs a query or mutation once, within the timeout: next (the
+// result, its errors as clients may see them) and complete, or an error
+// message when it did not run (it did not validate, or timed out).
+func (h *Handler) execute(ctx context.Context, log *slog.Logger, conn, id string, p wsproto.SubscribePayload, vars map[string]any) error {
+	execCtx := ctx
+	if h.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		execCtx, cancel = context.WithTimeout(ctx, h.cfg.Timeout)
+		defer cancel()
 	}
-	return h.send(ctx, log, conn, wsproto.Encode(wsproto.Message{ID: id, Type: typ, Payload: b}))
+	resp := h.cfg.Schema.Exec(execCtx, p.Query, p.OperationName, vars)
+	if resp.Data == nil {
+		return h.sendErrors(ctx, log, conn, id, p.OperationName, resp.Errors...)
+	}
+	payload := h.gate.Response(ctx, p.OperationName, resp.Data, resp.Errors)
+	if err := h.send(ctx, log, conn, wsproto.NextMessage(id, payload)); err != nil {
+		return err
+	}
+	return h.send(ctx, log, conn, wsproto.CompleteMessage(id))
+}
+
+// sendErrors sends an error message: the operation ends.
+func (h *Handler) sendErrors(ctx context.Context, log *slog.Logger, conn, id, opName string, qerrs ...*gqlerrors.QueryError) error {
+	return h.send(ctx, log, conn, wsproto.ErrorMessage(id, h.gate.Errors(ctx, opName, qerrs)))
 }
 
 // send posts a frame to a connection; a gone connection is cleaned up.

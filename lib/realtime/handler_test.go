@@ -25,6 +25,7 @@ import (
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
+	"github.com/threefactor/framework/lib/errs"
 	"github.com/threefactor/framework/lib/provision"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/fanout"
@@ -38,11 +39,21 @@ func TestMain(m *testing.M) { os.Exit(emulatortest.Main(m)) }
 
 const sdl = `
 schema { query: Query mutation: Mutation subscription: Subscription }
-type Query { whoami: String! hello(name: String!): String! correlation: String! }
+type Query {
+  whoami: String!
+  hello(name: String!): String!
+  correlation: String!
+  items(n: Int!): [Item!]!
+  leak: String
+  wait: String
+}
 type Mutation { bump(n: Int!): Int! }
 type Subscription { itemChanged(id: ID!): Item! }
-type Item { id: ID! status: String! }
+type Item { id: ID! status: String! next: Item }
 `
+
+// secret is what the leak resolver's error says; no client may see it.
+const secret = "operation error DynamoDB: GetItem, https response error StatusCode: 400, RequestID: 7Q3S9, ValidationException"
 
 type root struct{ counter atomic.Int32 }
 
@@ -56,12 +67,28 @@ func (*root) Hello(args struct{ Name string }) string { return "hello " + args.N
 func (*root) Correlation(ctx context.Context) string { return correlation.From(ctx) }
 func (r *root) Bump(args struct{ N int32 }) int32    { return r.counter.Add(args.N) }
 
+func (*root) Items(args struct{ N int32 }) []itemResolver {
+	out := make([]itemResolver, max(0, min(args.N, 10)))
+	for i := range out {
+		out[i] = itemResolver{item{ID: fmt.Sprint(i), Status: "PLACED"}}
+	}
+	return out
+}
+
+func (*root) Leak() (*string, error) { return nil, errors.New(secret) }
+
+func (*root) Wait(ctx context.Context) (*string, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
 type item struct{ ID, Status string }
 
 type itemResolver struct{ it item }
 
-func (r itemResolver) ID() graphql.ID { return graphql.ID(r.it.ID) }
-func (r itemResolver) Status() string { return r.it.Status }
+func (r itemResolver) ID() graphql.ID      { return graphql.ID(r.it.ID) }
+func (r itemResolver) Status() string      { return r.it.Status }
+func (r itemResolver) Next() *itemResolver { return nil }
 
 func (*root) ItemChanged(ctx context.Context, args struct{ ID graphql.ID }) (<-chan itemResolver, error) {
 	ch := make(chan itemResolver, 1)
@@ -92,6 +119,12 @@ var appSeq atomic.Int64
 func topicOf(field string, args map[string]any) (string, error) {
 	if field != "itemChanged" {
 		return "", fmt.Errorf("no subscription %q", field)
+	}
+	switch args["id"] {
+	case "":
+		return "", errs.New(errs.BadUserInput, "id must not be empty")
+	case "boom":
+		return "", errors.New(secret) // an app failure, not the client's
 	}
 	return "item:" + fmt.Sprint(args["id"]), nil
 }

@@ -16,9 +16,12 @@ import (
 	apitypes "github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 	"github.com/aws/smithy-go"
 	graphql "github.com/graph-gophers/graphql-go"
+	gqlerrors "github.com/graph-gophers/graphql-go/errors"
 
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/correlation"
+	"github.com/threefactor/framework/lib/errs"
+	"github.com/threefactor/framework/lib/graphqlhttp"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/store"
 	"github.com/threefactor/framework/lib/realtime/wsproto"
@@ -103,6 +106,9 @@ func (c Config) Validate() error {
 type Fanout struct {
 	cfg Config
 	log *slog.Logger
+	// gate turns results into what clients may see: errors with codes,
+	// internal detail only in the log.
+	gate *graphqlhttp.Gate
 }
 
 // New returns a Fanout.
@@ -131,7 +137,13 @@ func New(cfg Config) (*Fanout, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Fanout{cfg: cfg, log: cfg.Logger}, nil
+	// Stored operations were checked against the limits when they were
+	// subscribed; the gate here only maps results.
+	gate, err := graphqlhttp.NewGate(cfg.Schema, graphqlhttp.Limits{}, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Fanout{cfg: cfg, log: cfg.Logger, gate: gate}, nil
 }
 
 // Stats counts what one change did.
@@ -277,12 +289,12 @@ func (f *Fanout) run(ctx context.Context, log *slog.Logger, e change.Event, sub 
 	}
 	var out [][]byte
 	for v := range ch {
-		b, err := json.Marshal(v)
-		if err != nil {
-			log.ErrorContext(ctx, "fanout: encode result", "subscriptionId", sub.ID, "err", err)
+		resp, ok := v.(*graphql.Response)
+		if !ok {
+			log.ErrorContext(ctx, "fanout: unexpected result", "subscriptionId", sub.ID, "type", fmt.Sprintf("%T", v))
 			continue
 		}
-		out = append(out, b)
+		out = append(out, f.gate.Response(ctx, sub.OperationName, resp.Data, resp.Errors))
 	}
 	return out
 }
@@ -291,10 +303,8 @@ func (f *Fanout) run(ctx context.Context, log *slog.Logger, e change.Event, sub 
 // the subscription on the client, and forgets the subscription.
 func (f *Fanout) tooLarge(ctx context.Context, log *slog.Logger, sub store.Subscription, size int) {
 	log.WarnContext(ctx, "fanout: result over the message limit", "connectionId", sub.ConnectionID, "subscriptionId", sub.ID, "bytes", size)
-	msg := wsproto.ErrorMessage(sub.ID, []wsproto.Err{{
-		Message:    fmt.Sprintf("the result is %d bytes, over the %d-byte message limit", size, f.cfg.MaxMessageBytes),
-		Extensions: map[string]any{"code": "PAYLOAD_TOO_LARGE"},
-	}})
+	msg := wsproto.ErrorMessage(sub.ID, f.gate.Errors(ctx, sub.OperationName, []*gqlerrors.QueryError{graphqlhttp.NewError(errs.PayloadTooLarge,
+		fmt.Sprintf("the result is %d bytes, over the %d-byte message limit", size, f.cfg.MaxMessageBytes))}))
 	if err := f.post(ctx, sub.ConnectionID, msg); err != nil && !errors.Is(err, errGone) {
 		log.ErrorContext(ctx, "fanout: post error message", "connectionId", sub.ConnectionID, "err", err)
 	}
