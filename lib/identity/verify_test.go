@@ -142,7 +142,7 @@ func claims(over map[string]any) jwt.MapClaims {
 	c := jwt.MapClaims{
 		"iss": testIssuer, "sub": "alice", "aud": testClient,
 		"iat": t0.Unix(), "exp": t0.Add(time.Hour).Unix(),
-		"cognito:groups": []string{"admin", "staff"},
+		"cognito:groups":      []string{"admin", "staff"},
 		"custom:restaurantId": "r-pizza", "email_verified": true,
 		"address": map[string]any{"country": "FR", "city": "Lyon"},
 	}
