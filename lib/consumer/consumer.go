@@ -255,6 +255,10 @@ func (c *Consumer) process(ctx context.Context, msg *events.SQSMessage) bool {
 	if ev.CorrelationID != "" {
 		ctx = correlation.With(ctx, ev.CorrelationID)
 	}
+	if ev.CausedBy != "" {
+		// The handler's writes record who started the chain.
+		ctx = correlation.WithSubject(ctx, ev.CausedBy)
+	}
 	hctx, cancel := c.handlerContext(ctx)
 	defer cancel()
 	hctx = context.WithValue(hctx, messageKey{}, st)
