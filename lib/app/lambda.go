@@ -54,14 +54,15 @@ func StartFanout(a App) {
 	})
 }
 
-// StartRealtime runs the WebSocket API handler of a.
+// StartRealtime runs the WebSocket API handler of a: it takes the
+// WebSocket API's events and the expiry schedules' (realtime.Handler.Invoke).
 func StartRealtime(a App) {
 	start(topology.RealtimeFunction, func(ctx context.Context, env *Env) (any, error) {
-		h, err := NewRealtime(ctx, a, env, nil)
+		h, err := NewRealtime(ctx, a, env, RealtimeOptions{})
 		if err != nil {
 			return nil, err
 		}
-		return h.Handle, nil
+		return h.Invoke, nil
 	})
 }
 
@@ -69,7 +70,7 @@ func StartRealtime(a App) {
 // API (payload format 2.0).
 func StartGraphQL(a App) {
 	start(topology.GraphQLFunction, func(ctx context.Context, env *Env) (any, error) {
-		h, err := NewGraphQL(ctx, a, env, GraphQLOptions{})
+		h, err := NewGraphQL(ctx, a, env)
 		if err != nil {
 			return nil, err
 		}

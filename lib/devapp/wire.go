@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,13 +13,20 @@ import (
 
 	"github.com/threefactor/framework/lib/app"
 	"github.com/threefactor/framework/lib/devruntime"
+	"github.com/threefactor/framework/lib/graphqlhttp"
+	"github.com/threefactor/framework/lib/identity"
+	"github.com/threefactor/framework/lib/identity/devissuer"
 	"github.com/threefactor/framework/lib/realtime/localws"
 	"github.com/threefactor/framework/lib/topology"
 )
 
 // Options say what Wire serves beyond what a deployment runs.
 type Options struct {
-	// GraphiQL serves the IDE to browsers at /graphql.
+	// Issuer is the local OpenID Connect issuer: the HTTP API's JWT
+	// authorizer and the WebSocket's connection_init accept its tokens,
+	// and its discovery document and keys are served. Required.
+	Issuer *devissuer.Issuer
+	// GraphiQL serves the IDE page at GraphiQLPath.
 	GraphiQL bool
 	// WSInitTimeout is how long a WebSocket connection may stay
 	// unacknowledged before it is closed with 4408; zero is
@@ -32,18 +40,39 @@ type Options struct {
 // Path is where the GraphQL API is served, over HTTP and WebSocket.
 const Path = "/graphql"
 
+// GraphiQLPath is where the GraphiQL page is served (when
+// Options.GraphiQL): the page alone, without authorization.
+const GraphiQLPath = "/graphiql"
+
+// keyRefresh is how soon the verifier looks at the issuer's keys again
+// for a token naming a key it does not know: the keys are a local file,
+// so a rotation (devissuer.Issuer.Rotate) is seen at once.
+const keyRefresh = time.Second
+
 // Wire registers a on rt, which must be provisioned from a.Topology():
 // it seeds the app's data, serves the API and runs every function.
 func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) error {
 	if rt.Resources() == nil {
 		return fmt.Errorf("devapp: the runtime is not provisioned")
 	}
+	if o.Issuer == nil {
+		return fmt.Errorf("devapp: no issuer")
+	}
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
 	}
 	log := rt.Logger()
+	vcfg := o.Issuer.VerifierConfig()
+	vcfg.MinRefreshInterval, vcfg.Logger = keyRefresh, log
+	verifier, err := identity.NewVerifier(vcfg)
+	if err != nil {
+		return err
+	}
 	env := func(function string) *app.Env {
 		e := rt.Env(function)
+		// What infra sets on AWS; locally the keys are read in process.
+		e[topology.EnvAuthIssuer] = vcfg.Issuer
+		e[topology.EnvAuthAudience] = strings.Join(vcfg.Audience, ",")
 		if f, ok := a.Function(function); ok {
 			for _, k := range f.DevEnv {
 				if v := o.Getenv(k); v != "" {
@@ -82,22 +111,34 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 		}
 	}
 
-	gql, err := app.NewGraphQL(ctx, a, env(topology.GraphQLFunction), app.GraphQLOptions{GraphiQL: o.GraphiQL, SubscriptionsURL: Path})
+	gql, err := app.NewGraphQL(ctx, a, env(topology.GraphQLFunction))
 	if err != nil {
 		return err
 	}
-	rt.Handle(Path, gql)
-	return wireRealtime(ctx, rt, a, o, env)
+	// As on AWS: an HTTP API route with a JWT authorizer in front of the
+	// GraphQL function, which reads the claims the authorizer verified.
+	rt.HandleHTTPAPI(Path, gql.HandleAPIGateway, verifier)
+	rt.ServeIssuer(o.Issuer)
+	if o.GraphiQL {
+		page, err := graphqlhttp.GraphiQL(graphqlhttp.GraphiQLConfig{Endpoint: Path, SubscriptionsURL: Path})
+		if err != nil {
+			return err
+		}
+		rt.Handle(GraphiQLPath, page)
+	}
+	return wireRealtime(ctx, rt, a, o, env, verifier)
 }
 
 // wireRealtime plays API Gateway's WebSocket API: the front door raises
 // $connect, $disconnect and $default for the realtime handler, which
-// answers through the local Management API at /@connections/; the fan-out
+// verifies connection_init's token with v, closes each connection when
+// its token expires (an in-process timer) and answers through the local
+// Management API at /@connections/; the fan-out
 // reads every table stream as its second reader and pushes through the
 // same Management API.
-func wireRealtime(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options, env func(string) *app.Env) error {
+func wireRealtime(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options, env func(string) *app.Env, v *identity.Verifier) error {
 	mgmt := &management{rt: rt, cfg: rt.AWS()}
-	h, err := app.NewRealtime(ctx, a, env(topology.RealtimeFunction), mgmt)
+	h, err := app.NewRealtime(ctx, a, env(topology.RealtimeFunction), app.RealtimeOptions{Management: mgmt, Verifier: v, InProcessExpiry: true})
 	if err != nil {
 		return err
 	}
