@@ -196,10 +196,10 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 	}
 	var (
 		pushed, oversize, gone, failed, expired atomic.Int64
-		results                        sync.Map // operation key -> *result
-		goneConns                      sync.Map
-		wg                             sync.WaitGroup
-		sem                            = make(chan struct{}, f.cfg.Concurrency)
+		results                                 sync.Map // operation key -> *result
+		goneConns                               sync.Map
+		wg                                      sync.WaitGroup
+		sem                                     = make(chan struct{}, f.cfg.Concurrency)
 	)
 	log := f.log.With("eventId", e.ID, "correlationId", e.CorrelationID)
 	for _, sub := range subs {
