@@ -151,7 +151,7 @@ func authorizerClaims(id identity.Identity) *events.APIGatewayV2HTTPRequestConte
 
 // newRequestID makes an id shaped like API Gateway's (Mc7UVioPPHcEKPA=).
 func newRequestID() string {
-	b := make([]byte, 10)
+	b := make([]byte, 11)
 	_, _ = rand.Read(b)
 	return base64.StdEncoding.EncodeToString(b)
 }
