@@ -113,16 +113,16 @@ func validEndpoint(s string) error {
 	}
 	if strings.HasPrefix(s, "/") {
 		if strings.ContainsAny(s, "\"'<> \\") {
-			return fmt.Errorf("Endpoint %q: not a plain path", s)
+			return fmt.Errorf("endpoint %q: not a plain path", s)
 		}
 		return nil
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("Endpoint %q: %w", s, err)
+		return fmt.Errorf("endpoint %q: %w", s, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("Endpoint %q: want an http:// or https:// URL or a path", s)
+		return fmt.Errorf("endpoint %q: want an http:// or https:// URL or a path", s)
 	}
 	return nil
 }

@@ -31,7 +31,8 @@ func TestScheduleName(t *testing.T) {
 			t.Errorf("ScheduleName(%q) = %q: not a valid schedule name", id, n)
 		}
 	}
-	if expiry.ScheduleName("a") == expiry.ScheduleName("b") || expiry.ScheduleName("a") != expiry.ScheduleName("a") {
+	a, again, b := expiry.ScheduleName("a"), expiry.ScheduleName("a"), expiry.ScheduleName("b")
+	if a == b || a != again {
 		t.Error("schedule names do not tell connections apart")
 	}
 }
