@@ -187,3 +187,32 @@ func TestHandleDecodeFailureIsPermanent(t *testing.T) {
 		t.Fatalf("good change: %v", err)
 	}
 }
+
+// The graphql function serves the GraphiQL page at topology.GraphiQLPath
+// on the dev stage only; the API is at topology.GraphQLPath on both.
+func TestGraphQLFunctionGraphiQL(t *testing.T) {
+	req := func(path string) events.APIGatewayV2HTTPRequest {
+		return events.APIGatewayV2HTTPRequest{
+			RawPath: path, Headers: map[string]string{"accept": "text/html"},
+			RequestContext: events.APIGatewayV2HTTPRequestContext{HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET", Path: path}},
+		}
+	}
+	for _, stage := range []string{"dev", "prod"} {
+		fn, err := app.NewGraphQLFunction(context.Background(), notes, env(map[string]string{topology.EnvStage: stage}), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := fn(context.Background(), req(topology.GraphiQLPath))
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := resp.StatusCode == 200 && strings.HasPrefix(resp.Headers["Content-Type"], "text/html") && strings.Contains(resp.Body, `url: "/graphql"`)
+		if page != (stage == "dev") {
+			t.Errorf("STAGE=%s: GET %s = %d %s %.80s; page served: %v", stage, topology.GraphiQLPath, resp.StatusCode, resp.Headers["Content-Type"], resp.Body, page)
+		}
+		resp, _ = fn(context.Background(), req(topology.GraphQLPath))
+		if strings.HasPrefix(resp.Headers["Content-Type"], "text/html") {
+			t.Errorf("STAGE=%s: GET %s served a page", stage, topology.GraphQLPath)
+		}
+	}
+}

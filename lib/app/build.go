@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -102,6 +104,32 @@ func NewGraphQL(ctx context.Context, a App, env *Env) (*graphqlhttp.Handler, err
 		AllowGET: true, // queries only: the handler refuses mutations over GET
 		Claims:   identity.MappingFromEnv(env.Getenv),
 	})
+}
+
+// NewGraphQLFunction is the graphql function: the API (NewGraphQL) and,
+// on the dev stage only, the GraphiQL page at topology.GraphiQLPath, whose
+// route has no authorizer (the page holds no data; its requests to the
+// API carry the user's token). subscriptionsURL is where the page opens
+// its WebSocket ("" offers no subscriptions: on AWS the WebSocket API has
+// its own domain).
+func NewGraphQLFunction(ctx context.Context, a App, env *Env, subscriptionsURL string) (func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error), error) {
+	h, err := NewGraphQL(ctx, a, env)
+	if err != nil {
+		return nil, err
+	}
+	if env.Getenv(topology.EnvStage) != "dev" {
+		return h.HandleAPIGateway, nil
+	}
+	page, err := graphqlhttp.GraphiQL(graphqlhttp.GraphiQLConfig{Endpoint: topology.GraphQLPath, SubscriptionsURL: subscriptionsURL})
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		if req.RequestContext.HTTP.Path == topology.GraphiQLPath || req.RawPath == topology.GraphiQLPath {
+			return graphqlhttp.ServeAPIGateway(ctx, page, req), nil
+		}
+		return h.HandleAPIGateway(ctx, req)
+	}, nil
 }
 
 // RealtimeOptions say how NewRealtime gets what a deployment reads from

@@ -67,14 +67,11 @@ func StartRealtime(a App) {
 }
 
 // StartGraphQL runs the GraphQL HTTP API of a behind API Gateway's HTTP
-// API (payload format 2.0).
+// API (payload format 2.0), and on the dev stage the GraphiQL page
+// (NewGraphQLFunction).
 func StartGraphQL(a App) {
 	start(topology.GraphQLFunction, func(ctx context.Context, env *Env) (any, error) {
-		h, err := NewGraphQL(ctx, a, env)
-		if err != nil {
-			return nil, err
-		}
-		return h.HandleAPIGateway, nil
+		return NewGraphQLFunction(ctx, a, env, "")
 	})
 }
 

@@ -4,6 +4,6 @@
 // the GraphQL API over HTTP at /graphql behind a JWT authorizer, the
 // WebSocket API (front door and Management API) at the same path, the
 // local token issuer (package devissuer, its keys in the state directory)
-// and GraphiQL at /graphiql, all built by the same builders as the Lambda
-// mains. `make dev` is Main; tests use Wire on a runtime of their own.
+// and, the dev stage's, GraphiQL at /graphiql, all built by the same
+// builders as the Lambda mains. `make dev` is Main; tests use Wire on a runtime of their own.
 package devapp

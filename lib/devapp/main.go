@@ -81,7 +81,6 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir string
 		}
 		o.WSInitTimeout = d
 	}
-	o.GraphiQL = true
 	if o.Issuer, err = devissuer.Open(stateDir, a.Name); err != nil {
 		return err
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/threefactor/framework/lib/app"
 	"github.com/threefactor/framework/lib/devruntime"
-	"github.com/threefactor/framework/lib/graphqlhttp"
 	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/identity/devissuer"
 	"github.com/threefactor/framework/lib/realtime/localws"
@@ -26,8 +25,6 @@ type Options struct {
 	// authorizer and the WebSocket's connection_init accept its tokens,
 	// and its discovery document and keys are served. Required.
 	Issuer *devissuer.Issuer
-	// GraphiQL serves the IDE page at GraphiQLPath.
-	GraphiQL bool
 	// WSInitTimeout is how long a WebSocket connection may stay
 	// unacknowledged before it is closed with 4408; zero is
 	// localws.DefaultInitTimeout.
@@ -36,13 +33,6 @@ type Options struct {
 	// reads the process environment.
 	Getenv func(string) string
 }
-
-// Path is where the GraphQL API is served, over HTTP and WebSocket.
-const Path = "/graphql"
-
-// GraphiQLPath is where the GraphiQL page is served (when
-// Options.GraphiQL): the page alone, without authorization.
-const GraphiQLPath = "/graphiql"
 
 // keyRefresh is how soon the verifier looks at the issuer's keys again
 // for a token naming a key it does not know: the keys are a local file,
@@ -111,21 +101,17 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 		}
 	}
 
-	gql, err := app.NewGraphQL(ctx, a, env(topology.GraphQLFunction))
+	// As on AWS: HTTP API routes to the graphql function, /graphql with a
+	// JWT authorizer (the function reads the claims it verified), and on
+	// the dev stage /graphiql without one (the page; the WebSocket is on
+	// the same host here).
+	gql, err := app.NewGraphQLFunction(ctx, a, env(topology.GraphQLFunction), topology.GraphQLPath)
 	if err != nil {
 		return err
 	}
-	// As on AWS: an HTTP API route with a JWT authorizer in front of the
-	// GraphQL function, which reads the claims the authorizer verified.
-	rt.HandleHTTPAPI(Path, gql.HandleAPIGateway, verifier)
+	rt.HandleHTTPAPI(topology.GraphQLPath, gql, verifier)
+	rt.HandleHTTPAPI(topology.GraphiQLPath, gql, nil)
 	rt.ServeIssuer(o.Issuer)
-	if o.GraphiQL {
-		page, err := graphqlhttp.GraphiQL(graphqlhttp.GraphiQLConfig{Endpoint: Path, SubscriptionsURL: Path})
-		if err != nil {
-			return err
-		}
-		rt.Handle(GraphiQLPath, page)
-	}
 	return wireRealtime(ctx, rt, a, o, env, verifier)
 }
 
@@ -146,7 +132,7 @@ func wireRealtime(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 	if err != nil {
 		return err
 	}
-	rt.HandleWebSocket(Path, front)
+	rt.HandleWebSocket(topology.GraphQLPath, front)
 	rt.Handle("/@connections/", front.Management())
 	go func() {
 		<-ctx.Done()

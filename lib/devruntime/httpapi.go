@@ -39,8 +39,9 @@ const (
 	HTTPAPIIntegrationTimeout = 30 * time.Second
 )
 
-// HandleHTTPAPI serves path, for every method, the way an API Gateway HTTP
-// API route integrated with a Lambda does: each request reaches h as a
+// HandleHTTPAPI serves path, for every method, the way API Gateway HTTP
+// API routes ("GET /graphql", "POST /graphql"...) integrated with a Lambda
+// do: each request reaches h as a
 // payload 2.0 event (events.APIGatewayV2HTTPRequest) and h's response is
 // written back. With auth, the route has a JWT authorizer: the token in
 // the Authorization header ("Bearer <jwt>" or the token alone) must pass
@@ -52,7 +53,7 @@ func (r *Runtime) HandleHTTPAPI(path string, h HTTPAPIHandler, auth Authorizer) 
 	if h == nil {
 		panic("devruntime: nil HTTP API handler for " + path)
 	}
-	r.front.handle(path, &httpAPI{routeKey: "ANY " + path, h: h, auth: auth, rt: r}, false)
+	r.front.handle(path, &httpAPI{path: path, h: h, auth: auth, rt: r}, false)
 }
 
 // ServeIssuer serves the dev issuer's OpenID Connect discovery document
@@ -63,10 +64,10 @@ func (r *Runtime) ServeIssuer(iss *devissuer.Issuer) {
 }
 
 type httpAPI struct {
-	routeKey string
-	h        HTTPAPIHandler
-	auth     Authorizer
-	rt       *Runtime
+	path string
+	h    HTTPAPIHandler
+	auth Authorizer
+	rt   *Runtime
 }
 
 // gatewayError answers as API Gateway does itself: {"message": ...}.
@@ -128,7 +129,9 @@ func (a *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := HTTPAPIRequest(r, body, reqID)
-	ev.RouteKey, ev.RequestContext.RouteKey = a.routeKey, a.routeKey
+	// The route of each method, as API Gateway names it ("POST /graphql").
+	routeKey := r.Method + " " + a.path
+	ev.RouteKey, ev.RequestContext.RouteKey = routeKey, routeKey
 	ev.RequestContext.Authorizer = claims
 	ctx, cancel := context.WithTimeout(ctx, HTTPAPIIntegrationTimeout)
 	defer cancel()

@@ -121,7 +121,7 @@ func TestHTTPAPIWithJWTAuthorizer(t *testing.T) {
 	ev := seen[0]
 	mu.Unlock()
 	c := ev.RequestContext
-	if ev.Version != "2.0" || ev.RouteKey != "ANY /graphql" || ev.RawPath != "/graphql" || ev.RawQueryString != "a=1&a=2&b=x" ||
+	if ev.Version != "2.0" || ev.RouteKey != "POST /graphql" || ev.RawPath != "/graphql" || ev.RawQueryString != "a=1&a=2&b=x" ||
 		ev.QueryStringParameters["a"] != "1,2" || ev.Headers["x-multi"] != "1,2" || ev.Headers["authorization"] != "Bearer "+tok ||
 		ev.Headers["host"] != rt.Addr() || strings.Join(ev.Cookies, ";") != "session=abc;theme=dark" || ev.Body != `{"query":"{ x }"}` ||
 		c.HTTP.Method != "POST" || c.HTTP.SourceIP != "127.0.0.1" || c.RequestID != resp.Header.Get("Apigw-Requestid") {

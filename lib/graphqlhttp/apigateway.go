@@ -36,10 +36,17 @@ func (h *Handler) HandleAPIGateway(ctx context.Context, req events.APIGatewayV2H
 		id := h.cfg.Claims.Identity(a.JWT.Claims)
 		ctx = correlation.WithSubject(identity.With(ctx, id), id.Subject)
 	}
+	return ServeAPIGateway(ctx, h, req), nil
+}
+
+// ServeAPIGateway serves an API Gateway HTTP API request (payload format
+// 2.0) with any http.Handler (the GraphiQL page, say), as HandleAPIGateway
+// does the GraphQL Handler.
+func ServeAPIGateway(ctx context.Context, h http.Handler, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
 	r := gatewayHTTPRequest(ctx, &req)
 	rw := responseBuffer{header: make(http.Header, 8)}
 	h.ServeHTTP(&rw, r)
-	return rw.gatewayResponse(), nil
+	return rw.gatewayResponse()
 }
 
 // gatewayHTTPRequest converts a payload 2.0 request: headers arrive

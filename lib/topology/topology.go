@@ -406,6 +406,17 @@ const (
 	EnvStage = "STAGE"
 )
 
+// Paths of the HTTP API, on AWS and locally.
+const (
+	// GraphQLPath is the GraphQL endpoint, over HTTP (behind the JWT
+	// authorizer) and WebSocket (the dev runtime's front door; on AWS the
+	// WebSocket API has its own domain).
+	GraphQLPath = "/graphql"
+	// GraphiQLPath serves the GraphiQL page, without authorization, on the
+	// dev stage and in the dev runtime only.
+	GraphiQLPath = "/graphiql"
+)
+
 // Environment variables of identity (see lib/identity), set by infra on
 // AWS and by the dev runtime locally.
 const (
