@@ -15,7 +15,7 @@ GOVULNCHECK_VERSION ?= v1.1.4
 # runs again when the lock file is newer than the installed tree.
 NODE_DIRS     := tests/js infra
 
-.PHONY: dev dev-stop dev-clean token deps test bench check
+.PHONY: dev dev-stop dev-clean token deps test test-short bench check
 
 ## dev: run the app locally (GraphQL, realtime, functions) on the local emulator
 dev: deps-emulator
@@ -60,9 +60,15 @@ deps-node:
 ## deps: install what the tests need (moto, npm packages)
 deps: deps-emulator deps-node
 
-## test: every test, against a private local emulator per package (or AWS_ENDPOINT_URL)
+## test: every test, end to end, against a private local emulator per test binary (or AWS_ENDPOINT_URL)
 test: deps
-	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	@start=$$(date +%s); $(GO) test -timeout $(TEST_TIMEOUT) ./...; rc=$$?; \
+		echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc
+
+## test-short: the edit-test loop: unit tests only (go test -short: no emulator, no end-to-end, no browser)
+test-short:
+	@start=$$(date +%s); $(GO) test -short -timeout 5m ./...; rc=$$?; \
+		echo "make test-short: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 # Packages that hold benchmarks.
 BENCH_PKGS = $(shell grep -rl --include='*_test.go' -e '^func Benchmark' lib tests functions gateway infra cmd 2>/dev/null | grep -v node_modules | xargs -r -n1 dirname | sort -u | sed 's|^|./|')
@@ -78,6 +84,8 @@ LAMBDAS       = $(patsubst functions/%/lambda/main.go,%,$(wildcard functions/*/l
 # The pinned CDK CLI (infra/package.json); the app itself is Go (cdk.json).
 CDK           = CDK_DISABLE_VERSION_CHECK=true CDK_DISABLE_CLI_TELEMETRY=true infra/node_modules/.bin/cdk
 STAGE        ?= dev
+# More CDK context for synth and deploy, e.g. CDK_ARGS="-c allowedOrigins=https://app.example.com".
+CDK_ARGS     ?=
 
 .PHONY: build synth deploy bootstrap
 
@@ -91,11 +99,11 @@ build:
 
 ## synth: the CloudFormation templates in cdk.out, offline (STAGE=dev|prod; no AWS account needed)
 synth: build deps-node
-	$(CDK) synth --no-notices --quiet -c stage=$(STAGE)
+	$(CDK) synth --no-notices --quiet -c stage=$(STAGE) $(CDK_ARGS)
 
 ## deploy: cdk deploy the stack of STAGE (after `make bootstrap` once per account and region)
 deploy: build deps-node
-	$(CDK) deploy --no-notices -c stage=$(STAGE) --require-approval broadening
+	$(CDK) deploy --no-notices -c stage=$(STAGE) --require-approval broadening $(CDK_ARGS)
 
 ## bootstrap: cdk bootstrap the account and region of the current AWS credentials
 bootstrap: deps-node

@@ -56,6 +56,34 @@ var alarmEmails = map[stack.Stage][]string{stack.Prod: {"oncall@example.com"}}
 // dataPlane keys the data-plane stack among the synthesized stacks.
 const dataPlane stack.Stage = "local"
 
+// externalIssuer keys a prod stack that trusts an external OIDC issuer
+// (no user pool) and sets its own throttles.
+const externalIssuer stack.Stage = "external"
+
+// The browser origins the prod stack allows (dev allows any over HTTP).
+var prodOrigins = []string{"https://app.example.com", "https://admin.example.com"}
+
+// The external issuer stack's settings.
+var external = struct {
+	auth     stack.AuthConfig
+	origins  []string
+	http, ws stack.Throttle
+}{
+	auth: stack.AuthConfig{
+		Issuer:      "https://example.eu.auth0.com/",
+		Audience:    []string{"app-client-1", "app-client-2"},
+		GroupsClaim: "https://fooddelivery.example.com/roles",
+		Groups:      []string{"restaurant"},
+	},
+	origins: []string{"https://app.example.com"},
+	http:    stack.Throttle{RatePerSecond: 25, Burst: 40},
+	ws:      stack.Throttle{RatePerSecond: 5, Burst: 10},
+}
+
+// appAuth is the user pool configuration of the dev and prod stacks, as
+// main.go gives it.
+var appAuth = stack.AuthConfig{Groups: appGroups, AdminOnlyAttributes: appAdminOnlyAttributes}
+
 var synth struct {
 	once   sync.Once
 	dir    string
@@ -70,6 +98,9 @@ var synth struct {
 // canary) and synthesizes it once for the whole test binary.
 func synthesize(t *testing.T) map[stack.Stage]*synthesized {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("synthesizes the CDK app (tens of seconds): runs in make test, not with -short")
+	}
 	synth.once.Do(func() { synth.err = doSynth() })
 	if synth.err != nil {
 		t.Fatalf("synthesize: %v", synth.err)
@@ -117,10 +148,16 @@ func doSynth() error {
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &cfg.Context, Outdir: jsii.String(filepath.Join(dir, "cdk.out"))})
 	synth.stacks = map[stack.Stage]*synthesized{}
 	for _, stage := range []stack.Stage{stack.Dev, stack.Prod} {
+		var origins []string
+		if stage == stack.Prod {
+			origins = prodOrigins
+		}
 		st, err := stack.NewStack(app, "fooddelivery-"+string(stage), stack.Props{
 			Topology:           fooddelivery.App.Topology(),
 			Stage:              stage,
 			Code:               stack.AssetDirs(code),
+			Auth:               appAuth,
+			AllowedOrigins:     origins,
 			AccountLoggingRole: true,
 			AlarmEmails:        alarmEmails[stage],
 		})
@@ -129,8 +166,22 @@ func doSynth() error {
 		}
 		synth.stacks[stage] = &synthesized{stage: stage, st: st}
 	}
+	// Prod trusting an external issuer, with its own throttles.
+	st, err := stack.NewStack(app, "fooddelivery-external", stack.Props{
+		Topology:          fooddelivery.App.Topology(),
+		Stage:             stack.Prod,
+		Code:              stack.AssetDirs(code),
+		Auth:              external.auth,
+		AllowedOrigins:    external.origins,
+		HTTPThrottle:      external.http,
+		WebSocketThrottle: external.ws,
+	})
+	if err != nil {
+		return err
+	}
+	synth.stacks[externalIssuer] = &synthesized{stage: stack.Prod, st: st}
 	// The LocalStack data plane (no code, local names).
-	st, err := stack.NewStack(app, "fooddelivery-local", stack.Props{
+	st, err = stack.NewStack(app, "fooddelivery-local", stack.Props{
 		Topology: fooddelivery.App.Topology(), Stage: stack.Dev, DataPlaneOnly: true,
 	})
 	if err != nil {
@@ -211,6 +262,15 @@ func forStages(t *testing.T, f func(t *testing.T, s *synthesized)) {
 	for _, stage := range []stack.Stage{stack.Dev, stack.Prod} {
 		s := synthesize(t)[stage]
 		t.Run(string(stage), func(t *testing.T) { f(t, s) })
+	}
+}
+
+// forFullStacks runs f as a subtest for every stack with APIs: dev, prod
+// and prod with an external issuer.
+func forFullStacks(t *testing.T, f func(t *testing.T, s *synthesized)) {
+	for _, key := range []stack.Stage{stack.Dev, stack.Prod, externalIssuer} {
+		s := synthesize(t)[key]
+		t.Run(string(key), func(t *testing.T) { f(t, s) })
 	}
 }
 

@@ -155,7 +155,7 @@ func TestDevEmulatorOutlivesCrashUntilWiped(t *testing.T) {
 		t.Fatal(err)
 	}
 	ep := strings.TrimSpace(string(epBytes))
-	if ep == emulatortest.Endpoint() {
+	if ep == emulatortest.Endpoint(t) {
 		t.Fatalf("dev used the test's emulator %s, want its own", ep)
 	}
 	cfg, err := emulator.Config(ctx, ep)

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net"
@@ -78,8 +79,39 @@ func Start(ctx context.Context, logPath string) (*Server, error) {
 	return nil, lastErr
 }
 
+// motoServer is moto's server with DynamoDB requests serialized (see the
+// script); it runs on the Python that moto_server runs on.
+//
+//go:embed motoserver.py
+var motoServer string
+
+// command runs motoServer on the interpreter of the moto_server script
+// bin, or on python3 when bin starts through a shim (pyenv, asdf).
+func command(bin string, port int) *exec.Cmd {
+	py := "python3"
+	if b, err := os.ReadFile(bin); err == nil {
+		line, _, _ := strings.Cut(string(b), "\n")
+		if i := strings.TrimPrefix(line, "#!"); i != line && !strings.Contains(i, " ") && strings.Contains(filepath.Base(i), "python") {
+			py = strings.TrimSpace(i)
+		}
+	}
+	return exec.Command(py, "-c", motoServer, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+}
+
+// launch starts moto on port: the serialized server, or, when its Python
+// cannot run it (moto installed for another interpreter), moto_server as
+// installed.
 func launch(ctx context.Context, bin string, port int, logPath string, detached bool) (*Server, error) {
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	s, err := launchCmd(ctx, command(bin, port), port, logPath, detached)
+	if errors.Is(err, errExited) {
+		return launchCmd(ctx, exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port)), port, logPath, detached)
+	}
+	return s, err
+}
+
+var errExited = errors.New("process exited")
+
+func launchCmd(ctx context.Context, cmd *exec.Cmd, port int, logPath string, detached bool) (*Server, error) {
 	// Own process group: Close can stop moto and its children together, and
 	// a Ctrl-C or kill of the dev runtime's group does not reach a detached one.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: !detached, Setsid: detached}
@@ -102,7 +134,7 @@ func launch(ctx context.Context, bin string, port int, logPath string, detached 
 		if logPath != "" {
 			hint = " (see " + logPath + ")"
 		}
-		return nil, fmt.Errorf("moto_server on port %d did not become ready: %w%s", port, err, hint)
+		return nil, fmt.Errorf("moto on port %d did not become ready: %w%s", port, err, hint)
 	}
 	return s, nil
 }
@@ -116,7 +148,7 @@ func waitReady(ctx context.Context, endpoint string, exited <-chan struct{}, tim
 		}
 		select {
 		case <-exited:
-			return errors.New("process exited")
+			return errExited
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):

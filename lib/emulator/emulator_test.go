@@ -16,6 +16,9 @@ import (
 )
 
 func TestStartServesAWSAPIsAndStops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts moto: runs in make test, not with -short")
+	}
 	ctx := context.Background()
 	s, err := emulator.Start(ctx, "")
 	if err != nil {
@@ -42,6 +45,9 @@ func TestStartServesAWSAPIsAndStops(t *testing.T) {
 }
 
 func TestEnsureReusesRecordedServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts moto: runs in make test, not with -short")
+	}
 	ctx := context.Background()
 	dir := t.TempDir()
 	t.Cleanup(func() { emulator.StopRecorded(dir) })

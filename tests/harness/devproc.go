@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/threefactor/framework/lib/emulator/emulatortest"
 	"github.com/threefactor/framework/lib/identity/devissuer"
 )
 
@@ -27,6 +28,9 @@ var (
 // `make dev` runs.
 func DevBinary(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs cmd/dev: runs in make test, not with -short")
+	}
 	buildOnce.Do(func() {
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
@@ -117,6 +121,12 @@ type DevOptions struct {
 // (SIGTERM) when the test ends.
 func StartDevWith(t testing.TB, o DevOptions) *Dev {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("end to end: runs in make test, not with -short")
+	}
+	if !o.OwnEmulator {
+		emulatortest.Endpoint(t) // start the test binary's emulator, which the process inherits
+	}
 	dir := t.TempDir()
 	addr := o.Addr
 	if o.StateDir == "" {
