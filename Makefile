@@ -15,13 +15,21 @@ GOVULNCHECK_VERSION ?= v1.1.4
 # runs again when the lock file is newer than the installed tree.
 NODE_DIRS     := tests/js infra
 
-.PHONY: dev dev-stop dev-clean deps test test-short bench check
+.PHONY: dev dev-stop dev-clean token deps test test-short bench check
 
 ## dev: run the app locally (GraphQL, realtime, functions) on the local emulator
 dev: deps-emulator
 	@mkdir -p build
 	$(GO) build -o build/dev ./cmd/dev
 	exec ./build/dev
+
+## token: print a token the local dev runtime accepts, and only it, on stdout:
+##   make token USER=alice [ROLE=restaurant RESTAURANT=r-pizza] [TTL=30s]
+## (groups in cognito:groups, the restaurant in custom:restaurantId; 12h by
+## default; signed by the issuer in .dev, which `make dev` shares)
+token:
+	@$(GO) run ./cmd/threefactor token -state-dir .dev -user "$(USER)" \
+		$(if $(ROLE),-group "$(ROLE)") $(if $(RESTAURANT),-claim "custom:restaurantId=$(RESTAURANT)") $(if $(TTL),-ttl "$(TTL)")
 
 ## dev-stop: stop the long-lived local emulator (its data is in memory: gone)
 dev-stop:

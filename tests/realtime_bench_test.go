@@ -331,7 +331,7 @@ func BenchmarkPushLatency(b *testing.B) {
 	}
 	defer ws.CloseNow()
 	ws.SetReadLimit(1 << 20)
-	_ = ws.Write(ctx, websocket.MessageText, []byte(`{"type":"connection_init"}`))
+	_ = ws.Write(ctx, websocket.MessageText, []byte(initMessage(s.token)))
 	if _, m, err := ws.Read(ctx); err != nil || !strings.Contains(string(m), "connection_ack") {
 		b.Fatalf("ack: %s %v", m, err)
 	}

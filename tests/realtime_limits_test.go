@@ -35,9 +35,9 @@ type pushWatcher struct {
 	arrived map[string]time.Time
 }
 
-func watchPushes(t *testing.T, url string) *pushWatcher {
+func watchPushes(t *testing.T, s *devStack) *pushWatcher {
 	t.Helper()
-	c := wsConnect(t, url)
+	c := wsConnect(t, s)
 	w := &pushWatcher{ws: c.ws, arrived: map[string]time.Time{}}
 	go func() {
 		for {
@@ -178,7 +178,7 @@ func TestRealtimeSlowConsumer(t *testing.T) {
 	ctx := context.Background()
 	s := startDev(t)
 	st := realtimeStore(t)
-	normal := watchPushes(t, s.wsURL())
+	normal := watchPushes(t, s)
 
 	const perPhase = 6
 	var ids []string
@@ -295,7 +295,7 @@ func TestRealtimeHostileInput(t *testing.T) {
 	})
 
 	t.Run("forged management API calls refused", func(t *testing.T) {
-		c := wsConnect(t, url)
+		c := wsConnect(t, s)
 		c.send(`{"id":"w","type":"subscribe","payload":{"query":"subscription { orderUpdated(id: \"ord_forge\") { status } }"}}`)
 		var id string
 		rtWaitFor(t, time.Minute, "subscription stored", func() bool {
@@ -346,7 +346,7 @@ func TestRealtimeHostileInput(t *testing.T) {
 	})
 
 	t.Run("a flood of messages is closed with 1008", func(t *testing.T) {
-		c := wsConnect(t, url)
+		c := wsConnect(t, s)
 		for range 300 {
 			if err := c.ws.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`)); err != nil {
 				break

@@ -20,10 +20,10 @@ import (
 const (
 	// GraphQLPath is the GraphQL endpoint: every method behind the JWT
 	// authorizer.
-	GraphQLPath = "/graphql"
+	GraphQLPath = topology.GraphQLPath
 	// GraphiQLPath serves the GraphiQL page (the page only; its queries go
 	// to GraphQLPath with the user's token), in the dev stage only.
-	GraphiQLPath = "/graphiql"
+	GraphiQLPath = topology.GraphiQLPath
 )
 
 // Throttle is a stage's steady-state request rate and burst. A zero field

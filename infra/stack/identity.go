@@ -11,33 +11,37 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/threefactor/framework/lib/identity"
+	"github.com/threefactor/framework/lib/topology"
 )
 
 // Environment variables of the identity contract, set on the functions
-// that verify callers (the graphql and realtime functions).
+// that verify callers (the graphql and realtime functions). The names are
+// lib/topology's, which the functions read.
 const (
 	// EnvAuthIssuer is the OIDC issuer tokens must come from (iss).
-	EnvAuthIssuer = "AUTH_ISSUER"
+	EnvAuthIssuer = topology.EnvAuthIssuer
 	// EnvAuthAudience lists, comma-separated, the accepted audiences (aud,
 	// or client_id for Cognito access tokens).
-	EnvAuthAudience = "AUTH_AUDIENCE"
+	EnvAuthAudience = topology.EnvAuthAudience
 	// EnvAuthGroupsClaim names the claim holding the caller's groups; set
 	// only when it is not DefaultGroupsClaim.
-	EnvAuthGroupsClaim = "AUTH_GROUPS_CLAIM"
+	EnvAuthGroupsClaim = topology.EnvAuthGroupsClaim
 	// EnvAllowedOrigins lists, comma-separated, the browser origins allowed
 	// to open the WebSocket and to call the HTTP API.
-	EnvAllowedOrigins = "ALLOWED_ORIGINS"
+	EnvAllowedOrigins = topology.EnvAllowedOrigins
 	// EnvExpiryScheduleGroup is the EventBridge Scheduler group in which the
 	// realtime function schedules the close of a connection at its token's
 	// expiry.
-	EnvExpiryScheduleGroup = "EXPIRY_SCHEDULE_GROUP"
+	EnvExpiryScheduleGroup = topology.EnvExpiryScheduleGroup
 	// EnvExpirySchedulerRoleArn is the role those schedules run as (it may
 	// invoke the realtime function, nothing else).
-	EnvExpirySchedulerRoleArn = "EXPIRY_SCHEDULER_ROLE_ARN"
+	EnvExpirySchedulerRoleArn = topology.EnvExpirySchedulerRoleARN
 )
 
 // DefaultGroupsClaim is where Cognito puts a user's groups.
-const DefaultGroupsClaim = "cognito:groups"
+const DefaultGroupsClaim = identity.DefaultGroupsClaim
 
 // Token lifetimes of the Cognito app client. A WebSocket connection lives
 // at most as long as the token it authenticated with.

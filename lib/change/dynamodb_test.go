@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/topology"
 )
 
@@ -469,5 +470,40 @@ func TestDetailMatchesEncodingJSON(t *testing.T) {
 	}
 	if _, err := (Event{ID: "x", Keys: json.RawMessage(`{}`), ApproximateAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}).Detail(); err == nil {
 		t.Error("year 10000 accepted")
+	}
+}
+
+// The subject who caused a change travels with it like the correlation
+// id: from the new image (or the old one, for a removal) into the event,
+// its detail and back, and through Reduce.
+func TestCausedBy(t *testing.T) {
+	for _, tt := range []struct {
+		record string
+		image  func(*events.DynamoDBEventRecord) map[string]events.DynamoDBAttributeValue
+	}{
+		{"modify", func(r *events.DynamoDBEventRecord) map[string]events.DynamoDBAttributeValue { return r.Change.NewImage }},
+		{"remove", func(r *events.DynamoDBEventRecord) map[string]events.DynamoDBAttributeValue { return r.Change.OldImage }},
+	} {
+		t.Run(tt.record, func(t *testing.T) {
+			rec := loadRecord(t, tt.record)
+			if ev, _ := FromDynamoDB(rec, "orders"); ev.CausedBy != "" {
+				t.Fatalf("causedBy %q from an item that records none", ev.CausedBy)
+			}
+			tt.image(&rec)[correlation.SubjectAttribute] = events.NewStringAttribute("alice")
+			ev, err := FromDynamoDB(rec, "orders")
+			if err != nil || ev.CausedBy != "alice" {
+				t.Fatalf("causedBy %q, %v", ev.CausedBy, err)
+			}
+			for _, e := range []Event{ev, ev.Reduce()} {
+				d, err := e.Detail()
+				if err != nil {
+					t.Fatal(err)
+				}
+				back, err := FromEventBridge(`{"id":"x","detail-type":"` + topology.DetailType + `","source":"s","detail":` + string(d) + `}`)
+				if err != nil || back.CausedBy != "alice" || back.CorrelationID != ev.CorrelationID {
+					t.Fatalf("through the detail %s: %+v, %v", d, back, err)
+				}
+			}
+		})
 	}
 }

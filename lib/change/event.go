@@ -30,6 +30,10 @@ type Event struct {
 	// CorrelationID is the id of the request that caused the change, when
 	// the item carries one.
 	CorrelationID string `json:"correlationId,omitempty"`
+	// CausedBy is the subject (the authenticated caller) who started the
+	// causal chain of the change, when the item records one
+	// (correlation.SubjectAttribute).
+	CausedBy string `json:"causedBy,omitempty"`
 	// Reduced says the images were left out because the event was too large
 	// for EventBridge; Keys, Operation and Changed are still there.
 	Reduced bool `json:"reduced,omitempty"`

@@ -137,6 +137,8 @@ func (e *Event) member(sc *scanner, name string, keys, old, new *string) error {
 		}
 	case "correlationId":
 		e.CorrelationID, err = sc.strOrNull("detail.correlationId")
+	case "causedBy":
+		e.CausedBy, err = sc.strOrNull("detail.causedBy")
 	case "reduced":
 		switch {
 		case sc.null():
@@ -231,7 +233,7 @@ func (e *Event) validate() error {
 // encoding/json because the router runs it for every change: the images
 // are checked for validity and copied, not re-compacted.
 func (e Event) Detail() ([]byte, error) {
-	n := 256 + len(e.ID) + len(e.Table) + len(e.Keys) + len(e.Old) + len(e.New) + len(e.SequenceNumber) + len(e.CorrelationID)
+	n := 256 + len(e.ID) + len(e.Table) + len(e.Keys) + len(e.Old) + len(e.New) + len(e.SequenceNumber) + len(e.CorrelationID) + len(e.CausedBy)
 	for _, c := range e.Changed {
 		n += len(c) + 3
 	}
@@ -282,6 +284,10 @@ func (e Event) Detail() ([]byte, error) {
 		b = append(b, `,"correlationId":`...)
 		b = appendString(b, e.CorrelationID)
 	}
+	if e.CausedBy != "" {
+		b = append(b, `,"causedBy":`...)
+		b = appendString(b, e.CausedBy)
+	}
 	if e.Reduced {
 		b = append(b, `,"reduced":true`...)
 	}
@@ -300,7 +306,7 @@ func appendRaw(b []byte, raw json.RawMessage, field, id string) ([]byte, error) 
 
 // Reduce returns the event without its images, for a change too large to
 // publish whole: id, table, operation, keys, changed attribute names,
-// sequence number, time and correlation id remain, and Reduced is set. A
+// sequence number, time, correlation id and subject remain, and Reduced is set. A
 // handler that needs the item reads it by its keys.
 func (e Event) Reduce() Event {
 	e.Old, e.New = nil, nil

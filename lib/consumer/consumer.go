@@ -360,6 +360,10 @@ func (c *Consumer) process(ctx, hctx context.Context, msg *events.SQSMessage) bo
 	if ev.CorrelationID != "" {
 		hctx = correlation.With(hctx, ev.CorrelationID)
 	}
+	if ev.CausedBy != "" {
+		// The handler's writes record who started the chain.
+		hctx = correlation.WithSubject(hctx, ev.CausedBy)
+	}
 	m.Context = hctx
 	if rt == nil {
 		return c.finish(ctx, m, rt, msg, start, nil, false)

@@ -44,7 +44,7 @@ type order struct {
 func body(id, status string) string {
 	return fmt.Sprintf(`{"version":"0","id":"eb-%s","detail-type":"Change","source":"app.changes","time":"2026-11-23T10:00:00Z","region":"us-east-1","resources":[],"detail":`+
 		`{"id":%q,"table":"orders","operation":"MODIFY","keys":{"id":"ord-1"},"old":{"id":"ord-1","status":"PLACED"},"new":{"id":"ord-1","status":%s,"total":123456789012345678901234567890.5},`+
-		`"changed":["status"],"sequenceNumber":"100","approximateCreationTime":"2026-11-23T10:00:00Z","correlationId":"req-%s"}}`, id, id, status, id)
+		`"changed":["status"],"sequenceNumber":"100","approximateCreationTime":"2026-11-23T10:00:00Z","correlationId":"req-%s","causedBy":"user-%s"}}`, id, id, status, id, id)
 }
 
 // Queue ARNs of the test routes, as SQS messages name their queue.
@@ -288,12 +288,14 @@ func TestHandlerContext(t *testing.T) {
 	var seen struct {
 		deadline    time.Time
 		correlation string
+		subject     string
 		msg         Message
 		item        *order
 	}
 	c, err := New(func(ctx context.Context, ch change.Change[order]) error {
 		seen.deadline, _ = ctx.Deadline()
 		seen.correlation = correlation.From(ctx)
+		seen.subject = correlation.Subject(ctx)
 		seen.msg, _ = MessageFrom(ctx)
 		seen.item = ch.NewItem
 		Logger(ctx).InfoContext(ctx, "from the handler")
@@ -310,14 +312,14 @@ func TestHandlerContext(t *testing.T) {
 		t.Fatalf("%d log lines", len(lines))
 	}
 	if l := lines[0]; l["msg"] != "from the handler" || l["function"] != "f" || l["route"] != "r" || l["eventId"] != "e9" ||
-		l["messageId"] != "msg-e9" || l["attempt"] != float64(2) || l["correlationId"] != "req-e9" {
+		l["messageId"] != "msg-e9" || l["attempt"] != float64(2) || l["correlationId"] != "req-e9" || l["subject"] != "user-e9" {
 		t.Errorf("handler's log line %v", l)
 	}
 	if !seen.deadline.Equal(deadline.Add(-3 * time.Second)) {
 		t.Errorf("handler deadline %s, want %s", seen.deadline, deadline.Add(-3*time.Second))
 	}
-	if seen.correlation != "req-e9" {
-		t.Errorf("correlation %q", seen.correlation)
+	if seen.correlation != "req-e9" || seen.subject != "user-e9" {
+		t.Errorf("correlation %q, subject %q", seen.correlation, seen.subject)
 	}
 	if seen.msg.EventID != "e9" || seen.msg.MessageID != "msg-e9" || seen.msg.Attempt != 2 || seen.msg.Function != "f" || seen.msg.Route != "r" {
 		t.Errorf("message %+v", seen.msg)

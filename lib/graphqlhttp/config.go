@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
+
+	"github.com/threefactor/framework/lib/identity"
 )
 
 // Defaults used for the zero value of each setting.
@@ -95,7 +95,7 @@ func (l Limits) Validate() error {
 }
 
 // Config configures a Handler. Its zero value is a safe production
-// configuration: every limit on, introspection, GET and GraphiQL off.
+// configuration: every limit on, introspection and GET off.
 type Config struct {
 	// Limits must be the ones the schema was built with (ParseSchema).
 	Limits Limits
@@ -109,18 +109,14 @@ type Config struct {
 	// AllowGET lets queries (never mutations) be sent with GET, which
 	// HTTP caches can serve.
 	AllowGET bool
-	// GraphiQL serves the GraphiQL IDE to a browser that GETs the endpoint
-	// asking for text/html. The page loads GraphiQL from a public CDN.
-	GraphiQL bool
-	// SubscriptionsURL is where GraphiQL opens its graphql-transport-ws
-	// WebSocket for subscriptions: a ws:// or wss:// URL, or a path such as
-	// "/graphql" taken on the page's own host with ws:// or wss:// to match
-	// the page. Empty: GraphiQL offers no subscriptions.
-	SubscriptionsURL string
 	// Logger receives one record per request and the details of internal
 	// errors and panics. Records carry requestId and correlationId
 	// attributes themselves. Nil: correlation.Logger().
 	Logger *slog.Logger
+	// Claims reads the caller from the claims API Gateway's JWT authorizer
+	// verified (HandleAPIGateway): its zero value reads groups from
+	// cognito:groups.
+	Claims identity.Mapping
 	// Context, when set, derives each request's context: the place to add
 	// the caller's identity or data loaders. The context it is given
 	// already carries the request and correlation ids.
@@ -151,27 +147,5 @@ func (c Config) Validate() error {
 	if d.MaxBodyBytes > 0 && d.Limits.MaxQueryLength > 0 && int64(d.Limits.MaxQueryLength) > d.MaxBodyBytes {
 		errs = append(errs, fmt.Errorf("MaxQueryLength %d exceeds MaxBodyBytes %d: no such query could arrive", d.Limits.MaxQueryLength, d.MaxBodyBytes))
 	}
-	if u := c.SubscriptionsURL; u != "" {
-		if err := validSubscriptionsURL(u); err != nil {
-			errs = append(errs, err)
-		}
-	}
 	return errors.Join(errs...)
-}
-
-func validSubscriptionsURL(s string) error {
-	if strings.HasPrefix(s, "/") {
-		if strings.ContainsAny(s, "\"'<> \\") {
-			return fmt.Errorf("SubscriptionsURL %q: not a plain path", s)
-		}
-		return nil
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("SubscriptionsURL %q: %w", s, err)
-	}
-	if (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		return fmt.Errorf("SubscriptionsURL %q: want a ws:// or wss:// URL or a path", s)
-	}
-	return nil
 }

@@ -35,7 +35,11 @@
 //     resolvers' context through lib/correlation.
 //   - One JSON log record per request: operation, status, duration, error
 //     count, request and correlation ids; never variables or tokens.
-//   - A GraphiQL page for browsers (text/html), when Config.GraphiQL is set.
+//   - The caller: behind API Gateway's JWT authorizer (HandleAPIGateway),
+//     the claims it verified become the resolvers' identity.From and the
+//     correlation subject every write records.
+//   - A GraphiQL page, served by its own handler (GraphiQL) at its own
+//     path, so the page needs no token and the endpoint serves only the API.
 //
 // Build the schema with ParseSchema so graphql-go's own limits and the
 // panic handler are applied, and pass the same Limits in Config.Limits:

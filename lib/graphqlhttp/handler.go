@@ -43,12 +43,11 @@ var (
 // Handler serves GraphQL over HTTP. Make one with New; it is safe for
 // concurrent use.
 type Handler struct {
-	schema   *graphql.Schema
-	gate     *Gate
-	cfg      Config
-	log      *slog.Logger
-	allow    []string
-	graphiql []byte
+	schema *graphql.Schema
+	gate   *Gate
+	cfg    Config
+	log    *slog.Logger
+	allow  []string
 }
 
 // New makes a Handler for schema, which should have been built by
@@ -72,13 +71,6 @@ func New(schema *graphql.Schema, cfg Config) (*Handler, error) {
 	h.gate = gate
 	if cfg.AllowGET {
 		h.allow = hdrAllowGetPost
-	}
-	if cfg.GraphiQL {
-		page, err := renderGraphiQL(cfg.SubscriptionsURL)
-		if err != nil {
-			return nil, err
-		}
-		h.graphiql = page
 	}
 	return h, nil
 }
@@ -165,7 +157,7 @@ func putBuf(b *bytes.Buffer) {
 }
 
 func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, out *outcome) {
-	m, html := negotiate(r.Header["Accept"])
+	m, _ := negotiate(r.Header["Accept"])
 	out.media = m
 	var p params
 	buf := bufPool.Get().(*bytes.Buffer)
@@ -206,10 +198,6 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		qs, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
 			h.writeError(w, out, http.StatusBadRequest, errs.BadRequest, "malformed query string")
-			return
-		}
-		if html && h.graphiql != nil && !qs.Has("query") {
-			h.writeGraphiQL(w, out)
 			return
 		}
 		if m == mediaNone {
@@ -364,18 +352,6 @@ func (h *Handler) writeRefused(w http.ResponseWriter, out *outcome, code errs.Co
 		status = http.StatusBadRequest
 	}
 	h.writeError(w, out, status, code, message)
-}
-
-func (h *Handler) writeGraphiQL(w http.ResponseWriter, out *outcome) {
-	hdr := w.Header()
-	hdr["Content-Type"] = hdrHTML
-	hdr["Content-Length"] = []string{strconv.Itoa(len(h.graphiql))}
-	hdr["Cache-Control"] = hdrNoStore
-	hdr["X-Content-Type-Options"] = hdrNoSniff
-	out.status = http.StatusOK
-	out.written = true
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(h.graphiql)
 }
 
 type errorBody struct {

@@ -67,10 +67,8 @@ var configs = map[string]graphqlhttp.Config{
 	// prod is the zero Config: the production defaults.
 	"prod": {},
 	"dev": {
-		Limits:           graphqlhttp.Limits{AllowIntrospection: true},
-		AllowGET:         true,
-		GraphiQL:         true,
-		SubscriptionsURL: "/graphql",
+		Limits:   graphqlhttp.Limits{AllowIntrospection: true},
+		AllowGET: true,
 		Context: func(ctx context.Context, r *http.Request) context.Context {
 			return context.WithValue(ctx, callerKey{}, r.Header.Get("X-Caller"))
 		},

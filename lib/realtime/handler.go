@@ -21,6 +21,7 @@ import (
 	"github.com/threefactor/framework/lib/errs"
 	"github.com/threefactor/framework/lib/gqldoc"
 	"github.com/threefactor/framework/lib/graphqlhttp"
+	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/origin"
 	"github.com/threefactor/framework/lib/realtime/store"
 	"github.com/threefactor/framework/lib/realtime/wsproto"
@@ -45,14 +46,17 @@ type Topics struct {
 type Accept struct {
 	// Ack is the connection_ack payload (a JSON object), or nil.
 	Ack json.RawMessage
-	// Session is kept with the connection and its subscriptions, and
-	// handed to resolvers through SessionFrom (e.g. the caller's identity).
-	// It never goes to the client.
-	Session json.RawMessage
+	// Identity is the connection's verified caller, or nil: it is kept
+	// with the connection and its subscriptions (never sent to the
+	// client), every operation of the connection runs with it
+	// (identity.From), no push is made after it expires, and the
+	// connection is closed then.
+	Identity *identity.Identity
 }
 
-// ConnectFunc checks a connection_init payload (e.g. a token). An error
-// closes the connection with 4403 Forbidden.
+// ConnectFunc checks a connection_init payload (e.g. a token; see
+// Authenticate). An identity.ErrUnauthenticated error closes the
+// connection with 4403 Forbidden, any other with 4500.
 type ConnectFunc func(ctx context.Context, payload json.RawMessage) (Accept, error)
 
 // ManagementAPI is the part of the API Gateway Management API the handler
@@ -84,12 +88,19 @@ type Config struct {
 	// local one).
 	Management ManagementAPI
 	// OnConnect decides connection_init; nil accepts every connection with
-	// no ack payload and no session.
+	// no ack payload and no identity.
 	OnConnect ConnectFunc
 	// Origins are the browser origins $connect accepts (403 otherwise); a
 	// handshake without an Origin header (native apps) is accepted. The
 	// zero Policy accepts no browser origin.
 	Origins origin.Policy
+	// Expiry closes a connection when its identity expires, by making
+	// Expire run then: on AWS an EventBridge Scheduler one-time schedule
+	// (package expiry). Nil: an in-process timer, for a process that
+	// lives as long as its connections (the dev runtime).
+	Expiry ExpiryScheduler
+	// Now is the clock; default time.Now.
+	Now func() time.Time
 	// MaxSubscriptions bounds the open subscriptions of one connection
 	// (the connection item holds them, and an item holds 400 KB); a
 	// subscribe over it gets an error message. Default 100.
@@ -128,9 +139,10 @@ const DefaultMaxSubscriptions = 100
 // Handler is the WebSocket API's Lambda handler for the $connect,
 // $disconnect and $default routes.
 type Handler struct {
-	cfg  Config
-	log  *slog.Logger
-	gate *graphqlhttp.Gate
+	cfg    Config
+	log    *slog.Logger
+	gate   *graphqlhttp.Gate
+	timers *timers // nil when cfg.Expiry schedules
 }
 
 // NewHandler returns a Handler.
@@ -147,11 +159,18 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = graphqlhttp.DefaultTimeout
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	gate, err := graphqlhttp.NewGate(cfg.Schema, cfg.Limits, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{cfg: cfg, log: cfg.Logger, gate: gate}, nil
+	h := &Handler{cfg: cfg, log: cfg.Logger, gate: gate}
+	if cfg.Expiry == nil {
+		h.timers = newTimers(h)
+	}
+	return h, nil
 }
 
 // Route keys of the WebSocket API.
@@ -177,6 +196,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 	case RouteConnect:
 		return h.connect(ctx, log, req)
 	case RouteDisconnect:
+		h.timers.cancel(id)
 		if err := h.cfg.Store.DeleteConnection(ctx, id); err != nil {
 			log.ErrorContext(ctx, "disconnect", "err", err)
 			return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, err
@@ -306,17 +326,35 @@ func (h *Handler) connectionInit(ctx context.Context, log *slog.Logger, id strin
 	if h.cfg.OnConnect != nil {
 		var err error
 		if acc, err = h.cfg.OnConnect(ctx, m.Payload); err != nil {
+			// Nothing is kept of a refused connection: close deletes it.
+			if !errors.Is(err, identity.ErrUnauthenticated) {
+				log.ErrorContext(ctx, "connection_init could not be decided", "err", err)
+				return h.close(ctx, log, id, wsproto.CloseInternalError, "Internal server error")
+			}
 			log.InfoContext(ctx, "connection refused", "err", err)
 			return h.close(ctx, log, id, wsproto.CloseForbidden, wsproto.ReasonForbidden)
 		}
 	}
-	if err := h.cfg.Store.Ack(ctx, id, acc.Session); err != nil {
+	session, err := Session(acc.Identity)
+	if err != nil {
+		return err
+	}
+	if acc.Identity != nil {
+		ctx = WithIdentity(ctx, *acc.Identity, true)
+	}
+	if err := h.cfg.Store.Ack(ctx, id, session); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
 		return err
 	}
-	return h.send(ctx, log, id, wsproto.Encode(wsproto.Message{Type: wsproto.ConnectionAck, Payload: acc.Ack}))
+	if err := h.send(ctx, log, id, wsproto.Encode(wsproto.Message{Type: wsproto.ConnectionAck, Payload: acc.Ack})); err != nil {
+		return err
+	}
+	if acc.Identity != nil && !acc.Identity.Expires.IsZero() {
+		return h.scheduleExpiry(ctx, log, id, acc.Identity.Expires)
+	}
+	return nil
 }
 
 func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m wsproto.Message) error {
@@ -329,6 +367,15 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 	case !conn.Acked:
 		return h.close(ctx, log, id, wsproto.CloseUnauthorized, wsproto.ReasonUnauthorized)
 	}
+	who, hasID, err := SessionIdentity(conn.Session)
+	if err != nil {
+		return err
+	}
+	if hasID && who.Expired(h.cfg.Now()) {
+		// The expiry timer has not closed it yet: nothing more runs.
+		return h.Expire(ctx, id)
+	}
+	ctx = WithIdentity(ctx, who, hasID)
 	if _, dup := conn.Subscriptions[m.ID]; dup {
 		return h.close(ctx, log, id, wsproto.CloseSubscriberExists, wsproto.ReasonSubscriberExists(m.ID))
 	}
@@ -345,9 +392,8 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 	if refusals != nil {
 		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, refusals...)
 	}
-	opCtx := WithSession(ctx, conn.Session)
 	if op.Kind != gqldoc.Subscription {
-		return h.execute(opCtx, log, id, m.ID, p, vars)
+		return h.execute(ctx, log, id, m.ID, p, vars)
 	}
 	if qerrs := h.cfg.Schema.ValidateWithVariables(p.Query, vars); len(qerrs) > 0 {
 		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, qerrs...)
@@ -370,10 +416,15 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 		return h.sendErrors(ctx, log, id, m.ID, p.OperationName,
 			&gqlerrors.QueryError{Message: err.Error(), ResolverError: err, Path: []any{fields[0].Name}})
 	}
+	expires := conn.ExpiresAt
+	if hasID && !who.Expires.IsZero() && who.Expires.Before(expires) {
+		// Gone from the store's reads (and DynamoDB's TTL) at the token's expiry.
+		expires = who.Expires
+	}
 	err = h.cfg.Store.AddSubscription(ctx, store.Subscription{
 		Topic: topic, ConnectionID: id, ID: m.ID,
 		Query: p.Query, OperationName: p.OperationName, Variables: vars,
-		Session: conn.Session, ExpiresAt: conn.ExpiresAt,
+		Session: conn.Session, ExpiresAt: expires,
 	})
 	switch {
 	case errors.Is(err, store.ErrDuplicate):

@@ -26,6 +26,7 @@ import (
 	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
 	"github.com/threefactor/framework/lib/errs"
+	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/provision"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/fanout"
@@ -58,9 +59,8 @@ const secret = "operation error DynamoDB: GetItem, https response error StatusCo
 type root struct{ counter atomic.Int32 }
 
 func (*root) Whoami(ctx context.Context) string {
-	var s struct{ User string }
-	_ = json.Unmarshal(realtime.SessionFrom(ctx), &s)
-	return s.User
+	id, _ := identity.From(ctx)
+	return id.Subject
 }
 func (*root) Hello(args struct{ Name string }) string { return "hello " + args.Name }
 
@@ -112,6 +112,7 @@ type stack struct {
 	store  *store.Store
 	front  *localws.Server
 	fanout *fanout.Fanout
+	h      *realtime.Handler
 }
 
 var appSeq atomic.Int64
@@ -156,10 +157,13 @@ func newStack(t *testing.T, initTimeout time.Duration, opts ...func(*realtime.Co
 		OnConnect: func(_ context.Context, payload json.RawMessage) (realtime.Accept, error) {
 			var p struct{ Token string }
 			_ = json.Unmarshal(payload, &p)
-			if p.Token == "bad" {
-				return realtime.Accept{}, errors.New("bad token")
+			if p.Token == "unavailable" {
+				return realtime.Accept{}, identity.ErrKeysUnavailable
 			}
-			return realtime.Accept{Ack: json.RawMessage(`{"server":"test"}`), Session: json.RawMessage(`{"User":"ann"}`)}, nil
+			if p.Token == "bad" {
+				return realtime.Accept{}, identity.ErrSignature
+			}
+			return realtime.Accept{Ack: json.RawMessage(`{"server":"test"}`), Identity: &identity.Identity{Subject: "ann"}}, nil
 		},
 	}
 	for _, o := range opts {
@@ -187,7 +191,7 @@ func newStack(t *testing.T, initTimeout time.Duration, opts ...func(*realtime.Co
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { front.Close(); srv.Close() })
-	return &stack{url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/graphql", store: st, front: front, fanout: f}
+	return &stack{url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/graphql", store: st, front: front, fanout: f, h: h}
 }
 
 type client struct {
@@ -311,6 +315,11 @@ func TestProtocol(t *testing.T) {
 		c.send(`{"type":"connection_init","payload":{"token":"bad"}}`)
 		c.expectClose(wsproto.CloseForbidden, "Forbidden")
 	})
+	t.Run("4500 when OnConnect cannot decide", func(t *testing.T) {
+		c, _, _ := s.dial(t)
+		c.send(`{"type":"connection_init","payload":{"token":"unavailable"}}`)
+		c.expectClose(wsproto.CloseInternalError, "Internal server error")
+	})
 	t.Run("4408 without connection_init", func(t *testing.T) {
 		quick := newStack(t, 200*time.Millisecond)
 		c, _, _ := quick.dial(t)
@@ -429,7 +438,7 @@ func TestProtocol(t *testing.T) {
 			t.Fatalf("got %+v", m)
 		}
 		subs, err := s.store.SubscriptionsFor(ctx, "item:i1")
-		if err != nil || len(subs) != 1 || subs[0].ID != "s1" || string(subs[0].Session) != `{"User":"ann"}` {
+		if err != nil || len(subs) != 1 || subs[0].ID != "s1" || !strings.Contains(string(subs[0].Session), `"sub":"ann"`) {
 			t.Fatalf("stored = %+v, %v", subs, err)
 		}
 		ev := change.Event{ID: "e1", Table: "items", Keys: json.RawMessage(`{"id":"i1"}`), New: json.RawMessage(`{"id":"i1","status":"PAID"}`)}

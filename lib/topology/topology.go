@@ -405,6 +405,41 @@ const (
 	EnvAllowedOrigins = "ALLOWED_ORIGINS"
 )
 
+// Paths of the HTTP API, on AWS and locally.
+const (
+	// GraphQLPath is the GraphQL endpoint, over HTTP (behind the JWT
+	// authorizer) and WebSocket (the dev runtime's front door; on AWS the
+	// WebSocket API has its own domain).
+	GraphQLPath = "/graphql"
+	// GraphiQLPath serves the GraphiQL page, without authorization, on the
+	// dev stage and in the dev runtime only.
+	GraphiQLPath = "/graphiql"
+)
+
+// Environment variables of identity (see lib/identity), set by infra on
+// AWS and by the dev runtime locally.
+const (
+	// EnvAuthIssuer is the OIDC issuer tokens must come from: their iss
+	// claim equals it exactly.
+	EnvAuthIssuer = "AUTH_ISSUER"
+	// EnvAuthAudience lists, comma-separated, the audiences (client ids)
+	// a token may be for.
+	EnvAuthAudience = "AUTH_AUDIENCE"
+	// EnvAuthJWKSURL is where the issuer's keys are; unset, it is
+	// discovered at AUTH_ISSUER/.well-known/openid-configuration.
+	EnvAuthJWKSURL = "AUTH_JWKS_URL"
+	// EnvAuthGroupsClaim names the claim holding the caller's groups;
+	// unset, "cognito:groups".
+	EnvAuthGroupsClaim = "AUTH_GROUPS_CLAIM"
+	// EnvExpiryScheduleGroup is the EventBridge Scheduler group holding
+	// the one-time schedules that close WebSocket connections when their
+	// token expires.
+	EnvExpiryScheduleGroup = "EXPIRY_SCHEDULE_GROUP"
+	// EnvExpirySchedulerRoleARN is the role EventBridge Scheduler assumes
+	// to invoke the realtime function at a token's expiry.
+	EnvExpirySchedulerRoleARN = "EXPIRY_SCHEDULER_ROLE_ARN"
+)
+
 // TableEnv is the environment variable holding a table's physical name,
 // e.g. TABLE_ORDERS for "orders".
 func TableEnv(table string) string {

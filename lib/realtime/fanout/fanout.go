@@ -22,6 +22,7 @@ import (
 	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/errs"
 	"github.com/threefactor/framework/lib/graphqlhttp"
+	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/store"
 	"github.com/threefactor/framework/lib/realtime/wsproto"
@@ -79,6 +80,9 @@ type Config struct {
 	// MaxMessageBytes is the largest frame posted; default MaxMessageBytes.
 	MaxMessageBytes int
 	Logger          *slog.Logger
+	// Now is the clock pushes are checked against identities' expiry
+	// with; default time.Now.
+	Now func() time.Time
 }
 
 // Validate reports missing settings.
@@ -137,6 +141,9 @@ func New(cfg Config) (*Fanout, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	// Stored operations were checked against the limits when they were
 	// subscribed; the gate here only maps results.
 	gate, err := graphqlhttp.NewGate(cfg.Schema, graphqlhttp.Limits{}, cfg.Logger)
@@ -158,6 +165,9 @@ type Stats struct {
 	Gone int
 	// Failed is the number of pushes dropped after the retries.
 	Failed int
+	// Expired is the number of subscriptions not pushed to because their
+	// connection's identity had expired.
+	Expired int
 }
 
 // Handle is the stream reader: it pushes each record's change in order.
@@ -207,11 +217,11 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 		return st, nil
 	}
 	var (
-		pushed, oversize, gone, failed atomic.Int64
-		results                        sync.Map // operation key -> *result
-		goneConns                      sync.Map
-		wg                             sync.WaitGroup
-		sem                            = make(chan struct{}, f.cfg.Concurrency)
+		pushed, oversize, gone, failed, expired atomic.Int64
+		results                                 sync.Map // operation key -> *result
+		goneConns                               sync.Map
+		wg                                      sync.WaitGroup
+		sem                                     = make(chan struct{}, f.cfg.Concurrency)
 	)
 	log := f.log.With("eventId", e.ID, "correlationId", e.CorrelationID)
 	for _, sub := range subs {
@@ -219,9 +229,21 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			r, _ := results.LoadOrStore(opKey(sub), &result{})
-			payloads := r.(*result).get(func() [][]byte { return f.run(ctx, log, e, sub) })
+			v, _ := results.LoadOrStore(opKey(sub), &result{})
+			r := v.(*result)
+			payloads := r.get(func() [][]byte { return f.run(ctx, log, e, sub, r) })
+			// Checked before each push: an identity may expire while a
+			// change is being pushed.
+			lapsed := func() bool { return r.hasID && r.id.Expired(f.cfg.Now()) }
+			if lapsed() {
+				expired.Add(1)
+				return
+			}
 			for _, p := range payloads {
+				if lapsed() {
+					expired.Add(1)
+					return
+				}
 				frame := wsproto.NextMessage(sub.ID, p)
 				if len(frame) > f.cfg.MaxMessageBytes {
 					oversize.Add(1)
@@ -252,15 +274,19 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 	}
 	wg.Wait()
 	st.Pushed, st.Oversize, st.Gone, st.Failed = int(pushed.Load()), int(oversize.Load()), int(gone.Load()), int(failed.Load())
-	log.DebugContext(ctx, "fanout: change pushed", "matched", st.Matched, "pushed", st.Pushed, "gone", st.Gone, "failed", st.Failed, "oversize", st.Oversize)
+	st.Expired = int(expired.Load())
+	log.DebugContext(ctx, "fanout: change pushed", "matched", st.Matched, "pushed", st.Pushed, "gone", st.Gone, "failed", st.Failed, "oversize", st.Oversize, "expired", st.Expired)
 	return st, nil
 }
 
 // result is one operation's payloads, computed once per change for every
-// subscription with the same operation.
+// subscription with the same operation and identity (the session is part
+// of the key), and that identity.
 type result struct {
 	once     sync.Once
 	payloads [][]byte
+	id       identity.Identity
+	hasID    bool
 }
 
 func (r *result) get(run func() [][]byte) [][]byte {
@@ -274,13 +300,30 @@ func opKey(sub store.Subscription) string {
 	return string(b)
 }
 
-// run executes a stored operation against the change and returns the
-// encoded results it produced (none when the change does not concern it).
-func (f *Fanout) run(ctx context.Context, log *slog.Logger, e change.Event, sub store.Subscription) [][]byte {
+// run executes a stored operation against the change, as the identity of
+// the subscription's connection (identity.From), and returns the encoded
+// results it produced (none when the change does not concern it, or the
+// identity has expired). It records the identity in r.
+func (f *Fanout) run(ctx context.Context, log *slog.Logger, e change.Event, sub store.Subscription, r *result) [][]byte {
 	if e.CorrelationID != "" {
 		ctx = correlation.With(ctx, e.CorrelationID)
 	}
-	ctx, cancel := context.WithTimeout(realtime.WithChange(realtime.WithSession(ctx, sub.Session), e), f.cfg.ResolveTimeout)
+	if e.CausedBy != "" {
+		ctx = correlation.WithSubject(ctx, e.CausedBy)
+	}
+	id, ok, err := realtime.SessionIdentity(sub.Session)
+	if err != nil {
+		log.ErrorContext(ctx, "fanout: subscription without a readable identity: not run", "subscriptionId", sub.ID, "connectionId", sub.ConnectionID, "err", err)
+		return nil
+	}
+	r.id, r.hasID = id, ok
+	if ok {
+		if id.Expired(f.cfg.Now()) {
+			return nil
+		}
+		ctx = identity.With(ctx, id)
+	}
+	ctx, cancel := context.WithTimeout(realtime.WithChange(ctx, e), f.cfg.ResolveTimeout)
 	defer cancel()
 	ch, err := f.cfg.Schema.Subscribe(ctx, sub.Query, sub.OperationName, sub.Variables)
 	if err != nil {
