@@ -56,6 +56,20 @@ deps: deps-emulator deps-node
 test: deps
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
 
+# The threefactor command (cmd/threefactor): `go run ./cmd/threefactor help`
+# lists every command.
+.PHONY: routes function
+
+## routes: print each route of the app: its function, its EventBridge pattern as deployed, its queue settings
+routes:
+	@$(GO) run ./cmd/threefactor routes
+
+## function: add a function and its route: make function NAME=notify TABLE=orders ON=MODIFY [WHERE="status=PAID ..."] [CHANGED="attr ..."]
+function:
+	@if [ -z "$(NAME)" ] || [ -z "$(TABLE)" ] || [ -z "$(ON)" ]; then \
+		echo 'usage: make function NAME=name TABLE=table ON=INSERT|MODIFY|REMOVE [WHERE="attr=value ..."] [CHANGED="attr ..."]'; exit 2; fi
+	$(GO) run ./cmd/threefactor new function $(NAME) --table $(TABLE) --on $(ON) $(foreach w,$(WHERE),--where '$(w)') $(foreach c,$(CHANGED),--changed '$(c)')
+
 # Packages that hold benchmarks.
 BENCH_PKGS = $(shell grep -rl --include='*_test.go' -e '^func Benchmark' lib tests functions gateway infra cmd 2>/dev/null | grep -v node_modules | xargs -r -n1 dirname | sort -u | sed 's|^|./|')
 
