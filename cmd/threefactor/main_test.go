@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 
 	fooddelivery "github.com/threefactor/framework/events"
+	"github.com/threefactor/framework/lib/cli"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
 )
 
@@ -26,64 +26,8 @@ func TestMain(m *testing.M) { os.Exit(emulatortest.Main(m)) }
 // threefactor runs the command line in-process.
 func threefactor(args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
-	code = run(context.Background(), fooddelivery.App, args, &out, &errb)
+	code = cli.Run(context.Background(), cli.Config{App: fooddelivery.App}, args, &out, &errb)
 	return code, out.String(), errb.String()
-}
-
-func TestHelp(t *testing.T) {
-	code, out, _ := threefactor("help")
-	if code != 0 {
-		t.Fatalf("help: exit %d", code)
-	}
-	for _, want := range []string{"command line of app fooddelivery", "new function", "routes", "help"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("help lacks %q:\n%s", want, out)
-		}
-	}
-	code, out, _ = threefactor("help", "new", "function")
-	if code != 0 || !strings.Contains(out, "usage: threefactor new function NAME --table TABLE --on INSERT|MODIFY|REMOVE") ||
-		!strings.Contains(out, "--where ATTR=VALUE") || !strings.Contains(out, "--app-file FILE") || !strings.Contains(out, "(default events/app.go)") {
-		t.Errorf("help new function: exit %d\n%s", code, out)
-	}
-	code, out, _ = threefactor("routes", "-h")
-	if code != 0 || !strings.Contains(out, "usage: threefactor routes [--json]") || !strings.Contains(out, "--json") {
-		t.Errorf("routes -h: exit %d\n%s", code, out)
-	}
-}
-
-// A bad command line exits with 2 and says what is wrong.
-func TestBadCommandLines(t *testing.T) {
-	tests := []struct {
-		args []string
-		code int
-		msg  string
-	}{
-		{nil, 2, "commands:"},
-		{[]string{"deploy"}, 2, `no command "deploy"`},
-		{[]string{"help", "deploy"}, 2, `no command "deploy"`},
-		{[]string{"new"}, 2, "say what: new function"},
-		{[]string{"new", "function"}, 2, "want NAME, got 0 argument(s)"},
-		{[]string{"new", "function", "a", "b", "--table", "orders", "--on", "INSERT"}, 2, "want NAME, got 2 argument(s): a b"},
-		{[]string{"new", "function", "notify", "--on", "INSERT"}, 2, "--table is required"},
-		{[]string{"new", "function", "notify", "--table", "orders"}, 2, "--on is required"},
-		{[]string{"new", "function", "notify", "--table", "orders", "--on", "UPSERT"}, 2, `--on "UPSERT": want INSERT, MODIFY or REMOVE`},
-		{[]string{"new", "function", "notify", "--table", "orders", "--on", "INSERT", "--where", "status"}, 2, `--where "status": want ATTR=VALUE`},
-		{[]string{"new", "function", "notify", "--tabel", "orders"}, 2, "flag provided but not defined: -tabel"},
-		{[]string{"routes", "extra"}, 2, "takes no arguments"},
-		// Checked against the app after it is read: a failure, not usage.
-		{[]string{"new", "function", "notify", "--table", "orders", "--on", "INSERT", "--app-file", "no/such/app.go"}, 1, "NOT_FOUND"},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			code, out, errOut := threefactor(tt.args...)
-			if code != tt.code || !strings.Contains(errOut, tt.msg) {
-				t.Fatalf("exit %d, stderr:\n%s\nwant exit %d and %q", code, errOut, tt.code, tt.msg)
-			}
-			if out != "" {
-				t.Errorf("stdout: %s", out)
-			}
-		})
-	}
 }
 
 // TestRoutes holds `threefactor routes` of the reference app to
@@ -146,25 +90,6 @@ func TestRoutes(t *testing.T) {
 			g.BatchSize != r.BatchSize || g.MaxReceiveCount != r.MaxReceiveCount || g.VisibilityTimeoutSeconds != int(r.VisibilityTimeout.Seconds()) {
 			t.Errorf("route %d: %+v, pattern %s; want %+v, pattern %s", i, g, compact.String(), r, topo.EventPatternJSON(r))
 		}
-	}
-}
-
-// The pretty-printer only adds whitespace.
-func TestIndentJSON(t *testing.T) {
-	raw := `{"a":[1,"x,]\"y",{"b":[]}],"c":{},"d":[],"e":{"f":["g"]}}`
-	got, err := indentJSON([]byte(raw), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, []byte(got)); err != nil {
-		t.Fatalf("%v:\n%s", err, got)
-	}
-	if compact.String() != raw {
-		t.Fatalf("compacted %s, want %s", compact.String(), raw)
-	}
-	if !strings.Contains(got, `"f": ["g"]`) || !strings.Contains(got, "\"c\": {},") {
-		t.Errorf("layout:\n%s", got)
 	}
 }
 

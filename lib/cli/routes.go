@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -23,12 +23,12 @@ the route's, with their defaults: batch size, max receive count (receives
 before the dead-letter queue) and visibility timeout. Locally the route's
 queue and dead-letter queue have the names shown; on AWS, CloudFormation
 names them.`,
-		setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+		setup: func(fs *flag.FlagSet, _ Config) func(context.Context, *env, []string) error {
 			asJSON := fs.Bool("json", false, "print JSON: {app, routes: [{name, function, pattern, batchSize, maxReceiveCount, visibilityTimeoutSeconds, localQueue, localDLQ}]}")
 			return func(_ context.Context, e *env, _ []string) error {
-				routes := describeRoutes(e.app.Topology())
+				routes := describeRoutes(e.cfg.App.Topology())
 				if *asJSON {
-					return writeRoutesJSON(e.stdout, e.app.Name, routes)
+					return writeRoutesJSON(e.stdout, e.cfg.App.Name, routes)
 				}
 				return writeRoutes(e.stdout, routes)
 			}
@@ -99,8 +99,8 @@ func writeRoutesJSON(w io.Writer, app string, routes []routeInfo) error {
 }
 
 // indentJSON pretty-prints a JSON value: an object's members one per line,
-// an array of scalars on one line. Only whitespace is added to the bytes,
-// so keys, values and their order are the deployed pattern's.
+// an array on one line when it is short. Only whitespace is added to the
+// bytes, so keys, values and their order are the deployed pattern's.
 func indentJSON(raw []byte, prefix string) (string, error) {
 	var c bytes.Buffer
 	if err := json.Compact(&c, raw); err != nil {
@@ -122,25 +122,12 @@ func indentJSON(raw []byte, prefix string) (string, error) {
 			j := stringEnd(src, i)
 			b.Write(src[i:j])
 			i = j - 1
-		case '[':
-			if end, flat := flatArray(src, i); flat {
-				for k := i; k < end; k++ {
-					if src[k] == '"' {
-						j := stringEnd(src, k)
-						b.Write(src[k:j])
-						k = j - 1
-						continue
-					}
-					b.WriteByte(src[k])
-					if src[k] == ',' {
-						b.WriteByte(' ')
-					}
-				}
+		case '[', '{':
+			if end := valueEnd(src, i); ch == '[' && end-i <= inlineArray {
+				writeInline(&b, src[i:end])
 				i = end - 1
 				continue
 			}
-			fallthrough
-		case '{':
 			b.WriteByte(ch)
 			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
 				continue
@@ -165,6 +152,26 @@ func indentJSON(raw []byte, prefix string) (string, error) {
 	return b.String(), nil
 }
 
+// inlineArray is the longest array, compacted, printed on one line.
+const inlineArray = 60
+
+// writeInline writes a compact JSON value with a space after each comma
+// and colon.
+func writeInline(b *bytes.Buffer, src []byte) {
+	for k := 0; k < len(src); k++ {
+		if src[k] == '"' {
+			j := stringEnd(src, k)
+			b.Write(src[k:j])
+			k = j - 1
+			continue
+		}
+		b.WriteByte(src[k])
+		if src[k] == ',' || src[k] == ':' {
+			b.WriteByte(' ')
+		}
+	}
+}
+
 // stringEnd is the index just past the JSON string starting at src[i].
 func stringEnd(src []byte, i int) int {
 	for j := i + 1; j < len(src); j++ {
@@ -178,18 +185,21 @@ func stringEnd(src []byte, i int) int {
 	return len(src)
 }
 
-// flatArray reports whether the array starting at src[i] holds only
-// scalars, and the index just past it.
-func flatArray(src []byte, i int) (int, bool) {
-	for j := i + 1; j < len(src); j++ {
+// valueEnd is the index just past the array or object starting at src[i].
+func valueEnd(src []byte, i int) int {
+	depth := 0
+	for j := i; j < len(src); j++ {
 		switch src[j] {
 		case '"':
 			j = stringEnd(src, j) - 1
 		case '[', '{':
-			return 0, false
-		case ']':
-			return j + 1, true
+			depth++
+		case ']', '}':
+			depth--
+			if depth == 0 {
+				return j + 1
+			}
 		}
 	}
-	return 0, false
+	return len(src)
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -26,14 +26,22 @@ which one of the --changed attributes changed. The function gets access to
 TABLE. Its queue, dead-letter queue, rule, mapping, Lambda and alarms come
 from the declaration: make dev runs it, make synth deploys it.
 
-The other flags point at another app's folder; the defaults are this
-repository's app. The app is compiled to read its tables, and compiled
-again with the new function: when that fails nothing is changed.`,
+The other flags point at another app's folder; the defaults are the
+layout of the app this command was built with. The app is compiled to
+read its tables, and compiled again with the new function: when that
+fails nothing is changed.`,
 		setup: setupNewFunction,
 	})
 }
 
-func setupNewFunction(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+func setupNewFunction(fs *flag.FlagSet, cfg Config) func(context.Context, *env, []string) error {
+	def := cfg.Layout
+	if def.AppFile == "" {
+		def.AppFile = scaffold.DefaultAppFile
+	}
+	if def.FunctionsDir == "" {
+		def.FunctionsDir = scaffold.DefaultFunctionsDir
+	}
 	table := fs.String("table", "", "the `TABLE` whose changes the route takes (it must have a stream)")
 	var on, where, changed stringList
 	fs.Var(&on, "on", "the `OPERATION`s the route takes: INSERT, MODIFY or REMOVE (repeat it, or give a comma list)")
@@ -41,10 +49,10 @@ func setupNewFunction(fs *flag.FlagSet) func(context.Context, *env, []string) er
 	fs.Var(&changed, "changed", "`ATTR`: only changes in which ATTR changed (repeat it: any of them)")
 	route := fs.String("route", "", "the route's `NAME` (default: the function's)")
 	typ := fs.String("type", "", "the item type's `NAME` (default: the table's singular, e.g. Order for orders)")
-	appFile := fs.String("app-file", scaffold.DefaultAppFile, "the app's declaration `FILE`")
-	funcsDir := fs.String("functions-dir", scaffold.DefaultFunctionsDir, "the `DIR` that holds the app's functions")
-	appImport := fs.String("app-import", "", "the declaration's import `PATH` (default: go.mod's module path and the file's folder)")
-	appVar := fs.String("app-var", "", "the declaration's app.App `VAR`iable (default: the one in the file)")
+	appFile := fs.String("app-file", def.AppFile, "the app's declaration `FILE`")
+	funcsDir := fs.String("functions-dir", def.FunctionsDir, "the `DIR` that holds the app's functions")
+	appImport := fs.String("app-import", def.AppImport, "the declaration's import `PATH` (default: go.mod's module path and the file's folder)")
+	appVar := fs.String("app-var", def.AppVar, "the declaration's app.App `VAR`iable (default: the one in the file)")
 	dryRun := fs.Bool("dry-run", false, "print what would be written, and write nothing")
 
 	return func(ctx context.Context, e *env, args []string) error {
