@@ -28,10 +28,13 @@ var App = app.App{
 		{
 			Function: topology.Function{Name: moderate.Name, Tables: []string{messages.Table}},
 			Handler:  app.Handle(moderate.Build),
+			// Try other words locally: BANNED_WORDS=spam,eggs.
+			DevEnv: []string{moderate.EnvBannedWords},
 		},
 	},
 	Routes: []topology.Route{
 		{
+			// A new message is moderated, then published.
 			Name: "moderate", Function: moderate.Name,
 			Match: topology.Match{
 				Table: messages.Table, Operations: []topology.Operation{topology.Insert},
