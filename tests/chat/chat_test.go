@@ -1,12 +1,16 @@
 package chat_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -121,8 +125,9 @@ type message struct {
 
 const messageFields = `room id author text status flagged`
 
-// TestChatEndToEnd posts messages over real HTTP and receives, over a real
-// WebSocket speaking graphql-transport-ws, the pushes that the moderate
+// TestChatEndToEnd posts messages over real HTTP and receives, over real
+// WebSockets speaking graphql-transport-ws (a Go client, and the graphql-ws
+// npm client through tests/js/subscribe.mjs), the pushes that the moderate
 // function's writes cause: the mutation answers PENDING with the text as
 // sent; the room's subscribers get the message once it is PUBLISHED, with
 // banned words masked, and nobody else's room sees it.
@@ -142,6 +147,8 @@ func TestChatEndToEnd(t *testing.T) {
 	sub := `subscription($room: ID!) { messageAdded(room: $room) { ` + messageFields + ` } }`
 	lobby.subscribe("lobby-1", sub, map[string]any{"room": "lobby"})
 	kitchen.subscribe("kitchen-1", sub, map[string]any{"room": "kitchen"})
+	// And the graphql-ws npm client, as a web or mobile app would.
+	npm := startNodeSubscriber(t, "ws"+strings.TrimPrefix(url, "http"), sub, map[string]any{"room": "lobby"})
 
 	// Subscribing is asynchronous: wait until both are stored, so that
 	// every later change must reach them.
@@ -152,10 +159,10 @@ func TestChatEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, room := range []string{"lobby", "kitchen"} {
-		waitFor(t, "the "+room+" subscription stored", func() bool {
+	for room, n := range map[string]int{"lobby": 2, "kitchen": 1} {
+		waitFor(t, "the "+room+" subscriptions stored", func() bool {
 			subs, err := st.SubscriptionsFor(context.Background(), chat.RoomTopic(room))
-			return err == nil && len(subs) == 1
+			return err == nil && len(subs) == n
 		})
 	}
 
@@ -174,6 +181,10 @@ func TestChatEndToEnd(t *testing.T) {
 	got := lobby.next(t, "lobby-1")
 	if got.ID != sent.ID || got.Room != "lobby" || got.Status != "PUBLISHED" || got.Text != "well **** it" || !got.Flagged || got.Author != "ada" {
 		t.Fatalf("lobby got %+v, want %s PUBLISHED as \"well **** it\", flagged", got, sent.ID)
+	}
+
+	if got := npm.next(t); got.ID != sent.ID || got.Text != "well **** it" || !got.Flagged {
+		t.Fatalf("the graphql-ws client got %+v, want %s masked", got, sent.ID)
 	}
 
 	clean := post("lobby", "bo", "hello all")
@@ -334,6 +345,69 @@ func (c *graphQLWS) next(t *testing.T, id string) message {
 		t.Fatalf("payload %s: %v", b, err)
 	}
 	return p.Data.MessageAdded
+}
+
+// nodeSubscriber is tests/js/subscribe.mjs: the graphql-ws npm client,
+// printing each result as a JSON line.
+type nodeSubscriber struct{ lines chan string }
+
+func startNodeSubscriber(t *testing.T, url, query string, vars map[string]any) *nodeSubscriber {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	js := filepath.Join(filepath.Dir(file), "..", "js")
+	if _, err := os.Stat(filepath.Join(js, "node_modules", "graphql-ws")); err != nil {
+		t.Fatal("tests/js/node_modules is missing: run  make deps  (npm ci in tests/js)")
+	}
+	v, _ := json.Marshal(vars)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(js, "subscribe.mjs"), url, query, string(v))
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	n := &nodeSubscriber{lines: make(chan string, 16)}
+	go func() {
+		defer close(n.lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			n.lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("subscribe.mjs stderr:\n%s", stderr.String())
+		}
+	})
+	return n
+}
+
+// next is the next message the client printed.
+func (n *nodeSubscriber) next(t *testing.T) message {
+	t.Helper()
+	select {
+	case line, ok := <-n.lines:
+		if !ok {
+			t.Fatal("subscribe.mjs ended")
+		}
+		var p struct {
+			Data   struct{ MessageAdded message }
+			Errors []json.RawMessage
+		}
+		if err := json.Unmarshal([]byte(line), &p); err != nil || len(p.Errors) > 0 {
+			t.Fatalf("subscribe.mjs printed %s (%v)", line, err)
+		}
+		return p.Data.MessageAdded
+	case <-time.After(2 * time.Minute):
+		t.Fatal("subscribe.mjs printed nothing in 2m")
+	}
+	return message{}
 }
 
 // waitFor polls cond until it holds; it fails the test after two minutes
