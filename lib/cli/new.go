@@ -45,8 +45,8 @@ func setupNewFunction(fs *flag.FlagSet, cfg Config) func(context.Context, *env, 
 	table := fs.String("table", "", "the `TABLE` whose changes the route takes (it must have a stream)")
 	var on, where, changed stringList
 	fs.Var(&on, "on", "the `OPERATION`s the route takes: INSERT, MODIFY or REMOVE (repeat it, or give a comma list)")
-	fs.Var(&where, "where", "`ATTR=VALUE`: the new image's ATTR is the string VALUE (repeat it; the same ATTR again adds a value it may be)")
-	fs.Var(&changed, "changed", "`ATTR`: only changes in which ATTR changed (repeat it: any of them)")
+	fs.Var(&where, "where", "only changes whose new image has `ATTR=VALUE`, a string (repeat it; the same ATTR again adds a value it may have)")
+	fs.Var(&changed, "changed", "only changes in which `ATTR` changed (repeat it: any of them)")
 	route := fs.String("route", "", "the route's `NAME` (default: the function's)")
 	typ := fs.String("type", "", "the item type's `NAME` (default: the table's singular, e.g. Order for orders)")
 	appFile := fs.String("app-file", def.AppFile, "the app's declaration `FILE`")
