@@ -28,8 +28,8 @@ dev: deps-emulator
 ## (groups in cognito:groups, the restaurant in custom:restaurantId; 12h by
 ## default; signed by the issuer in .dev, which `make dev` shares)
 token:
-	@$(GO) run ./cmd/threefactor token -state-dir .dev -user "$(USER)" \
-		$(if $(ROLE),-group "$(ROLE)") $(if $(RESTAURANT),-claim "custom:restaurantId=$(RESTAURANT)") $(if $(TTL),-ttl "$(TTL)")
+	@$(GO) run ./cmd/threefactor token "$(USER)" --state-dir .dev \
+		$(if $(ROLE),--group "$(ROLE)") $(if $(RESTAURANT),--claim "custom:restaurantId=$(RESTAURANT)") $(if $(TTL),--ttl "$(TTL)")
 
 ## dev-stop: stop the long-lived local emulator (its data is in memory: gone)
 dev-stop:
@@ -69,6 +69,20 @@ test: deps
 test-short:
 	@start=$$(date +%s); $(GO) test -short -timeout 5m ./...; rc=$$?; \
 		echo "make test-short: $$(( $$(date +%s) - start )) s"; exit $$rc
+
+# The threefactor command (cmd/threefactor): `go run ./cmd/threefactor help`
+# lists every command.
+.PHONY: routes function
+
+## routes: print each route of the app: its function, its EventBridge pattern as deployed, its queue settings
+routes:
+	@$(GO) run ./cmd/threefactor routes
+
+## function: add a function and its route: make function NAME=notify TABLE=orders ON=MODIFY [WHERE="status=PAID ..."] [CHANGED="attr ..."]
+function:
+	@if [ -z "$(NAME)" ] || [ -z "$(TABLE)" ] || [ -z "$(ON)" ]; then \
+		echo 'usage: make function NAME=name TABLE=table ON=INSERT|MODIFY|REMOVE [WHERE="attr=value ..."] [CHANGED="attr ..."]'; exit 2; fi
+	$(GO) run ./cmd/threefactor new function $(NAME) --table $(TABLE) --on $(ON) $(foreach w,$(WHERE),--where '$(w)') $(foreach c,$(CHANGED),--changed '$(c)')
 
 # Packages that hold benchmarks.
 BENCH_PKGS = $(shell grep -rl --include='*_test.go' -e '^func Benchmark' lib tests functions gateway infra cmd 2>/dev/null | grep -v node_modules | xargs -r -n1 dirname | sort -u | sed 's|^|./|')
