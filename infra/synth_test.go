@@ -82,7 +82,7 @@ var external = struct {
 
 // appAuth is the user pool configuration of the dev and prod stacks, as
 // main.go gives it.
-var appAuth = stack.AuthConfig{Groups: appGroups, AdminOnlyAttributes: appAdminOnlyAttributes}
+var appAuth = stack.AuthConfig{Groups: fooddelivery.App.Users.Groups, AdminOnlyAttributes: fooddelivery.App.Users.AdminOnlyAttributes}
 
 var synth struct {
 	once   sync.Once
