@@ -143,7 +143,7 @@ func heavyClient(t *testing.T, s *devStack, st *store.Store, hot string, rcvbuf 
 			t.Fatal(err)
 		}
 	}
-	send(`{"type":"connection_init","payload":{}}`)
+	send(initMessage(s.token))
 	if _, b, err := ws.Read(ctx); err != nil || !strings.Contains(string(b), wsproto.ConnectionAck) {
 		t.Fatalf("heavy client ack: %s %v", b, err)
 	}
@@ -295,11 +295,12 @@ func TestRealtimeHostileInput(t *testing.T) {
 	})
 
 	t.Run("forged management API calls refused", func(t *testing.T) {
+		mine := placeOne(t, s)
 		c := wsConnect(t, s)
-		c.send(`{"id":"w","type":"subscribe","payload":{"query":"subscription { orderUpdated(id: \"ord_forge\") { status } }"}}`)
+		c.send(`{"id":"w","type":"subscribe","payload":{"query":"subscription { orderUpdated(id: \"` + mine + `\") { status } }"}}`)
 		var id string
 		rtWaitFor(t, time.Minute, "subscription stored", func() bool {
-			subs, err := st.SubscriptionsFor(ctx, gateway.OrderTopic("ord_forge"))
+			subs, err := st.SubscriptionsFor(ctx, gateway.OrderTopic(mine))
 			if err != nil || len(subs) != 1 {
 				return false
 			}
