@@ -127,7 +127,7 @@ func decodeCursor(s, index string) (*orders.Cursor, bool) {
 	}
 	var c cursor
 	if err := json.Unmarshal(b, &c); err != nil || c.Index != index ||
-		c.ID == "" || len(c.ID) > maxIDLen || c.CreatedAt == "" || len(c.CreatedAt) > len(orders.TimeLayout)+8 {
+		c.ID == "" || len(c.ID) > maxIDLen || c.CreatedAt == "" || len(c.CreatedAt) > maxIDLen {
 		return nil, false
 	}
 	return &orders.Cursor{CreatedAt: c.CreatedAt, ID: c.ID}, true
