@@ -100,9 +100,9 @@ func allowedOrigins(app awscdk.App, stage stack.Stage) ([]string, error) {
 // and the user pool's settings.
 func authConfig(app awscdk.App) (stack.AuthConfig, error) {
 	c := stack.AuthConfig{
-		Issuer:              contextString(app, "issuer", ""),
-		Audience:            contextList(app, "audience"),
-		GroupsClaim:         contextString(app, "groupsClaim", ""),
+		Issuer:      contextString(app, "issuer", ""),
+		Audience:    contextList(app, "audience"),
+		GroupsClaim: contextString(app, "groupsClaim", ""),
 		// The app's roles and admin-only attributes, from its declaration:
 		// the user pool's groups and custom attributes (cognito:groups and
 		// custom:<name> in tokens).
