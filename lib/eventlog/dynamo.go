@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -178,7 +179,11 @@ func boundKey(s string) string {
 		return s
 	}
 	sum := sha256.Sum256([]byte(s))
-	return s[:64] + "#sha256:" + hex.EncodeToString(sum[:])
+	prefix := 64 // kept readable, cut at a character boundary
+	for prefix > 0 && !utf8.RuneStart(s[prefix]) {
+		prefix--
+	}
+	return s[:prefix] + "#sha256:" + hex.EncodeToString(sum[:])
 }
 
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
@@ -571,7 +576,7 @@ func (s *DynamoStore) ItemHistory(ctx context.Context, item ItemKey) ([]Change, 
 // Trace queries the byCorrelation index for the request's changes, then
 // each change's partition for its deliveries and pushes.
 func (s *DynamoStore) Trace(ctx context.Context, correlationID string) ([]TraceEntry, error) {
-	if err := checkID("correlation id", correlationID); err != nil {
+	if err := checkCorrelationID(correlationID); err != nil {
 		return nil, err
 	}
 	now := s.cfg.Now()

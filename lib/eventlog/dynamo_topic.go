@@ -103,9 +103,9 @@ func (s *DynamoStore) Append(ctx context.Context, topic string, e change.Event) 
 	if err := checkID("event id", e.ID); err != nil {
 		return 0, err
 	}
-	event, err := json.Marshal(e)
+	event, err := encodeEntry(e)
 	if err != nil {
-		return 0, badInput("event %s: not encodable: %v", e.ID, err)
+		return 0, err
 	}
 	unlock := s.lockTopic(topic)
 	defer unlock()

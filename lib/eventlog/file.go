@@ -889,7 +889,7 @@ func (s *FileStore) ItemHistory(ctx context.Context, item ItemKey) ([]Change, er
 
 // Trace reads the request's changes with their deliveries and pushes.
 func (s *FileStore) Trace(ctx context.Context, correlationID string) ([]TraceEntry, error) {
-	if err := checkID("correlation id", correlationID); err != nil {
+	if err := checkCorrelationID(correlationID); err != nil {
 		return nil, err
 	}
 	done, err := s.beginRead()

@@ -52,9 +52,9 @@ func (s *FileStore) Append(ctx context.Context, topic string, e change.Event) (P
 	if s.readOnly {
 		return 0, ErrReadOnly
 	}
-	event, err := json.Marshal(e)
+	event, err := encodeEntry(e)
 	if err != nil {
-		return 0, badInput("event %s: not encodable: %v", e.ID, err)
+		return 0, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

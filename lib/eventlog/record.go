@@ -160,8 +160,10 @@ type Position uint64
 
 // Entry is one change in a topic log.
 type Entry struct {
-	Topic      string
-	Position   Position
+	Topic    string
+	Position Position
+	// Event is the change as appended; reduced (keys, no images) when it
+	// was over MaxRecordBytes.
 	Event      change.Event
 	AppendedAt time.Time
 }
@@ -169,8 +171,9 @@ type Entry struct {
 // Limits on what the log accepts.
 const (
 	// MaxRecordBytes is the largest record kept whole: a change event
-	// over it is logged reduced (keys and changed names, no images), as
-	// the router publishes such events. A DynamoDB item holds 400 KB.
+	// (or topic entry) over it is kept reduced (keys and changed names, no
+	// images), as the router publishes such events. A DynamoDB item holds
+	// 400 KB.
 	MaxRecordBytes = 350 << 10
 	// MaxTopicBytes is the longest topic name.
 	MaxTopicBytes = 1024
@@ -227,6 +230,18 @@ func checkID(what, id string) error {
 	return nil
 }
 
+// checkCorrelationID accepts any correlation id a change can carry: items
+// hold what their writers put there, so only emptiness is refused.
+func checkCorrelationID(id string) error {
+	switch {
+	case id == "":
+		return badInput("no correlation id")
+	case !utf8.ValidString(id):
+		return badInput("correlation id is not UTF-8")
+	}
+	return nil
+}
+
 func checkTopic(topic string) error {
 	switch {
 	case topic == "":
@@ -267,17 +282,46 @@ func prepareChange(sc schemas, e change.Event, now time.Time) (preparedChange, e
 		return preparedChange{}, fmt.Errorf("event %s: %w", e.ID, err)
 	}
 	rec := Change{Event: e, Item: item, LoggedAt: now.UTC()}
-	data, err := json.Marshal(rec)
+	data, err := encodeChange(rec)
 	if err != nil {
-		return preparedChange{}, fmt.Errorf("event %s: %w", e.ID, badInput("not encodable: %v", err))
+		return preparedChange{}, err
 	}
 	if len(data) > MaxRecordBytes {
 		rec.Event = e.Reduce()
-		if data, err = json.Marshal(rec); err != nil {
-			return preparedChange{}, fmt.Errorf("event %s: %w", e.ID, badInput("not encodable: %v", err))
+		if data, err = encodeChange(rec); err != nil {
+			return preparedChange{}, err
 		}
 	}
 	return preparedChange{rec: rec, data: data, seq: seq, at: rec.At()}, nil
+}
+
+// encodeEntry is a topic entry's event: as published, or reduced to its
+// keys when it is too large to keep whole.
+func encodeEntry(e change.Event) ([]byte, error) {
+	data, err := e.Detail()
+	if err == nil && len(data) > MaxRecordBytes {
+		data, err = e.Reduce().Detail()
+	}
+	if err != nil {
+		return nil, badInput("event %s: not encodable: %v", e.ID, err)
+	}
+	return data, nil
+}
+
+// encodeChange is a record's JSON: the event as the router publishes it
+// (change.Event.Detail, which copies the images rather than re-encode
+// them) with the record's own fields added.
+func encodeChange(rec Change) ([]byte, error) {
+	detail, err := rec.Detail()
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", rec.ID, badInput("not encodable: %v", err))
+	}
+	item, _ := json.Marshal(rec.Item.String())
+	b := append(detail[:len(detail)-1], `,"item":`...)
+	b = append(b, item...)
+	b = append(b, `,"loggedAt":"`...)
+	b = rec.LoggedAt.AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...), nil
 }
 
 // prepareDelivery checks a delivery and stamps it.

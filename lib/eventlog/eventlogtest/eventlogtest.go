@@ -1063,4 +1063,12 @@ func testLargeEvent(t *testing.T, b Backend) {
 	if !rec.Change.Reduced || len(rec.Change.New) != 0 || len(rec.Change.Old) != 0 || !jsonEqual(rec.Change.Keys, e.Keys) {
 		t.Fatalf("large event logged as %+v, want it reduced to its keys", rec.Change.Event)
 	}
+	p, err := l.Append(c, "t", e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := l.Read(c, "t", p-1, 1)
+	if err != nil || len(es) != 1 || !es[0].Event.Reduced || len(es[0].Event.New) != 0 || es[0].Event.ID != "big" {
+		t.Fatalf("large topic entry: %v, %v; want it reduced to its keys", es, err)
+	}
 }
