@@ -196,10 +196,12 @@ func num(n int64) types.AttributeValue {
 // than it, so that DynamoDB never deletes before readers stop seeing.
 func ttlSeconds(expiry time.Time) types.AttributeValue { return num(expiry.Unix() + 1) }
 
-// compressAbove is the record size from which data is stored compressed:
-// change events' JSON images shrink to a third or less, and every
-// kilobyte saved is a write unit saved in the table and each index.
-const compressAbove = 1024
+// compressAbove is the record size from which data is stored compressed
+// (when that is smaller): a write unit covers 1 KB of item, index keys
+// included, and a change's JSON images shrink to half or less, so that a
+// typical change costs one write unit in the table and in each index
+// instead of two.
+const compressAbove = 400
 
 var flaters = sync.Pool{New: func() any {
 	w, _ := flate.NewWriter(nil, flate.BestSpeed)
@@ -218,6 +220,10 @@ func putData(item map[string]types.AttributeValue, attr string, data []byte) {
 	_, _ = w.Write(data)
 	_ = w.Close()
 	flaters.Put(w)
+	if buf.Len() >= len(data) {
+		item[attr] = str(string(data))
+		return
+	}
 	item[attr+"z"] = &types.AttributeValueMemberB{Value: buf.Bytes()}
 }
 
