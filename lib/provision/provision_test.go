@@ -217,6 +217,7 @@ func TestEnv(t *testing.T) {
 		"TABLE_IDEMPOTENCY":   "provenv-idempotency",
 		"TABLE_CONNECTIONS":   "provenv-connections",
 		"TABLE_SUBSCRIPTIONS": "provenv-subscriptions",
+		"TABLE_EVENTLOG":      "provenv-eventlog",
 		"EVENT_BUS_NAME":      "provenv-bus",
 		"DLQ_URL":             res.Routes["placed"].DLQURL,
 		"ROUTE_NAME":          "placed",

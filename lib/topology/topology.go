@@ -179,9 +179,9 @@ func FrameworkTables() []Table {
 			Name:         EventLogTable,
 			PartitionKey: Key{"pk", String},
 			SortKey:      &Key{"sk", String},
-			Indexes: []Index{
-				{Name: EventLogByItem, PartitionKey: Key{"item", String}, SortKey: &Key{"itemSeq", String}},
+			Indexes: []Index{ // by name, the order DescribeTable lists them in
 				{Name: EventLogByCorrelation, PartitionKey: Key{"correlationId", String}, SortKey: &Key{"at", String}},
+				{Name: EventLogByItem, PartitionKey: Key{"item", String}, SortKey: &Key{"itemSeq", String}},
 				{Name: EventLogByTime, PartitionKey: Key{"bucket", String}, SortKey: &Key{"at", String}},
 			},
 			TTLAttribute: "expiresAt",
