@@ -19,7 +19,10 @@ type Change struct {
 	// Item is the item's canonical key ("orders/ord_1"), from the event's
 	// keys and its table's key schema.
 	Item ItemKey `json:"item"`
-	// LoggedAt is when the log first received the event.
+	// LoggedAt is when the log received the event. A repeated write of
+	// the same event keeps one record: the file store keeps the first
+	// time, the DynamoDB store (which replaces the record with itself)
+	// the latest.
 	LoggedAt time.Time `json:"loggedAt"`
 }
 

@@ -341,15 +341,22 @@ func kinds(tr []eventlog.TraceEntry) []string {
 
 func testNothingLost(t *testing.T, b Backend) {
 	clock := NewClock(start())
-	_, l := open(t, b, week, clock)
+	opener, l := open(t, b, week, clock)
 	c := ctx(t)
+	instances := []eventlog.Log{l}
+	if b.MultiWriter {
+		l2, closeFn := opener(t)
+		t.Cleanup(closeFn)
+		instances = append(instances, l2)
+	}
 	const n, writers = 200, 8
 	events := make([]change.Event, n)
 	for i := range events {
 		events[i] = Order(fmt.Sprintf("ev-%03d", i), fmt.Sprintf("ord_%d", i%5), Seq(i), clock.Now().Add(time.Duration(i)*time.Millisecond), fmt.Sprintf("req-%d", i%5))
 	}
 	// Each writer takes a shuffled share in batches of 1 to 30 (past
-	// DynamoDB's 25 a request), and every event is written twice.
+	// DynamoDB's 25 a request), and every event is written twice, by
+	// writers of different store instances where the backend allows.
 	var wg sync.WaitGroup
 	errc := make(chan error, writers)
 	for w := range writers {
@@ -364,7 +371,7 @@ func testNothingLost(t *testing.T, b Backend) {
 			rng.Shuffle(len(mine), func(i, j int) { mine[i], mine[j] = mine[j], mine[i] })
 			for len(mine) > 0 {
 				k := min(len(mine), 1+rng.IntN(30))
-				if err := l.WriteChanges(c, mine[:k]...); err != nil {
+				if err := instances[w%len(instances)].WriteChanges(c, mine[:k]...); err != nil {
 					errc <- err
 					return
 				}
