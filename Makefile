@@ -15,13 +15,21 @@ GOVULNCHECK_VERSION ?= v1.1.4
 # runs again when the lock file is newer than the installed tree.
 NODE_DIRS     := tests/js infra
 
-.PHONY: dev dev-stop dev-clean deps test test-short bench check
+.PHONY: dev dev-stop dev-clean token deps test test-short bench check
 
 ## dev: run the app locally (GraphQL, realtime, functions) on the local emulator
 dev: deps-emulator
 	@mkdir -p build
 	$(GO) build -o build/dev ./cmd/dev
 	exec ./build/dev
+
+## token: print a token the local dev runtime accepts, and only it, on stdout:
+##   make token USER=alice [ROLE=restaurant RESTAURANT=r-pizza] [TTL=30s]
+## (groups in cognito:groups, the restaurant in custom:restaurantId; 12h by
+## default; signed by the issuer in .dev, which `make dev` shares)
+token:
+	@$(GO) run ./cmd/threefactor token "$(USER)" --state-dir .dev \
+		$(if $(ROLE),--group "$(ROLE)") $(if $(RESTAURANT),--claim "custom:restaurantId=$(RESTAURANT)") $(if $(TTL),--ttl "$(TTL)")
 
 ## dev-stop: stop the long-lived local emulator (its data is in memory: gone)
 dev-stop:
@@ -62,6 +70,20 @@ test-short:
 	@start=$$(date +%s); $(GO) test -short -timeout 5m ./...; rc=$$?; \
 		echo "make test-short: $$(( $$(date +%s) - start )) s"; exit $$rc
 
+# The threefactor command (cmd/threefactor): `go run ./cmd/threefactor help`
+# lists every command.
+.PHONY: routes function
+
+## routes: print each route of the app: its function, its EventBridge pattern as deployed, its queue settings
+routes:
+	@$(GO) run ./cmd/threefactor routes
+
+## function: add a function and its route: make function NAME=notify TABLE=orders ON=MODIFY [WHERE="status=PAID ..."] [CHANGED="attr ..."]
+function:
+	@if [ -z "$(NAME)" ] || [ -z "$(TABLE)" ] || [ -z "$(ON)" ]; then \
+		echo 'usage: make function NAME=name TABLE=table ON=INSERT|MODIFY|REMOVE [WHERE="attr=value ..."] [CHANGED="attr ..."]'; exit 2; fi
+	$(GO) run ./cmd/threefactor new function $(NAME) --table $(TABLE) --on $(ON) $(foreach w,$(WHERE),--where '$(w)') $(foreach c,$(CHANGED),--changed '$(c)')
+
 # Packages that hold benchmarks.
 BENCH_PKGS = $(shell grep -rl --include='*_test.go' -e '^func Benchmark' lib tests functions gateway infra cmd 2>/dev/null | grep -v node_modules | xargs -r -n1 dirname | sort -u | sed 's|^|./|')
 
@@ -76,6 +98,8 @@ LAMBDAS       = $(patsubst functions/%/lambda/main.go,%,$(wildcard functions/*/l
 # The pinned CDK CLI (infra/package.json); the app itself is Go (cdk.json).
 CDK           = CDK_DISABLE_VERSION_CHECK=true CDK_DISABLE_CLI_TELEMETRY=true infra/node_modules/.bin/cdk
 STAGE        ?= dev
+# More CDK context for synth and deploy, e.g. CDK_ARGS="-c allowedOrigins=https://app.example.com".
+CDK_ARGS     ?=
 
 .PHONY: build synth deploy bootstrap
 
@@ -89,11 +113,11 @@ build:
 
 ## synth: the CloudFormation templates in cdk.out, offline (STAGE=dev|prod; no AWS account needed)
 synth: build deps-node
-	$(CDK) synth --no-notices --quiet -c stage=$(STAGE)
+	$(CDK) synth --no-notices --quiet -c stage=$(STAGE) $(CDK_ARGS)
 
 ## deploy: cdk deploy the stack of STAGE (after `make bootstrap` once per account and region)
 deploy: build deps-node
-	$(CDK) deploy --no-notices -c stage=$(STAGE) --require-approval broadening
+	$(CDK) deploy --no-notices -c stage=$(STAGE) --require-approval broadening $(CDK_ARGS)
 
 ## bootstrap: cdk bootstrap the account and region of the current AWS credentials
 bootstrap: deps-node

@@ -143,6 +143,28 @@ func TestGraphQL(t *testing.T) {
 				"driverId":null,"reason":null,"createdAt":"2026-01-02T03:04:05Z","updatedAt":"2026-01-02T03:04:05Z"}}}`,
 		},
 		{
+			name:  "empty order id",
+			query: `{ order(id: "") { id } }`,
+			want:  `{"errors":[{"message":"id must not be empty","path":["order"],"extensions":{"code":"BAD_USER_INPUT"}}],"data":{"order":null}}`,
+		},
+		{
+			name:  "empty order id to pay",
+			query: `mutation { payOrder(input: {orderId: "", amountCents: 100}) { id } }`,
+			want:  `{"errors":[{"message":"orderId must not be empty","path":["payOrder"],"extensions":{"code":"BAD_USER_INPUT"}}],"data":null}`,
+		},
+		{
+			name:  "amount variable out of Int range",
+			query: `mutation($n: Int!) { payOrder(input: {orderId: "ord_valid", amountCents: $n}) { id } }`,
+			vars:  map[string]any{"n": 2147483648},
+			want:  `{"errors":[{"message":"Variable \"$n\" got invalid value 2147483648; Int cannot represent non 32-bit signed integer value: 2147483648","locations":[{"line":1,"column":10}],"extensions":{"code":"BAD_USER_INPUT"}}]}`,
+		},
+		{
+			name:  "quantity variable not integral",
+			query: `mutation($in: PlaceOrderInput!) { placeOrder(input: $in) { id } }`,
+			vars:  map[string]any{"in": map[string]any{"restaurantId": "r-pizza", "items": []any{map[string]any{"menuItemId": "margherita", "quantity": 1.5}}}},
+			want:  `{"errors":[{"message":"Variable \"$in\" got invalid value 1.5 at \"in.items[0].quantity\"; Int cannot represent non-integer value: 1.5","locations":[{"line":1,"column":10}],"extensions":{"code":"BAD_USER_INPUT"}}]}`,
+		},
+		{
 			name:  "unknown order is null",
 			query: `{ order(id: "ord_nope") { id } }`,
 			want:  `{"data":{"order":null}}`,
@@ -197,7 +219,7 @@ func TestGraphQL(t *testing.T) {
 			name:  "wrong variable type",
 			query: `mutation($in: PlaceOrderInput!) { placeOrder(input: $in) { id } }`,
 			vars:  map[string]any{"in": map[string]any{"restaurantId": "r-pizza", "items": "margherita"}},
-			want:  `{"errors":[{"message":"Variable \"items\" has invalid type string.\nExpected type \"OrderItemInput\", found margherita.","locations":[{"line":32,"column":3}],"extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`,
+			want:  `{"errors":[{"message":"Variable \"$in\" got invalid value \"margherita\" at \"in.items\"; Expected type \"OrderItemInput\" to be an object.","locations":[{"line":1,"column":10}],"extensions":{"code":"BAD_USER_INPUT"}}]}`,
 		},
 		{
 			name:  "missing required field",

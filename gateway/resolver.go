@@ -46,6 +46,9 @@ func (r *Resolver) Restaurants(ctx context.Context) ([]*RestaurantResolver, erro
 // Order reads an order; null when there is none.
 func (r *Resolver) Order(ctx context.Context, args struct{ ID graphql.ID }) (*OrderResolver, error) {
 	id := string(args.ID)
+	if id == "" {
+		return nil, errs.New(errs.BadUserInput, "id must not be empty")
+	}
 	if len(id) > maxIDLen {
 		return nil, nil // no order has such an id
 	}
@@ -80,19 +83,19 @@ func (r *Resolver) PlaceOrder(ctx context.Context, args struct{ Input PlaceOrder
 	rid := string(in.RestaurantID)
 	switch {
 	case rid == "":
-		return nil, errs.New(errs.InvalidArgument, "restaurantId must not be empty")
+		return nil, errs.New(errs.BadUserInput, "restaurantId must not be empty")
 	case len(rid) > maxIDLen:
-		return nil, errs.Newf(errs.InvalidArgument, "restaurantId is longer than %d characters", maxIDLen)
+		return nil, errs.Newf(errs.BadUserInput, "restaurantId is longer than %d characters", maxIDLen)
 	case len(in.Items) == 0:
-		return nil, errs.New(errs.InvalidArgument, "items must not be empty: an order needs at least one line")
+		return nil, errs.New(errs.BadUserInput, "items must not be empty: an order needs at least one line")
 	case len(in.Items) > orders.MaxLines:
-		return nil, errs.Newf(errs.InvalidArgument, "an order has at most %d lines, got %d", orders.MaxLines, len(in.Items))
+		return nil, errs.Newf(errs.BadUserInput, "an order has at most %d lines, got %d", orders.MaxLines, len(in.Items))
 	}
 	items := make([]orders.Item, len(in.Items))
 	for i, it := range in.Items {
 		mid := string(it.MenuItemID)
 		if mid == "" || len(mid) > maxIDLen {
-			return nil, errs.Newf(errs.InvalidArgument, "items[%d].menuItemId must be 1 to %d characters", i, maxIDLen)
+			return nil, errs.Newf(errs.BadUserInput, "items[%d].menuItemId must be 1 to %d characters", i, maxIDLen)
 		}
 		items[i] = orders.Item{MenuItemID: mid, Quantity: int64(it.Quantity)}
 	}
@@ -132,9 +135,12 @@ func (r *Resolver) PayOrder(ctx context.Context, args struct{ Input PayOrderInpu
 	id := string(args.Input.OrderID)
 	amount := int64(args.Input.AmountCents)
 	if amount <= 0 {
-		return nil, errs.Newf(errs.InvalidArgument, "amountCents must be positive, got %d", amount)
+		return nil, errs.Newf(errs.BadUserInput, "amountCents must be positive, got %d", amount)
 	}
-	if id == "" || len(id) > maxIDLen {
+	if id == "" {
+		return nil, errs.New(errs.BadUserInput, "orderId must not be empty")
+	}
+	if len(id) > maxIDLen {
 		return nil, errs.Newf(errs.NotFound, "order %q not found", id)
 	}
 	o, err := r.store.Order(ctx, id)
@@ -184,5 +190,5 @@ func payDecision(o orders.Order, amount int64) (*OrderResolver, error) {
 // shows the client nothing internal.
 func (r *Resolver) internal(ctx context.Context, op string, err error) error {
 	r.log.ErrorContext(ctx, op+" failed", "error", err.Error())
-	return errs.Wrap(errs.Internal, "internal error", fmt.Errorf("%s: %w", op, err))
+	return errs.Wrap(errs.InternalServerError, "internal error", fmt.Errorf("%s: %w", op, err))
 }

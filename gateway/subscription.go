@@ -8,6 +8,7 @@ import (
 
 	"github.com/threefactor/framework/gateway/orders"
 	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/errs"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/topology"
 )
@@ -84,7 +85,7 @@ func OrderTopic(id string) string { return "orderUpdated:" + id }
 func stringArg(args map[string]any, name string) (string, error) {
 	v, ok := args[name]
 	if !ok || v == nil {
-		return "", fmt.Errorf("argument %q missing", name)
+		return "", errs.Newf(errs.BadUserInput, "argument %q missing", name)
 	}
 	var s string
 	switch t := v.(type) {
@@ -95,10 +96,10 @@ func stringArg(args map[string]any, name string) (string, error) {
 	case fmt.Stringer:
 		s = t.String()
 	default:
-		return "", fmt.Errorf("argument %q: want a string, got %T", name, v)
+		return "", errs.Newf(errs.BadUserInput, "argument %q must be a string", name)
 	}
 	if s == "" || len(s) > maxIDLen {
-		return "", fmt.Errorf("argument %q must be 1 to %d characters", name, maxIDLen)
+		return "", errs.Newf(errs.BadUserInput, "argument %q must be 1 to %d characters", name, maxIDLen)
 	}
 	return s, nil
 }

@@ -21,7 +21,11 @@ func TestGoldenTemplate(t *testing.T) {
 	stacks := synthesize(t)
 	got := map[string]any{}
 	for stage, s := range stacks {
-		got[string(stage)] = normalise(s.raw)
+		// The external issuer variant differs from prod only where its
+		// own tests look; holding it here too would double the file.
+		if stage != externalIssuer {
+			got[string(stage)] = normalise(s.raw)
+		}
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -22,7 +22,7 @@ var wildcardResourceAllowed = map[string]string{
 }
 
 func TestIAMNoWildcards(t *testing.T) {
-	forStages(t, func(t *testing.T, s *synthesized) {
+	forFullStacks(t, func(t *testing.T, s *synthesized) {
 		policies := s.ofType("AWS::IAM::Policy")
 		if len(policies) < len(fooddelivery.App.Lambdas()) {
 			t.Fatalf("%d policies, want one per function at least", len(policies))

@@ -20,7 +20,7 @@ func suppresses(r resource, rule string) bool {
 // suppressed findings is true for the reason given, and that every
 // function logs to a log group of its own (the pack has no logging rule).
 func TestServerlessSuppressionsHold(t *testing.T) {
-	forStages(t, func(t *testing.T, s *synthesized) {
+	forFullStacks(t, func(t *testing.T, s *synthesized) {
 		// Where failures end up: queues' redrive targets, stream mappings'
 		// on-failure destinations, rule targets' dead-letter queues.
 		dlqs := map[string]bool{}
@@ -39,6 +39,11 @@ func TestServerlessSuppressionsHold(t *testing.T) {
 				if d := path(tg, "DeadLetterConfig", "Arn"); d != nil {
 					dlqs[jsonString(d)] = true
 				}
+			}
+		}
+		for _, f := range s.ofType("AWS::Lambda::Function") {
+			if d := path(f.Properties, "DeadLetterConfig", "TargetArn"); d != nil {
+				dlqs[jsonString(d)] = true
 			}
 		}
 		if len(dlqs) == 0 {
@@ -76,9 +81,12 @@ func TestServerlessSuppressionsHold(t *testing.T) {
 				t.Errorf("%s: its queue %s has no redrive policy", id, qid)
 			}
 		}
-		// Serverless-LambdaDLQ is suppressed because nothing invokes a
-		// function asynchronously: no event invoke configuration, and only
-		// API Gateway (synchronous) may invoke; mappings need no permission.
+		// Serverless-LambdaDLQ is suppressed on functions nothing invokes
+		// asynchronously: there is no event invoke configuration, only API
+		// Gateway (synchronously) may invoke by resource policy, mappings
+		// need no permission, and a function a role may invoke (the expiry
+		// schedules invoke the realtime function asynchronously) has a
+		// dead-letter queue instead.
 		if c := s.ofType("AWS::Lambda::EventInvokeConfig"); len(c) > 0 {
 			t.Errorf("asynchronous invocation configured: %v", sortedKeys(c))
 		}
@@ -87,13 +95,40 @@ func TestServerlessSuppressionsHold(t *testing.T) {
 				t.Errorf("%s: %v may invoke, perhaps asynchronously; revisit the LambdaDLQ suppression", id, p.Properties["Principal"])
 			}
 		}
+		invokedByRole := map[string]bool{}
+		for _, pol := range s.ofType("AWS::IAM::Policy") {
+			for _, st := range asList(path(pol.Properties, "PolicyDocument", "Statement")) {
+				if contains(actions(st), "lambda:InvokeFunction") {
+					for _, r := range resources(st) {
+						fn, _ := path(r, "Fn::GetAtt", 0).(string)
+						if fn == "" {
+							t.Errorf("lambda:InvokeFunction on %s: want one function of this stack", jsonString(r))
+						}
+						invokedByRole[fn] = true
+					}
+				}
+			}
+		}
+		if !invokedByRole[s.id(s.st.Realtime.Function)] {
+			t.Error("no role may invoke the realtime function: the expiry schedules could not close connections")
+		}
 		for id, f := range s.ofType("AWS::Lambda::Function") {
+			hasDLQ := f.Properties["DeadLetterConfig"] != nil
+			if invokedByRole[id] && !hasDLQ {
+				t.Errorf("%s is invoked by a role (perhaps asynchronously) but has no dead-letter queue", id)
+			}
 			if !suppresses(f, "Serverless-LambdaDLQ") {
+				if !hasDLQ {
+					t.Errorf("%s has neither a dead-letter queue nor a LambdaDLQ suppression", id)
+				}
 				continue
 			}
 			n["LambdaDLQ"]++
-			if f.Properties["DeadLetterConfig"] != nil {
+			if hasDLQ {
 				t.Errorf("%s: LambdaDLQ suppressed, yet the function has a DLQ", id)
+			}
+			if invokedByRole[id] {
+				t.Errorf("%s: LambdaDLQ suppressed, yet a role may invoke it", id)
 			}
 		}
 		// Every function logs to its own log group, kept for a while.

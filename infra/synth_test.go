@@ -56,11 +56,42 @@ var alarmEmails = map[stack.Stage][]string{stack.Prod: {"oncall@example.com"}}
 // dataPlane keys the data-plane stack among the synthesized stacks.
 const dataPlane stack.Stage = "local"
 
+// externalIssuer keys a prod stack that trusts an external OIDC issuer
+// (no user pool) and sets its own throttles.
+const externalIssuer stack.Stage = "external"
+
+// The browser origins the prod stack allows (dev allows any over HTTP).
+var prodOrigins = []string{"https://app.example.com", "https://admin.example.com"}
+
+// The external issuer stack's settings.
+var external = struct {
+	auth     stack.AuthConfig
+	origins  []string
+	http, ws stack.Throttle
+}{
+	auth: stack.AuthConfig{
+		Issuer:      "https://example.eu.auth0.com/",
+		Audience:    []string{"app-client-1", "app-client-2"},
+		GroupsClaim: "https://fooddelivery.example.com/roles",
+		Groups:      []string{"restaurant"},
+	},
+	origins: []string{"https://app.example.com"},
+	http:    stack.Throttle{RatePerSecond: 25, Burst: 40},
+	ws:      stack.Throttle{RatePerSecond: 5, Burst: 10},
+}
+
+// appAuth is the user pool configuration of the dev and prod stacks, as
+// main.go gives it.
+var appAuth = stack.AuthConfig{Groups: appGroups, AdminOnlyAttributes: appAdminOnlyAttributes}
+
 var synth struct {
 	once   sync.Once
 	dir    string
 	err    error
 	stacks map[stack.Stage]*synthesized
+	// twoRoutes is a dev stack of twoRoutesTopology: one function fed by
+	// two routes.
+	twoRoutes *synthesized
 	// canary is a stack with a resource cdk-nag must flag, proving the
 	// checks are active.
 	canary awscdk.Stack
@@ -90,7 +121,7 @@ func doSynth() error {
 	// them, so tests never need `make build`. Each differs so that a
 	// function wired to the wrong folder shows in the asset hashes.
 	code := filepath.Join(dir, "build")
-	for _, name := range fooddelivery.App.Lambdas() {
+	for _, name := range append(fooddelivery.App.Lambdas(), twoRoutesFunction) {
 		if err := os.MkdirAll(filepath.Join(code, name), 0o755); err != nil {
 			return err
 		}
@@ -120,10 +151,16 @@ func doSynth() error {
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &cfg.Context, Outdir: jsii.String(filepath.Join(dir, "cdk.out"))})
 	synth.stacks = map[stack.Stage]*synthesized{}
 	for _, stage := range []stack.Stage{stack.Dev, stack.Prod} {
+		var origins []string
+		if stage == stack.Prod {
+			origins = prodOrigins
+		}
 		st, err := stack.NewStack(app, "fooddelivery-"+string(stage), stack.Props{
 			Topology:           fooddelivery.App.Topology(),
 			Stage:              stage,
 			Code:               stack.AssetDirs(code),
+			Auth:               appAuth,
+			AllowedOrigins:     origins,
 			AccountLoggingRole: true,
 			AlarmEmails:        alarmEmails[stage],
 		})
@@ -132,14 +169,35 @@ func doSynth() error {
 		}
 		synth.stacks[stage] = &synthesized{stage: stage, st: st}
 	}
+	// Prod trusting an external issuer, with its own throttles.
+	st, err := stack.NewStack(app, "fooddelivery-external", stack.Props{
+		Topology:          fooddelivery.App.Topology(),
+		Stage:             stack.Prod,
+		Code:              stack.AssetDirs(code),
+		Auth:              external.auth,
+		AllowedOrigins:    external.origins,
+		HTTPThrottle:      external.http,
+		WebSocketThrottle: external.ws,
+	})
+	if err != nil {
+		return err
+	}
+	synth.stacks[externalIssuer] = &synthesized{stage: stack.Prod, st: st}
 	// The LocalStack data plane (no code, local names).
-	st, err := stack.NewStack(app, "fooddelivery-local", stack.Props{
+	st, err = stack.NewStack(app, "fooddelivery-local", stack.Props{
 		Topology: fooddelivery.App.Topology(), Stage: stack.Dev, DataPlaneOnly: true,
 	})
 	if err != nil {
 		return err
 	}
 	synth.stacks[dataPlane] = &synthesized{stage: dataPlane, st: st}
+	st, err = stack.NewStack(app, "tworoutes-dev", stack.Props{
+		Topology: twoRoutesTopology, Stage: stack.Dev, Code: stack.AssetDirs(code),
+	})
+	if err != nil {
+		return err
+	}
+	synth.twoRoutes = &synthesized{stage: stack.Dev, st: st}
 	stack.ApplyChecks(app)
 	// The canary lives in an app of its own: with cdk.json's flags an error
 	// annotation fails the synthesis of its whole app.
@@ -148,7 +206,11 @@ func doSynth() error {
 	awssqs.NewQueue(synth.canary, jsii.String("PlainQueue"), &awssqs.QueueProps{Encryption: awssqs.QueueEncryption_UNENCRYPTED})
 	stack.ApplyChecks(canaryApp)
 
+	all := []*synthesized{synth.twoRoutes}
 	for _, s := range synth.stacks {
+		all = append(all, s)
+	}
+	for _, s := range all {
 		s.template = assertions.Template_FromStack(s.st.Stack, nil)
 		b, err := json.Marshal(s.template.ToJSON())
 		if err != nil {
@@ -214,6 +276,15 @@ func forStages(t *testing.T, f func(t *testing.T, s *synthesized)) {
 	for _, stage := range []stack.Stage{stack.Dev, stack.Prod} {
 		s := synthesize(t)[stage]
 		t.Run(string(stage), func(t *testing.T) { f(t, s) })
+	}
+}
+
+// forFullStacks runs f as a subtest for every stack with APIs: dev, prod
+// and prod with an external issuer.
+func forFullStacks(t *testing.T, f func(t *testing.T, s *synthesized)) {
+	for _, key := range []stack.Stage{stack.Dev, stack.Prod, externalIssuer} {
+		s := synthesize(t)[key]
+		t.Run(string(key), func(t *testing.T) { f(t, s) })
 	}
 }
 

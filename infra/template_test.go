@@ -205,9 +205,9 @@ func TestStreamReaders(t *testing.T) {
 func TestQueuesEncryptedAndTLSOnly(t *testing.T) {
 	forStages(t, func(t *testing.T, s *synthesized) {
 		queues := s.ofType("AWS::SQS::Queue")
-		// A route queue and DLQ each, plus the two on-failure queues and
-		// the rule targets' dead-letter queue.
-		if want := 2*len(fooddelivery.App.Topology().Routes) + 3; len(queues) != want {
+		// A route queue and DLQ each, plus the two on-failure queues, the
+		// rule targets' dead-letter queue and the realtime function's.
+		if want := 2*len(fooddelivery.App.Topology().Routes) + 4; len(queues) != want {
 			t.Errorf("%d queues, want %d", len(queues), want)
 		}
 		tlsOnly := map[string]bool{}
@@ -320,11 +320,11 @@ func TestRoutes(t *testing.T) {
 				}
 
 				env := s.env(t, pr.Function)
-				if env[topology.EnvRouteName] != r.Name {
-					t.Errorf("%s = %v", topology.EnvRouteName, env[topology.EnvRouteName])
+				if v := env[topology.RouteQueueARNEnv(r.Name)]; !reflect.DeepEqual(v, getAtt(s.id(pr.Queue), "Arn")) {
+					t.Errorf("%s = %v, want the route queue's ARN", topology.RouteQueueARNEnv(r.Name), v)
 				}
-				if !reflect.DeepEqual(env[topology.EnvDLQURL], ref(s.id(pr.DLQ))) {
-					t.Errorf("%s = %v, want the DLQ's URL", topology.EnvDLQURL, env[topology.EnvDLQURL])
+				if v := env[topology.RouteDLQURLEnv(r.Name)]; !reflect.DeepEqual(v, ref(s.id(pr.DLQ))) {
+					t.Errorf("%s = %v, want the DLQ's URL", topology.RouteDLQURLEnv(r.Name), v)
 				}
 				for _, tb := range append(fnDecl.Tables, topology.IdempotencyTable) {
 					if !reflect.DeepEqual(env[topology.TableEnv(tb)], ref(stack.LogicalTableID(tb))) {
@@ -456,8 +456,15 @@ func TestHttpApi(t *testing.T) {
 			t.Errorf("ProtocolType %v", api["ProtocolType"])
 		}
 		cors := api["CorsConfiguration"]
-		if !reflect.DeepEqual(path(cors, "AllowOrigins"), []any{"*"}) {
-			t.Errorf("CORS origins %v", path(cors, "AllowOrigins"))
+		wantOrigins := []any{"*"}
+		if s.stage == stack.Prod {
+			wantOrigins = nil
+			for _, o := range prodOrigins {
+				wantOrigins = append(wantOrigins, o)
+			}
+		}
+		if !reflect.DeepEqual(path(cors, "AllowOrigins"), wantOrigins) {
+			t.Errorf("CORS origins %v, want %v", path(cors, "AllowOrigins"), wantOrigins)
 		}
 		for _, m := range []string{"GET", "POST", "OPTIONS"} {
 			if !contains(asList(path(cors, "AllowMethods")), m) {
@@ -469,8 +476,14 @@ func TestHttpApi(t *testing.T) {
 				t.Errorf("CORS headers %v lack %s", path(cors, "AllowHeaders"), hdr)
 			}
 		}
+		if path(cors, "AllowCredentials") == true {
+			t.Error("CORS allows credentials; the API takes bearer tokens, never cookies")
+		}
 		routes := s.routesOf(h.Api)
 		want := []string{"GET /graphql", "POST /graphql"}
+		if s.stage == stack.Dev {
+			want = []string{"GET /graphiql", "GET /graphql", "POST /graphql"}
+		}
 		if !reflect.DeepEqual(sortedKeys(routes), want) {
 			t.Errorf("routes %v, want %v", sortedKeys(routes), want)
 		}

@@ -310,7 +310,7 @@ func TestPipelineThousandWritesExactlyOneEffectEach(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, m := range ev.Records {
-			e, err := change.FromEventBridge([]byte(m.Body))
+			e, err := change.FromEventBridge(m.Body)
 			if err != nil {
 				t.Errorf("message %s: %v", m.MessageId, err)
 				continue

@@ -144,7 +144,7 @@ func BenchmarkFanout10k(b *testing.B) {
 	fanoutOnce.Do(func() {
 		cfg := emulatortest.Config(b)
 		st, db := benchStore(b)
-		front, err := localws.New(localws.Config{Handler: func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		front, err := localws.New(localws.Config{Credentials: cfg.Credentials, Handler: func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 			return events.APIGatewayProxyResponse{StatusCode: 200}, nil
 		}})
 		if err != nil {
@@ -331,7 +331,7 @@ func BenchmarkPushLatency(b *testing.B) {
 	}
 	defer ws.CloseNow()
 	ws.SetReadLimit(1 << 20)
-	_ = ws.Write(ctx, websocket.MessageText, []byte(`{"type":"connection_init"}`))
+	_ = ws.Write(ctx, websocket.MessageText, []byte(initMessage(s.token)))
 	if _, m, err := ws.Read(ctx); err != nil || !strings.Contains(string(m), "connection_ack") {
 		b.Fatalf("ack: %s %v", m, err)
 	}

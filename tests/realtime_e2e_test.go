@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/threefactor/framework/gateway"
+	"github.com/threefactor/framework/lib/identity/devissuer"
 	"github.com/threefactor/framework/lib/realtime/store"
 )
 
@@ -98,7 +99,7 @@ func TestRealtimeE2E(t *testing.T) {
 	st := realtimeStore(t)
 	n := startNode(t)
 	for _, c := range []string{"a", "b"} {
-		n.do(map[string]any{"cmd": "connect", "client": c, "url": s.wsURL()})
+		n.do(map[string]any{"cmd": "connect", "client": c, "url": s.wsURL(), "connectionParams": s.initPayload()})
 		n.await(time.Minute, "client "+c+" connected", func(ev map[string]any) bool { return ev["event"] == "connected" && ev["client"] == c })
 	}
 
@@ -194,7 +195,7 @@ func TestRealtimeE2E(t *testing.T) {
 	})
 
 	t.Run("queries, errors and keep-alive with the graphql-ws client", func(t *testing.T) {
-		n.do(map[string]any{"cmd": "connect", "client": "k", "url": s.wsURL(), "keepAlive": 50})
+		n.do(map[string]any{"cmd": "connect", "client": "k", "url": s.wsURL(), "keepAlive": 50, "connectionParams": s.initPayload()})
 		n.await(time.Minute, "client k connected", func(ev map[string]any) bool { return ev["event"] == "connected" && ev["client"] == "k" })
 		n.await(time.Minute, "a pong for the client's ping", func(ev map[string]any) bool { return ev["event"] == "pong" && ev["client"] == "k" })
 		n.do(map[string]any{"cmd": "subscribe", "client": "k", "sub": "k-query", "query": `query($id: ID!) { order(id: $id) { id status } }`, "variables": map[string]any{"id": watched.ID}})
@@ -215,8 +216,26 @@ func TestRealtimeE2E(t *testing.T) {
 		}
 	})
 
+	t.Run("the graphql-ws client without a valid token is closed with 4403", func(t *testing.T) {
+		for client, params := range map[string]map[string]string{
+			"x-none":    {},
+			"x-expired": {"authToken": s.Token(t, devissuer.Options{TTL: time.Minute, Now: func() time.Time { return time.Now().Add(-time.Hour) }})},
+		} {
+			n.do(map[string]any{"cmd": "connect", "client": client, "url": s.wsURL(), "connectionParams": params})
+			ev := n.await(time.Minute, client+" closed", func(ev map[string]any) bool { return ev["client"] == client && ev["event"] == "closed" })
+			if ev["code"] != float64(4403) || ev["reason"] != "Forbidden" {
+				t.Fatalf("%s: %v, want close 4403 Forbidden", client, ev)
+			}
+			for _, e := range n.of("client", client) {
+				if e["event"] == "connected" {
+					t.Fatalf("%s was acknowledged: %v", client, e)
+				}
+			}
+		}
+	})
+
 	t.Run("a dropped connection is cleaned up", func(t *testing.T) {
-		n.do(map[string]any{"cmd": "connect", "client": "d", "url": s.wsURL()})
+		n.do(map[string]any{"cmd": "connect", "client": "d", "url": s.wsURL(), "connectionParams": s.initPayload()})
 		n.await(time.Minute, "client d connected", func(ev map[string]any) bool { return ev["event"] == "connected" && ev["client"] == "d" })
 		topicID := fmt.Sprintf("ord_dropped_%d", time.Now().UnixNano())
 		n.do(map[string]any{"cmd": "subscribe", "client": "d", "sub": "d1", "query": watchOrder, "variables": map[string]any{"id": topicID}})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -34,13 +35,18 @@ func wsDial(t *testing.T, url string, protocols ...string) (*wsClient, *http.Res
 	return &wsClient{t: t, ws: ws}, resp, nil
 }
 
-func wsConnect(t *testing.T, url string) *wsClient {
+// initMessage is a connection_init carrying token.
+func initMessage(token string) string {
+	return `{"type":"connection_init","payload":{"Authorization":"Bearer ` + token + `"}}`
+}
+
+func wsConnect(t *testing.T, s *devStack) *wsClient {
 	t.Helper()
-	c, _, err := wsDial(t, url, wsproto.Subprotocol)
+	c, _, err := wsDial(t, s.wsURL(), wsproto.Subprotocol)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.send(`{"type":"connection_init","payload":{}}`)
+	c.send(initMessage(s.token))
 	if m := c.read(); m.Type != wsproto.ConnectionAck {
 		t.Fatalf("got %+v, want connection_ack", m)
 	}
@@ -93,8 +99,8 @@ func (c *wsClient) expectClose(code int, reason string) {
 }
 
 // TestRealtimeProtocol holds the dev gateway (cmd/dev) to the
-// graphql-transport-ws protocol over a real socket. 4403 needs an app
-// that refuses connections; lib/realtime's own conformance test covers it.
+// graphql-transport-ws protocol over a real socket. 4403 is
+// TestAuthentication's.
 func TestRealtimeProtocol(t *testing.T) {
 	s := startDev(t)
 	url := s.wsURL()
@@ -113,7 +119,7 @@ func TestRealtimeProtocol(t *testing.T) {
 		}
 	})
 	t.Run("ping pong", func(t *testing.T) {
-		c := wsConnect(t, url)
+		c := wsConnect(t, s)
 		c.send(`{"type":"pong"}`)
 		c.send(`{"type":"ping","payload":{"n":1}}`)
 		if m := c.read(); m.Type != wsproto.Pong {
@@ -121,7 +127,7 @@ func TestRealtimeProtocol(t *testing.T) {
 		}
 	})
 	t.Run("query and mutation run once", func(t *testing.T) {
-		c := wsConnect(t, url)
+		c := wsConnect(t, s)
 		c.send(`{"id":"q","type":"subscribe","payload":{"query":"{ restaurants { id } }"}}`)
 		if m := c.read(); m.Type != wsproto.Next || m.ID != "q" || !strings.Contains(string(m.Payload), `"r-pizza"`) {
 			t.Fatalf("got %s %s", m.Type, m.Payload)
@@ -138,16 +144,46 @@ func TestRealtimeProtocol(t *testing.T) {
 		}
 	})
 	t.Run("invalid subscription gets an error message", func(t *testing.T) {
-		c := wsConnect(t, url)
+		c := wsConnect(t, s)
 		c.send(`{"id":"e","type":"subscribe","payload":{"query":"subscription { orderUpdated(id: \"x\") { nope } }"}}`)
 		m := c.read()
 		var errs []wsproto.Err
-		if m.Type != wsproto.Error || m.ID != "e" || json.Unmarshal(m.Payload, &errs) != nil || len(errs) == 0 {
+		if m.Type != wsproto.Error || m.ID != "e" || json.Unmarshal(m.Payload, &errs) != nil || len(errs) == 0 ||
+			errs[0].Extensions["code"] != "GRAPHQL_VALIDATION_FAILED" {
 			t.Fatalf("got %s %s", m.Type, m.Payload)
 		}
 	})
+	t.Run("bad input is the client's error, with a code", func(t *testing.T) {
+		c := wsConnect(t, s)
+		for _, tc := range []struct {
+			msg, typ, want string
+		}{
+			// The empty id once reached DynamoDB, whose error (with its
+			// request id) reached the client.
+			{`{"id":"b1","type":"subscribe","payload":{"query":"{ order(id: \"\") { id } }"}}`, wsproto.Next,
+				`{"errors":[{"message":"id must not be empty","path":["order"],"extensions":{"code":"BAD_USER_INPUT"}}],"data":{"order":null}}`},
+			{`{"id":"b2","type":"subscribe","payload":{"query":"query($id: ID!) { order(id: $id) { id } }","variables":{"id":null}}}`, wsproto.Error,
+				`[{"message":"Variable \"$id\" of non-null type \"ID!\" must not be null.","locations":[{"line":1,"column":7}],"extensions":{"code":"BAD_USER_INPUT"}}]`},
+			{`{"id":"b3","type":"subscribe","payload":{"query":"mutation($n: Int!) { payOrder(input: {orderId: \"o\", amountCents: $n}) { id } }","variables":{"n":2147483648}}}`, wsproto.Error,
+				`[{"message":"Variable \"$n\" got invalid value 2147483648; Int cannot represent non 32-bit signed integer value: 2147483648","locations":[{"line":1,"column":10}],"extensions":{"code":"BAD_USER_INPUT"}}]`},
+			{`{"id":"b4","type":"subscribe","payload":{"query":"subscription { orderUpdated(id: \"\") { status } }"}}`, wsproto.Error,
+				`[{"message":"argument \"id\" must be 1 to 128 characters","path":["orderUpdated"],"extensions":{"code":"BAD_USER_INPUT"}}]`},
+		} {
+			c.send(tc.msg)
+			m := c.read()
+			var got, want any
+			if m.Type != tc.typ || json.Unmarshal(m.Payload, &got) != nil || json.Unmarshal([]byte(tc.want), &want) != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s:\ngot  %s %s\nwant %s %s", tc.msg, m.Type, m.Payload, tc.typ, tc.want)
+			}
+			if m.Type == wsproto.Next {
+				if m := c.read(); m.Type != wsproto.Complete {
+					t.Fatalf("got %+v, want complete", m)
+				}
+			}
+		}
+	})
 	t.Run("subscribe stores, complete removes", func(t *testing.T) {
-		c := wsConnect(t, url)
+		c := wsConnect(t, s)
 		c.send(`{"id":"s","type":"subscribe","payload":{"query":"subscription { orderUpdated(id: \"ord_protocol\") { status } }"}}`)
 		c.send(`{"type":"ping"}`)
 		c.read()
@@ -163,7 +199,7 @@ func TestRealtimeProtocol(t *testing.T) {
 		}
 	})
 	t.Run("4400 invalid message", func(t *testing.T) {
-		c := wsConnect(t, url)
+		c := wsConnect(t, s)
 		c.send(`{"type":"subscribe","payload":{"query":"{ restaurants { id } }"}}`)
 		c.expectClose(wsproto.CloseBadRequest, "")
 	})
@@ -176,15 +212,15 @@ func TestRealtimeProtocol(t *testing.T) {
 		c.expectClose(wsproto.CloseUnauthorized, "Unauthorized")
 	})
 	t.Run("4409 duplicate id", func(t *testing.T) {
-		c := wsConnect(t, url)
+		c := wsConnect(t, s)
 		q := `{"id":"d","type":"subscribe","payload":{"query":"subscription { orderUpdated(id: \"ord_dup\") { status } }"}}`
 		c.send(q)
 		c.send(q)
 		c.expectClose(wsproto.CloseSubscriberExists, "Subscriber for d already exists")
 	})
 	t.Run("4429 second connection_init", func(t *testing.T) {
-		c := wsConnect(t, url)
-		c.send(`{"type":"connection_init"}`)
+		c := wsConnect(t, s)
+		c.send(initMessage(s.token))
 		c.expectClose(wsproto.CloseTooManyInitRequests, "Too many initialisation requests")
 	})
 }

@@ -39,6 +39,12 @@ func realtimeStore(t testing.TB) *store.Store {
 // wsURL is the dev stack's WebSocket endpoint (the same /graphql path).
 func (s *devStack) wsURL() string { return "ws" + strings.TrimPrefix(s.url, "http") }
 
+// initPayload is the connection_init payload (graphql-ws's
+// connectionParams) carrying the stack's token.
+func (s *devStack) initPayload() map[string]string {
+	return map[string]string{"Authorization": "Bearer " + s.token}
+}
+
 // mustOrder reads an order over HTTP.
 func (s *devStack) mustOrder(t testing.TB, id string) order {
 	t.Helper()

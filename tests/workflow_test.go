@@ -20,8 +20,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	fooddelivery "github.com/threefactor/framework/events"
+	"github.com/threefactor/framework/gateway/orders"
 	"github.com/threefactor/framework/lib/benchfig"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
+	"github.com/threefactor/framework/lib/identity/devissuer"
 	"github.com/threefactor/framework/tests/harness"
 )
 
@@ -37,6 +39,8 @@ type devStack struct {
 	*harness.Dev
 	url string // http://127.0.0.1:PORT/graphql
 	log string
+	// token is alice's, from the process's issuer: every request sends it.
+	token string
 }
 
 // startDev starts the dev process with extra environment and waits until
@@ -45,7 +49,7 @@ type devStack struct {
 func startDev(t testing.TB, env ...string) *devStack {
 	t.Helper()
 	d := harness.StartDev(t, harness.FreeAddr(t), env...)
-	return &devStack{Dev: d, url: "http://" + d.Addr + "/graphql", log: d.Log}
+	return &devStack{Dev: d, url: "http://" + d.Addr + "/graphql", log: d.Log, token: d.Token(t, devissuer.Options{})}
 }
 
 type gqlError struct {
@@ -61,6 +65,7 @@ func (s *devStack) do(ctx context.Context, query string, vars map[string]any, ou
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+s.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
@@ -260,6 +265,18 @@ func deliverAll(ctx context.Context, t *testing.T, s *devStack, n int) []order {
 
 // chargesPerOrder counts the provider ledger's captured charges per order:
 // what was actually taken from the client, recorded or not.
+// causedBy is the subject the order item records as its last writer's.
+func causedBy(t *testing.T, id string) string {
+	t.Helper()
+	o, err := orders.NewStore(dynamodb.NewFromConfig(emulatortest.Config(t)), orders.Tables{
+		Orders: fooddelivery.App.Topology().TableName(fooddelivery.Orders),
+	}).Order(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.CausedBy
+}
+
 func chargesPerOrder(t *testing.T) map[string]int {
 	t.Helper()
 	db := dynamodb.NewFromConfig(emulatortest.Config(t))
@@ -355,6 +372,33 @@ func TestWorkflow(t *testing.T) {
 		}
 		if _, err := s.payOrder(ctx, o.ID, 300); err == nil || !strings.Contains(err.Error(), "FAILED_PRECONDITION") {
 			t.Fatalf("paying a rejected order: err = %v, want FAILED_PRECONDITION", err)
+		}
+	})
+
+	t.Run("every write records who caused it", func(t *testing.T) {
+		// alice places the order: validate-order's write, in her causal
+		// chain, records her; bob pays it: the payment and every step
+		// after it record him.
+		o, err := s.placeOrder(ctx, "r-pizza", item("margherita", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o, err = s.waitFor(ctx, o.ID, "VALIDATED"); err != nil {
+			t.Fatal(err)
+		}
+		if got := causedBy(t, o.ID); got != "alice" {
+			t.Fatalf("validated order: causedBy %q, want alice", got)
+		}
+		bob := *s
+		bob.token = s.Token(t, devissuer.Options{Subject: "bob"})
+		if _, err := bob.payOrder(ctx, o.ID, o.TotalCents); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.waitFor(ctx, o.ID, "DRIVER_ASSIGNED"); err != nil {
+			t.Fatal(err)
+		}
+		if got := causedBy(t, o.ID); got != "bob" {
+			t.Fatalf("delivered order: causedBy %q, want bob", got)
 		}
 	})
 

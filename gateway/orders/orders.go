@@ -51,8 +51,11 @@ type Order struct {
 	// CorrelationID is the id of the request that placed the order; the
 	// change events of every later step carry it.
 	CorrelationID string `dynamodbav:"correlationId,omitempty" json:"correlationId,omitempty"`
-	CreatedAt     string `dynamodbav:"createdAt" json:"createdAt"`
-	UpdatedAt     string `dynamodbav:"updatedAt" json:"updatedAt"`
+	// CausedBy is the subject (correlation.Subject) who caused the latest
+	// write: every write of the store records it.
+	CausedBy  string `dynamodbav:"causedBy,omitempty" json:"causedBy,omitempty"`
+	CreatedAt string `dynamodbav:"createdAt" json:"createdAt"`
+	UpdatedAt string `dynamodbav:"updatedAt" json:"updatedAt"`
 }
 
 // Item is one line of an order.

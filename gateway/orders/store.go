@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/threefactor/framework/lib/app"
+	"github.com/threefactor/framework/lib/correlation"
 )
 
 // dynamoDB is the part of the DynamoDB client the store uses.
@@ -86,9 +87,13 @@ func NewStore(db dynamoDB, tables Tables) *Store {
 func (s *Store) now() string { return s.Now().UTC().Format(time.RFC3339Nano) }
 
 // Place writes a new order as PLACED in one conditional PutItem: it never
-// overwrites an existing order. It fills in status, timestamps and an empty
-// payments list, and returns the order as written.
+// overwrites an existing order. It fills in status, timestamps, an empty
+// payments list and who caused the write (correlation.Subject of ctx),
+// and returns the order as written.
 func (s *Store) Place(ctx context.Context, o Order) (Order, error) {
+	if sub := correlation.Subject(ctx); sub != "" {
+		o.CausedBy = sub
+	}
 	o.Status = Placed
 	o.CreatedAt = s.now()
 	o.UpdatedAt = o.CreatedAt
@@ -215,13 +220,18 @@ type update struct {
 }
 
 // transition is one conditional UpdateItem: status from -> to, updatedAt,
-// and the update's attributes, only if the order exists in status from
-// (and the update's own condition holds). On a lost condition it reads the
-// order and returns a *ConflictError with it.
+// who caused it (correlation.Subject of ctx, when there is one) and the
+// update's attributes, only if the order exists in status from (and the
+// update's own condition holds). On a lost condition it reads the order
+// and returns a *ConflictError with it.
 func (s *Store) transition(ctx context.Context, op, id string, from, to Status, u update) (Order, error) {
 	names := map[string]string{"#status": "status", "#updatedAt": "updatedAt"}
 	values := map[string]any{":from": from, ":to": to, ":now": s.now()}
 	expr := "SET #status = :to, #updatedAt = :now"
+	if sub := correlation.Subject(ctx); sub != "" {
+		names["#causedBy"], values[":causedBy"] = correlation.SubjectAttribute, sub
+		expr += ", #causedBy = :causedBy"
+	}
 	i := 0
 	setKeys := make([]string, 0, len(u.set))
 	for k := range u.set {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/threefactor/framework/gateway/orders"
 	"github.com/threefactor/framework/gateway/orders/orderstest"
+	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
 )
 
@@ -182,5 +183,31 @@ func TestSeedIsIdempotent(t *testing.T) {
 	}
 	if _, err := s.Restaurant(ctx, "r-none"); !errors.Is(err, orders.ErrNotFound) {
 		t.Fatalf("missing restaurant: %v", err)
+	}
+}
+
+// Every write records who caused it: the subject of its context.
+func TestWritesRecordCausedBy(t *testing.T) {
+	s := newStore(t)
+	alice := correlation.WithSubject(context.Background(), "alice")
+	o, err := s.Place(alice, orders.Order{ID: orders.NewID("ord_"), RestaurantID: "r-pizza", Items: []orders.Item{{MenuItemID: "margherita", Quantity: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Order(context.Background(), o.ID); got.CausedBy != "alice" {
+		t.Fatalf("placed: causedBy %q, want alice", got.CausedBy)
+	}
+	if _, err := s.Validate(correlation.WithSubject(context.Background(), "validate-order's chain"), o.ID, 900); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Order(context.Background(), o.ID); got.CausedBy != "validate-order's chain" {
+		t.Fatalf("validated: causedBy %q", got.CausedBy)
+	}
+	// A write with no subject in context keeps the last one.
+	if _, err := s.RecordIntent(context.Background(), o.ID, orders.PaymentIntent{ID: "pi_1", AmountCents: 900}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Order(context.Background(), o.ID); got.CausedBy != "validate-order's chain" {
+		t.Fatalf("after a write without a subject: causedBy %q", got.CausedBy)
 	}
 }

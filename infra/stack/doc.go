@@ -1,7 +1,7 @@
 // Package stack turns a topology declaration into an AWS CDK stack: one
-// construct per concern (Tables, EventPipeline, HttpApi, Realtime,
-// Observability), each with a Props struct and exported resources, composed
-// by NewStack.
+// construct per concern (Tables, EventPipeline, Identity, HttpApi,
+// Realtime, Observability), each with a Props struct and exported
+// resources, composed by NewStack.
 //
 // The same declaration provisions the local emulator (lib/provision), so the
 // tables, rules, queues and dead-letter queues a team runs on a laptop are

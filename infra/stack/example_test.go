@@ -28,6 +28,10 @@ func ExampleNewStack() {
 		Topology: topo,
 		Stage:    stack.Prod,
 		Code:     stack.AssetDirs("build"), // build/<function>/bootstrap
+		// The browser origins of the shop's web app; prod refuses "*".
+		AllowedOrigins: []string{"https://shop.example.com"},
+		// Users in the stack's Cognito user pool, with one role.
+		Auth: stack.AuthConfig{Groups: []string{"staff"}},
 	})
 	if err != nil {
 		log.Fatal(err)

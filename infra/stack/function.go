@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -61,6 +62,10 @@ type goFunctionProps struct {
 	Timeout     awscdk.Duration
 	MemoryMB    int
 	Env         map[string]string
+	// AsyncDLQ receives the events of asynchronous invocations that failed
+	// every attempt. Only functions something invokes asynchronously have
+	// one.
+	AsyncDLQ awssqs.IQueue
 }
 
 // newGoFunction creates a Go Lambda on provided.al2023/arm64 with X-Ray
@@ -90,7 +95,7 @@ func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) aws
 	if memory == 0 {
 		memory = 256
 	}
-	fn := awslambda.NewFunction(scope, jsii.String(id), &awslambda.FunctionProps{
+	props := &awslambda.FunctionProps{
 		Description:  jsii.String(p.Description),
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),
@@ -102,8 +107,15 @@ func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) aws
 		LogGroup:     logs,
 		Role:         role,
 		Environment:  &env,
-	})
-	suppressNoAsyncDLQ(fn)
+	}
+	if p.AsyncDLQ != nil {
+		props.DeadLetterQueueEnabled = jsii.Bool(true)
+		props.DeadLetterQueue = p.AsyncDLQ
+	}
+	fn := awslambda.NewFunction(scope, jsii.String(id), props)
+	if p.AsyncDLQ == nil {
+		suppressNoAsyncDLQ(fn)
+	}
 	return fn
 }
 

@@ -156,10 +156,6 @@ func NewEventPipeline(scope constructs.Construct, id string, p EventPipelineProp
 // addRoutes creates one rule, queue and dead-letter queue per route and,
 // unless DataPlaneOnly, feeds the queue to the route's function.
 func (e *EventPipeline) addRoutes(c constructs.Construct, t topology.Topology, p EventPipelineProps) {
-	routesOf := map[string]int{}
-	for _, r := range t.Routes {
-		routesOf[r.Function]++
-	}
 	for _, r := range t.RoutesWithDefaults() {
 		id := pascal(r.Name)
 		dlq := newQueue(c, "DLQ"+id, 14)
@@ -206,15 +202,13 @@ func (e *EventPipeline) addRoutes(c constructs.Construct, t topology.Topology, p
 		})
 		fn.AddEventSource(mapping)
 		suppressSQSMappingDestination(fn.Node().FindChild(jsii.String("SqsEventSource:" + *awscdk.Names_NodeUniqueId(queue.Node()))))
-		// A permanent failure goes to the DLQ at once, with its reason.
+		// A permanent failure goes to the DLQ at once, with its reason. The
+		// function knows each message's route (and so its DLQ) by the
+		// queue ARN the mapping puts in every record: it gets both of
+		// every route feeding it (consumer.ConfigFromEnv reads them).
 		dlq.GrantSendMessages(fn)
-		// The route's name and DLQ are only unambiguous for a function fed
-		// by one route; a function fed by several learns them from the
-		// message's queue instead.
-		if routesOf[r.Function] == 1 {
-			fn.AddEnvironment(jsii.String(topology.EnvRouteName), jsii.String(r.Name), nil)
-			fn.AddEnvironment(jsii.String(topology.EnvDLQURL), dlq.QueueUrl(), nil)
-		}
+		fn.AddEnvironment(jsii.String(topology.RouteQueueARNEnv(r.Name)), queue.QueueArn(), nil)
+		fn.AddEnvironment(jsii.String(topology.RouteDLQURLEnv(r.Name)), dlq.QueueUrl(), nil)
 		pr.Function, pr.Mapping = fn, mapping
 	}
 }

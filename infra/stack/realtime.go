@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"strings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
@@ -9,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -32,6 +35,12 @@ type RealtimeProps struct {
 	Stage    Stage
 	Tables   *Tables
 	Code     Code
+	// Identity gives the issuer and audience the realtime function
+	// verifies connection_init tokens against.
+	Identity *Identity
+	// AllowedOrigins are the browser origins that may open the WebSocket
+	// (ALLOWED_ORIGINS). See Props.
+	AllowedOrigins []string
 	// Throttle of the stage. Zero: DefaultThrottle(Stage).
 	Throttle Throttle
 	// AccountLoggingRole sets the regional API Gateway account's CloudWatch
@@ -45,6 +54,12 @@ type RealtimeProps struct {
 // (graphql-transport-ws), and the fan-out function, the second reader of
 // every stream table, which pushes changes to matching subscriptions
 // through the stage's Management API.
+//
+// A connection lives no longer than the token it authenticated with: the
+// realtime function schedules, in ExpirySchedules, a one-time schedule at
+// the token's expiry that invokes it (as ExpiryRole) to close the
+// connection. Those invocations are asynchronous; what still fails after
+// Lambda's retries lands in AsyncFailures.
 type Realtime struct {
 	constructs.Construct
 	Api        awsapigatewayv2.WebSocketApi
@@ -57,6 +72,15 @@ type Realtime struct {
 	// FanOutOnFailure receives the description of stream batches the
 	// fan-out gave up on.
 	FanOutOnFailure awssqs.Queue
+	// ExpirySchedules is the schedule group of the connections' expiry
+	// schedules.
+	ExpirySchedules awsscheduler.ScheduleGroup
+	// ExpiryRole is the role the expiry schedules run as: it may invoke
+	// the realtime function, nothing else.
+	ExpiryRole awsiam.Role
+	// AsyncFailures is the realtime function's dead-letter queue: expiry
+	// invocations that failed every attempt.
+	AsyncFailures awssqs.Queue
 	// URL is the wss:// URL clients connect to.
 	URL *string
 	// ManagementEndpoint is the https:// Management API endpoint of the stage.
@@ -80,16 +104,28 @@ func NewRealtime(scope constructs.Construct, id string, p RealtimeProps) *Realti
 	// socket, so it gets what the graphql function gets.
 	rtTables := append(append(append([]string(nil), app...), topology.IdempotencyTable), framework...)
 	rtEnv := p.Tables.Env(rtTables...)
+	for k, v := range p.Identity.Env() {
+		rtEnv[k] = v
+	}
+	origins, err := resolveOrigins(p.Stage, p.AllowedOrigins)
+	if err != nil {
+		panic(err)
+	}
+	rtEnv[EnvAllowedOrigins] = strings.Join(origins.Env, ",")
+	r.AsyncFailures = newQueue(c, "AsyncFailures", 14)
+	suppressFailureQueueHasNoDLQ(r.AsyncFailures, "dead-letter queue of the realtime function's asynchronous (expiry) invocations")
 	r.Function = newGoFunction(c, "Realtime", goFunctionProps{
 		Name:        topology.RealtimeFunction,
-		Description: "GraphQL over WebSocket (graphql-transport-ws): $connect, $disconnect, $default",
+		Description: "GraphQL over WebSocket (graphql-transport-ws): $connect, $disconnect, $default, token expiry",
 		Code:        p.Code,
 		Stage:       p.Stage,
 		Timeout:     awscdk.Duration_Seconds(jsii.Number(10)),
 		MemoryMB:    512,
 		Env:         rtEnv,
+		AsyncDLQ:    r.AsyncFailures,
 	})
 	p.Tables.GrantReadWrite(r.Function, rtTables...)
+	r.addExpiry(c)
 
 	// The fan-out reads app tables to run stored operations, and writes the
 	// connection and subscription stores to clean up gone connections.
@@ -117,9 +153,7 @@ func NewRealtime(scope constructs.Construct, id string, p RealtimeProps) *Realti
 		DisconnectRouteOptions: integration("DisconnectIntegration"),
 		DefaultRouteOptions:    integration("DefaultIntegration"),
 	})
-	suppressNoAuthorizer(r.Api, "A browser cannot set headers on a WebSocket upgrade, so graphql-transport-ws "+
-		"authenticates in its connection_init message, which the realtime function verifies before any subscribe; "+
-		"$connect only records the connection.")
+	suppressWebSocketNoAuthorizer(r.Api)
 	throttle := p.Throttle.orDefault(p.Stage)
 	r.Stage = awsapigatewayv2.NewWebSocketStage(c, jsii.String("Stage"), &awsapigatewayv2.WebSocketStageProps{
 		WebSocketApi: r.Api,
@@ -157,6 +191,56 @@ func NewRealtime(scope constructs.Construct, id string, p RealtimeProps) *Realti
 		r.FanOutMappings[name] = src
 	}
 	return r
+}
+
+// addExpiry creates the expiry schedule group and the role its schedules
+// run as, and lets the realtime function create schedules there, passing
+// that role and no other.
+func (r *Realtime) addExpiry(c constructs.Construct) {
+	stack := awscdk.Stack_Of(c)
+	// Schedules are transient (each deletes itself once it ran), so the
+	// group goes with the stack in every stage.
+	r.ExpirySchedules = awsscheduler.NewScheduleGroup(c, jsii.String("ExpirySchedules"), &awsscheduler.ScheduleGroupProps{
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	// Scheduler may assume the role for this account's expiry group only
+	// (confused deputy protection).
+	scheduler := awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+		Conditions: &map[string]interface{}{"StringEquals": map[string]interface{}{
+			"aws:SourceAccount": stack.Account(),
+			"aws:SourceArn":     r.ExpirySchedules.ScheduleGroupArn(),
+		}},
+	})
+	r.ExpiryRole = awsiam.NewRole(c, jsii.String("ExpiryRole"), &awsiam.RoleProps{
+		AssumedBy:   scheduler,
+		Description: jsii.String("Role of the WebSocket expiry schedules: invokes the realtime function"),
+	})
+	// The unqualified function only (grantInvoke would add its versions).
+	r.ExpiryRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("lambda:InvokeFunction"),
+		Resources: jsii.Strings(*r.Function.FunctionArn()),
+	}))
+
+	schedules := stack.FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("scheduler"),
+		Resource:     jsii.String("schedule"),
+		ResourceName: jsii.String(*r.ExpirySchedules.ScheduleGroupName() + "/*"),
+		ArnFormat:    awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+	})
+	r.Function.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("scheduler:CreateSchedule"),
+		Resources: jsii.Strings(*schedules),
+	}))
+	r.Function.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("iam:PassRole"),
+		Resources: jsii.Strings(*r.ExpiryRole.RoleArn()),
+		Conditions: &map[string]interface{}{"StringEquals": map[string]interface{}{
+			"iam:PassedToService": "scheduler.amazonaws.com",
+		}},
+	}))
+	suppressExpirySchedulesWildcard(r.Function.Role(), *r.ExpirySchedules.ScheduleGroupName())
+	r.Function.AddEnvironment(jsii.String(EnvExpiryScheduleGroup), r.ExpirySchedules.ScheduleGroupName(), nil)
+	r.Function.AddEnvironment(jsii.String(EnvExpirySchedulerRoleArn), r.ExpiryRole.RoleArn(), nil)
 }
 
 // accountLoggingRole gives API Gateway in this account and region the role

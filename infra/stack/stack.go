@@ -17,6 +17,9 @@ const (
 	OutputWebSocketURL       = "WebSocketUrl"
 	OutputManagementEndpoint = "ManagementEndpoint"
 	OutputEventBusName       = "EventBusName"
+	OutputAuthIssuer         = "AuthIssuer"
+	OutputUserPoolID         = "UserPoolId"
+	OutputUserPoolClientID   = "UserPoolClientId"
 )
 
 // Props configures a Stack.
@@ -27,8 +30,20 @@ type Props struct {
 	// Code gives each function's deployment package, usually
 	// AssetDirs("build").
 	Code Code
-	// CorsOrigins allowed to call the GraphQL HTTP API. Default "*".
-	CorsOrigins []string
+	// Auth says who may call the APIs: the stack's Cognito user pool by
+	// default, or an external OIDC issuer.
+	Auth AuthConfig
+	// AllowedOrigins are the browser origins (https://app.example.com)
+	// allowed to call the HTTP API (CORS) and to open the WebSocket
+	// (ALLOWED_ORIGINS). Clients that send no Origin, such as native apps,
+	// need no entry. AnyOrigin ("*") is accepted in the dev stage only, and
+	// there it relaxes CORS only. None given: any origin over HTTP in dev,
+	// no browser origin in prod.
+	AllowedOrigins []string
+	// HTTPThrottle and WebSocketThrottle are the APIs' default route
+	// throttles. A zero field takes DefaultThrottle(Stage)'s.
+	HTTPThrottle      Throttle
+	WebSocketThrottle Throttle
 	// AccountLoggingRole: see RealtimeProps.
 	AccountLoggingRole bool
 	// AlarmEmails are subscribed to the alarm topic.
@@ -46,6 +61,7 @@ type Stack struct {
 	awscdk.Stack
 	Tables        *Tables
 	Pipeline      *EventPipeline
+	Identity      *Identity
 	HTTP          *HttpApi
 	Realtime      *Realtime
 	Observability *Observability
@@ -61,6 +77,17 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	}
 	if p.Code == nil && !p.DataPlaneOnly {
 		return nil, fmt.Errorf("stack %s: no Code source for the functions", id)
+	}
+	if err := p.Auth.Validate(); err != nil {
+		return nil, fmt.Errorf("stack %s: %w", id, err)
+	}
+	if _, err := resolveOrigins(p.Stage, p.AllowedOrigins); err != nil {
+		return nil, fmt.Errorf("stack %s: %w", id, err)
+	}
+	for name, th := range map[string]Throttle{"HTTP API": p.HTTPThrottle, "WebSocket API": p.WebSocketThrottle} {
+		if err := th.Validate(); err != nil {
+			return nil, fmt.Errorf("stack %s: %s %w", id, name, err)
+		}
 	}
 	sp := p.StackProps
 	if sp.Description == nil {
@@ -86,15 +113,20 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	if p.DataPlaneOnly {
 		return s, nil
 	}
+	s.Identity = NewIdentity(st, "Identity", IdentityProps{App: p.Topology.App, Stage: p.Stage, Auth: p.Auth})
 	s.HTTP = NewHttpApi(st, "HttpApi", HttpApiProps{
-		Topology: p.Topology, Stage: p.Stage, Tables: s.Tables, Code: p.Code, CorsOrigins: p.CorsOrigins,
+		Topology: p.Topology, Stage: p.Stage, Tables: s.Tables, Code: p.Code,
+		Identity: s.Identity, AllowedOrigins: p.AllowedOrigins, Throttle: p.HTTPThrottle,
 	})
 	s.Realtime = NewRealtime(st, "Realtime", RealtimeProps{
-		Topology: p.Topology, Stage: p.Stage, Tables: s.Tables, Code: p.Code, AccountLoggingRole: p.AccountLoggingRole,
+		Topology: p.Topology, Stage: p.Stage, Tables: s.Tables, Code: p.Code,
+		Identity: s.Identity, AllowedOrigins: p.AllowedOrigins, Throttle: p.WebSocketThrottle,
+		AccountLoggingRole: p.AccountLoggingRole,
 	})
 
 	dlqs := s.Pipeline.DeadLetterQueues()
 	dlqs["FanOutOnFailure"] = s.Realtime.FanOutOnFailure
+	dlqs["RealtimeAsyncFailures"] = s.Realtime.AsyncFailures
 	functions := map[string]awslambda.IFunction{
 		"Router":   s.Pipeline.Router,
 		"GraphQL":  s.HTTP.Function,
@@ -118,5 +150,10 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	output(OutputGraphQLURL, "GraphQL queries and mutations (HTTPS POST/GET)", s.HTTP.URL)
 	output(OutputWebSocketURL, "GraphQL subscriptions (graphql-transport-ws)", s.Realtime.URL)
 	output(OutputManagementEndpoint, "WebSocket Management API endpoint", s.Realtime.ManagementEndpoint)
+	output(OutputAuthIssuer, "OIDC issuer of the tokens the APIs accept", s.Identity.Issuer)
+	if s.Identity.UserPool != nil {
+		output(OutputUserPoolID, "Cognito user pool of the app's users", s.Identity.UserPool.UserPoolId())
+		output(OutputUserPoolClientID, "Cognito app client (public, no secret): the tokens' audience", s.Identity.Client.UserPoolClientId())
+	}
 	return s, nil
 }

@@ -99,7 +99,10 @@ func TestBuildersNameMissingVariables(t *testing.T) {
 	}{
 		{"function", func(e *app.Env) error { _, err := app.NewConsumer(ctx, notes, "index", e); return err }, []string{"TABLE_NOTES is not set"}},
 		{"router", func(e *app.Env) error { _, err := app.NewRouter(ctx, notes, e); return err }, []string{"EVENT_BUS_NAME is not set", "TABLE_NOTES is not set"}},
-		{"realtime", func(e *app.Env) error { _, err := app.NewRealtime(ctx, notes, e, nil); return err }, []string{"TABLE_CONNECTIONS is not set", "TABLE_SUBSCRIPTIONS is not set"}},
+		{"realtime", func(e *app.Env) error { _, err := app.NewRealtime(ctx, notes, e, app.RealtimeOptions{}); return err }, []string{
+			"TABLE_CONNECTIONS is not set", "TABLE_SUBSCRIPTIONS is not set", "AUTH_ISSUER is not set", "AUTH_AUDIENCE is not set",
+			"EXPIRY_SCHEDULE_GROUP is not set", "EXPIRY_SCHEDULER_ROLE_ARN is not set",
+		}},
 		{"fanout", func(e *app.Env) error { _, err := app.NewFanout(ctx, notes, e, nil); return err }, []string{"TABLE_CONNECTIONS is not set"}},
 	}
 	for _, tt := range tests {
@@ -113,9 +116,19 @@ func TestBuildersNameMissingVariables(t *testing.T) {
 		})
 	}
 	t.Run("management endpoint", func(t *testing.T) {
-		_, err := app.NewRealtime(ctx, notes, env(map[string]string{"TABLE_CONNECTIONS": "c", "TABLE_SUBSCRIPTIONS": "s"}), nil)
+		_, err := app.NewRealtime(ctx, notes, env(map[string]string{"TABLE_CONNECTIONS": "c", "TABLE_SUBSCRIPTIONS": "s"}), app.RealtimeOptions{InProcessExpiry: true})
 		if err == nil || !strings.Contains(err.Error(), topology.EnvManagementEndpoint) {
 			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("realtime with every variable set", func(t *testing.T) {
+		_, err := app.NewRealtime(ctx, notes, env(map[string]string{
+			"TABLE_CONNECTIONS": "c", "TABLE_SUBSCRIPTIONS": "s", topology.EnvManagementEndpoint: "https://abc.execute-api.us-east-1.amazonaws.com/prod",
+			topology.EnvAuthIssuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc", topology.EnvAuthAudience: "client",
+			topology.EnvExpiryScheduleGroup: "g", topology.EnvExpirySchedulerRoleARN: "arn:aws:iam::123456789012:role/r",
+		}), app.RealtimeOptions{})
+		if err != nil {
+			t.Fatal(err)
 		}
 	})
 	t.Run("unknown function", func(t *testing.T) {
@@ -131,7 +144,7 @@ func TestGraphQLIntrospectionByStage(t *testing.T) {
 		stage string
 		want  bool
 	}{{"dev", true}, {"prod", false}, {"", false}} {
-		h, err := app.NewGraphQL(context.Background(), notes, env(map[string]string{topology.EnvStage: tt.stage}), app.GraphQLOptions{})
+		h, err := app.NewGraphQL(context.Background(), notes, env(map[string]string{topology.EnvStage: tt.stage}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,5 +185,34 @@ func TestHandleDecodeFailureIsPermanent(t *testing.T) {
 	}
 	if err := h(context.Background(), change.Event{ID: "e2", Table: "notes", New: json.RawMessage(`{"id":"n1"}`)}); err != nil {
 		t.Fatalf("good change: %v", err)
+	}
+}
+
+// The graphql function serves the GraphiQL page at topology.GraphiQLPath
+// on the dev stage only; the API is at topology.GraphQLPath on both.
+func TestGraphQLFunctionGraphiQL(t *testing.T) {
+	req := func(path string) events.APIGatewayV2HTTPRequest {
+		return events.APIGatewayV2HTTPRequest{
+			RawPath: path, Headers: map[string]string{"accept": "text/html"},
+			RequestContext: events.APIGatewayV2HTTPRequestContext{HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET", Path: path}},
+		}
+	}
+	for _, stage := range []string{"dev", "prod"} {
+		fn, err := app.NewGraphQLFunction(context.Background(), notes, env(map[string]string{topology.EnvStage: stage}), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := fn(context.Background(), req(topology.GraphiQLPath))
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := resp.StatusCode == 200 && strings.HasPrefix(resp.Headers["Content-Type"], "text/html") && strings.Contains(resp.Body, `url: "/graphql"`)
+		if page != (stage == "dev") {
+			t.Errorf("STAGE=%s: GET %s = %d %s %.80s; page served: %v", stage, topology.GraphiQLPath, resp.StatusCode, resp.Headers["Content-Type"], resp.Body, page)
+		}
+		resp, _ = fn(context.Background(), req(topology.GraphQLPath))
+		if strings.HasPrefix(resp.Headers["Content-Type"], "text/html") {
+			t.Errorf("STAGE=%s: GET %s served a page", stage, topology.GraphQLPath)
+		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -13,7 +15,10 @@ import (
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/consumer"
 	"github.com/threefactor/framework/lib/graphqlhttp"
+	"github.com/threefactor/framework/lib/identity"
+	"github.com/threefactor/framework/lib/origin"
 	"github.com/threefactor/framework/lib/realtime"
+	"github.com/threefactor/framework/lib/realtime/expiry"
 	"github.com/threefactor/framework/lib/realtime/fanout"
 	"github.com/threefactor/framework/lib/realtime/store"
 	"github.com/threefactor/framework/lib/router"
@@ -80,19 +85,12 @@ func NewSchema(ctx context.Context, a App, env *Env, limits graphqlhttp.Limits) 
 	return s, nil
 }
 
-// GraphQLOptions are what the dev runtime serves beyond the deployed
-// function.
-type GraphQLOptions struct {
-	// GraphiQL serves the IDE to browsers.
-	GraphiQL bool
-	// SubscriptionsURL is where GraphiQL opens its WebSocket.
-	SubscriptionsURL string
-}
-
 // NewGraphQL builds the GraphQL HTTP handler. Introspection is answered
 // on the dev stage only (topology.EnvStage = "dev"), so a deployment that
-// sets STAGE=prod, or forgets STAGE, does not serve its schema.
-func NewGraphQL(ctx context.Context, a App, env *Env, opts GraphQLOptions) (*graphqlhttp.Handler, error) {
+// sets STAGE=prod, or forgets STAGE, does not serve its schema. The
+// caller is read from the claims API Gateway's JWT authorizer verified
+// (groups from topology.EnvAuthGroupsClaim).
+func NewGraphQL(ctx context.Context, a App, env *Env) (*graphqlhttp.Handler, error) {
 	var limits graphqlhttp.Limits
 	if env.Getenv(topology.EnvStage) == "dev" {
 		limits.AllowIntrospection = true
@@ -102,23 +100,82 @@ func NewGraphQL(ctx context.Context, a App, env *Env, opts GraphQLOptions) (*gra
 		return nil, err
 	}
 	return graphqlhttp.New(schema, graphqlhttp.Config{
-		Limits:           limits,
-		Logger:           env.Logger,
-		AllowGET:         true, // queries only: the handler refuses mutations over GET
-		GraphiQL:         opts.GraphiQL,
-		SubscriptionsURL: opts.SubscriptionsURL,
+		Limits:   limits,
+		Logger:   env.Logger,
+		AllowGET: true, // queries only: the handler refuses mutations over GET
+		Claims:   identity.MappingFromEnv(env.Getenv),
 	})
 }
 
-// NewRealtime builds the WebSocket API handler. mgmt nil: a Management
-// API client for the endpoint in env (realtime.ManagementFromEnv).
-func NewRealtime(ctx context.Context, a App, env *Env, mgmt realtime.ManagementAPI) (*realtime.Handler, error) {
-	p, err := realtimeParts(ctx, a, env, mgmt)
+// NewGraphQLFunction is the graphql function: the API (NewGraphQL) and,
+// on the dev stage only, the GraphiQL page at topology.GraphiQLPath, whose
+// route has no authorizer (the page holds no data; its requests to the
+// API carry the user's token). subscriptionsURL is where the page opens
+// its WebSocket ("" offers no subscriptions: on AWS the WebSocket API has
+// its own domain).
+func NewGraphQLFunction(ctx context.Context, a App, env *Env, subscriptionsURL string) (func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error), error) {
+	h, err := NewGraphQL(ctx, a, env)
 	if err != nil {
+		return nil, err
+	}
+	if env.Getenv(topology.EnvStage) != "dev" {
+		return h.HandleAPIGateway, nil
+	}
+	page, err := graphqlhttp.GraphiQL(graphqlhttp.GraphiQLConfig{Endpoint: topology.GraphQLPath, SubscriptionsURL: subscriptionsURL})
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		if req.RequestContext.HTTP.Path == topology.GraphiQLPath || req.RawPath == topology.GraphiQLPath {
+			return graphqlhttp.ServeAPIGateway(ctx, page, req), nil
+		}
+		return h.HandleAPIGateway(ctx, req)
+	}, nil
+}
+
+// RealtimeOptions say how NewRealtime gets what a deployment reads from
+// its environment.
+type RealtimeOptions struct {
+	// Management is the Management API client. Nil: one for the endpoint
+	// in env (realtime.ManagementFromEnv).
+	Management realtime.ManagementAPI
+	// Verifier checks the tokens of connection_init. Nil: one configured
+	// by env (identity.VerifierFromEnv: AUTH_ISSUER, AUTH_AUDIENCE...).
+	Verifier *identity.Verifier
+	// InProcessExpiry closes connections at their token's expiry with
+	// in-process timers, for a process as long-lived as its connections
+	// (the dev runtime). Otherwise an EventBridge Scheduler schedule does
+	// it (expiry.FromEnv: EXPIRY_SCHEDULE_GROUP, EXPIRY_SCHEDULER_ROLE_ARN).
+	InProcessExpiry bool
+}
+
+// NewRealtime builds the WebSocket API handler: $connect accepts the
+// browser origins of topology.EnvAllowedOrigins, connection_init must
+// carry a token the verifier accepts, and each connection ends when its
+// token expires.
+func NewRealtime(ctx context.Context, a App, env *Env, o RealtimeOptions) (*realtime.Handler, error) {
+	var errs []error
+	p, err := realtimeParts(ctx, a, env, o.Management)
+	errs = append(errs, err)
+	v := o.Verifier
+	if v == nil {
+		v, err = identity.VerifierFromEnv(env.Getenv)
+		errs = append(errs, err)
+	}
+	origins, err := origin.FromEnv(env.Getenv)
+	errs = append(errs, err)
+	var closer realtime.ExpiryScheduler
+	if !o.InProcessExpiry {
+		s, err := expiry.FromEnv(env.AWS, env.Getenv)
+		errs = append(errs, err)
+		closer = s
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return realtime.NewHandler(realtime.Config{
 		Schema: p.schema, Topics: a.GraphQL.Topics, Store: p.store, Management: p.mgmt, Logger: env.Logger,
+		Origins: origins, OnConnect: realtime.Authenticate(v), Expiry: closer,
 	})
 }
 

@@ -54,26 +54,24 @@ func StartFanout(a App) {
 	})
 }
 
-// StartRealtime runs the WebSocket API handler of a.
+// StartRealtime runs the WebSocket API handler of a: it takes the
+// WebSocket API's events and the expiry schedules' (realtime.Handler.Invoke).
 func StartRealtime(a App) {
 	start(topology.RealtimeFunction, func(ctx context.Context, env *Env) (any, error) {
-		h, err := NewRealtime(ctx, a, env, nil)
+		h, err := NewRealtime(ctx, a, env, RealtimeOptions{})
 		if err != nil {
 			return nil, err
 		}
-		return h.Handle, nil
+		return h.Invoke, nil
 	})
 }
 
 // StartGraphQL runs the GraphQL HTTP API of a behind API Gateway's HTTP
-// API (payload format 2.0).
+// API (payload format 2.0), and on the dev stage the GraphiQL page
+// (NewGraphQLFunction).
 func StartGraphQL(a App) {
 	start(topology.GraphQLFunction, func(ctx context.Context, env *Env) (any, error) {
-		h, err := NewGraphQL(ctx, a, env, GraphQLOptions{})
-		if err != nil {
-			return nil, err
-		}
-		return h.HandleAPIGateway, nil
+		return NewGraphQLFunction(ctx, a, env, "")
 	})
 }
 

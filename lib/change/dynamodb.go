@@ -91,15 +91,20 @@ func FromDynamoDB(rec events.DynamoDBEventRecord, table string) (ev Event, err e
 	if ends[2] > ends[1] {
 		ev.New = out[ends[1]:ends[2]:ends[2]]
 	}
-	ev.CorrelationID = correlationID(sr.NewImage)
+	ev.CorrelationID = stringAttr(sr.NewImage, correlation.Attribute)
 	if ev.CorrelationID == "" {
-		ev.CorrelationID = correlationID(sr.OldImage)
+		ev.CorrelationID = stringAttr(sr.OldImage, correlation.Attribute)
+	}
+	ev.CausedBy = stringAttr(sr.NewImage, correlation.SubjectAttribute)
+	if ev.CausedBy == "" {
+		ev.CausedBy = stringAttr(sr.OldImage, correlation.SubjectAttribute)
 	}
 	return ev, nil
 }
 
-func correlationID(img map[string]events.DynamoDBAttributeValue) string {
-	av, ok := img[correlation.Attribute]
+// stringAttr is a string attribute of an image, or "".
+func stringAttr(img map[string]events.DynamoDBAttributeValue, name string) string {
+	av, ok := img[name]
 	if !ok || av.DataType() != events.DataTypeString {
 		return ""
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/topology"
 )
 
@@ -181,13 +182,13 @@ func TestRoundTripThroughEventBridge(t *testing.T) {
 
 // sqsBody wraps an event the way an EventBridge rule delivers it to SQS
 // (here without "account", as moto does).
-func sqsBody(t testing.TB, e Event) []byte {
+func sqsBody(t testing.TB, e Event) string {
 	t.Helper()
 	detail, err := e.Detail()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []byte(`{"version":"0","id":"6a7e8feb-b491-4cf7-a9f1-bf3703467718","detail-type":"Change","source":"fooddelivery.changes","time":"2024-11-24T00:00:00Z","region":"us-east-1","resources":[],"detail":` + string(detail) + `}`)
+	return `{"version":"0","id":"6a7e8feb-b491-4cf7-a9f1-bf3703467718","detail-type":"Change","source":"fooddelivery.changes","time":"2024-11-24T00:00:00Z","region":"us-east-1","resources":[],"detail":` + string(detail) + `}`
 }
 
 func assertSameEvent(t *testing.T, got, want Event) {
@@ -279,11 +280,29 @@ func TestFromEventBridgeErrors(t *testing.T) {
 		{"no table", `{"id":"e1","detail-type":"Change","detail":{"id":"x","operation":"INSERT","keys":{"id":"1"}}}`, "has no table"},
 		{"no keys", `{"id":"e1","detail-type":"Change","detail":{"id":"x","table":"orders","operation":"INSERT"}}`, "no keys object"},
 		{"bad operation", `{"id":"e1","detail-type":"Change","detail":{"id":"x","table":"orders","operation":"UPSERT","keys":{"id":"1"}}}`, `operation "UPSERT"`},
-		{"wrong field type", `{"id":"e1","detail-type":"Change","detail":{"id":7}}`, "cannot unmarshal number"},
+		{"wrong field type", `{"id":"e1","detail-type":"Change","detail":{"id":7}}`, "detail.id: want a string, found a number at offset 49"},
+		{"not JSON", `not json`, "not a JSON object"},
+		{"trailing data", `{"id":"e1","detail-type":"Change","detail":{}} {}`, "invalid character '{' after top-level value"},
+		{"unterminated string", `{"id":"e1`, "unexpected end of JSON input"},
+		{"control character in string", "{\"id\":\"e\n1\"}", `invalid character '\n' in string literal`},
+		{"bad escape", `{"id":"e\q"}`, "in string escape code"},
+		{"bad unicode escape", `{"id":"e\u12G4"}`, "hexadecimal character escape"},
+		{"bad number in an image", `{"id":"e1","detail-type":"Change","detail":{"new":{"total":01}}}`, "after object key:value pair"},
+		{"bad literal", `{"id":"e1","detail-type":"Change","resources":[tru]}`, "in literal true"},
+		{"missing colon", `{"id" "e1"}`, "after object key"},
+		{"missing comma", `{"id":"e1" "detail-type":"Change"}`, "after object key:value pair"},
+		{"unquoted key", `{id:"e1"}`, "looking for beginning of object key string"},
+		{"image not an object", `{"id":"e1","detail-type":"Change","detail":{"id":"x","new":"PAID"}}`, "detail.new: want an object, found a string"},
+		{"keys not an object", `{"id":"e1","detail-type":"Change","detail":{"id":"x","keys":[1]}}`, "detail.keys: want an object, found an array"},
+		{"changed not strings", `{"id":"e1","detail-type":"Change","detail":{"id":"x","changed":["a",2]}}`, "detail.changed: want an array of strings"},
+		{"reduced not a boolean", `{"id":"e1","detail-type":"Change","detail":{"id":"x","reduced":"yes"}}`, "detail.reduced: want a boolean"},
+		{"bad time", `{"id":"e1","detail-type":"Change","detail":{"id":"x","approximateCreationTime":"yesterday"}}`, "detail.approximateCreationTime"},
+		{"detail not an object", `{"id":"e1","detail-type":"Change","detail":"x"}`, "detail: want an object, found a string"},
+		{"too deep", `{"id":"e1","detail-type":"Change","resources":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}`, "exceeded max depth"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := FromEventBridge([]byte(tt.body))
+			_, err := FromEventBridge(tt.body)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
 			}
@@ -451,5 +470,40 @@ func TestDetailMatchesEncodingJSON(t *testing.T) {
 	}
 	if _, err := (Event{ID: "x", Keys: json.RawMessage(`{}`), ApproximateAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}).Detail(); err == nil {
 		t.Error("year 10000 accepted")
+	}
+}
+
+// The subject who caused a change travels with it like the correlation
+// id: from the new image (or the old one, for a removal) into the event,
+// its detail and back, and through Reduce.
+func TestCausedBy(t *testing.T) {
+	for _, tt := range []struct {
+		record string
+		image  func(*events.DynamoDBEventRecord) map[string]events.DynamoDBAttributeValue
+	}{
+		{"modify", func(r *events.DynamoDBEventRecord) map[string]events.DynamoDBAttributeValue { return r.Change.NewImage }},
+		{"remove", func(r *events.DynamoDBEventRecord) map[string]events.DynamoDBAttributeValue { return r.Change.OldImage }},
+	} {
+		t.Run(tt.record, func(t *testing.T) {
+			rec := loadRecord(t, tt.record)
+			if ev, _ := FromDynamoDB(rec, "orders"); ev.CausedBy != "" {
+				t.Fatalf("causedBy %q from an item that records none", ev.CausedBy)
+			}
+			tt.image(&rec)[correlation.SubjectAttribute] = events.NewStringAttribute("alice")
+			ev, err := FromDynamoDB(rec, "orders")
+			if err != nil || ev.CausedBy != "alice" {
+				t.Fatalf("causedBy %q, %v", ev.CausedBy, err)
+			}
+			for _, e := range []Event{ev, ev.Reduce()} {
+				d, err := e.Detail()
+				if err != nil {
+					t.Fatal(err)
+				}
+				back, err := FromEventBridge(`{"id":"x","detail-type":"` + topology.DetailType + `","source":"s","detail":` + string(d) + `}`)
+				if err != nil || back.CausedBy != "alice" || back.CorrelationID != ev.CorrelationID {
+					t.Fatalf("through the detail %s: %+v, %v", d, back, err)
+				}
+			}
+		})
 	}
 }

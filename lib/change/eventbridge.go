@@ -1,11 +1,11 @@
 package change
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/threefactor/framework/lib/topology"
 )
@@ -14,41 +14,201 @@ import (
 // read. Retrying cannot fix it.
 var ErrMalformed = errors.New("malformed change event")
 
-// envelope is the EventBridge event as a rule's SQS target receives it.
-// Only the fields the framework reads are declared; "account", "region"
-// and "resources" may be absent (moto leaves out "account").
-type envelope struct {
-	ID         string `json:"id"`
-	DetailType string `json:"detail-type"`
-	Source     string `json:"source"`
-	Detail     *Event `json:"detail"`
-}
-
 // FromEventBridge reads a change event from an EventBridge event as it
-// arrives in an SQS message body. Errors wrap ErrMalformed.
-func FromEventBridge(body []byte) (Event, error) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return Event{}, fmt.Errorf("%w: empty body", ErrMalformed)
-	}
-	if body[0] != '{' {
+// arrives in an SQS message body: the envelope's detail-type must be
+// Change and its detail a change event. Errors wrap ErrMalformed and say
+// what is wrong and where.
+//
+// The body is read in one pass, without reflection. Of the envelope only
+// id, detail-type, source and detail are read ("account", "region" and
+// the rest may be absent: moto leaves out "account"); every other member
+// is checked to be JSON and skipped. Member names match exactly. The
+// strings of the event share the body's memory; Keys, Old and New are a
+// copy, so a handler may keep or change them.
+func FromEventBridge(body string) (Event, error) {
+	sc := scanner{s: body}
+	switch sc.peek() {
+	case 0:
+		if sc.i == len(body) {
+			return Event{}, fmt.Errorf("%w: empty body", ErrMalformed)
+		}
+		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, sc.unexpected("looking for beginning of value"))
+	case '{':
+	default:
 		return Event{}, fmt.Errorf("%w: body is not a JSON object", ErrMalformed)
 	}
-	var env envelope
-	if err := json.Unmarshal(body, &env); err != nil {
+	var (
+		id, detailType, source string
+		e                      Event
+		hasDetail              bool
+		keys, old, new         string
+	)
+	err := sc.object(func(name string) error {
+		var err error
+		switch name {
+		case "id":
+			id, err = sc.strOrNull("id")
+		case "detail-type":
+			detailType, err = sc.strOrNull("detail-type")
+		case "source":
+			source, err = sc.strOrNull("source")
+		case "detail":
+			if sc.null() {
+				hasDetail = false
+				return nil
+			}
+			if sc.peek() != '{' {
+				return sc.wrongType("detail", "an object")
+			}
+			hasDetail = true
+			e, keys, old, new = Event{}, "", "", ""
+			err = sc.object(func(name string) error { return e.member(&sc, name, &keys, &old, &new) })
+		default:
+			err = sc.skip(1)
+		}
+		return err
+	})
+	if err == nil && sc.peek() != 0 {
+		err = sc.unexpected("after top-level value")
+	}
+	if err != nil {
 		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if env.DetailType != topology.DetailType {
+	if detailType != topology.DetailType {
 		return Event{}, fmt.Errorf("%w: detail-type %q (source %q, event %q), want %q",
-			ErrMalformed, env.DetailType, env.Source, env.ID, topology.DetailType)
+			ErrMalformed, detailType, source, id, topology.DetailType)
 	}
-	if env.Detail == nil {
-		return Event{}, fmt.Errorf("%w: event %q has no detail", ErrMalformed, env.ID)
+	if !hasDetail {
+		return Event{}, fmt.Errorf("%w: event %q has no detail", ErrMalformed, id)
 	}
-	if err := env.Detail.validate(); err != nil {
-		return Event{}, fmt.Errorf("%w: event %q: %v", ErrMalformed, env.ID, err)
+	// One copy for the three images, which the event's raw messages share.
+	buf := make([]byte, 0, len(keys)+len(old)+len(new))
+	buf = append(buf, keys...)
+	buf = append(buf, old...)
+	buf = append(buf, new...)
+	k, o := len(keys), len(keys)+len(old)
+	if keys != "" {
+		e.Keys = buf[:k:k]
 	}
-	return *env.Detail, nil
+	if old != "" {
+		e.Old = buf[k:o:o]
+	}
+	if new != "" {
+		e.New = buf[o:len(buf):len(buf)]
+	}
+	if err := e.validate(); err != nil {
+		return Event{}, fmt.Errorf("%w: event %q: %v", ErrMalformed, id, err)
+	}
+	return e, nil
+}
+
+// member reads one member of a change event's detail; keys, old and new
+// get the images' text. Null images are absent ones.
+func (e *Event) member(sc *scanner, name string, keys, old, new *string) error {
+	var err error
+	switch name {
+	case "id":
+		e.ID, err = sc.strOrNull("detail.id")
+	case "table":
+		e.Table, err = sc.strOrNull("detail.table")
+	case "operation":
+		var op string
+		op, err = sc.strOrNull("detail.operation")
+		e.Operation = topology.Operation(op)
+	case "keys":
+		*keys, err = image(sc, "detail.keys")
+	case "old":
+		*old, err = image(sc, "detail.old")
+	case "new":
+		*new, err = image(sc, "detail.new")
+	case "changed":
+		e.Changed, err = stringList(sc, "detail.changed")
+	case "sequenceNumber":
+		e.SequenceNumber, err = sc.strOrNull("detail.sequenceNumber")
+	case "approximateCreationTime":
+		if sc.null() {
+			break
+		}
+		var ts string
+		if ts, err = sc.strOrNull("detail.approximateCreationTime"); err == nil {
+			if e.ApproximateAt, err = time.Parse(time.RFC3339, ts); err != nil {
+				err = fmt.Errorf("detail.approximateCreationTime: %w", err)
+			}
+		}
+	case "correlationId":
+		e.CorrelationID, err = sc.strOrNull("detail.correlationId")
+	case "causedBy":
+		e.CausedBy, err = sc.strOrNull("detail.causedBy")
+	case "reduced":
+		switch {
+		case sc.null():
+		case sc.peek() == 't' || sc.peek() == 'f':
+			e.Reduced = sc.s[sc.i] == 't'
+			err = sc.skip(1)
+		default:
+			err = sc.wrongType("detail.reduced", "a boolean")
+		}
+	default:
+		err = sc.skip(1)
+	}
+	return err
+}
+
+// image reads an image (or the keys): an object, or null for none.
+func image(sc *scanner, field string) (string, error) {
+	if sc.null() {
+		return "", nil
+	}
+	if sc.peek() != '{' {
+		return "", sc.wrongType(field, "an object")
+	}
+	return sc.raw()
+}
+
+// stringList reads an array of strings, or null for none.
+func stringList(sc *scanner, field string) ([]string, error) {
+	if sc.null() {
+		return nil, nil
+	}
+	if sc.peek() != '[' {
+		return nil, sc.wrongType(field, "an array of strings")
+	}
+	// Count first, so the list is one allocation of the right size.
+	probe := *sc
+	if err := probe.skip(1); err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, c := range sc.s[sc.i:probe.i] {
+		if c == '"' {
+			n++ // an upper bound: escaped quotes count too
+		}
+	}
+	out := make([]string, 0, n/2)
+	sc.i++
+	if sc.peek() == ']' {
+		sc.i++
+		return out, nil
+	}
+	for {
+		if sc.peek() != '"' {
+			return nil, sc.wrongType(field, "an array of strings")
+		}
+		s, err := sc.str()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+		switch sc.peek() {
+		case ',':
+			sc.i++
+		case ']':
+			sc.i++
+			return out, nil
+		default:
+			return nil, sc.unexpected("after array element")
+		}
+	}
 }
 
 func (e *Event) validate() error {
@@ -73,7 +233,7 @@ func (e *Event) validate() error {
 // encoding/json because the router runs it for every change: the images
 // are checked for validity and copied, not re-compacted.
 func (e Event) Detail() ([]byte, error) {
-	n := 256 + len(e.ID) + len(e.Table) + len(e.Keys) + len(e.Old) + len(e.New) + len(e.SequenceNumber) + len(e.CorrelationID)
+	n := 256 + len(e.ID) + len(e.Table) + len(e.Keys) + len(e.Old) + len(e.New) + len(e.SequenceNumber) + len(e.CorrelationID) + len(e.CausedBy)
 	for _, c := range e.Changed {
 		n += len(c) + 3
 	}
@@ -124,6 +284,10 @@ func (e Event) Detail() ([]byte, error) {
 		b = append(b, `,"correlationId":`...)
 		b = appendString(b, e.CorrelationID)
 	}
+	if e.CausedBy != "" {
+		b = append(b, `,"causedBy":`...)
+		b = appendString(b, e.CausedBy)
+	}
 	if e.Reduced {
 		b = append(b, `,"reduced":true`...)
 	}
@@ -134,7 +298,7 @@ func appendRaw(b []byte, raw json.RawMessage, field, id string) ([]byte, error) 
 	if len(raw) == 0 {
 		return append(b, "null"...), nil
 	}
-	if !json.Valid(raw) {
+	if !validJSON(unsafe.String(unsafe.SliceData(raw), len(raw))) {
 		return nil, fmt.Errorf("change %s: encode detail: %s is not valid JSON", id, field)
 	}
 	return append(b, raw...), nil
@@ -142,7 +306,7 @@ func appendRaw(b []byte, raw json.RawMessage, field, id string) ([]byte, error) 
 
 // Reduce returns the event without its images, for a change too large to
 // publish whole: id, table, operation, keys, changed attribute names,
-// sequence number, time and correlation id remain, and Reduced is set. A
+// sequence number, time, correlation id and subject remain, and Reduced is set. A
 // handler that needs the item reads it by its keys.
 func (e Event) Reduce() Event {
 	e.Old, e.New = nil, nil

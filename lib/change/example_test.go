@@ -46,11 +46,11 @@ func ExampleFromDynamoDB() {
 
 func ExampleFromEventBridge() {
 	// An SQS message body as an EventBridge rule delivers it.
-	body := []byte(`{"version":"0","id":"9b1d","detail-type":"Change","source":"fooddelivery.changes",
+	body := `{"version":"0","id":"9b1d","detail-type":"Change","source":"fooddelivery.changes",
 		"time":"2024-11-24T00:00:00Z","region":"us-east-1","resources":[],
 		"detail":{"id":"c4ca","table":"orders","operation":"INSERT","keys":{"id":"ord-1"},
 		"new":{"id":"ord-1","status":"PLACED","total":123456789012345678901234567890.5},
-		"changed":["id","status","total"],"sequenceNumber":"1","approximateCreationTime":"2024-11-24T00:00:00Z"}}`)
+		"changed":["id","status","total"],"sequenceNumber":"1","approximateCreationTime":"2024-11-24T00:00:00Z"}}`
 	ev, err := change.FromEventBridge(body)
 	if err != nil {
 		panic(err)

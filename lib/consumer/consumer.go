@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -43,19 +42,26 @@ type sqsAPI interface {
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
-// Config configures a Consumer. Its zero value works: no dead-letter
-// sending (permanent failures are then retried until the queue's redrive
-// policy moves them), one message at a time.
+// Config configures a Consumer. Its zero value works: messages from any
+// queue, no dead-letter sending (permanent failures are then retried until
+// the queue's redrive policy moves them), one message at a time. A
+// deployed function (app.NewConsumer) gets its Config from ConfigFromEnv.
 type Config struct {
 	// Function names the function in logs, dead-letter attributes and
 	// idempotency scopes. Default: $AWS_LAMBDA_FUNCTION_NAME.
 	Function string
-	// Route names the route feeding the function, for logs.
-	Route string
-	// DLQURL is the dead-letter queue for permanent failures; SQS sends
-	// to it. Both or neither.
-	DLQURL string
-	SQS    sqsAPI
+	// Routes are the routes feeding the function. Each message belongs to
+	// the route whose queue its eventSourceARN names, which decides its
+	// dead-letter queue and the route it is logged with. With no Routes,
+	// every message is handled, with no route and no dead-letter queue.
+	// With Routes, a message from any other queue is not handled: it is
+	// logged as an error and reported failed, so it stays on its queue
+	// (whose redrive policy eventually moves it to that queue's own DLQ)
+	// rather than being run by a function it was not routed to or lost.
+	Routes []Route
+	// SQS sends permanent failures to the dead-letter queues; required
+	// when a route has one.
+	SQS sqsAPI
 	// Logger receives a JSON line per message. It should add the
 	// context's correlation id, as correlation.Logger does (the default).
 	Logger *slog.Logger
@@ -69,23 +75,71 @@ type Config struct {
 	Middleware []Middleware
 }
 
-// ConfigFromEnv is the configuration of function's consumer from its
-// environment (os.Getenv in a Lambda main, the provisioned names in the
-// dev runtime): the route feeding it (topology.EnvRouteName) and its
-// dead-letter queue (topology.EnvDLQURL). The caller sets SQS when there
-// is a dead-letter queue, and Logger.
+// Route is one route feeding a function, as its consumer sees it.
+type Route struct {
+	// Name is the route's name in the topology.
+	Name string
+	// QueueARN is the ARN of the route's queue: the eventSourceARN of the
+	// messages that come by this route, on AWS and in the dev runtime.
+	QueueARN string
+	// DLQURL is the route's dead-letter queue, where a permanent failure
+	// goes at once. Empty: permanent failures are retried like any other
+	// until the queue's redrive policy moves them.
+	DLQURL string
+}
+
+// ConfigFromEnv is the configuration a function's Lambda (or the dev
+// runtime's wiring) reads from its environment: for each route of t that
+// feeds function, the route's queue ARN (topology.RouteQueueARNEnv) and
+// dead-letter queue URL (topology.RouteDLQURLEnv), which the local
+// provisioning and the CDK stack set. The error names every missing
+// variable. The caller sets SQS (the routes have dead-letter queues) and,
+// if it likes, Logger, Concurrency and Middleware.
 func ConfigFromEnv(t topology.Topology, function string, getenv func(string) string) (Config, error) {
 	if _, ok := t.Function(function); !ok {
-		return Config{}, fmt.Errorf("consumer: no function %q in the topology", function)
+		return Config{}, fmt.Errorf("consumer: function %q is not in the topology", function)
 	}
-	return Config{Function: function, Route: getenv(topology.EnvRouteName), DLQURL: getenv(topology.EnvDLQURL)}, nil
+	routes := t.RoutesOf(function)
+	if len(routes) == 0 {
+		return Config{}, fmt.Errorf("consumer: no route feeds function %q", function)
+	}
+	cfg := Config{Function: function, Routes: make([]Route, 0, len(routes))}
+	var missing []string
+	for _, r := range routes {
+		arnEnv, dlqEnv := topology.RouteQueueARNEnv(r.Name), topology.RouteDLQURLEnv(r.Name)
+		rt := Route{Name: r.Name, QueueARN: getenv(arnEnv), DLQURL: getenv(dlqEnv)}
+		if rt.QueueARN == "" {
+			missing = append(missing, arnEnv)
+		}
+		if rt.DLQURL == "" {
+			missing = append(missing, dlqEnv)
+		}
+		cfg.Routes = append(cfg.Routes, rt)
+	}
+	if len(missing) > 0 {
+		return Config{}, fmt.Errorf("consumer: function %s: environment variables not set: %s", function, strings.Join(missing, ", "))
+	}
+	return cfg, nil
 }
 
 // Validate reports inconsistent settings.
 func (c Config) Validate() error {
 	var errs []error
-	if c.DLQURL != "" && c.SQS == nil {
-		errs = append(errs, errors.New("consumer: DLQURL without an SQS client"))
+	arns := map[string]string{}
+	for i, r := range c.Routes {
+		switch {
+		case r.Name == "":
+			errs = append(errs, fmt.Errorf("consumer: route %d has no name", i))
+		case r.QueueARN == "":
+			errs = append(errs, fmt.Errorf("consumer: route %s has no queue ARN", r.Name))
+		case arns[r.QueueARN] != "":
+			errs = append(errs, fmt.Errorf("consumer: routes %s and %s name the same queue %s", arns[r.QueueARN], r.Name, r.QueueARN))
+		default:
+			arns[r.QueueARN] = r.Name
+		}
+		if r.DLQURL != "" && c.SQS == nil {
+			errs = append(errs, fmt.Errorf("consumer: route %s has a dead-letter queue but there is no SQS client", r.Name))
+		}
 	}
 	if c.Concurrency < 0 || c.SafetyMargin < 0 {
 		errs = append(errs, errors.New("consumer: negative concurrency or safety margin"))
@@ -97,8 +151,32 @@ func (c Config) Validate() error {
 type Consumer struct {
 	cfg    Config
 	handle EventHandler
-	// log carries the function and route.
+	// routes are cfg.Routes with their loggers; anyRoute stands for them
+	// all when there are none.
+	routes   []route
+	anyRoute route
+	// log carries the function.
 	log *slog.Logger
+}
+
+// route is a Route with its logger, which carries the function and route.
+type route struct {
+	Route
+	log *slog.Logger
+}
+
+// routeOf finds the route of a message by its queue ARN; nil when none of
+// the routes has that queue.
+func (c *Consumer) routeOf(queueARN string) *route {
+	if len(c.routes) == 0 {
+		return &c.anyRoute
+	}
+	for i := range c.routes {
+		if c.routes[i].QueueARN == queueARN {
+			return &c.routes[i]
+		}
+	}
+	return nil
 }
 
 // New makes a Consumer for a handler of changes decoded into T. A change
@@ -148,7 +226,12 @@ func NewEvent(h EventHandler, cfg Config) (*Consumer, error) {
 	for i := len(cfg.Middleware) - 1; i >= 0; i-- {
 		h = cfg.Middleware[i](h)
 	}
-	return &Consumer{cfg: cfg, handle: h, log: log.With("function", cfg.Function, "route", cfg.Route)}, nil
+	c := &Consumer{cfg: cfg, handle: h, log: log.With("function", cfg.Function)}
+	c.anyRoute = route{log: c.log.With("route", "")}
+	for _, r := range cfg.Routes {
+		c.routes = append(c.routes, route{Route: r, log: c.log.With("route", r.Name)})
+	}
+	return c, nil
 }
 
 // Outcomes of a message, as logged.
@@ -170,27 +253,37 @@ type Message struct {
 	Attempt int
 }
 
-// msgState is what a handler's context carries.
-type msgState struct {
+// msgContext is a handler's context: the message's own context, carrying
+// the message (one allocation per message rather than a value context on
+// top of another).
+type msgContext struct {
+	context.Context
 	Message
 	base *slog.Logger
 	once sync.Once
 	log  *slog.Logger
 }
 
+type messageKey struct{}
+
+func (m *msgContext) Value(key any) any {
+	if _, ok := key.(messageKey); ok {
+		return m
+	}
+	return m.Context.Value(key)
+}
+
 // logger is built on first use: most handlers never log.
-func (m *msgState) logger() *slog.Logger {
+func (m *msgContext) logger() *slog.Logger {
 	m.once.Do(func() {
 		m.log = m.base.With("eventId", m.EventID, "messageId", m.MessageID, "attempt", m.Attempt)
 	})
 	return m.log
 }
 
-type messageKey struct{}
-
 // MessageFrom is the message a handler's context belongs to.
 func MessageFrom(ctx context.Context) (Message, bool) {
-	m, ok := ctx.Value(messageKey{}).(*msgState)
+	m, ok := ctx.Value(messageKey{}).(*msgContext)
 	if !ok {
 		return Message{}, false
 	}
@@ -202,7 +295,7 @@ func MessageFrom(ctx context.Context) (Message, bool) {
 // the correlation id when the consumer's logger does (the default one
 // does). Outside a consumer it is slog.Default.
 func Logger(ctx context.Context) *slog.Logger {
-	if m, ok := ctx.Value(messageKey{}).(*msgState); ok {
+	if m, ok := ctx.Value(messageKey{}).(*msgContext); ok {
 		return m.logger()
 	}
 	return slog.Default()
@@ -212,25 +305,31 @@ func Logger(ctx context.Context) *slog.Logger {
 // reports the messages to deliver again. Lambda mains and the dev runtime
 // call it.
 func (c *Consumer) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	failed := make([]bool, len(ev.Records))
+	// Every handler of the batch shares one deadline: the invocation's,
+	// less the safety margin.
+	hctx, cancel := c.handlerContext(ctx)
+	defer cancel()
+	var resp events.SQSEventResponse
 	if c.cfg.Concurrency <= 1 || len(ev.Records) <= 1 {
 		for i := range ev.Records {
-			failed[i] = !c.process(ctx, &ev.Records[i])
+			if !c.process(ctx, hctx, &ev.Records[i]) {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: ev.Records[i].MessageId})
+			}
 		}
-	} else {
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, c.cfg.Concurrency)
-		for i := range ev.Records {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				failed[i] = !c.process(ctx, &ev.Records[i])
-			}()
-		}
-		wg.Wait()
+		return resp, nil
 	}
-	var resp events.SQSEventResponse
+	failed := make([]bool, len(ev.Records))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, c.cfg.Concurrency)
+	for i := range ev.Records {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			failed[i] = !c.process(ctx, hctx, &ev.Records[i])
+		}()
+	}
+	wg.Wait()
 	for i, f := range failed {
 		if f {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: ev.Records[i].MessageId})
@@ -240,27 +339,37 @@ func (c *Consumer) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEv
 }
 
 // process handles one message and reports whether it is done with (handled
-// or dead-lettered) and may be deleted.
-func (c *Consumer) process(ctx context.Context, msg *events.SQSMessage) bool {
+// or dead-lettered) and may be deleted. ctx is the invocation's context,
+// hctx the handlers'.
+func (c *Consumer) process(ctx, hctx context.Context, msg *events.SQSMessage) bool {
 	start := time.Now()
 	attempt, _ := strconv.Atoi(msg.Attributes["ApproximateReceiveCount"])
-	st := &msgState{Message: Message{Function: c.cfg.Function, Route: c.cfg.Route, MessageID: msg.MessageId, Attempt: attempt}, base: c.log}
-
-	// The body is only read: decode it in place rather than copy it.
-	ev, err := change.FromEventBridge(unsafe.Slice(unsafe.StringData(msg.Body), len(msg.Body)))
+	rt := c.routeOf(msg.EventSourceARN)
+	m := &msgContext{Message: Message{Function: c.cfg.Function, MessageID: msg.MessageId, Attempt: attempt}}
+	if rt != nil {
+		m.Route, m.base = rt.Name, rt.log
+	} else {
+		m.base = c.log
+	}
+	ev, err := change.FromEventBridge(msg.Body)
 	if err != nil {
-		return c.finish(ctx, msg, &st.Message, start, errs.Permanent(err), false)
+		m.Context = ctx
+		return c.finish(ctx, m, rt, msg, start, errs.Permanent(err), false)
 	}
-	st.EventID = ev.ID
+	m.EventID = ev.ID
 	if ev.CorrelationID != "" {
-		ctx = correlation.With(ctx, ev.CorrelationID)
+		hctx = correlation.With(hctx, ev.CorrelationID)
 	}
-	hctx, cancel := c.handlerContext(ctx)
-	defer cancel()
-	hctx = context.WithValue(hctx, messageKey{}, st)
-
-	err, panicked := c.run(hctx, ev)
-	return c.finish(ctx, msg, &st.Message, start, err, panicked)
+	if ev.CausedBy != "" {
+		// The handler's writes record who started the chain.
+		hctx = correlation.WithSubject(hctx, ev.CausedBy)
+	}
+	m.Context = hctx
+	if rt == nil {
+		return c.finish(ctx, m, rt, msg, start, nil, false)
+	}
+	err, panicked := c.run(m, ev)
+	return c.finish(ctx, m, rt, msg, start, err, panicked)
 }
 
 // handlerContext ends before the invocation deadline by the safety margin,
@@ -291,49 +400,76 @@ func (c *Consumer) run(ctx context.Context, ev change.Event) (err error, panicke
 	return c.handle(ctx, ev), false
 }
 
-// finish logs the outcome and says whether the message is done with.
-func (c *Consumer) finish(ctx context.Context, msg *events.SQSMessage, info *Message, start time.Time, err error, panicked bool) bool {
-	logf := func(level slog.Level, text, outcome string, extra ...slog.Attr) {
-		if !c.log.Enabled(ctx, level) {
-			return
-		}
-		attrs := append([]slog.Attr{
-			slog.String("eventId", info.EventID),
-			slog.String("messageId", info.MessageID),
-			slog.Int("attempt", info.Attempt),
-			slog.String("outcome", outcome),
-			slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000),
-		}, extra...)
-		if err != nil {
-			attrs = append(attrs, slog.String("error", err.Error()))
-		}
-		c.log.LogAttrs(ctx, level, text, attrs...)
-	}
+// finish logs the outcome and says whether the message is done with. m
+// carries the correlation id for the log line; the dead-letter queue is
+// sent to with the invocation's context ctx, whose deadline keeps the
+// safety margin for it. rt is nil for a message of no known route.
+func (c *Consumer) finish(ctx context.Context, m *msgContext, rt *route, msg *events.SQSMessage, start time.Time, err error, panicked bool) bool {
+	var (
+		level   slog.Level
+		text    string
+		outcome string
+		extra   slog.Attr
+		done    bool
+	)
 	switch {
+	case rt == nil:
+		level, text, outcome = slog.LevelError, "message from a queue that feeds none of the function's routes; left on its queue", OutcomeRetry
+		err = fmt.Errorf("queue %q feeds none of the routes of function %s (%s)", msg.EventSourceARN, c.cfg.Function, c.routeNames())
+		extra = slog.String("queueArn", msg.EventSourceARN)
 	case err == nil:
-		logf(slog.LevelInfo, "message handled", OutcomeOK)
-		return true
+		level, text, outcome, done = slog.LevelInfo, "message handled", OutcomeOK, true
 	case panicked:
 		var p *panicError
 		errors.As(err, &p)
-		logf(slog.LevelError, "handler panicked", OutcomePanic, slog.String("stack", string(p.stack)))
-		return false
+		level, text, outcome = slog.LevelError, "handler panicked", OutcomePanic
+		extra = slog.String("stack", string(p.stack))
 	case !errs.IsPermanent(err):
-		logf(slog.LevelWarn, "handler failed; message will be retried", OutcomeRetry)
-		return false
-	case c.cfg.DLQURL == "":
-		logf(slog.LevelError, "permanent failure but no dead-letter queue configured; message will be retried", OutcomeRetry)
-		return false
+		level, text, outcome = slog.LevelWarn, "handler failed; message will be retried", OutcomeRetry
+	case rt.DLQURL == "":
+		level, text, outcome = slog.LevelError, "permanent failure but the route has no dead-letter queue; message will be retried", OutcomeRetry
+	default:
+		if derr := c.deadLetter(ctx, m, rt, msg, err); derr != nil {
+			// The message must not be lost: leave it on its queue.
+			level, text, outcome = slog.LevelError, "permanent failure; sending to the dead-letter queue failed, message will be retried", OutcomeRetry
+			extra = slog.String("dlqError", derr.Error())
+		} else {
+			level, text, outcome, done = slog.LevelError, "permanent failure; message sent to the dead-letter queue", OutcomeDeadLettered, true
+			extra = slog.String("code", string(errs.CodeOf(err)))
+		}
 	}
-	if derr := c.deadLetter(ctx, msg, info, err); derr != nil {
-		// The message must not be lost: leave it on its queue.
-		logf(slog.LevelError, "permanent failure; sending to the dead-letter queue failed, message will be retried",
-			OutcomeRetry, slog.String("dlqError", derr.Error()))
-		return false
+	// The record goes straight to the handler: Logger.LogAttrs would also
+	// capture the caller's program counter, which no one reads here.
+	h := m.base.Handler()
+	if !h.Enabled(m, level) {
+		return done
 	}
-	logf(slog.LevelError, "permanent failure; message sent to the dead-letter queue",
-		OutcomeDeadLettered, slog.String("code", string(errs.CodeOf(err))))
-	return true
+	now := time.Now()
+	r := slog.NewRecord(now, level, text, 0)
+	r.AddAttrs(
+		slog.String("eventId", m.EventID),
+		slog.String("messageId", m.MessageID),
+		slog.Int("attempt", m.Attempt),
+		slog.String("outcome", outcome),
+		slog.Float64("durationMs", float64(now.Sub(start).Microseconds())/1000),
+	)
+	if err != nil {
+		r.AddAttrs(slog.String("error", err.Error()))
+	}
+	if extra.Key != "" {
+		r.AddAttrs(extra)
+	}
+	_ = h.Handle(m, r)
+	return done
+}
+
+// routeNames lists the consumer's route names, for an error.
+func (c *Consumer) routeNames() string {
+	names := make([]string, len(c.routes))
+	for i, r := range c.routes {
+		names[i] = r.Name
+	}
+	return strings.Join(names, ", ")
 }
 
 // Dead-letter message attributes.
@@ -351,7 +487,7 @@ const (
 // within the SQS size limit.
 const maxReason = 4096
 
-func (c *Consumer) deadLetter(ctx context.Context, msg *events.SQSMessage, info *Message, cause error) error {
+func (c *Consumer) deadLetter(ctx context.Context, m *msgContext, rt *route, msg *events.SQSMessage, cause error) error {
 	reason := cause.Error()
 	if len(reason) > maxReason {
 		reason = reason[:maxReason]
@@ -364,20 +500,20 @@ func (c *Consumer) deadLetter(ctx context.Context, msg *events.SQSMessage, info 
 	}
 	add(AttrReason, "String", reason)
 	add(AttrCode, "String", string(errs.CodeOf(cause)))
-	add(AttrEventID, "String", info.EventID)
-	add(AttrFunction, "String", info.Function)
-	add(AttrRoute, "String", info.Route)
+	add(AttrEventID, "String", m.EventID)
+	add(AttrFunction, "String", m.Function)
+	add(AttrRoute, "String", rt.Name)
 	add(AttrSourceMessageID, "String", msg.MessageId)
-	if info.Attempt > 0 {
-		add(AttrReceiveCount, "Number", strconv.Itoa(info.Attempt))
+	if m.Attempt > 0 {
+		add(AttrReceiveCount, "Number", strconv.Itoa(m.Attempt))
 	}
 	// The handler's time is up but the invocation's is not: use the
 	// invocation context, which keeps the safety margin for this call.
 	_, err := c.cfg.SQS.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl: aws.String(c.cfg.DLQURL), MessageBody: aws.String(msg.Body), MessageAttributes: attrs,
+		QueueUrl: aws.String(rt.DLQURL), MessageBody: aws.String(msg.Body), MessageAttributes: attrs,
 	})
 	if err != nil {
-		return fmt.Errorf("send to %s: %w", c.cfg.DLQURL, err)
+		return fmt.Errorf("send to %s: %w", rt.DLQURL, err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,16 +44,30 @@ type order struct {
 func body(id, status string) string {
 	return fmt.Sprintf(`{"version":"0","id":"eb-%s","detail-type":"Change","source":"app.changes","time":"2026-11-23T10:00:00Z","region":"us-east-1","resources":[],"detail":`+
 		`{"id":%q,"table":"orders","operation":"MODIFY","keys":{"id":"ord-1"},"old":{"id":"ord-1","status":"PLACED"},"new":{"id":"ord-1","status":%s,"total":123456789012345678901234567890.5},`+
-		`"changed":["status"],"sequenceNumber":"100","approximateCreationTime":"2026-11-23T10:00:00Z","correlationId":"req-%s"}}`, id, id, status, id)
+		`"changed":["status"],"sequenceNumber":"100","approximateCreationTime":"2026-11-23T10:00:00Z","correlationId":"req-%s","causedBy":"user-%s"}}`, id, id, status, id, id)
 }
 
+// Queue ARNs of the test routes, as SQS messages name their queue.
+const (
+	validateQueueARN = "arn:aws:sqs:us-east-1:123456789012:app-validate-order"
+	recheckQueueARN  = "arn:aws:sqs:us-east-1:123456789012:app-recheck-order"
+)
+
+// message is an SQS message of the validate-order route's queue, as the
+// event source mapping delivers it.
 func message(id, b string) events.SQSMessage {
 	return events.SQSMessage{
 		MessageId: "msg-" + id, ReceiptHandle: "rh-" + id, Body: b,
 		Attributes:     map[string]string{"ApproximateReceiveCount": "2"},
 		EventSource:    "aws:sqs",
-		EventSourceARN: "arn:aws:sqs:us-east-1:123456789012:app-route",
+		EventSourceARN: validateQueueARN,
+		AWSRegion:      "us-east-1",
 	}
+}
+
+// validateRoute is the route of message's queue, dead-lettering to dlq.
+func validateRoute(dlq string) []Route {
+	return []Route{{Name: "validate-order", QueueARN: validateQueueARN, DLQURL: dlq}}
 }
 
 // fakeSQS records dead-lettered messages; err fails every send.
@@ -103,6 +118,8 @@ func TestHandleOutcomes(t *testing.T) {
 		dlq     bool
 		outcome string
 		code    string
+		// reason is part of the dead-letter reason.
+		reason string
 	}{
 		{name: "ok", body: body("e1", `"VALIDATED"`),
 			handler: func(ctx context.Context, c change.Change[order]) error { return nil },
@@ -134,24 +151,36 @@ func TestHandleOutcomes(t *testing.T) {
 		{name: "permanent without a DLQ is retried", body: body("e1", `"VALIDATED"`),
 			handler: func(ctx context.Context, c change.Change[order]) error { return errs.Permanent(errors.New("bad")) },
 			noDLQ:   true, failed: true, outcome: OutcomeRetry},
-		{name: "malformed body goes to the DLQ", body: `{"hello":`,
+		{name: "truncated body goes to the DLQ", body: `{"hello":`,
 			handler: func(ctx context.Context, c change.Change[order]) error { t.Error("handler ran"); return nil },
-			dlq:     true, outcome: OutcomeDeadLettered},
+			dlq:     true, outcome: OutcomeDeadLettered, code: "FAILED_PRECONDITION",
+			reason: "malformed change event: unexpected end of JSON input at offset 9"},
+		{name: "body not JSON goes to the DLQ", body: `not json`,
+			handler: func(ctx context.Context, c change.Change[order]) error { t.Error("handler ran"); return nil },
+			dlq:     true, outcome: OutcomeDeadLettered, reason: "malformed change event: body is not a JSON object"},
+		{name: "invalid JSON inside an image goes to the DLQ", body: strings.Replace(body("e1", `"PAID"`), `"total":`, `"total":+`, 1),
+			handler: func(ctx context.Context, c change.Change[order]) error { t.Error("handler ran"); return nil },
+			dlq:     true, outcome: OutcomeDeadLettered, reason: "malformed change event: invalid character '+' looking for beginning of value"},
 		{name: "not a change event goes to the DLQ", body: `{"id":"x","detail-type":"OrderPlaced","detail":{}}`,
 			handler: func(ctx context.Context, c change.Change[order]) error { t.Error("handler ran"); return nil },
-			dlq:     true, outcome: OutcomeDeadLettered},
+			dlq:     true, outcome: OutcomeDeadLettered, reason: `detail-type "OrderPlaced"`},
+		{name: "detail without keys goes to the DLQ", body: `{"id":"x","detail-type":"Change","detail":{"id":"e1","table":"orders","operation":"INSERT"}}`,
+			handler: func(ctx context.Context, c change.Change[order]) error { t.Error("handler ran"); return nil },
+			dlq:     true, outcome: OutcomeDeadLettered, reason: "change e1 has no keys object"},
 		{name: "image not decodable into T goes to the DLQ", body: body("e1", `42`),
 			handler: func(ctx context.Context, c change.Change[order]) error { t.Error("handler ran"); return nil },
-			dlq:     true, outcome: OutcomeDeadLettered},
+			dlq:     true, outcome: OutcomeDeadLettered, reason: "decode images: event e1: new image: json: cannot unmarshal number into Go struct field order.status of type string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dlq := &fakeSQS{err: tt.sqsErr}
+			// readable: the body is a change event, with ids to report.
+			readable := strings.HasPrefix(tt.body, "{\"version\"") && !strings.Contains(tt.reason, "malformed")
 			var logs bytes.Buffer
-			cfg := Config{Function: "validateorder", Route: "validate-order", DLQURL: "https://sqs/dlq", SQS: dlq,
+			cfg := Config{Function: "validateorder", Routes: validateRoute("https://sqs/dlq"), SQS: dlq,
 				Logger: slog.New(correlation.WrapHandler(slog.NewJSONHandler(&logs, nil)))}
 			if tt.noDLQ {
-				cfg.DLQURL, cfg.SQS = "", nil
+				cfg.Routes, cfg.SQS = validateRoute(""), nil
 			}
 			c, err := New(tt.handler, cfg)
 			if err != nil {
@@ -181,7 +210,10 @@ func TestHandleOutcomes(t *testing.T) {
 				if tt.code != "" && attr(AttrCode) != tt.code {
 					t.Errorf("code %q, want %q", attr(AttrCode), tt.code)
 				}
-				if strings.HasPrefix(tt.body, "{\"version\"") && attr(AttrEventID) != "e1" {
+				if !strings.Contains(attr(AttrReason), tt.reason) {
+					t.Errorf("reason %q, want it to contain %q", attr(AttrReason), tt.reason)
+				}
+				if readable && attr(AttrEventID) != "e1" {
 					t.Errorf("eventId attribute %q", attr(AttrEventID))
 				}
 			}
@@ -197,7 +229,7 @@ func TestHandleOutcomes(t *testing.T) {
 			if tt.outcome != OutcomeOK && l["error"] == nil {
 				t.Errorf("log line without error: %v", l)
 			}
-			if strings.HasPrefix(tt.body, "{\"version\"") && (l["eventId"] != "e1" || l["correlationId"] != "req-e1") {
+			if readable && (l["eventId"] != "e1" || l["correlationId"] != "req-e1") {
 				t.Errorf("log line without event or correlation id: %v", l)
 			}
 			if tt.outcome == OutcomePanic && !strings.Contains(fmt.Sprint(l["stack"]), "consumer_test.go") {
@@ -221,7 +253,7 @@ func TestBatchFailsOnlyFailingMessages(t *testing.T) {
 					return errs.Permanent(errors.New("never"))
 				}
 				return nil
-			}, Config{Function: "f", DLQURL: "dlq", SQS: dlq, Concurrency: conc, Logger: slog.New(slog.DiscardHandler)})
+			}, Config{Function: "f", Routes: validateRoute("dlq"), SQS: dlq, Concurrency: conc, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -256,17 +288,19 @@ func TestHandlerContext(t *testing.T) {
 	var seen struct {
 		deadline    time.Time
 		correlation string
+		subject     string
 		msg         Message
 		item        *order
 	}
 	c, err := New(func(ctx context.Context, ch change.Change[order]) error {
 		seen.deadline, _ = ctx.Deadline()
 		seen.correlation = correlation.From(ctx)
+		seen.subject = correlation.Subject(ctx)
 		seen.msg, _ = MessageFrom(ctx)
 		seen.item = ch.NewItem
 		Logger(ctx).InfoContext(ctx, "from the handler")
 		return nil
-	}, Config{Function: "f", Route: "r", SafetyMargin: 3 * time.Second, Logger: slog.New(correlation.WrapHandler(slog.NewJSONHandler(&logs, nil)))})
+	}, Config{Function: "f", Routes: []Route{{Name: "r", QueueARN: validateQueueARN}}, SafetyMargin: 3 * time.Second, Logger: slog.New(correlation.WrapHandler(slog.NewJSONHandler(&logs, nil)))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,14 +312,14 @@ func TestHandlerContext(t *testing.T) {
 		t.Fatalf("%d log lines", len(lines))
 	}
 	if l := lines[0]; l["msg"] != "from the handler" || l["function"] != "f" || l["route"] != "r" || l["eventId"] != "e9" ||
-		l["messageId"] != "msg-e9" || l["attempt"] != float64(2) || l["correlationId"] != "req-e9" {
+		l["messageId"] != "msg-e9" || l["attempt"] != float64(2) || l["correlationId"] != "req-e9" || l["subject"] != "user-e9" {
 		t.Errorf("handler's log line %v", l)
 	}
 	if !seen.deadline.Equal(deadline.Add(-3 * time.Second)) {
 		t.Errorf("handler deadline %s, want %s", seen.deadline, deadline.Add(-3*time.Second))
 	}
-	if seen.correlation != "req-e9" {
-		t.Errorf("correlation %q", seen.correlation)
+	if seen.correlation != "req-e9" || seen.subject != "user-e9" {
+		t.Errorf("correlation %q, subject %q", seen.correlation, seen.subject)
 	}
 	if seen.msg.EventID != "e9" || seen.msg.MessageID != "msg-e9" || seen.msg.Attempt != 2 || seen.msg.Function != "f" || seen.msg.Route != "r" {
 		t.Errorf("message %+v", seen.msg)
@@ -404,8 +438,21 @@ func TestMiddlewareOrder(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	if _, err := NewEvent(func(context.Context, change.Event) error { return nil }, Config{DLQURL: "x"}); err == nil {
-		t.Error("DLQURL without a client accepted")
+	ok := func(context.Context, change.Event) error { return nil }
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"DLQ without a client", Config{Routes: validateRoute("x")}, "route validate-order has a dead-letter queue but there is no SQS client"},
+		{"route without a name", Config{Routes: []Route{{QueueARN: validateQueueARN}}}, "route 0 has no name"},
+		{"route without a queue", Config{Routes: []Route{{Name: "r"}}}, "route r has no queue ARN"},
+		{"two routes, one queue", Config{Routes: []Route{{Name: "a", QueueARN: "q"}, {Name: "b", QueueARN: "q"}}}, "routes a and b name the same queue q"},
+		{"negative concurrency", Config{Concurrency: -1}, "negative concurrency"},
+	} {
+		if _, err := NewEvent(ok, tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want it to contain %q", tt.name, err, tt.want)
+		}
 	}
 	if _, err := NewEvent(nil, Config{}); err == nil {
 		t.Error("nil handler accepted")
@@ -413,12 +460,179 @@ func TestConfig(t *testing.T) {
 	if _, err := New[order](nil, Config{}); err == nil {
 		t.Error("nil typed handler accepted")
 	}
-	topo := topology.Topology{App: "shop", Functions: []topology.Function{{Name: "validateorder"}}}
-	env := map[string]string{"ROUTE_NAME": "validate-order", "DLQ_URL": "http://localhost/q/dlq"}
-	if cfg, err := ConfigFromEnv(topo, "validateorder", func(k string) string { return env[k] }); err != nil || cfg.Function != "validateorder" || cfg.Route != "validate-order" || cfg.DLQURL != "http://localhost/q/dlq" {
-		t.Errorf("ConfigFromEnv = %+v, %v", cfg, err)
+}
+
+// twoRoutes is an app whose "validate" function is fed by two routes and
+// whose "audit" function by one.
+var twoRoutes = topology.Topology{
+	App:    "app",
+	Tables: []topology.Table{{Name: "orders", PartitionKey: topology.Key{Name: "id", Type: topology.String}, Stream: true}},
+	Functions: []topology.Function{
+		{Name: "validate", Tables: []string{"orders"}},
+		{Name: "audit"},
+		{Name: "idle"},
+	},
+	Routes: []topology.Route{
+		{Name: "validate-order", Function: "validate", Match: topology.Match{Table: "orders", Operations: []topology.Operation{topology.Insert}}},
+		{Name: "audit-all", Function: "audit", Match: topology.Match{Table: "orders"}},
+		{Name: "recheck-order", Function: "validate", Match: topology.Match{Table: "orders", Operations: []topology.Operation{topology.Modify}}},
+	},
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	env := map[string]string{
+		"ROUTE_VALIDATE_ORDER_QUEUE_ARN": validateQueueARN,
+		"ROUTE_VALIDATE_ORDER_DLQ_URL":   "http://sqs/validate-dlq",
+		"ROUTE_RECHECK_ORDER_QUEUE_ARN":  recheckQueueARN,
+		"ROUTE_RECHECK_ORDER_DLQ_URL":    "http://sqs/recheck-dlq",
+		"ROUTE_AUDIT_ALL_QUEUE_ARN":      "arn:aws:sqs:us-east-1:123456789012:app-audit-all",
 	}
-	if _, err := ConfigFromEnv(topo, "other", func(string) string { return "" }); err == nil {
-		t.Error("ConfigFromEnv of an undeclared function accepted")
+	getenv := func(k string) string { return env[k] }
+	cfg, err := ConfigFromEnv(twoRoutes, "validate", getenv)
+	if err != nil {
+		t.Fatal(err)
 	}
+	want := Config{Function: "validate", Routes: []Route{
+		{Name: "validate-order", QueueARN: validateQueueARN, DLQURL: "http://sqs/validate-dlq"},
+		{Name: "recheck-order", QueueARN: recheckQueueARN, DLQURL: "http://sqs/recheck-dlq"},
+	}}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("ConfigFromEnv = %+v, want %+v", cfg, want)
+	}
+	if err := cfg.Validate(); err == nil {
+		t.Error("the caller must set SQS: a config without it should not validate")
+	}
+
+	for _, tt := range []struct {
+		name, function string
+		unset          []string
+		want           string
+	}{
+		{"missing variables", "validate", []string{"ROUTE_VALIDATE_ORDER_DLQ_URL", "ROUTE_RECHECK_ORDER_QUEUE_ARN"},
+			"consumer: function validate: environment variables not set: ROUTE_VALIDATE_ORDER_DLQ_URL, ROUTE_RECHECK_ORDER_QUEUE_ARN"},
+		{"missing DLQ", "audit", nil, "environment variables not set: ROUTE_AUDIT_ALL_DLQ_URL"},
+		{"unknown function", "nosuch", nil, `function "nosuch" is not in the topology`},
+		{"function no route feeds", "idle", nil, `no route feeds function "idle"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ConfigFromEnv(twoRoutes, tt.function, func(k string) string {
+				if slices.Contains(tt.unset, k) {
+					return ""
+				}
+				return env[k]
+			})
+			if err == nil || err.Error() != tt.want && !strings.HasSuffix(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// Each message belongs to the route its queue ARN names: a permanent
+// failure goes to that route's dead-letter queue with that route's name,
+// whichever route came first; a message from a queue of no route is left
+// on it, unhandled.
+func TestRouteOfEachMessage(t *testing.T) {
+	dlq := &fakeSQS{}
+	var logs bytes.Buffer
+	var seen []Message
+	c, err := New(func(ctx context.Context, ch change.Change[order]) error {
+		m, _ := MessageFrom(ctx)
+		seen = append(seen, m)
+		if ch.NewItem.Status == "BAD" {
+			return errs.New(errs.BadUserInput, "bad order")
+		}
+		return nil
+	}, Config{Function: "validate", SQS: dlq, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Routes: []Route{
+		{Name: "validate-order", QueueARN: validateQueueARN, DLQURL: "http://sqs/validate-dlq"},
+		{Name: "recheck-order", QueueARN: recheckQueueARN, DLQURL: "http://sqs/recheck-dlq"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := func(arn string, m events.SQSMessage) events.SQSMessage { m.EventSourceARN = arn; return m }
+	resp, err := c.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{
+		from(recheckQueueARN, message("r1", body("r1", `"BAD"`))),
+		from(validateQueueARN, message("v1", body("v1", `"BAD"`))),
+		from(recheckQueueARN, message("r2", body("r2", `"PAID"`))),
+		from("arn:aws:sqs:us-east-1:123456789012:someone-elses", message("x1", body("x1", `"PAID"`))),
+		from("", message("x2", body("x2", `"BAD"`))),
+		from(validateQueueARN, message("v2", `{"oops"`)),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := failures(resp); !reflect.DeepEqual(got, []string{"msg-x1", "msg-x2"}) {
+		t.Errorf("failures %v, want the two messages of no route", got)
+	}
+	var routes []string
+	for _, m := range seen {
+		routes = append(routes, m.MessageID+"@"+m.Route)
+	}
+	if want := []string{"msg-r1@recheck-order", "msg-v1@validate-order", "msg-r2@recheck-order"}; !reflect.DeepEqual(routes, want) {
+		t.Errorf("handled %v, want %v", routes, want)
+	}
+	sent := map[string]string{}
+	for _, in := range dlq.sent {
+		id := aws.ToString(in.MessageAttributes[AttrSourceMessageID].StringValue)
+		sent[id] = aws.ToString(in.QueueUrl) + " " + aws.ToString(in.MessageAttributes[AttrRoute].StringValue)
+	}
+	want := map[string]string{
+		"msg-r1": "http://sqs/recheck-dlq recheck-order",
+		"msg-v1": "http://sqs/validate-dlq validate-order",
+		"msg-v2": "http://sqs/validate-dlq validate-order",
+	}
+	if !reflect.DeepEqual(sent, want) {
+		t.Errorf("dead-lettered %v, want %v", sent, want)
+	}
+	lines := parseLogs(t, &logs)
+	if len(lines) != 6 {
+		t.Fatalf("%d log lines, want 6", len(lines))
+	}
+	for _, l := range lines {
+		switch l["messageId"] {
+		case "msg-x1", "msg-x2":
+			if l["outcome"] != OutcomeRetry || l["level"] != "ERROR" || l["route"] != nil || l["eventId"] == "" ||
+				!strings.Contains(fmt.Sprint(l["error"]), "feeds none of the routes of function validate (validate-order, recheck-order)") {
+				t.Errorf("log line of a message of no route: %v", l)
+			}
+		case "msg-r1", "msg-r2":
+			if l["route"] != "recheck-order" {
+				t.Errorf("log line %v", l)
+			}
+		default:
+			if l["route"] != "validate-order" {
+				t.Errorf("log line %v", l)
+			}
+		}
+	}
+}
+
+// Without routes, a consumer handles every message, whatever its queue.
+func TestNoRoutesHandlesEveryQueue(t *testing.T) {
+	var n int
+	c, err := NewEvent(func(ctx context.Context, e change.Event) error {
+		if m, _ := MessageFrom(ctx); m.Route != "" {
+			t.Errorf("route %q", m.Route)
+		}
+		n++
+		return nil
+	}, Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := message("e1", body("e1", `"PAID"`))
+	m.EventSourceARN = ""
+	resp, err := c.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{message("e2", body("e2", `"PAID"`)), m}})
+	if err != nil || len(resp.BatchItemFailures) != 0 || n != 2 {
+		t.Fatalf("resp %+v err %v handled %d", resp, err, n)
+	}
+}
+
+func failures(resp events.SQSEventResponse) []string {
+	var out []string
+	for _, f := range resp.BatchItemFailures {
+		out = append(out, f.ItemIdentifier)
+	}
+	return out
 }

@@ -29,7 +29,8 @@ func Example() {
 	c, err := consumer.New(approve, consumer.Config{
 		Function: "restaurantapproval",
 		Logger:   slog.New(slog.DiscardHandler),
-		// In a Lambda main: consumer.ConfigFromEnv(name), plus SQS: sqs.NewFromConfig(cfg).
+		// Deployed, app.NewConsumer builds the Config with consumer.ConfigFromEnv
+		// (every route's queue and dead-letter queue) and an SQS client.
 	})
 	if err != nil {
 		panic(err)

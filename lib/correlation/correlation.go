@@ -1,6 +1,8 @@
 // Package correlation carries the id of the request that caused a change
 // from the GraphQL request, into the written item, through its change
-// events, to function logs and realtime pushes.
+// events, to function logs and realtime pushes; and, next to it, the
+// subject (the authenticated caller) who started that causal chain, so
+// that every write records who caused it.
 package correlation
 
 import (
@@ -17,7 +19,26 @@ const Attribute = "correlationId"
 // Header is the HTTP header a client may set to choose the correlation id.
 const Header = "X-Correlation-Id"
 
+// SubjectAttribute is the item attribute that records who caused a
+// write: the subject that started the causal chain.
+const SubjectAttribute = "causedBy"
+
 type key struct{}
+
+type subjectKey struct{}
+
+// WithSubject returns ctx carrying the subject (an identity's sub) that
+// started the causal chain ctx belongs to.
+func WithSubject(ctx context.Context, subject string) context.Context {
+	return context.WithValue(ctx, subjectKey{}, subject)
+}
+
+// Subject is the subject in ctx, or "" (a chain nobody authenticated
+// started, such as seeding).
+func Subject(ctx context.Context) string {
+	s, _ := ctx.Value(subjectKey{}).(string)
+	return s
+}
 
 // With returns ctx carrying id.
 func With(ctx context.Context, id string) context.Context {
@@ -53,12 +74,15 @@ func Valid(id string) bool {
 	return true
 }
 
-// handler adds the context's correlation id to every record.
+// handler adds the context's correlation id and subject to every record.
 type handler struct{ slog.Handler }
 
 func (h handler) Handle(ctx context.Context, r slog.Record) error {
 	if id := From(ctx); id != "" {
 		r.AddAttrs(slog.String("correlationId", id))
+	}
+	if s := Subject(ctx); s != "" {
+		r.AddAttrs(slog.String("subject", s))
 	}
 	return h.Handler.Handle(ctx, r)
 }
@@ -66,8 +90,8 @@ func (h handler) Handle(ctx context.Context, r slog.Record) error {
 func (h handler) WithAttrs(a []slog.Attr) slog.Handler { return handler{h.Handler.WithAttrs(a)} }
 func (h handler) WithGroup(n string) slog.Handler      { return handler{h.Handler.WithGroup(n)} }
 
-// Logger is a JSON slog logger on stderr that adds the correlation id of
-// the context passed to its *Context methods. LOG_LEVEL (debug, info,
+// Logger is a JSON slog logger on stderr that adds the correlation id and
+// subject of the context passed to its *Context methods. LOG_LEVEL (debug, info,
 // warn, error) sets the level.
 func Logger() *slog.Logger {
 	var lvl slog.Level
@@ -75,5 +99,5 @@ func Logger() *slog.Logger {
 	return slog.New(handler{slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})})
 }
 
-// WrapHandler adds correlation ids to an existing slog handler.
+// WrapHandler adds correlation ids and subjects to an existing slog handler.
 func WrapHandler(h slog.Handler) slog.Handler { return handler{h} }

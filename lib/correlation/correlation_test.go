@@ -34,15 +34,30 @@ func TestValid(t *testing.T) {
 	}
 }
 
-func TestLoggerAddsCorrelationID(t *testing.T) {
+func TestSubjectRoundTrip(t *testing.T) {
+	ctx := correlation.WithSubject(correlation.With(context.Background(), "req-1"), "alice")
+	if correlation.Subject(ctx) != "alice" || correlation.From(ctx) != "req-1" {
+		t.Fatalf("subject %q, id %q", correlation.Subject(ctx), correlation.From(ctx))
+	}
+	if got := correlation.Subject(context.Background()); got != "" {
+		t.Fatalf("empty context gave %q", got)
+	}
+}
+
+func TestLoggerAddsCorrelationIDAndSubject(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(correlation.WrapHandler(slog.NewJSONHandler(&buf, nil))).With("fn", "pay")
-	log.InfoContext(correlation.With(context.Background(), "c-42"), "charged")
-	var rec map[string]any
-	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
-		t.Fatal(err)
+	log.InfoContext(correlation.WithSubject(correlation.With(context.Background(), "c-42"), "alice"), "charged")
+	log.InfoContext(context.Background(), "seeded")
+	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
+	var rec, bare map[string]any
+	if len(lines) != 2 || json.Unmarshal(lines[0], &rec) != nil || json.Unmarshal(lines[1], &bare) != nil {
+		t.Fatalf("log %s", buf.Bytes())
 	}
-	if rec["correlationId"] != "c-42" || rec["fn"] != "pay" {
+	if rec["correlationId"] != "c-42" || rec["subject"] != "alice" || rec["fn"] != "pay" {
 		t.Fatalf("record %v", rec)
+	}
+	if _, ok := bare["subject"]; ok {
+		t.Fatalf("a record without a subject in context has one: %v", bare)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/devruntime"
 	"github.com/threefactor/framework/lib/emulator"
+	"github.com/threefactor/framework/lib/identity/devissuer"
 )
 
 // Environment variables Main reads.
@@ -38,7 +39,7 @@ const (
 //	dev -wipe           # stop it and delete the state directory
 func Main(a app.App) {
 	addr := flag.String("addr", envOr(EnvAddr, "127.0.0.1:8080"), "HTTP listen address (env "+EnvAddr+")")
-	stateDir := flag.String("state-dir", ".dev", "directory for the local emulator's pid, endpoint and log")
+	stateDir := flag.String("state-dir", ".dev", "directory for the local emulator's pid, endpoint and log, and the local issuer's keys")
 	stopEmulator := flag.Bool("stop-emulator", false, "stop the local emulator recorded in the state dir and exit (its data is in memory and is lost)")
 	wipe := flag.Bool("wipe", false, "stop the local emulator and delete the state dir: all local data is lost")
 	flag.Parse()
@@ -69,7 +70,10 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir string
 	if err := a.Validate(); err != nil {
 		return err
 	}
-	var o Options
+	var (
+		o   Options
+		err error
+	)
 	if v := os.Getenv(EnvWSInitTimeout); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -77,7 +81,9 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir string
 		}
 		o.WSInitTimeout = d
 	}
-	o.GraphiQL = true
+	if o.Issuer, err = devissuer.Open(stateDir, a.Name); err != nil {
+		return err
+	}
 
 	userEndpoint := os.Getenv("AWS_ENDPOINT_URL") != ""
 	cfg, endpoint, err := awsConfig(ctx, stateDir)
@@ -91,7 +97,9 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir string
 	} else {
 		note += "  (AWS_ENDPOINT_URL)"
 	}
-	rt, err := devruntime.New(devruntime.Config{AWS: cfg, Topology: a.Topology(), Addr: addr, Logger: log, Notes: []string{note}})
+	token := fmt.Sprintf("%-10s make token USER=alice  (then Authorization: Bearer <token> over HTTP, {\"Authorization\":\"Bearer <token>\"} in connection_init)", "Token")
+	issuer := fmt.Sprintf("%-10s %s  (client %s; keys in %s)", "Issuer", o.Issuer.Issuer(), o.Issuer.ClientID(), o.Issuer.Path())
+	rt, err := devruntime.New(devruntime.Config{AWS: cfg, Topology: a.Topology(), Addr: addr, Logger: log, Notes: []string{token, issuer, note}})
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,14 +13,19 @@ import (
 
 	"github.com/threefactor/framework/lib/app"
 	"github.com/threefactor/framework/lib/devruntime"
+	"github.com/threefactor/framework/lib/identity"
+	"github.com/threefactor/framework/lib/identity/devissuer"
+	"github.com/threefactor/framework/lib/origin"
 	"github.com/threefactor/framework/lib/realtime/localws"
 	"github.com/threefactor/framework/lib/topology"
 )
 
 // Options say what Wire serves beyond what a deployment runs.
 type Options struct {
-	// GraphiQL serves the IDE to browsers at /graphql.
-	GraphiQL bool
+	// Issuer is the local OpenID Connect issuer: the HTTP API's JWT
+	// authorizer and the WebSocket's connection_init accept its tokens,
+	// and its discovery document and keys are served. Required.
+	Issuer *devissuer.Issuer
 	// WSInitTimeout is how long a WebSocket connection may stay
 	// unacknowledged before it is closed with 4408; zero is
 	// localws.DefaultInitTimeout.
@@ -29,8 +35,10 @@ type Options struct {
 	Getenv func(string) string
 }
 
-// Path is where the GraphQL API is served, over HTTP and WebSocket.
-const Path = "/graphql"
+// keyRefresh is how soon the verifier looks at the issuer's keys again
+// for a token naming a key it does not know: the keys are a local file,
+// so a rotation (devissuer.Issuer.Rotate) is seen at once.
+const keyRefresh = time.Second
 
 // Wire registers a on rt, which must be provisioned from a.Topology():
 // it seeds the app's data, serves the API and runs every function.
@@ -38,12 +46,24 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 	if rt.Resources() == nil {
 		return fmt.Errorf("devapp: the runtime is not provisioned")
 	}
+	if o.Issuer == nil {
+		return fmt.Errorf("devapp: no issuer")
+	}
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
 	}
 	log := rt.Logger()
+	vcfg := o.Issuer.VerifierConfig()
+	vcfg.MinRefreshInterval, vcfg.Logger = keyRefresh, log
+	verifier, err := identity.NewVerifier(vcfg)
+	if err != nil {
+		return err
+	}
 	env := func(function string) *app.Env {
 		e := rt.Env(function)
+		// What infra sets on AWS; locally the keys are read in process.
+		e[topology.EnvAuthIssuer] = vcfg.Issuer
+		e[topology.EnvAuthAudience] = strings.Join(vcfg.Audience, ",")
 		if f, ok := a.Function(function); ok {
 			for _, k := range f.DevEnv {
 				if v := o.Getenv(k); v != "" {
@@ -82,30 +102,58 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 		}
 	}
 
-	gql, err := app.NewGraphQL(ctx, a, env(topology.GraphQLFunction), app.GraphQLOptions{GraphiQL: o.GraphiQL, SubscriptionsURL: Path})
+	// As on AWS: HTTP API routes to the graphql function, /graphql with a
+	// JWT authorizer (the function reads the claims it verified), and on
+	// the dev stage /graphiql without one (the page; the WebSocket is on
+	// the same host here).
+	gql, err := app.NewGraphQLFunction(ctx, a, env(topology.GraphQLFunction), topology.GraphQLPath)
 	if err != nil {
 		return err
 	}
-	rt.Handle(Path, gql)
-	return wireRealtime(ctx, rt, a, o, env)
+	rt.HandleHTTPAPI(topology.GraphQLPath, gql, verifier)
+	rt.HandleHTTPAPI(topology.GraphiQLPath, gql, nil)
+	rt.ServeIssuer(o.Issuer)
+	return wireRealtime(ctx, rt, a, o, env, verifier)
 }
 
 // wireRealtime plays API Gateway's WebSocket API: the front door raises
 // $connect, $disconnect and $default for the realtime handler, which
-// answers through the local Management API at /@connections/; the fan-out
+// verifies connection_init's token with v, closes each connection when
+// its token expires (an in-process timer) and answers through the local
+// Management API at /@connections/; the fan-out
 // reads every table stream as its second reader and pushes through the
 // same Management API.
-func wireRealtime(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options, env func(string) *app.Env) error {
+func wireRealtime(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options, env func(string) *app.Env, v *identity.Verifier) error {
 	mgmt := &management{rt: rt, cfg: rt.AWS()}
-	h, err := app.NewRealtime(ctx, a, env(topology.RealtimeFunction), mgmt)
+	// Locally the loopback origins (any port) are allowed besides those
+	// ALLOWED_ORIGINS lists; the front door and $connect apply the same.
+	origins, err := origin.FromEnv(o.Getenv)
 	if err != nil {
 		return err
 	}
-	front, err := localws.New(localws.Config{Handler: h.Handle, Logger: rt.Logger(), InitTimeout: o.WSInitTimeout})
+	origins = origins.WithLoopback()
+	renv := env(topology.RealtimeFunction)
+	getenv := renv.Getenv
+	renv.Getenv = func(k string) string {
+		if k == topology.EnvAllowedOrigins {
+			return origins.String()
+		}
+		return getenv(k)
+	}
+	h, err := app.NewRealtime(ctx, a, renv, app.RealtimeOptions{Management: mgmt, Verifier: v, InProcessExpiry: true})
 	if err != nil {
 		return err
 	}
-	rt.HandleWebSocket(Path, front)
+	front, err := localws.New(localws.Config{
+		Handler: h.Handle, Logger: rt.Logger(), InitTimeout: o.WSInitTimeout,
+		// The Management API takes only calls signed with the runtime's
+		// own credentials, which its clients (mgmt) sign with.
+		Credentials: rt.AWS().Credentials, Region: rt.AWS().Region, Origins: origins,
+	})
+	if err != nil {
+		return err
+	}
+	rt.HandleWebSocket(topology.GraphQLPath, front)
 	rt.Handle("/@connections/", front.Management())
 	go func() {
 		<-ctx.Done()

@@ -3,7 +3,10 @@
 // discovery, batches, partial batch failure, retries with backoff,
 // checkpoints that survive a kill -9), the SQS event source mappings (long
 // polling, batches, partial batch failure, visibility backoff, redrive
-// through the queue's own policy), and the HTTP and WebSocket front door.
+// through the queue's own policy), and the HTTP and WebSocket front door:
+// HTTP API routes with a JWT authorizer (HandleHTTPAPI: payload 2.0
+// events, API Gateway's 401) and the local OpenID Connect issuer's
+// endpoints (ServeIssuer).
 //
 // The data plane itself is an AWS-compatible endpoint (moto by default,
 // LocalStack or AWS when the caller's aws.Config says so), provisioned from

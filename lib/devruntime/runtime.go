@@ -82,6 +82,15 @@ type Config struct {
 	// queue's visibility timeout. Rounded down to whole seconds. Default 1s.
 	RetryBackoff time.Duration
 
+	// HTTPReadTimeout bounds reading one request, body included, so a
+	// client that stalls mid-body does not hold a connection. Default 30s.
+	// WebSocket connections are not affected: the server clears its
+	// deadlines when a handler takes a connection over (hijacks it).
+	HTTPReadTimeout time.Duration
+	// HTTPIdleTimeout closes a keep-alive connection with no request for
+	// this long. Default 60s.
+	HTTPIdleTimeout time.Duration
+
 	// ShutdownTimeout bounds how long Run waits for handlers in flight
 	// after ctx is cancelled. Default 15s.
 	ShutdownTimeout time.Duration
@@ -114,6 +123,8 @@ func (c Config) withDefaults() Config {
 	def(&c.QueuePollInterval, 100*time.Millisecond)
 	def(&c.RetryBackoff, time.Second)
 	def(&c.ShutdownTimeout, 15*time.Second)
+	def(&c.HTTPReadTimeout, 30*time.Second)
+	def(&c.HTTPIdleTimeout, time.Minute)
 	if c.StreamBatchSize == 0 {
 		c.StreamBatchSize = 100
 	}
@@ -384,7 +395,12 @@ func (r *Runtime) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("devruntime: listen on %s: %w", r.cfg.Addr, err)
 	}
-	srv := &http.Server{Handler: r.front, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           r.front,
+		ReadHeaderTimeout: min(10*time.Second, r.cfg.HTTPReadTimeout),
+		ReadTimeout:       r.cfg.HTTPReadTimeout,
+		IdleTimeout:       r.cfg.HTTPIdleTimeout,
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	defer srv.Close()

@@ -314,6 +314,12 @@ func queueDepth(t *testing.T, rt *Runtime, url string) int {
 func TestQueueConsumerRetriesThenDeadLetters(t *testing.T) {
 	rt := newRuntime(t, "rtqueue")
 	res := rt.Resources().Routes["work"]
+	// The function tells its routes apart by the queue ARN its environment
+	// gives for each: the records carry exactly that, as Lambda's do.
+	envARN := rt.Env("work")[topology.RouteQueueARNEnv("work")]
+	if envARN != res.QueueARN || !strings.HasPrefix(envARN, "arn:aws:sqs:"+rt.AWS().Region+":") || !strings.HasSuffix(envARN, ":rtqueue-work") {
+		t.Fatalf("queue ARN in the environment %q, provisioned %q", envARN, res.QueueARN)
+	}
 	var mu sync.Mutex
 	attempts := map[string][]int{}
 	okDone := map[string]bool{}
@@ -329,8 +335,9 @@ func TestQueueConsumerRetriesThenDeadLetters(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, m := range ev.Records {
-			if m.EventSourceARN != res.QueueARN || m.EventSource != "aws:sqs" || m.ReceiptHandle == "" {
-				t.Errorf("message %+v: want source %s", m, res.QueueARN)
+			if m.EventSourceARN != envARN || m.EventSource != "aws:sqs" || m.AWSRegion != rt.AWS().Region || m.ReceiptHandle == "" ||
+				m.Md5OfBody == "" || m.Attributes["SentTimestamp"] == "" || m.Attributes["ApproximateFirstReceiveTimestamp"] == "" {
+				t.Errorf("message %+v: want source %s", m, envARN)
 			}
 			n, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
 			attempts[m.Body] = append(attempts[m.Body], n)

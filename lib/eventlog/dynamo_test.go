@@ -163,8 +163,8 @@ func TestDynamoConfig(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "x", "-1h", "5000d", "1.5d"} {
-		if _, err := eventlog.ParseRetention(in); errs.CodeOf(err) != errs.InvalidArgument {
-			t.Errorf("ParseRetention(%q): %v, want %s", in, err, errs.InvalidArgument)
+		if _, err := eventlog.ParseRetention(in); errs.CodeOf(err) != errs.BadUserInput {
+			t.Errorf("ParseRetention(%q): %v, want %s", in, err, errs.BadUserInput)
 		}
 	}
 }

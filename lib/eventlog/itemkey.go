@@ -74,14 +74,14 @@ func (k *ItemKey) UnmarshalText(b []byte) error {
 
 // ParseItemKey reads an item key as a user types it ("orders/ord_1",
 // "lines/ord_1/3") and returns it in canonical form, checked against the
-// key schema of its table in topo. Errors are errs.InvalidArgument.
+// key schema of its table in topo. Errors are errs.BadUserInput.
 func ParseItemKey(topo topology.Topology, s string) (ItemKey, error) {
 	return schemasOf(topo).parse(s)
 }
 
 // ItemKeyOf is the key of the item a change event is about, from the
 // event's keys and its table's key schema in topo. Errors are
-// errs.InvalidArgument.
+// errs.BadUserInput.
 func ItemKeyOf(topo topology.Topology, e change.Event) (ItemKey, error) {
 	return schemasOf(topo).itemKeyOf(e)
 }

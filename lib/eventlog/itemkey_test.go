@@ -77,8 +77,8 @@ func TestParseItemKeyErrors(t *testing.T) {
 		"blobs/!!!":         "is not base64",
 	} {
 		_, err := ParseItemKey(keyTopo, in)
-		if err == nil || !strings.Contains(err.Error(), msg) || errs.CodeOf(err) != errs.InvalidArgument {
-			t.Errorf("ParseItemKey(%q) = %v, want %s error with %q", in, err, errs.InvalidArgument, msg)
+		if err == nil || !strings.Contains(err.Error(), msg) || errs.CodeOf(err) != errs.BadUserInput {
+			t.Errorf("ParseItemKey(%q) = %v, want %s error with %q", in, err, errs.BadUserInput, msg)
 		}
 	}
 }
@@ -116,8 +116,8 @@ func TestItemKeyOf(t *testing.T) {
 		{"lines", `{"orderId":"o","lineNo":true}`},
 		{"unknown", `{"id":"x"}`},
 	} {
-		if _, err := ItemKeyOf(keyTopo, change.Event{Table: tc.table, Keys: json.RawMessage(tc.keys)}); errs.CodeOf(err) != errs.InvalidArgument {
-			t.Errorf("ItemKeyOf(%s %s): %v, want %s", tc.table, tc.keys, err, errs.InvalidArgument)
+		if _, err := ItemKeyOf(keyTopo, change.Event{Table: tc.table, Keys: json.RawMessage(tc.keys)}); errs.CodeOf(err) != errs.BadUserInput {
+			t.Errorf("ItemKeyOf(%s %s): %v, want %s", tc.table, tc.keys, err, errs.BadUserInput)
 		}
 	}
 }
@@ -169,7 +169,7 @@ func TestSeqKey(t *testing.T) {
 		prev = k
 	}
 	for _, s := range []string{"", "12a", "-1", strings.Repeat("9", 41)} {
-		if _, err := seqKey(s); errs.CodeOf(err) != errs.InvalidArgument {
+		if _, err := seqKey(s); errs.CodeOf(err) != errs.BadUserInput {
 			t.Errorf("seqKey(%q): %v", s, err)
 		}
 	}

@@ -21,7 +21,7 @@ import (
 type Log interface {
 	// WriteChanges logs change events. A change is identified by its
 	// event id: writing it again, concurrently or later, keeps one record.
-	// Invalid events fail the whole call with errs.InvalidArgument before
+	// Invalid events fail the whole call with errs.BadUserInput before
 	// anything is written.
 	WriteChanges(ctx context.Context, events ...change.Event) error
 	// WriteDeliveries logs delivery attempts; one record per route,

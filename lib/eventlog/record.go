@@ -189,7 +189,7 @@ const (
 
 // badInput is an invalid argument: permanent, with a client-safe message.
 func badInput(format string, args ...any) error {
-	return errs.Newf(errs.InvalidArgument, "eventlog: "+format, args...)
+	return errs.Newf(errs.BadUserInput, "eventlog: "+format, args...)
 }
 
 // seqKey is a stream sequence number as a fixed-width string: sequence

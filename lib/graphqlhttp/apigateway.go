@@ -11,6 +11,9 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/threefactor/framework/lib/correlation"
+	"github.com/threefactor/framework/lib/identity"
 )
 
 type gatewayRequestIDKey struct{}
@@ -23,13 +26,27 @@ func gatewayRequestID(ctx context.Context) string {
 // HandleAPIGateway serves an API Gateway HTTP API request (payload format
 // 2.0) by running ServeHTTP on the equivalent *http.Request, so a Lambda
 // answers exactly as the dev runtime's HTTP server does. The request id is
-// API Gateway's requestContext.requestId. The error is always nil: every
-// failure is an HTTP response.
+// API Gateway's requestContext.requestId. The claims its JWT authorizer
+// verified (requestContext.authorizer.jwt.claims) are the caller:
+// identity.From in the resolvers, and the correlation subject their
+// writes record. The error is always nil: every failure is an HTTP
+// response.
 func (h *Handler) HandleAPIGateway(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	if a := req.RequestContext.Authorizer; a != nil && a.JWT != nil && len(a.JWT.Claims) > 0 {
+		id := h.cfg.Claims.Identity(a.JWT.Claims)
+		ctx = correlation.WithSubject(identity.With(ctx, id), id.Subject)
+	}
+	return ServeAPIGateway(ctx, h, req), nil
+}
+
+// ServeAPIGateway serves an API Gateway HTTP API request (payload format
+// 2.0) with any http.Handler (the GraphiQL page, say), as HandleAPIGateway
+// does the GraphQL Handler.
+func ServeAPIGateway(ctx context.Context, h http.Handler, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
 	r := gatewayHTTPRequest(ctx, &req)
 	rw := responseBuffer{header: make(http.Header, 8)}
 	h.ServeHTTP(&rw, r)
-	return rw.gatewayResponse(), nil
+	return rw.gatewayResponse()
 }
 
 // gatewayHTTPRequest converts a payload 2.0 request: headers arrive

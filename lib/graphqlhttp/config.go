@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
+
+	"github.com/threefactor/framework/lib/identity"
 )
 
 // Defaults used for the zero value of each setting.
@@ -19,20 +19,29 @@ const (
 	DefaultMaxParallelism         = 10
 	DefaultOverlapValidationLimit = 10_000 // selection pairs examined
 	DefaultMaxSelections          = 5_000  // selections after fragment expansion
+	DefaultMaxCost                = 1_000  // gqldoc's cost estimate
 	DefaultTimeout                = 15 * time.Second
 )
 
 // Limits bound what one operation may cost. The zero value of each field
 // selects its Default; a negative value switches that limit off (not
 // recommended on a public endpoint). The same Limits go to ParseSchema
-// (which applies them inside graphql-go, for HTTP and WebSocket alike) and
-// to Config (where the handler checks them first, to answer with a clear
-// error code).
+// (which applies the ones graphql-go enforces itself: parallelism,
+// overlap validation, selections, query length) and to the transports'
+// Gate (Config.Limits here, realtime.Config.Limits over WebSocket), which
+// checks every limit before anything runs and answers with a clear code.
 type Limits struct {
 	// MaxQueryLength caps the query text, in bytes (QUERY_TOO_LARGE).
 	MaxQueryLength int
-	// MaxDepth caps field nesting (QUERY_TOO_DEEP).
+	// MaxDepth caps field nesting (QUERY_TOO_DEEP). Introspection fields
+	// do not count: MaxIntrospectionLists bounds them instead.
 	MaxDepth int
+	// MaxCost caps an operation's estimated cost (QUERY_TOO_COMPLEX): a
+	// list field weighs gqldoc.ListSize times what it selects, an object
+	// 1 plus what it selects, a scalar nothing, a mutation's root field
+	// gqldoc.MutationFieldCost more; aliases count. The reference app's
+	// largest query costs 110. Introspection costs nothing.
+	MaxCost int
 	// MaxParallelism caps the resolvers of one request running at once.
 	// It cannot be switched off.
 	MaxParallelism int
@@ -53,6 +62,7 @@ func (l Limits) withDefaults() Limits {
 	l.MaxQueryLength = pick(l.MaxQueryLength, DefaultMaxQueryLength)
 	l.MaxDepth = pick(l.MaxDepth, DefaultMaxDepth)
 	l.OverlapValidationLimit = pick(l.OverlapValidationLimit, DefaultOverlapValidationLimit)
+	l.MaxCost = pick(l.MaxCost, DefaultMaxCost)
 	if l.MaxParallelism == 0 {
 		l.MaxParallelism = DefaultMaxParallelism
 	}
@@ -85,7 +95,7 @@ func (l Limits) Validate() error {
 }
 
 // Config configures a Handler. Its zero value is a safe production
-// configuration: every limit on, introspection, GET and GraphiQL off.
+// configuration: every limit on, introspection and GET off.
 type Config struct {
 	// Limits must be the ones the schema was built with (ParseSchema).
 	Limits Limits
@@ -99,18 +109,14 @@ type Config struct {
 	// AllowGET lets queries (never mutations) be sent with GET, which
 	// HTTP caches can serve.
 	AllowGET bool
-	// GraphiQL serves the GraphiQL IDE to a browser that GETs the endpoint
-	// asking for text/html. The page loads GraphiQL from a public CDN.
-	GraphiQL bool
-	// SubscriptionsURL is where GraphiQL opens its graphql-transport-ws
-	// WebSocket for subscriptions: a ws:// or wss:// URL, or a path such as
-	// "/graphql" taken on the page's own host with ws:// or wss:// to match
-	// the page. Empty: GraphiQL offers no subscriptions.
-	SubscriptionsURL string
 	// Logger receives one record per request and the details of internal
 	// errors and panics. Records carry requestId and correlationId
 	// attributes themselves. Nil: correlation.Logger().
 	Logger *slog.Logger
+	// Claims reads the caller from the claims API Gateway's JWT authorizer
+	// verified (HandleAPIGateway): its zero value reads groups from
+	// cognito:groups.
+	Claims identity.Mapping
 	// Context, when set, derives each request's context: the place to add
 	// the caller's identity or data loaders. The context it is given
 	// already carries the request and correlation ids.
@@ -141,27 +147,5 @@ func (c Config) Validate() error {
 	if d.MaxBodyBytes > 0 && d.Limits.MaxQueryLength > 0 && int64(d.Limits.MaxQueryLength) > d.MaxBodyBytes {
 		errs = append(errs, fmt.Errorf("MaxQueryLength %d exceeds MaxBodyBytes %d: no such query could arrive", d.Limits.MaxQueryLength, d.MaxBodyBytes))
 	}
-	if u := c.SubscriptionsURL; u != "" {
-		if err := validSubscriptionsURL(u); err != nil {
-			errs = append(errs, err)
-		}
-	}
 	return errors.Join(errs...)
-}
-
-func validSubscriptionsURL(s string) error {
-	if strings.HasPrefix(s, "/") {
-		if strings.ContainsAny(s, "\"'<> \\") {
-			return fmt.Errorf("SubscriptionsURL %q: not a plain path", s)
-		}
-		return nil
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("SubscriptionsURL %q: %w", s, err)
-	}
-	if (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		return fmt.Errorf("SubscriptionsURL %q: want a ws:// or wss:// URL or a path", s)
-	}
-	return nil
 }

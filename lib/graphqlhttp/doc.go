@@ -17,22 +17,31 @@
 //     client accepts it (parse and validation failures are then 400),
 //     application/json otherwise (always 200 once the request is
 //     well-formed), 406 when neither is acceptable.
-//   - Limits that are on by default: body size, query length, depth,
-//     parallelism, overlap validation, introspection, a request timeout.
-//   - Errors carry extensions.code. Resolver errors go through the lib/errs
-//     vocabulary, so an error that is not an *errs.Error reaches the client
-//     as "internal error" (INTERNAL_SERVER_ERROR) and its detail only
-//     reaches the log. A resolver panic becomes an error that carries the
-//     request id, and is logged with its stack.
+//   - A Gate reads the query once (lib/gqldoc, the framework's one GraphQL
+//     parser) and refuses what must not run before graphql-go sees it:
+//     limits that are on by default (body size, query length, depth, an
+//     estimated cost, parallelism, overlap validation, introspection, a
+//     request timeout) and variables that do not coerce to their types
+//     (BAD_USER_INPUT). The WebSocket transport (lib/realtime) uses the
+//     same Gate.
+//   - Errors carry extensions.code (lib/errs). Resolver errors go through
+//     the lib/errs vocabulary, so an error that is not an *errs.Error
+//     reaches the client as "internal error" (INTERNAL_SERVER_ERROR) with
+//     the request id, and its detail only reaches the log. A resolver
+//     panic becomes such an error too, and is logged with its stack.
 //   - A request id (API Gateway's requestContext.requestId, or a fresh one)
 //     in X-Request-Id, and a correlation id (a valid X-Correlation-Id from
 //     the client, or the request id) in X-Correlation-Id and in the
 //     resolvers' context through lib/correlation.
 //   - One JSON log record per request: operation, status, duration, error
 //     count, request and correlation ids; never variables or tokens.
-//   - A GraphiQL page for browsers (text/html), when Config.GraphiQL is set.
+//   - The caller: behind API Gateway's JWT authorizer (HandleAPIGateway),
+//     the claims it verified become the resolvers' identity.From and the
+//     correlation subject every write records.
+//   - A GraphiQL page, served by its own handler (GraphiQL) at its own
+//     path, so the page needs no token and the endpoint serves only the API.
 //
-// Build the schema with ParseSchema so the schema-level limits and the
+// Build the schema with ParseSchema so graphql-go's own limits and the
 // panic handler are applied, and pass the same Limits in Config.Limits:
 //
 //	limits := graphqlhttp.Limits{AllowIntrospection: dev}

@@ -96,10 +96,8 @@ func ExampleHandler_HandleAPIGateway() {
 
 func ExampleConfig() {
 	dev := graphqlhttp.Config{
-		Limits:           graphqlhttp.Limits{AllowIntrospection: true},
-		AllowGET:         true,
-		GraphiQL:         true,
-		SubscriptionsURL: "/graphql", // the dev runtime's WebSocket front door
+		Limits:   graphqlhttp.Limits{AllowIntrospection: true},
+		AllowGET: true,
 	}
 	fmt.Println(dev.Validate())
 	fmt.Println(graphqlhttp.Config{MaxBodyBytes: 4096}.Validate())

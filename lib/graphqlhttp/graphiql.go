@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 )
 
 // The page loads GraphiQL, React and the graphql-ws client from a public
 // CDN at pinned versions: the handler ships no JavaScript. It queries the
-// path it was served from (location.pathname), so it works at any mount
-// point, behind API Gateway stages and custom domains alike.
+// endpoint it is given; a path is taken on the page's own host.
 var graphiqlPage = template.Must(template.New("graphiql").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -29,7 +32,7 @@ var graphiqlPage = template.Must(template.New("graphiql").Parse(`<!DOCTYPE html>
 <script>
 (function () {
   var options = {
-    url: window.location.pathname,
+    url: {{.Endpoint}},
     headers: { Accept: "application/graphql-response+json, application/json" }
   };
   var subscriptions = {{.SubscriptionsURL}};
@@ -50,11 +53,93 @@ var graphiqlPage = template.Must(template.New("graphiql").Parse(`<!DOCTYPE html>
 </html>
 `))
 
-// renderGraphiQL renders the page once, when the Handler is made.
-func renderGraphiQL(subscriptionsURL string) ([]byte, error) {
+// GraphiQLConfig says where the GraphiQL page sends what it runs.
+type GraphiQLConfig struct {
+	// Endpoint is the GraphQL endpoint the page queries: a path such as
+	// "/graphql" (on the page's own host) or an http(s) URL. Required.
+	Endpoint string
+	// SubscriptionsURL is where the page opens its graphql-transport-ws
+	// WebSocket for subscriptions: a ws:// or wss:// URL, or a path taken
+	// on the page's own host with ws:// or wss:// to match the page.
+	// Empty: the page offers no subscriptions.
+	SubscriptionsURL string
+}
+
+// Validate reports URLs the page could not use.
+func (c GraphiQLConfig) Validate() error {
+	if err := validEndpoint(c.Endpoint); err != nil {
+		return err
+	}
+	if c.SubscriptionsURL != "" {
+		return validSubscriptionsURL(c.SubscriptionsURL)
+	}
+	return nil
+}
+
+// GraphiQL serves the GraphiQL IDE page and nothing else: it runs no
+// operation and holds no data, so it needs no authorization (the page's
+// requests to the endpoint do). GET and HEAD only. The page is rendered
+// once.
+func GraphiQL(cfg GraphiQLConfig) (http.Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("graphiql: %w", err)
+	}
 	var b bytes.Buffer
-	if err := graphiqlPage.Execute(&b, struct{ SubscriptionsURL string }{subscriptionsURL}); err != nil {
+	if err := graphiqlPage.Execute(&b, cfg); err != nil {
 		return nil, fmt.Errorf("render graphiql page: %w", err)
 	}
-	return b.Bytes(), nil
+	page := b.Bytes()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hdr := w.Header()
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			hdr.Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		hdr["Content-Type"] = hdrHTML
+		hdr["Content-Length"] = []string{strconv.Itoa(len(page))}
+		hdr["Cache-Control"] = hdrNoStore
+		hdr["X-Content-Type-Options"] = hdrNoSniff
+		w.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodGet {
+			_, _ = w.Write(page)
+		}
+	}), nil
+}
+
+func validEndpoint(s string) error {
+	if s == "" {
+		return fmt.Errorf("no Endpoint")
+	}
+	if strings.HasPrefix(s, "/") {
+		if strings.ContainsAny(s, "\"'<> \\") {
+			return fmt.Errorf("endpoint %q: not a plain path", s)
+		}
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("endpoint %q: %w", s, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("endpoint %q: want an http:// or https:// URL or a path", s)
+	}
+	return nil
+}
+
+func validSubscriptionsURL(s string) error {
+	if strings.HasPrefix(s, "/") {
+		if strings.ContainsAny(s, "\"'<> \\") {
+			return fmt.Errorf("SubscriptionsURL %q: not a plain path", s)
+		}
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("SubscriptionsURL %q: %w", s, err)
+	}
+	if (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		return fmt.Errorf("SubscriptionsURL %q: want a ws:// or wss:// URL or a path", s)
+	}
+	return nil
 }

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	gqlerrors "github.com/graph-gophers/graphql-go/errors"
 	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/errs"
+	"github.com/threefactor/framework/lib/gqldoc"
 )
 
 // Media types of responses.
@@ -43,11 +43,11 @@ var (
 // Handler serves GraphQL over HTTP. Make one with New; it is safe for
 // concurrent use.
 type Handler struct {
-	schema   *graphql.Schema
-	cfg      Config
-	log      *slog.Logger
-	allow    []string
-	graphiql []byte
+	schema *graphql.Schema
+	gate   *Gate
+	cfg    Config
+	log    *slog.Logger
+	allow  []string
 }
 
 // New makes a Handler for schema, which should have been built by
@@ -64,15 +64,13 @@ func New(schema *graphql.Schema, cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = defaultLogger()
 	}
+	gate, err := NewGate(schema, cfg.Limits, h.log)
+	if err != nil {
+		return nil, err
+	}
+	h.gate = gate
 	if cfg.AllowGET {
 		h.allow = hdrAllowGetPost
-	}
-	if cfg.GraphiQL {
-		page, err := renderGraphiQL(cfg.SubscriptionsURL)
-		if err != nil {
-			return nil, err
-		}
-		h.graphiql = page
 	}
 	return h, nil
 }
@@ -82,7 +80,7 @@ type outcome struct {
 	status  int
 	media   media
 	opName  string
-	opKind  opKind
+	opKind  gqldoc.Kind
 	errors  int
 	written bool
 }
@@ -116,7 +114,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				slog.String("requestId", ri.id), slog.String("correlationId", cid),
 				slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack())))
 			if !out.written {
-				h.writeError(w, &out, http.StatusInternalServerError, errs.Internal, "internal error")
+				h.writeError(w, &out, http.StatusInternalServerError, errs.InternalServerError, internalMessage)
 			} else {
 				out.status = http.StatusInternalServerError
 			}
@@ -159,7 +157,7 @@ func putBuf(b *bytes.Buffer) {
 }
 
 func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, out *outcome) {
-	m, html := negotiate(r.Header["Accept"])
+	m, _ := negotiate(r.Header["Accept"])
 	out.media = m
 	var p params
 	buf := bufPool.Get().(*bytes.Buffer)
@@ -168,107 +166,96 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	switch r.Method {
 	case http.MethodPost:
 		if m == mediaNone {
-			h.writeError(w, out, http.StatusNotAcceptable, CodeNotAcceptable, "the Accept header allows neither "+MediaTypeGraphQLResponse+" nor "+MediaTypeJSON)
+			h.writeError(w, out, http.StatusNotAcceptable, errs.NotAcceptable, "the Accept header allows neither "+MediaTypeGraphQLResponse+" nor "+MediaTypeJSON)
 			return
 		}
 		if !isJSONContentType(r.Header.Get("Content-Type")) {
-			h.writeError(w, out, http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "send the request as "+MediaTypeJSON)
+			h.writeError(w, out, http.StatusUnsupportedMediaType, errs.UnsupportedMediaType, "send the request as "+MediaTypeJSON)
 			return
 		}
 		limit := h.cfg.MaxBodyBytes
 		if r.ContentLength > limit {
-			h.writeError(w, out, http.StatusRequestEntityTooLarge, CodePayloadTooLarge, bodyTooLarge(limit))
+			h.writeError(w, out, http.StatusRequestEntityTooLarge, errs.PayloadTooLarge, bodyTooLarge(limit))
 			return
 		}
 		if _, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
-			h.writeError(w, out, http.StatusBadRequest, CodeBadRequest, "could not read the request body")
+			h.writeError(w, out, http.StatusBadRequest, errs.BadRequest, "could not read the request body")
 			return
 		}
 		if int64(buf.Len()) > limit {
-			h.writeError(w, out, http.StatusRequestEntityTooLarge, CodePayloadTooLarge, bodyTooLarge(limit))
+			h.writeError(w, out, http.StatusRequestEntityTooLarge, errs.PayloadTooLarge, bodyTooLarge(limit))
 			return
 		}
 		if err := json.Unmarshal(buf.Bytes(), &p); err != nil {
-			h.writeError(w, out, http.StatusBadRequest, CodeBadRequest, "the body is not a JSON GraphQL request: "+jsonProblem(err))
+			h.writeError(w, out, http.StatusBadRequest, errs.BadRequest, "the body is not a JSON GraphQL request: "+jsonProblem(err))
 			return
 		}
 		if !isObjectOrNull(p.Extensions) {
-			h.writeError(w, out, http.StatusBadRequest, CodeBadRequest, "extensions must be an object")
+			h.writeError(w, out, http.StatusBadRequest, errs.BadRequest, "extensions must be an object")
 			return
 		}
 	case http.MethodGet:
 		qs, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
-			h.writeError(w, out, http.StatusBadRequest, CodeBadRequest, "malformed query string")
-			return
-		}
-		if html && h.graphiql != nil && !qs.Has("query") {
-			h.writeGraphiQL(w, out)
+			h.writeError(w, out, http.StatusBadRequest, errs.BadRequest, "malformed query string")
 			return
 		}
 		if m == mediaNone {
-			h.writeError(w, out, http.StatusNotAcceptable, CodeNotAcceptable, "the Accept header allows neither "+MediaTypeGraphQLResponse+" nor "+MediaTypeJSON)
+			h.writeError(w, out, http.StatusNotAcceptable, errs.NotAcceptable, "the Accept header allows neither "+MediaTypeGraphQLResponse+" nor "+MediaTypeJSON)
 			return
 		}
 		if !h.cfg.AllowGET {
 			w.Header()["Allow"] = h.allow
-			h.writeError(w, out, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "send GraphQL requests with POST")
+			h.writeError(w, out, http.StatusMethodNotAllowed, errs.MethodNotAllowed, "send GraphQL requests with POST")
 			return
 		}
 		p.Query = qs.Get("query")
 		p.OperationName = qs.Get("operationName")
 		if v := qs.Get("variables"); v != "" {
 			if err := json.Unmarshal([]byte(v), &p.Variables); err != nil {
-				h.writeError(w, out, http.StatusBadRequest, CodeBadRequest, "variables must be a JSON object")
+				h.writeError(w, out, http.StatusBadRequest, errs.BadRequest, "variables must be a JSON object")
 				return
 			}
 		}
 		if e := qs.Get("extensions"); e != "" && (!json.Valid([]byte(e)) || !isObjectOrNull([]byte(e))) {
-			h.writeError(w, out, http.StatusBadRequest, CodeBadRequest, "extensions must be a JSON object")
+			h.writeError(w, out, http.StatusBadRequest, errs.BadRequest, "extensions must be a JSON object")
 			return
 		}
 	default:
 		w.Header()["Allow"] = h.allow
-		h.writeError(w, out, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method "+r.Method+" is not allowed")
+		h.writeError(w, out, http.StatusMethodNotAllowed, errs.MethodNotAllowed, "method "+r.Method+" is not allowed")
 		return
 	}
 	out.opName = p.OperationName
 
 	if p.Query == "" {
-		h.writeError(w, out, http.StatusBadRequest, CodeBadRequest, "the request has no query")
+		h.writeError(w, out, http.StatusBadRequest, errs.BadRequest, "the request has no query")
 		return
 	}
-	if limit := h.cfg.Limits.MaxQueryLength; limit > 0 && len(p.Query) > limit {
-		h.writeRefused(w, out, CodeQueryTooLarge, "the query is "+strconv.Itoa(len(p.Query))+" bytes long, more than the "+strconv.Itoa(limit)+" allowed")
+	op, refused := h.gate.Read(p.Query, p.OperationName)
+	if refused != nil {
+		// Nothing runs, over GET or POST: the document does not parse or
+		// does not select one operation.
+		h.writeResult(ctx, w, out, nil, []*gqlerrors.QueryError{refused})
 		return
 	}
-	doc := scanDocument(p.Query, p.OperationName)
-	out.opKind = doc.kind
+	defer h.gate.Release(op)
+	out.opKind = op.Kind
 	if out.opName == "" {
-		out.opName = doc.name
+		out.opName = op.Name
 	}
-	if r.Method == http.MethodGet && doc.kind == opUnknown {
-		// GET must never run a mutation, so a document whose operation
-		// the scanner cannot tell is not run: graphql-go's validation
-		// explains what is wrong with it, or it is refused.
-		if errs := h.schema.ValidateWithVariables(p.Query, p.Variables); len(errs) > 0 {
-			h.writeResult(ctx, w, out, nil, errs)
-			return
-		}
-		h.writeRefused(w, out, CodeValidationFailed, "cannot tell which operation to run over GET: name exactly one with operationName, or use POST")
-		return
-	}
-	if r.Method == http.MethodGet && (doc.kind == opMutation || doc.kind == opSubscription) {
+	if r.Method == http.MethodGet && op.Kind != gqldoc.Query {
 		w.Header()["Allow"] = hdrAllowPost
-		h.writeError(w, out, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "a "+doc.kind.String()+" must be sent with POST")
+		h.writeError(w, out, http.StatusMethodNotAllowed, errs.MethodNotAllowed, "a "+op.Kind.String()+" must be sent with POST")
 		return
 	}
-	if doc.kind == opSubscription {
-		h.writeRefused(w, out, CodeOperationNotSupported, "subscriptions are served over WebSocket (graphql-transport-ws), not HTTP")
+	if op.Kind == gqldoc.Subscription {
+		h.writeRefused(w, out, errs.OperationNotSupported, "subscriptions are served over WebSocket (graphql-transport-ws), not HTTP")
 		return
 	}
-	if doc.introspection && !h.cfg.Limits.AllowIntrospection {
-		h.writeRefused(w, out, CodeIntrospectionDisabled, "introspection is disabled")
+	vars, refusals := h.gate.Check(op, p.Variables)
+	if refusals != nil {
+		h.writeResult(ctx, w, out, nil, refusals)
 		return
 	}
 
@@ -280,40 +267,22 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if h.cfg.Context != nil {
 		ctx = h.cfg.Context(ctx, r)
 	}
-	resp := h.schema.Exec(ctx, p.Query, p.OperationName, p.Variables)
+	resp := h.schema.Exec(ctx, p.Query, p.OperationName, vars)
 
 	h.writeResult(ctx, w, out, resp.Data, resp.Errors)
 }
 
-// writeResult sends what graphql-go answered. It leaves data nil when it
-// did not execute (the document did not parse or validate, or named no
-// operation) and when the context ended during execution: then its one
-// error says so.
+// writeResult sends what graphql-go answered, or the Gate's refusal. Data
+// is nil when nothing executed (the document did not parse, validate or
+// pass the limits, or named no operation) and when the context ended
+// during execution: then its one error says so.
 func (h *Handler) writeResult(ctx context.Context, w http.ResponseWriter, out *outcome, data json.RawMessage, errors []*gqlerrors.QueryError) {
 	executed := data != nil
 	out.errors = len(errors)
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer putBuf(buf)
 	buf.Reset()
-	buf.WriteByte('{')
-	if len(errors) > 0 {
-		buf.WriteString(`"errors":[`)
-		for i, e := range errors {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			h.appendError(ctx, buf, e, executed, out)
-		}
-		buf.WriteByte(']')
-		if executed {
-			buf.WriteByte(',')
-		}
-	}
-	if executed {
-		buf.WriteString(`"data":`)
-		buf.Write(data)
-	}
-	buf.WriteByte('}')
+	h.gate.writeResponse(ctx, buf, out.opName, data, errors)
 	status := http.StatusOK
 	if !executed && out.media == mediaGraphQLResponse {
 		status = http.StatusBadRequest
@@ -385,115 +354,6 @@ func (h *Handler) writeRefused(w http.ResponseWriter, out *outcome, code errs.Co
 	h.writeError(w, out, status, code, message)
 }
 
-func (h *Handler) writeGraphiQL(w http.ResponseWriter, out *outcome) {
-	hdr := w.Header()
-	hdr["Content-Type"] = hdrHTML
-	hdr["Content-Length"] = []string{strconv.Itoa(len(h.graphiql))}
-	hdr["Cache-Control"] = hdrNoStore
-	hdr["X-Content-Type-Options"] = hdrNoSniff
-	out.status = http.StatusOK
-	out.written = true
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(h.graphiql)
-}
-
 type errorBody struct {
 	Errors []errorEntry `json:"errors"`
-}
-
-// errorEntry is one error as clients see it.
-type errorEntry struct {
-	Message    string               `json:"message"`
-	Locations  []gqlerrors.Location `json:"locations,omitempty"`
-	Path       []any                `json:"path,omitempty"`
-	Extensions map[string]any       `json:"extensions,omitempty"`
-}
-
-// appendError writes e as clients may see it: with a code, and with a
-// resolver's internal detail replaced by its client-safe message.
-func (h *Handler) appendError(ctx context.Context, buf *bytes.Buffer, e *gqlerrors.QueryError, executed bool, out *outcome) {
-	entry := errorEntry{Message: e.Message, Locations: e.Locations, Path: e.Path}
-	var code errs.Code
-	switch {
-	case e.ResolverError != nil:
-		err := e.ResolverError
-		var own *errs.Error
-		if !errors.As(err, &own) && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
-			code, entry.Message = CodeTimeout, "the request timed out"
-			break
-		}
-		code, entry.Message = errs.CodeOf(err), errs.MessageOf(err)
-		if len(e.Extensions) > 0 {
-			// The error chose these itself (an Extensions method).
-			entry.Extensions = make(map[string]any, len(e.Extensions)+1)
-			for k, v := range e.Extensions {
-				entry.Extensions[k] = v
-			}
-		}
-		if code == errs.Internal {
-			h.logResolverError(ctx, e, out)
-		}
-	case e.Err == errPanic:
-		entry.Extensions = e.Extensions // the panic handler's code and request id
-	case errors.Is(e, gqlerrors.ErrSyntax):
-		code = CodeParseFailed
-	case e.Rule == "MaxDepthExceeded":
-		code = CodeQueryTooDeep
-	case e.Rule == "OverlapValidationLimitExceeded", errors.Is(e, graphql.ErrTooManySelections):
-		code = CodeQueryTooComplex
-	case errors.Is(e, context.DeadlineExceeded), errors.Is(e, context.Canceled):
-		code, entry.Message = CodeTimeout, "the request timed out"
-	case strings.HasPrefix(e.Message, "query length "): // graphql-go's own MaxQueryLength check
-		code = CodeQueryTooLarge
-	case !executed:
-		code = CodeValidationFailed
-	default:
-		// graphql-go's own execution errors (a null in a non-null field,
-		// an argument that would not unpack): its messages name schema
-		// elements, not internal detail.
-		code = errs.Internal
-	}
-	if code != "" {
-		if entry.Extensions == nil {
-			entry.Extensions = make(map[string]any, 1)
-		}
-		entry.Extensions["code"] = string(code)
-	}
-	b, err := json.Marshal(entry)
-	if err != nil {
-		// Extensions an error chose may not marshal; the code always does.
-		b, _ = json.Marshal(errorEntry{Message: entry.Message, Locations: entry.Locations, Path: entry.Path,
-			Extensions: map[string]any{"code": string(code)}})
-	}
-	buf.Write(b)
-}
-
-func (h *Handler) logResolverError(ctx context.Context, e *gqlerrors.QueryError, out *outcome) {
-	ri := requestInfoFrom(ctx)
-	h.log.LogAttrs(ri.logContext(), slog.LevelError, "graphql resolver error",
-		slog.String("requestId", ri.id),
-		slog.String("correlationId", correlation.From(ctx)),
-		slog.String("operationName", out.opName),
-		slog.String("path", formatPath(e.Path)),
-		slog.String("error", e.ResolverError.Error()),
-	)
-}
-
-func (ri *requestInfo) logContext() context.Context {
-	if ri.parent != nil {
-		return ri.parent
-	}
-	return context.Background()
-}
-
-// formatPath writes a response path the way clients show it: hero.friends.0.name.
-func formatPath(path []any) string {
-	var b strings.Builder
-	for i, p := range path {
-		if i > 0 {
-			b.WriteByte('.')
-		}
-		fmt.Fprint(&b, p)
-	}
-	return b.String()
 }

@@ -67,16 +67,14 @@ var configs = map[string]graphqlhttp.Config{
 	// prod is the zero Config: the production defaults.
 	"prod": {},
 	"dev": {
-		Limits:           graphqlhttp.Limits{AllowIntrospection: true},
-		AllowGET:         true,
-		GraphiQL:         true,
-		SubscriptionsURL: "/graphql",
+		Limits:   graphqlhttp.Limits{AllowIntrospection: true},
+		AllowGET: true,
 		Context: func(ctx context.Context, r *http.Request) context.Context {
 			return context.WithValue(ctx, callerKey{}, r.Header.Get("X-Caller"))
 		},
 	},
 	"tight": {
-		Limits:       graphqlhttp.Limits{MaxQueryLength: 100, MaxDepth: 3},
+		Limits:       graphqlhttp.Limits{MaxQueryLength: 100, MaxDepth: 3, MaxCost: 15},
 		MaxBodyBytes: 300,
 		AllowGET:     true,
 		Timeout:      20 * time.Millisecond,

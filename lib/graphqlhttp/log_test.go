@@ -67,15 +67,12 @@ func TestConfigValidate(t *testing.T) {
 		want string // part of the error; "" for none
 	}{
 		{name: "zero value", cfg: graphqlhttp.Config{}},
-		{name: "dev", cfg: graphqlhttp.Config{Limits: graphqlhttp.Limits{AllowIntrospection: true}, AllowGET: true, GraphiQL: true, SubscriptionsURL: "/graphql"}},
-		{name: "ws URL", cfg: graphqlhttp.Config{SubscriptionsURL: "wss://ws.example.com/prod"}},
+		{name: "dev", cfg: graphqlhttp.Config{Limits: graphqlhttp.Limits{AllowIntrospection: true}, AllowGET: true}},
 		{name: "limits off", cfg: graphqlhttp.Config{Limits: graphqlhttp.Limits{MaxDepth: -1, MaxQueryLength: -1, OverlapValidationLimit: -1}, Timeout: -1}},
 		{name: "negative body", cfg: graphqlhttp.Config{MaxBodyBytes: -1}, want: "MaxBodyBytes"},
 		{name: "negative parallelism", cfg: graphqlhttp.Config{Limits: graphqlhttp.Limits{MaxParallelism: -1}}, want: "MaxParallelism"},
 		{name: "negative selections", cfg: graphqlhttp.Config{Limits: graphqlhttp.Limits{MaxSelections: -2}}, want: "MaxSelections"},
 		{name: "query longer than body", cfg: graphqlhttp.Config{MaxBodyBytes: 100}, want: "exceeds MaxBodyBytes"},
-		{name: "http subscriptions URL", cfg: graphqlhttp.Config{SubscriptionsURL: "https://example.com/graphql"}, want: "ws://"},
-		{name: "script in subscriptions path", cfg: graphqlhttp.Config{SubscriptionsURL: `/x"<script>`}, want: "plain path"},
 		{name: "timeout", cfg: graphqlhttp.Config{Timeout: 2 * time.Second}},
 	}
 	for _, tt := range tests {

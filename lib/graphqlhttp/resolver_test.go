@@ -3,6 +3,7 @@ package graphqlhttp_test
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"sync/atomic"
@@ -23,6 +24,7 @@ type callerKey struct{}
 
 type resolver struct {
 	mutations atomic.Int64
+	lists     atomic.Int64
 }
 
 func (r *resolver) Hello(args struct{ Name string }) string { return "hello " + args.Name }
@@ -57,6 +59,33 @@ func (r *resolver) Wait(ctx context.Context) (*string, error) {
 	<-ctx.Done()
 	return nil, ctx.Err()
 }
+
+func (r *resolver) Nodes(args struct{ N int32 }) []*node {
+	r.lists.Add(1)
+	out := make([]*node, max(0, min(args.N, 100)))
+	for i := range out {
+		out[i] = &node{id: int32(i)}
+	}
+	return out
+}
+
+type echoInput struct {
+	ID   graphql.ID
+	N    *int32
+	F    *float64
+	On   *bool
+	Tags *[]string
+	Kind *string
+}
+
+func (r *resolver) Echo(args struct{ Input echoInput }) string {
+	b, _ := json.Marshal(args.Input)
+	return string(b)
+}
+
+func (r *resolver) EchoId(args struct{ ID graphql.ID }) graphql.ID { return args.ID }
+
+func (r *resolver) Lost() *node { return nil }
 
 func (r *resolver) SetGreeting(args struct{ Text string }) string {
 	r.mutations.Add(1)

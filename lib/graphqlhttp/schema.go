@@ -13,11 +13,13 @@ import (
 	"github.com/threefactor/framework/lib/errs"
 )
 
-// ParseSchema parses sdl and attaches resolver, with limits applied inside
-// graphql-go (depth, parallelism, overlap validation, selections, query
-// length, introspection) and a panic handler that turns a resolver panic
-// into an INTERNAL_SERVER_ERROR error carrying the request id, logged with
-// its stack, instead of a crash or a stack trace sent to the client.
+// ParseSchema parses sdl and attaches resolver, with the limits graphql-go
+// enforces itself applied (parallelism, overlap validation, selections,
+// query length, introspection off unless allowed) and a panic handler
+// that turns a resolver panic into an INTERNAL_SERVER_ERROR error carrying
+// the request id, logged with its stack, instead of a crash or a stack
+// trace sent to the client. Depth and cost are the Gate's to check, before
+// execution (graphql-go would count introspection against the depth).
 // opts are applied after those, so a caller may add graphql-go options
 // such as graphql.UseFieldResolvers() or graphql.Tracer(...).
 func ParseSchema(sdl string, resolver any, limits Limits, opts ...graphql.SchemaOpt) (*graphql.Schema, error) {
@@ -28,7 +30,6 @@ func ParseSchema(sdl string, resolver any, limits Limits, opts ...graphql.Schema
 	all := make([]graphql.SchemaOpt, 0, 8+len(opts))
 	all = append(all,
 		graphql.MaxQueryLength(l.MaxQueryLength),
-		graphql.MaxDepth(l.MaxDepth),
 		graphql.MaxParallelism(l.MaxParallelism),
 		graphql.OverlapValidationLimit(l.OverlapValidationLimit),
 		graphql.MaxSelections(l.MaxSelections),
@@ -53,7 +54,7 @@ type noPanicLog struct{}
 func (noPanicLog) LogPanic(context.Context, any) {}
 
 // errPanic marks the errors the panic handler makes.
-var errPanic = errs.New(errs.Internal, "internal error")
+var errPanic = errs.New(errs.InternalServerError, "internal error")
 
 type panicHandler struct{}
 
@@ -84,7 +85,7 @@ func (panicHandler) MakePanicError(ctx context.Context, value any) *gqlerrors.Qu
 		Err:     errPanic,
 		Message: errPanic.Message,
 		Extensions: map[string]any{
-			"code":      string(errs.Internal),
+			"code":      string(errs.InternalServerError),
 			"requestId": id,
 		},
 	}

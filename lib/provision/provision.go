@@ -96,10 +96,11 @@ func (r *Resources) RoutesOf(function string) []Route {
 
 // Env is the environment of a function, as its Lambda gets it on AWS: the
 // physical name of each of its tables and of the framework tables under
-// topology.TableEnv, the bus name, and the dead-letter queue URL and name
-// of the route feeding it (the first by name when several do), then the
-// function's own Env. Unknown functions get the table and bus variables
-// only, which is what the GraphQL and realtime functions need.
+// topology.TableEnv, the bus name, and for every route feeding it the
+// route's queue ARN (topology.RouteQueueARNEnv) and dead-letter queue URL
+// (topology.RouteDLQURLEnv), then the function's own Env. Unknown
+// functions get the table and bus variables only, which is what the
+// GraphQL and realtime functions need.
 func (r *Resources) Env(function string) map[string]string {
 	env := map[string]string{
 		topology.EnvEventBus: r.Bus.Name,
@@ -118,9 +119,9 @@ func (r *Resources) Env(function string) map[string]string {
 	for _, tn := range f.Tables {
 		env[topology.TableEnv(tn)] = r.Tables[tn].Name
 	}
-	if routes := r.RoutesOf(function); len(routes) > 0 {
-		env[topology.EnvDLQURL] = routes[0].DLQURL
-		env[topology.EnvRouteName] = routes[0].Name
+	for _, rt := range r.RoutesOf(function) {
+		env[topology.RouteQueueARNEnv(rt.Name)] = rt.QueueARN
+		env[topology.RouteDLQURLEnv(rt.Name)] = rt.DLQURL
 	}
 	for k, v := range f.Env {
 		env[k] = v

@@ -3,6 +3,7 @@ package provision_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,23 +207,30 @@ func TestEnv(t *testing.T) {
 	ctx := context.Background()
 	cfg := emulatortest.Config(t)
 	topo := testTopology("provenv")
+	// validate is fed by two routes: it gets the queue and dead-letter
+	// queue of each.
+	topo.Routes = append(topo.Routes, topology.Route{Name: "repriced", Function: "validate", Match: topology.Match{
+		Table: "orders", Operations: []topology.Operation{topology.Modify}, Changed: []string{"total"},
+	}})
 	res, err := provision.Apply(ctx, cfg, topo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	env := res.Env("validate")
 	want := map[string]string{
-		"TABLE_ORDERS":        "provenv-orders",
-		"TABLE_LINES":         "provenv-lines",
-		"TABLE_IDEMPOTENCY":   "provenv-idempotency",
-		"TABLE_CONNECTIONS":   "provenv-connections",
-		"TABLE_SUBSCRIPTIONS": "provenv-subscriptions",
-		"TABLE_EVENTLOG":      "provenv-eventlog",
-		"EVENT_BUS_NAME":      "provenv-bus",
-		"DLQ_URL":             res.Routes["placed"].DLQURL,
-		"ROUTE_NAME":          "placed",
-		"STAGE":               "dev",
-		"EXTRA":               "1",
+		"TABLE_ORDERS":             "provenv-orders",
+		"TABLE_LINES":              "provenv-lines",
+		"TABLE_IDEMPOTENCY":        "provenv-idempotency",
+		"TABLE_CONNECTIONS":        "provenv-connections",
+		"TABLE_SUBSCRIPTIONS":      "provenv-subscriptions",
+		"TABLE_EVENTLOG":           "provenv-eventlog",
+		"EVENT_BUS_NAME":           "provenv-bus",
+		"ROUTE_PLACED_QUEUE_ARN":   res.Routes["placed"].QueueARN,
+		"ROUTE_PLACED_DLQ_URL":     res.Routes["placed"].DLQURL,
+		"ROUTE_REPRICED_QUEUE_ARN": res.Routes["repriced"].QueueARN,
+		"ROUTE_REPRICED_DLQ_URL":   res.Routes["repriced"].DLQURL,
+		"STAGE":                    "dev",
+		"EXTRA":                    "1",
 	}
 	for k, v := range want {
 		if env[k] != v {
@@ -231,6 +239,15 @@ func TestEnv(t *testing.T) {
 	}
 	if len(env) != len(want) {
 		t.Errorf("env %v has extra variables", env)
+	}
+	for _, r := range []string{"placed", "repriced"} {
+		if got := res.Routes[r]; !strings.HasPrefix(got.QueueARN, "arn:aws:sqs:") || !strings.HasSuffix(got.QueueARN, ":provenv-"+r) ||
+			!strings.HasSuffix(got.DLQURL, "/provenv-"+r+"-dlq") {
+			t.Errorf("route %s: queue %s, dead-letter queue %s", r, got.QueueARN, got.DLQURL)
+		}
+	}
+	if _, ok := res.Env("notify")["ROUTE_PLACED_DLQ_URL"]; ok {
+		t.Errorf("notify got the dead-letter queue of a route that does not feed it")
 	}
 	if _, ok := res.Env("notify")["TABLE_LINES"]; ok {
 		t.Errorf("notify got a table it does not declare")

@@ -9,5 +9,10 @@
 // and a Management API, so the same handler runs on a laptop and on AWS.
 //
 // The app plugs in its schema and a Topics pair: the topic a subscription
-// listens on, and the topics a change concerns.
+// listens on, and the topics a change concerns. Connections authenticate
+// in connection_init (Authenticate: an OIDC token, see lib/identity); the
+// verified identity is the connection's session, every operation runs with
+// it (identity.From), and the connection ends when it expires (Expire, run
+// by an in-process timer or, on AWS, an EventBridge Scheduler schedule
+// through Invoke; see package expiry).
 package realtime

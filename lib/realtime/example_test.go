@@ -3,8 +3,8 @@ package realtime_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log"
+	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,12 +14,17 @@ import (
 	graphql "github.com/graph-gophers/graphql-go"
 
 	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/realtime"
+	"github.com/threefactor/framework/lib/realtime/expiry"
 	"github.com/threefactor/framework/lib/realtime/store"
 )
 
-// A WebSocket API Lambda: the app brings its schema, its topics and an
-// OnConnect that checks the connection_init payload.
+// A WebSocket API Lambda: the app brings its schema and its topics; the
+// token in connection_init is verified against the issuer (AUTH_ISSUER,
+// AUTH_AUDIENCE...), and each connection is closed when its token expires
+// by an EventBridge Scheduler schedule (package expiry). Invoke takes both
+// the WebSocket API's events and the schedule's.
 func ExampleNewHandler() {
 	ctx := context.Background()
 	cfg, err := config.LoadDefaultConfig(ctx)
@@ -29,6 +34,14 @@ func ExampleNewHandler() {
 	st, err := store.New(dynamodb.NewFromConfig(cfg), store.Config{
 		ConnectionsTable: "app-connections", SubscriptionsTable: "app-subscriptions",
 	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	verifier, err := identity.VerifierFromEnv(os.Getenv)
+	if err != nil {
+		log.Fatal(err)
+	}
+	closer, err := expiry.FromEnv(cfg, os.Getenv)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -50,16 +63,11 @@ func ExampleNewHandler() {
 				return []string{"itemChanged:" + k.ID}
 			},
 		},
-		OnConnect: func(ctx context.Context, payload json.RawMessage) (realtime.Accept, error) {
-			var p struct{ Token string }
-			if json.Unmarshal(payload, &p) != nil || p.Token == "" {
-				return realtime.Accept{}, errors.New("no token") // closes with 4403
-			}
-			return realtime.Accept{Session: json.RawMessage(`{"user":"from the token"}`)}, nil
-		},
+		OnConnect: realtime.Authenticate(verifier), // no or a bad token: close 4403
+		Expiry:    closer,
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(h.Invoke)
 }

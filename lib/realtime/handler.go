@@ -8,14 +8,21 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	apitypes "github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 	graphql "github.com/graph-gophers/graphql-go"
+	gqlerrors "github.com/graph-gophers/graphql-go/errors"
 
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/correlation"
+	"github.com/threefactor/framework/lib/errs"
+	"github.com/threefactor/framework/lib/gqldoc"
+	"github.com/threefactor/framework/lib/graphqlhttp"
+	"github.com/threefactor/framework/lib/identity"
+	"github.com/threefactor/framework/lib/origin"
 	"github.com/threefactor/framework/lib/realtime/store"
 	"github.com/threefactor/framework/lib/realtime/wsproto"
 )
@@ -26,7 +33,10 @@ import (
 type Topics struct {
 	// Subscription is the topic of a subscription root field with its
 	// arguments, e.g. "orderUpdated:<id>". An error is sent to the client
-	// as the subscription's error message.
+	// as the subscription's error message, with its lib/errs code and
+	// client-safe message (errs.BadUserInput for an argument it refuses);
+	// an error without a code is an internal one, which the client sees as
+	// "internal error" with the request id, its detail going to the log.
 	Subscription func(field string, args map[string]any) (string, error)
 	// Change lists the topics a committed change concerns.
 	Change func(e change.Event) []string
@@ -36,14 +46,17 @@ type Topics struct {
 type Accept struct {
 	// Ack is the connection_ack payload (a JSON object), or nil.
 	Ack json.RawMessage
-	// Session is kept with the connection and its subscriptions, and
-	// handed to resolvers through SessionFrom (e.g. the caller's identity).
-	// It never goes to the client.
-	Session json.RawMessage
+	// Identity is the connection's verified caller, or nil: it is kept
+	// with the connection and its subscriptions (never sent to the
+	// client), every operation of the connection runs with it
+	// (identity.From), no push is made after it expires, and the
+	// connection is closed then.
+	Identity *identity.Identity
 }
 
-// ConnectFunc checks a connection_init payload (e.g. a token). An error
-// closes the connection with 4403 Forbidden.
+// ConnectFunc checks a connection_init payload (e.g. a token; see
+// Authenticate). An identity.ErrUnauthenticated error closes the
+// connection with 4403 Forbidden, any other with 4500.
 type ConnectFunc func(ctx context.Context, payload json.RawMessage) (Accept, error)
 
 // ManagementAPI is the part of the API Gateway Management API the handler
@@ -55,18 +68,39 @@ type ManagementAPI interface {
 
 // Config configures a Handler.
 type Config struct {
-	// Schema runs operations; it needs a resolver.
+	// Schema runs operations; it needs a resolver. Build it with
+	// graphqlhttp.ParseSchema and Limits.
 	Schema *graphql.Schema
-	Topics Topics
-	Store  *store.Store
+	// Limits are the ones Schema was built with: the Gate the HTTP
+	// transport uses checks every operation with them before it runs or is
+	// stored (depth, cost, introspection, variables).
+	Limits graphqlhttp.Limits
+	// Timeout bounds the execution of a query or mutation sent over the
+	// socket, as graphqlhttp.Config.Timeout does over HTTP. Zero selects
+	// graphqlhttp.DefaultTimeout, a negative value only the Lambda's
+	// deadline.
+	Timeout time.Duration
+	Topics  Topics
+	Store   *store.Store
 	// Management is the Management API client (an
 	// *apigatewaymanagementapi.Client whose endpoint is the API's
 	// https://{api}.execute-api.{region}.amazonaws.com/{stage}, or the
 	// local one).
 	Management ManagementAPI
 	// OnConnect decides connection_init; nil accepts every connection with
-	// no ack payload and no session.
+	// no ack payload and no identity.
 	OnConnect ConnectFunc
+	// Origins are the browser origins $connect accepts (403 otherwise); a
+	// handshake without an Origin header (native apps) is accepted. The
+	// zero Policy accepts no browser origin.
+	Origins origin.Policy
+	// Expiry closes a connection when its identity expires, by making
+	// Expire run then: on AWS an EventBridge Scheduler one-time schedule
+	// (package expiry). Nil: an in-process timer, for a process that
+	// lives as long as its connections (the dev runtime).
+	Expiry ExpiryScheduler
+	// Now is the clock; default time.Now.
+	Now func() time.Time
 	// MaxSubscriptions bounds the open subscriptions of one connection
 	// (the connection item holds them, and an item holds 400 KB); a
 	// subscribe over it gets an error message. Default 100.
@@ -93,6 +127,9 @@ func (c Config) Validate() error {
 	if c.MaxSubscriptions < 0 {
 		errs = append(errs, errors.New("realtime: negative MaxSubscriptions"))
 	}
+	if err := c.Limits.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("realtime: %w", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -102,8 +139,10 @@ const DefaultMaxSubscriptions = 100
 // Handler is the WebSocket API's Lambda handler for the $connect,
 // $disconnect and $default routes.
 type Handler struct {
-	cfg Config
-	log *slog.Logger
+	cfg    Config
+	log    *slog.Logger
+	gate   *graphqlhttp.Gate
+	timers *timers // nil when cfg.Expiry schedules
 }
 
 // NewHandler returns a Handler.
@@ -117,7 +156,21 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.MaxSubscriptions == 0 {
 		cfg.MaxSubscriptions = DefaultMaxSubscriptions
 	}
-	return &Handler{cfg: cfg, log: cfg.Logger}, nil
+	if cfg.Timeout == 0 {
+		cfg.Timeout = graphqlhttp.DefaultTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	gate, err := graphqlhttp.NewGate(cfg.Schema, cfg.Limits, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{cfg: cfg, log: cfg.Logger, gate: gate}
+	if cfg.Expiry == nil {
+		h.timers = newTimers(h)
+	}
+	return h, nil
 }
 
 // Route keys of the WebSocket API.
@@ -143,6 +196,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 	case RouteConnect:
 		return h.connect(ctx, log, req)
 	case RouteDisconnect:
+		h.timers.cancel(id)
 		if err := h.cfg.Store.DeleteConnection(ctx, id); err != nil {
 			log.ErrorContext(ctx, "disconnect", "err", err)
 			return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, err
@@ -183,7 +237,28 @@ func offeredProtocols(req events.APIGatewayWebsocketProxyRequest) []string {
 	return out
 }
 
+// requestOrigins lists the Origin header values of a $connect event.
+func requestOrigins(req events.APIGatewayWebsocketProxyRequest) []string {
+	for k, vs := range req.MultiValueHeaders {
+		if strings.EqualFold(k, "Origin") {
+			return vs
+		}
+	}
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, "Origin") {
+			return []string{v}
+		}
+	}
+	return nil
+}
+
 func (h *Handler) connect(ctx context.Context, log *slog.Logger, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	if o := requestOrigins(req); !h.cfg.Origins.AllowsHeader(o) {
+		// A page on another site would act with the user's session
+		// (cross-site WebSocket hijacking): refuse the handshake.
+		log.InfoContext(ctx, "connect refused: origin not allowed", "origin", o)
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusForbidden, Body: "Forbidden: origin not allowed"}, nil
+	}
 	ok := false
 	for _, p := range offeredProtocols(req) {
 		ok = ok || p == wsproto.Subprotocol
@@ -251,17 +326,35 @@ func (h *Handler) connectionInit(ctx context.Context, log *slog.Logger, id strin
 	if h.cfg.OnConnect != nil {
 		var err error
 		if acc, err = h.cfg.OnConnect(ctx, m.Payload); err != nil {
+			// Nothing is kept of a refused connection: close deletes it.
+			if !errors.Is(err, identity.ErrUnauthenticated) {
+				log.ErrorContext(ctx, "connection_init could not be decided", "err", err)
+				return h.close(ctx, log, id, wsproto.CloseInternalError, "Internal server error")
+			}
 			log.InfoContext(ctx, "connection refused", "err", err)
 			return h.close(ctx, log, id, wsproto.CloseForbidden, wsproto.ReasonForbidden)
 		}
 	}
-	if err := h.cfg.Store.Ack(ctx, id, acc.Session); err != nil {
+	session, err := Session(acc.Identity)
+	if err != nil {
+		return err
+	}
+	if acc.Identity != nil {
+		ctx = WithIdentity(ctx, *acc.Identity, true)
+	}
+	if err := h.cfg.Store.Ack(ctx, id, session); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
 		return err
 	}
-	return h.send(ctx, log, id, wsproto.Encode(wsproto.Message{Type: wsproto.ConnectionAck, Payload: acc.Ack}))
+	if err := h.send(ctx, log, id, wsproto.Encode(wsproto.Message{Type: wsproto.ConnectionAck, Payload: acc.Ack})); err != nil {
+		return err
+	}
+	if acc.Identity != nil && !acc.Identity.Expires.IsZero() {
+		return h.scheduleExpiry(ctx, log, id, acc.Identity.Expires)
+	}
+	return nil
 }
 
 func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m wsproto.Message) error {
@@ -274,6 +367,15 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 	case !conn.Acked:
 		return h.close(ctx, log, id, wsproto.CloseUnauthorized, wsproto.ReasonUnauthorized)
 	}
+	who, hasID, err := SessionIdentity(conn.Session)
+	if err != nil {
+		return err
+	}
+	if hasID && who.Expired(h.cfg.Now()) {
+		// The expiry timer has not closed it yet: nothing more runs.
+		return h.Expire(ctx, id)
+	}
+	ctx = WithIdentity(ctx, who, hasID)
 	if _, dup := conn.Subscriptions[m.ID]; dup {
 		return h.close(ctx, log, id, wsproto.CloseSubscriberExists, wsproto.ReasonSubscriberExists(m.ID))
 	}
@@ -281,41 +383,48 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 	if err != nil {
 		return h.close(ctx, log, id, wsproto.CloseBadRequest, reason(err))
 	}
-	op, err := wsproto.Analyze(p.Query, p.OperationName, p.Variables)
-	if err != nil {
-		return h.send(ctx, log, id, wsproto.ErrorMessage(m.ID, []wsproto.Err{{Message: err.Error()}}))
+	op, refused := h.gate.Read(p.Query, p.OperationName)
+	if refused != nil {
+		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, refused)
 	}
-	if qerrs := h.cfg.Schema.ValidateWithVariables(p.Query, p.Variables); len(qerrs) > 0 {
-		return h.sendJSON(ctx, log, id, wsproto.Error, m.ID, qerrs)
+	defer h.gate.Release(op)
+	vars, refusals := h.gate.Check(op, p.Variables)
+	if refusals != nil {
+		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, refusals...)
 	}
-	opCtx := WithSession(ctx, conn.Session)
-	if op.Type != wsproto.OpSubscription {
-		// A query or mutation over the socket runs once: next, complete.
-		resp := h.cfg.Schema.Exec(opCtx, p.Query, p.OperationName, p.Variables)
-		if err := h.sendJSON(ctx, log, id, wsproto.Next, m.ID, resp); err != nil {
-			return err
-		}
-		return h.send(ctx, log, id, wsproto.CompleteMessage(m.ID))
+	if op.Kind != gqldoc.Subscription {
+		return h.execute(ctx, log, id, m.ID, p, vars)
+	}
+	if qerrs := h.cfg.Schema.ValidateWithVariables(p.Query, vars); len(qerrs) > 0 {
+		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, qerrs...)
 	}
 	if len(conn.Subscriptions) >= h.cfg.MaxSubscriptions {
-		return h.send(ctx, log, id, wsproto.ErrorMessage(m.ID, []wsproto.Err{{
-			Message:    fmt.Sprintf("this connection already has %d subscriptions, the most it may have", len(conn.Subscriptions)),
-			Extensions: map[string]any{"code": "TOO_MANY_SUBSCRIPTIONS"},
-		}}))
+		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, graphqlhttp.NewError(errs.TooManySubscriptions,
+			fmt.Sprintf("this connection already has %d subscriptions, the most it may have", len(conn.Subscriptions))))
 	}
-	if len(op.RootFields) != 1 {
-		return h.send(ctx, log, id, wsproto.ErrorMessage(m.ID, []wsproto.Err{{
-			Message: fmt.Sprintf("a subscription must select exactly one root field, not %d", len(op.RootFields)),
-		}}))
-	}
-	topic, err := h.cfg.Topics.Subscription(op.RootFields[0].Name, op.RootFields[0].Args)
+	fields, err := op.RootFields(vars)
 	if err != nil {
-		return h.send(ctx, log, id, wsproto.ErrorMessage(m.ID, []wsproto.Err{{Message: err.Error()}}))
+		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, graphqlhttp.NewError(errs.GraphQLValidationFailed, err.Error()))
+	}
+	if len(fields) != 1 {
+		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, graphqlhttp.NewError(errs.GraphQLValidationFailed,
+			fmt.Sprintf("a subscription must select exactly one root field, not %d", len(fields))))
+	}
+	topic, err := h.cfg.Topics.Subscription(fields[0].Name, fields[0].Args)
+	if err != nil {
+		// The app's error: its code and safe message, or an internal one.
+		return h.sendErrors(ctx, log, id, m.ID, p.OperationName,
+			&gqlerrors.QueryError{Message: err.Error(), ResolverError: err, Path: []any{fields[0].Name}})
+	}
+	expires := conn.ExpiresAt
+	if hasID && !who.Expires.IsZero() && who.Expires.Before(expires) {
+		// Gone from the store's reads (and DynamoDB's TTL) at the token's expiry.
+		expires = who.Expires
 	}
 	err = h.cfg.Store.AddSubscription(ctx, store.Subscription{
 		Topic: topic, ConnectionID: id, ID: m.ID,
-		Query: p.Query, OperationName: p.OperationName, Variables: p.Variables,
-		Session: conn.Session, ExpiresAt: conn.ExpiresAt,
+		Query: p.Query, OperationName: p.OperationName, Variables: vars,
+		Session: conn.Session, ExpiresAt: expires,
 	})
 	switch {
 	case errors.Is(err, store.ErrDuplicate):
@@ -334,12 +443,30 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 	return nil
 }
 
-func (h *Handler) sendJSON(ctx context.Context, log *slog.Logger, conn, typ, id string, payload any) error {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return fmt.Errorf("encode %s payload: %w", typ, err)
+// execute runs a query or mutation once, within the timeout: next (the
+// result, its errors as clients may see them) and complete, or an error
+// message when it did not run (it did not validate, or timed out).
+func (h *Handler) execute(ctx context.Context, log *slog.Logger, conn, id string, p wsproto.SubscribePayload, vars map[string]any) error {
+	execCtx := ctx
+	if h.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		execCtx, cancel = context.WithTimeout(ctx, h.cfg.Timeout)
+		defer cancel()
 	}
-	return h.send(ctx, log, conn, wsproto.Encode(wsproto.Message{ID: id, Type: typ, Payload: b}))
+	resp := h.cfg.Schema.Exec(execCtx, p.Query, p.OperationName, vars)
+	if resp.Data == nil {
+		return h.sendErrors(ctx, log, conn, id, p.OperationName, resp.Errors...)
+	}
+	payload := h.gate.Response(ctx, p.OperationName, resp.Data, resp.Errors)
+	if err := h.send(ctx, log, conn, wsproto.NextMessage(id, payload)); err != nil {
+		return err
+	}
+	return h.send(ctx, log, conn, wsproto.CompleteMessage(id))
+}
+
+// sendErrors sends an error message: the operation ends.
+func (h *Handler) sendErrors(ctx context.Context, log *slog.Logger, conn, id, opName string, qerrs ...*gqlerrors.QueryError) error {
+	return h.send(ctx, log, conn, wsproto.ErrorMessage(id, h.gate.Errors(ctx, opName, qerrs)))
 }
 
 // send posts a frame to a connection; a gone connection is cleaned up.

@@ -25,6 +25,8 @@ import (
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
+	"github.com/threefactor/framework/lib/errs"
+	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/provision"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/fanout"
@@ -38,30 +40,55 @@ func TestMain(m *testing.M) { os.Exit(emulatortest.Main(m)) }
 
 const sdl = `
 schema { query: Query mutation: Mutation subscription: Subscription }
-type Query { whoami: String! hello(name: String!): String! correlation: String! }
+type Query {
+  whoami: String!
+  hello(name: String!): String!
+  correlation: String!
+  items(n: Int!): [Item!]!
+  leak: String
+  wait: String
+}
 type Mutation { bump(n: Int!): Int! }
 type Subscription { itemChanged(id: ID!): Item! }
-type Item { id: ID! status: String! }
+type Item { id: ID! status: String! next: Item }
 `
+
+// secret is what the leak resolver's error says; no client may see it.
+const secret = "operation error DynamoDB: GetItem, https response error StatusCode: 400, RequestID: 7Q3S9, ValidationException"
 
 type root struct{ counter atomic.Int32 }
 
 func (*root) Whoami(ctx context.Context) string {
-	var s struct{ User string }
-	_ = json.Unmarshal(realtime.SessionFrom(ctx), &s)
-	return s.User
+	id, _ := identity.From(ctx)
+	return id.Subject
 }
 func (*root) Hello(args struct{ Name string }) string { return "hello " + args.Name }
 
 func (*root) Correlation(ctx context.Context) string { return correlation.From(ctx) }
 func (r *root) Bump(args struct{ N int32 }) int32    { return r.counter.Add(args.N) }
 
+func (*root) Items(args struct{ N int32 }) []itemResolver {
+	out := make([]itemResolver, max(0, min(args.N, 10)))
+	for i := range out {
+		out[i] = itemResolver{item{ID: fmt.Sprint(i), Status: "PLACED"}}
+	}
+	return out
+}
+
+func (*root) Leak() (*string, error) { return nil, errors.New(secret) }
+
+func (*root) Wait(ctx context.Context) (*string, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
 type item struct{ ID, Status string }
 
 type itemResolver struct{ it item }
 
-func (r itemResolver) ID() graphql.ID { return graphql.ID(r.it.ID) }
-func (r itemResolver) Status() string { return r.it.Status }
+func (r itemResolver) ID() graphql.ID      { return graphql.ID(r.it.ID) }
+func (r itemResolver) Status() string      { return r.it.Status }
+func (r itemResolver) Next() *itemResolver { return nil }
 
 func (*root) ItemChanged(ctx context.Context, args struct{ ID graphql.ID }) (<-chan itemResolver, error) {
 	ch := make(chan itemResolver, 1)
@@ -85,6 +112,7 @@ type stack struct {
 	store  *store.Store
 	front  *localws.Server
 	fanout *fanout.Fanout
+	h      *realtime.Handler
 }
 
 var appSeq atomic.Int64
@@ -92,6 +120,12 @@ var appSeq atomic.Int64
 func topicOf(field string, args map[string]any) (string, error) {
 	if field != "itemChanged" {
 		return "", fmt.Errorf("no subscription %q", field)
+	}
+	switch args["id"] {
+	case "":
+		return "", errs.New(errs.BadUserInput, "id must not be empty")
+	case "boom":
+		return "", errors.New(secret) // an app failure, not the client's
 	}
 	return "item:" + fmt.Sprint(args["id"]), nil
 }
@@ -123,10 +157,13 @@ func newStack(t *testing.T, initTimeout time.Duration, opts ...func(*realtime.Co
 		OnConnect: func(_ context.Context, payload json.RawMessage) (realtime.Accept, error) {
 			var p struct{ Token string }
 			_ = json.Unmarshal(payload, &p)
-			if p.Token == "bad" {
-				return realtime.Accept{}, errors.New("bad token")
+			if p.Token == "unavailable" {
+				return realtime.Accept{}, identity.ErrKeysUnavailable
 			}
-			return realtime.Accept{Ack: json.RawMessage(`{"server":"test"}`), Session: json.RawMessage(`{"User":"ann"}`)}, nil
+			if p.Token == "bad" {
+				return realtime.Accept{}, identity.ErrSignature
+			}
+			return realtime.Accept{Ack: json.RawMessage(`{"server":"test"}`), Identity: &identity.Identity{Subject: "ann"}}, nil
 		},
 	}
 	for _, o := range opts {
@@ -136,7 +173,7 @@ func newStack(t *testing.T, initTimeout time.Duration, opts ...func(*realtime.Co
 	if err != nil {
 		t.Fatal(err)
 	}
-	front, err := localws.New(localws.Config{Handler: h.Handle, InitTimeout: initTimeout, Logger: log})
+	front, err := localws.New(localws.Config{Handler: h.Handle, InitTimeout: initTimeout, Logger: log, Credentials: cfg.Credentials})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +191,7 @@ func newStack(t *testing.T, initTimeout time.Duration, opts ...func(*realtime.Co
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { front.Close(); srv.Close() })
-	return &stack{url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/graphql", store: st, front: front, fanout: f}
+	return &stack{url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/graphql", store: st, front: front, fanout: f, h: h}
 }
 
 type client struct {
@@ -278,6 +315,11 @@ func TestProtocol(t *testing.T) {
 		c.send(`{"type":"connection_init","payload":{"token":"bad"}}`)
 		c.expectClose(wsproto.CloseForbidden, "Forbidden")
 	})
+	t.Run("4500 when OnConnect cannot decide", func(t *testing.T) {
+		c, _, _ := s.dial(t)
+		c.send(`{"type":"connection_init","payload":{"token":"unavailable"}}`)
+		c.expectClose(wsproto.CloseInternalError, "Internal server error")
+	})
 	t.Run("4408 without connection_init", func(t *testing.T) {
 		quick := newStack(t, 200*time.Millisecond)
 		c, _, _ := quick.dial(t)
@@ -396,7 +438,7 @@ func TestProtocol(t *testing.T) {
 			t.Fatalf("got %+v", m)
 		}
 		subs, err := s.store.SubscriptionsFor(ctx, "item:i1")
-		if err != nil || len(subs) != 1 || subs[0].ID != "s1" || string(subs[0].Session) != `{"User":"ann"}` {
+		if err != nil || len(subs) != 1 || subs[0].ID != "s1" || !strings.Contains(string(subs[0].Session), `"sub":"ann"`) {
 			t.Fatalf("stored = %+v, %v", subs, err)
 		}
 		ev := change.Event{ID: "e1", Table: "items", Keys: json.RawMessage(`{"id":"i1"}`), New: json.RawMessage(`{"id":"i1","status":"PAID"}`)}

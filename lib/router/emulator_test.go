@@ -120,7 +120,7 @@ func TestRouterWithEmulator(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range out.Messages {
-			ev, err := change.FromEventBridge([]byte(aws.ToString(m.Body)))
+			ev, err := change.FromEventBridge(aws.ToString(m.Body))
 			if err != nil {
 				t.Fatalf("message body does not decode: %v\n%s", err, aws.ToString(m.Body))
 			}

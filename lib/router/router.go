@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -104,6 +105,8 @@ type Router struct {
 	cfg    Config
 	log    *slog.Logger
 	decode func(events.DynamoDBEventRecord) (change.Event, error)
+	// The fields every entry shares, made once: the SDK only reads them.
+	busName, source, detailType *string
 }
 
 // New makes a Router.
@@ -124,7 +127,8 @@ func New(cfg Config) (*Router, error) {
 	if log == nil {
 		log = correlation.Logger()
 	}
-	return &Router{cfg: cfg, log: log.With("component", "router"), decode: change.StreamDecoder(cfg.Tables)}, nil
+	return &Router{cfg: cfg, log: log.With("component", "router"), decode: change.StreamDecoder(cfg.Tables),
+		busName: aws.String(cfg.BusName), source: aws.String(cfg.Source), detailType: aws.String(topology.DetailType)}, nil
 }
 
 // EntrySize is the size EventBridge counts for an entry against its
@@ -247,11 +251,14 @@ func (r *Router) entry(p *pending) error {
 	if err != nil {
 		return err
 	}
+	// detail is this entry's alone and never written again: the entry's
+	// string can share its bytes rather than copy them.
+	d := unsafe.String(unsafe.SliceData(detail), len(detail))
 	p.entry = ebtypes.PutEventsRequestEntry{
-		EventBusName: aws.String(r.cfg.BusName),
-		Source:       aws.String(r.cfg.Source),
-		DetailType:   aws.String(topology.DetailType),
-		Detail:       aws.String(string(detail)),
+		EventBusName: r.busName,
+		Source:       r.source,
+		DetailType:   r.detailType,
+		Detail:       &d,
 	}
 	if !p.ev.ApproximateAt.IsZero() {
 		p.entry.Time = aws.Time(p.ev.ApproximateAt)

@@ -19,12 +19,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
+	"github.com/threefactor/framework/lib/benchfig"
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
 	"github.com/threefactor/framework/lib/topology"
 )
 
-func TestMain(m *testing.M) { os.Exit(emulatortest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := emulatortest.Main(m)
+	benchfig.Print(os.Stdout)
+	os.Exit(code)
+}
 
 const testARN = "arn:aws:dynamodb:us-east-1:123456789012:table/app-orders/stream/2024-11-24T00:00:00.000"
 
@@ -79,9 +84,9 @@ func (f *fakeBus) PutEvents(ctx context.Context, in *eventbridge.PutEventsInput,
 }
 
 // envelope is the body EventBridge would deliver for an entry.
-func envelope(e ebtypes.PutEventsRequestEntry) []byte {
-	return []byte(fmt.Sprintf(`{"id":"x","detail-type":%q,"source":%q,"detail":%s}`,
-		aws.ToString(e.DetailType), aws.ToString(e.Source), aws.ToString(e.Detail)))
+func envelope(e ebtypes.PutEventsRequestEntry) string {
+	return fmt.Sprintf(`{"id":"x","detail-type":%q,"source":%q,"detail":%s}`,
+		aws.ToString(e.DetailType), aws.ToString(e.Source), aws.ToString(e.Detail))
 }
 
 // record makes a real-shaped INSERT stream record with an image of about

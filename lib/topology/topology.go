@@ -415,21 +415,90 @@ func (t Topology) DLQName(route string) string { return t.App + "-" + route + "-
 // locally and on AWS.
 const (
 	EnvEventBus = "EVENT_BUS_NAME"
-	// EnvDLQURL is the dead-letter queue URL of the route feeding a function;
-	// permanent failures are sent there at once.
-	EnvDLQURL = "DLQ_URL"
-	// EnvRouteName names the route feeding a function (for logs).
-	EnvRouteName = "ROUTE_NAME"
 	// EnvManagementEndpoint is the WebSocket Management API endpoint.
 	EnvManagementEndpoint = "WS_MANAGEMENT_ENDPOINT"
 	// EnvStage is dev or prod.
 	EnvStage = "STAGE"
+	// EnvAllowedOrigins lists the browser origins (comma-separated,
+	// scheme://host[:port] or scheme://host:*) that may open the WebSocket
+	// and call the HTTP API; see package origin.
+	EnvAllowedOrigins = "ALLOWED_ORIGINS"
+)
+
+// Paths of the HTTP API, on AWS and locally.
+const (
+	// GraphQLPath is the GraphQL endpoint, over HTTP (behind the JWT
+	// authorizer) and WebSocket (the dev runtime's front door; on AWS the
+	// WebSocket API has its own domain).
+	GraphQLPath = "/graphql"
+	// GraphiQLPath serves the GraphiQL page, without authorization, on the
+	// dev stage and in the dev runtime only.
+	GraphiQLPath = "/graphiql"
+)
+
+// Environment variables of identity (see lib/identity), set by infra on
+// AWS and by the dev runtime locally.
+const (
+	// EnvAuthIssuer is the OIDC issuer tokens must come from: their iss
+	// claim equals it exactly.
+	EnvAuthIssuer = "AUTH_ISSUER"
+	// EnvAuthAudience lists, comma-separated, the audiences (client ids)
+	// a token may be for.
+	EnvAuthAudience = "AUTH_AUDIENCE"
+	// EnvAuthJWKSURL is where the issuer's keys are; unset, it is
+	// discovered at AUTH_ISSUER/.well-known/openid-configuration.
+	EnvAuthJWKSURL = "AUTH_JWKS_URL"
+	// EnvAuthGroupsClaim names the claim holding the caller's groups;
+	// unset, "cognito:groups".
+	EnvAuthGroupsClaim = "AUTH_GROUPS_CLAIM"
+	// EnvExpiryScheduleGroup is the EventBridge Scheduler group holding
+	// the one-time schedules that close WebSocket connections when their
+	// token expires.
+	EnvExpiryScheduleGroup = "EXPIRY_SCHEDULE_GROUP"
+	// EnvExpirySchedulerRoleARN is the role EventBridge Scheduler assumes
+	// to invoke the realtime function at a token's expiry.
+	EnvExpirySchedulerRoleARN = "EXPIRY_SCHEDULER_ROLE_ARN"
 )
 
 // TableEnv is the environment variable holding a table's physical name,
 // e.g. TABLE_ORDERS for "orders".
 func TableEnv(table string) string {
-	return "TABLE_" + strings.ToUpper(strings.ReplaceAll(table, "-", "_"))
+	return "TABLE_" + envName(table)
+}
+
+// RouteQueueARNEnv is the environment variable holding the ARN of a
+// route's queue, e.g. ROUTE_VALIDATE_ORDER_QUEUE_ARN for
+// "validate-order". The route's function gets it for each route feeding
+// it: an SQS message names the queue it came from by this ARN (its
+// eventSourceARN), which tells the function the message's route.
+func RouteQueueARNEnv(route string) string {
+	return "ROUTE_" + envName(route) + "_QUEUE_ARN"
+}
+
+// RouteDLQURLEnv is the environment variable holding the URL of a route's
+// dead-letter queue, e.g. ROUTE_VALIDATE_ORDER_DLQ_URL: the route's
+// function sends a message of that route that fails permanently there at
+// once.
+func RouteDLQURLEnv(route string) string {
+	return "ROUTE_" + envName(route) + "_DLQ_URL"
+}
+
+// envName turns a table or route name (lower case letters, digits and
+// dashes) into the upper case part of a variable name.
+func envName(name string) string {
+	return strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// RoutesOf lists the routes that feed function, with defaults applied,
+// in declaration order.
+func (t Topology) RoutesOf(function string) []Route {
+	var out []Route
+	for _, r := range t.Routes {
+		if r.Function == function {
+			out = append(out, t.withDefaults(r))
+		}
+	}
+	return out
 }
 
 // TableNames maps logical to local physical names for every table.

@@ -119,10 +119,35 @@ func TestNamesAndEnv(t *testing.T) {
 	if got := topology.TableEnv("order-lines"); got != "TABLE_ORDER_LINES" {
 		t.Fatal(got)
 	}
+	if got := topology.RouteQueueARNEnv("ship-paid"); got != "ROUTE_SHIP_PAID_QUEUE_ARN" {
+		t.Fatal(got)
+	}
+	if got := topology.RouteDLQURLEnv("ship-paid"); got != "ROUTE_SHIP_PAID_DLQ_URL" {
+		t.Fatal(got)
+	}
 	if got := tp.StreamTables(); len(got) != 1 || got[0] != "orders" {
 		t.Fatal(got)
 	}
 	if _, ok := tp.Table(topology.SubscriptionsTable); !ok {
 		t.Fatal("framework tables are part of AllTables")
+	}
+}
+
+func TestRoutesOf(t *testing.T) {
+	tp := sample()
+	tp.Functions = append(tp.Functions, topology.Function{Name: "audit"})
+	tp.Routes = append(tp.Routes,
+		topology.Route{Name: "audit-all", Function: "audit", Match: topology.Match{Table: "orders"}},
+		topology.Route{Name: "ship-new", Function: "ship", BatchSize: 3, Match: topology.Match{Table: "orders"}},
+	)
+	got := tp.RoutesOf("ship")
+	if len(got) != 2 || got[0].Name != "ship-paid" || got[1].Name != "ship-new" {
+		t.Fatalf("RoutesOf(ship) = %+v", got)
+	}
+	if got[0].BatchSize != 10 || got[1].BatchSize != 3 || got[0].VisibilityTimeout != 2*time.Minute {
+		t.Errorf("defaults not applied: %+v", got)
+	}
+	if got := tp.RoutesOf("nosuch"); len(got) != 0 {
+		t.Errorf("RoutesOf(nosuch) = %+v", got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
+	"github.com/threefactor/framework/lib/identity/devissuer"
 )
 
 var (
@@ -65,10 +66,36 @@ func FreeAddr(t testing.TB) string {
 // Dev is a running cmd/dev process in its own process group, on the
 // emulator AWS_ENDPOINT_URL names.
 type Dev struct {
-	Addr   string
-	Log    string
-	cmd    *exec.Cmd
-	exited chan error
+	Addr string
+	Log  string
+	// StateDir is its state directory, which holds its token issuer.
+	StateDir string
+	cmd      *exec.Cmd
+	exited   chan error
+}
+
+// Token mints a token the process accepts, as `make token` does: with
+// the issuer of its state directory, for o.Subject (default "alice").
+func (d *Dev) Token(t testing.TB, o devissuer.Options) string {
+	t.Helper()
+	if o.Subject == "" {
+		o.Subject = "alice"
+	}
+	tok, err := devissuer.Mint(d.StateDir, o)
+	if err != nil {
+		t.Fatalf("mint a token: %v", err)
+	}
+	return tok
+}
+
+// Issuer is the process's token issuer.
+func (d *Dev) Issuer(t testing.TB) *devissuer.Issuer {
+	t.Helper()
+	iss, err := devissuer.Open(d.StateDir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iss
 }
 
 // StartDev starts cmd/dev on addr with extra environment, on the test's
@@ -105,7 +132,7 @@ func StartDevWith(t testing.TB, o DevOptions) *Dev {
 	if o.StateDir == "" {
 		o.StateDir = filepath.Join(dir, "state")
 	}
-	d := &Dev{Addr: addr, Log: filepath.Join(dir, "dev.log"), exited: make(chan error, 1)}
+	d := &Dev{Addr: addr, Log: filepath.Join(dir, "dev.log"), StateDir: o.StateDir, exited: make(chan error, 1)}
 	logf, err := os.Create(d.Log)
 	if err != nil {
 		t.Fatal(err)

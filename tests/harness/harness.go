@@ -9,9 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -26,29 +24,20 @@ import (
 	"github.com/threefactor/framework/lib/app"
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/consumer"
+	"github.com/threefactor/framework/lib/devapp/devapptest"
 	"github.com/threefactor/framework/lib/devruntime"
 	"github.com/threefactor/framework/lib/idempotency"
 	"github.com/threefactor/framework/lib/router"
 	"github.com/threefactor/framework/lib/topology"
 )
 
-// Logger is quiet unless the tests run with -v, then it shows warnings.
-func Logger() *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	return slog.New(slog.NewJSONHandler(io.Discard, nil))
-}
+// Logger is quiet unless the tests run with -v (devapptest.Logger).
+func Logger() *slog.Logger { return devapptest.Logger() }
 
-// FastConfig is a runtime configuration with test-sized intervals.
+// FastConfig is a runtime configuration with test-sized intervals
+// (devapptest.FastConfig).
 func FastConfig(cfg aws.Config, topo topology.Topology) devruntime.Config {
-	return devruntime.Config{
-		AWS: cfg, Topology: topo, Addr: "127.0.0.1:0", Logger: Logger(), Out: io.Discard,
-		StreamPollInterval: 20 * time.Millisecond, ShardDiscoveryInterval: 200 * time.Millisecond,
-		StreamRetryBackoff: 20 * time.Millisecond, StreamMaxBackoff: 500 * time.Millisecond,
-		QueueWaitTime: time.Second, QueuePollers: 4, RetryBackoff: time.Millisecond,
-		ShutdownTimeout: 10 * time.Second,
-	}
+	return devapptest.FastConfig(cfg, topo)
 }
 
 // Pipeline is a running dev runtime.
@@ -119,7 +108,11 @@ func (p *Pipeline) ConsumerHandler(t testing.TB, route string, idempotent bool, 
 		t.Fatalf("no route %q", route)
 	}
 	env := p.RT.Env(r.Function)
-	cfg := consumer.Config{Function: r.Function, Route: route, DLQURL: env[topology.EnvDLQURL], SQS: p.SQS, Logger: Logger()}
+	cfg, err := consumer.ConfigFromEnv(p.Topo, r.Function, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.SQS, cfg.Logger = p.SQS, Logger()
 	if idempotent {
 		store := idempotency.New(p.DDB, env[topology.TableEnv(topology.IdempotencyTable)], idempotency.WithLogger(Logger()))
 		cfg.Middleware = []consumer.Middleware{idempotency.Middleware(store, "")}
@@ -217,7 +210,7 @@ func Drain(t testing.TB, c *sqs.Client, url string) []sqstypes.Message {
 // Event reads the change event in a message routed from the bus.
 func Event(t testing.TB, m sqstypes.Message) change.Event {
 	t.Helper()
-	ev, err := change.FromEventBridge([]byte(aws.ToString(m.Body)))
+	ev, err := change.FromEventBridge(aws.ToString(m.Body))
 	if err != nil {
 		t.Fatalf("message %s: %v", aws.ToString(m.MessageId), err)
 	}

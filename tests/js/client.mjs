@@ -3,9 +3,12 @@
 // clients observe leaves as JSON lines on stdout.
 //
 // Commands:
-//   {"cmd":"connect","client":"a","url":"ws://...","keepAlive":ms}
+//   {"cmd":"connect","client":"a","url":"ws://...","keepAlive":ms,"connectionParams":{...}}
 //        -> {"event":"connected","client":"a","ack":...}; with keepAlive, the
-//           client pings every ms and reports {"event":"pong","client":"a"}
+//           client pings every ms and reports {"event":"pong","client":"a"};
+//           connectionParams is the connection_init payload (the token:
+//           {"Authorization":"Bearer <jwt>"}); a refused one ->
+//           {"event":"closed","client":"a","code":4403,"reason":"Forbidden"}
 //   {"cmd":"subscribe","client":"a","sub":"s1","query":"...","variables":{...}}
 //        -> {"event":"next","sub":"s1","payload":...} per value, then
 //           {"event":"complete","sub":"s1"} or {"event":"error","sub":"s1","error":...}

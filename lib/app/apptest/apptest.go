@@ -193,7 +193,7 @@ func (f *Function) DeliverBody(t testing.TB, body string) error {
 		return *p
 	}
 	// The handler did not run: the consumer could not read the body.
-	if _, err := change.FromEventBridge([]byte(body)); err != nil {
+	if _, err := change.FromEventBridge(body); err != nil {
 		return errs.Permanent(err)
 	}
 	return fmt.Errorf("apptest: the message failed before the handler ran (see the log)")

@@ -128,15 +128,20 @@ func open(t *testing.T, b Backend, retention time.Duration, clock *Clock) (Opene
 	return opener, l
 }
 
-// Order is a change of an order: keys {"id": id}.
+// Order is a change of an order: keys {"id": id}. A change with a
+// correlation id was caused by the subject "user-1".
 func Order(eventID, orderID, seq string, at time.Time, correlationID string) change.Event {
+	causedBy := ""
+	if correlationID != "" {
+		causedBy = "user-1"
+	}
 	return change.Event{
 		ID: eventID, Table: "orders", Operation: topology.Modify,
 		Keys:           json.RawMessage(fmt.Sprintf(`{"id":%q}`, orderID)),
 		Old:            json.RawMessage(fmt.Sprintf(`{"id":%q,"status":"PLACED","total":12.50}`, orderID)),
 		New:            json.RawMessage(fmt.Sprintf(`{"id":%q,"status":"PAID","total":12.50,"seq":%q}`, orderID, seq)),
 		Changed:        []string{"seq", "status"},
-		SequenceNumber: seq, ApproximateAt: at, CorrelationID: correlationID,
+		SequenceNumber: seq, ApproximateAt: at, CorrelationID: correlationID, CausedBy: causedBy,
 	}
 }
 
@@ -191,7 +196,7 @@ func sameEvent(t *testing.T, got eventlog.Change, want change.Event) {
 	t.Helper()
 	if got.ID != want.ID || got.Table != want.Table || got.Operation != want.Operation ||
 		got.SequenceNumber != want.SequenceNumber || !got.ApproximateAt.Equal(want.ApproximateAt) ||
-		got.CorrelationID != want.CorrelationID || !slices.Equal(got.Changed, want.Changed) {
+		got.CorrelationID != want.CorrelationID || got.CausedBy != want.CausedBy || !slices.Equal(got.Changed, want.Changed) {
 		t.Fatalf("logged change %+v\nwant the event %+v", got.Event, want)
 	}
 	for _, pair := range [][2]json.RawMessage{{got.Keys, want.Keys}, {got.Old, want.Old}, {got.New, want.New}} {
@@ -984,8 +989,8 @@ func testInvalidInput(t *testing.T, b Backend) {
 	bad["bad operation"] = e
 	for name, e := range bad {
 		err := l.WriteChanges(c, good, e)
-		if errs.CodeOf(err) != errs.InvalidArgument {
-			t.Errorf("%s: %v, want %s", name, err, errs.InvalidArgument)
+		if errs.CodeOf(err) != errs.BadUserInput {
+			t.Errorf("%s: %v, want %s", name, err, errs.BadUserInput)
 		}
 	}
 	if _, err := l.Event(c, "good"); !errors.Is(err, eventlog.ErrNotFound) {
@@ -1000,22 +1005,22 @@ func testInvalidInput(t *testing.T, b Backend) {
 	} {
 		bd := d
 		mod(&bd)
-		if err := l.WriteDeliveries(c, bd); errs.CodeOf(err) != errs.InvalidArgument {
+		if err := l.WriteDeliveries(c, bd); errs.CodeOf(err) != errs.BadUserInput {
 			t.Errorf("delivery with %s: %v", name, err)
 		}
 	}
 	p := push("good", "", "s", clock.Now())
 	p.Outcome = "maybe"
-	if err := l.WritePushes(c, p); errs.CodeOf(err) != errs.InvalidArgument {
+	if err := l.WritePushes(c, p); errs.CodeOf(err) != errs.BadUserInput {
 		t.Errorf("push outcome: %v", err)
 	}
-	if _, err := l.Append(c, "", good); errs.CodeOf(err) != errs.InvalidArgument {
+	if _, err := l.Append(c, "", good); errs.CodeOf(err) != errs.BadUserInput {
 		t.Errorf("empty topic: %v", err)
 	}
-	if _, err := l.Append(c, strings.Repeat("t", eventlog.MaxTopicBytes+1), good); errs.CodeOf(err) != errs.InvalidArgument {
+	if _, err := l.Append(c, strings.Repeat("t", eventlog.MaxTopicBytes+1), good); errs.CodeOf(err) != errs.BadUserInput {
 		t.Errorf("long topic: %v", err)
 	}
-	if _, err := l.ItemHistory(c, eventlog.ItemKey{}); errs.CodeOf(err) != errs.InvalidArgument {
+	if _, err := l.ItemHistory(c, eventlog.ItemKey{}); errs.CodeOf(err) != errs.BadUserInput {
 		t.Errorf("history of no item: %v", err)
 	}
 }

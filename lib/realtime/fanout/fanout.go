@@ -16,9 +16,13 @@ import (
 	apitypes "github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 	"github.com/aws/smithy-go"
 	graphql "github.com/graph-gophers/graphql-go"
+	gqlerrors "github.com/graph-gophers/graphql-go/errors"
 
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/correlation"
+	"github.com/threefactor/framework/lib/errs"
+	"github.com/threefactor/framework/lib/graphqlhttp"
+	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/store"
 	"github.com/threefactor/framework/lib/realtime/wsproto"
@@ -35,6 +39,7 @@ const (
 	DefaultRetries        = 3
 	DefaultBackoff        = 50 * time.Millisecond
 	DefaultResolveTimeout = 10 * time.Second
+	DefaultPostTimeout    = 3 * time.Second
 )
 
 type postAPI interface {
@@ -58,8 +63,14 @@ type Config struct {
 	Decode     func(rec events.DynamoDBEventRecord) (change.Event, error)
 	Store      subscriptionStore
 	Management postAPI
-	// Concurrency bounds the pushes in flight for one record.
+	// Concurrency bounds the pushes in flight for one record (records are
+	// pushed one after another, so it bounds them all).
 	Concurrency int
+	// PostTimeout bounds each PostToConnection call: a connection whose
+	// call does not answer in time is given up for this change (not
+	// retried), so it holds up the change's other pushes, and the next
+	// change, no longer than that.
+	PostTimeout time.Duration
 	// Retries is how many times a failed push is retried.
 	Retries int
 	// Backoff is the first retry delay; it doubles, with jitter.
@@ -69,6 +80,9 @@ type Config struct {
 	// MaxMessageBytes is the largest frame posted; default MaxMessageBytes.
 	MaxMessageBytes int
 	Logger          *slog.Logger
+	// Now is the clock pushes are checked against identities' expiry
+	// with; default time.Now.
+	Now func() time.Time
 }
 
 // Validate reports missing settings.
@@ -86,8 +100,8 @@ func (c Config) Validate() error {
 	if c.Management == nil {
 		errs = append(errs, errors.New("fanout: no Management API client"))
 	}
-	if c.Concurrency < 0 || c.Retries < 0 || c.Backoff < 0 {
-		errs = append(errs, errors.New("fanout: negative concurrency, retries or backoff"))
+	if c.Concurrency < 0 || c.Retries < 0 || c.Backoff < 0 || c.PostTimeout < 0 {
+		errs = append(errs, errors.New("fanout: negative concurrency, retries, backoff or post timeout"))
 	}
 	return errors.Join(errs...)
 }
@@ -96,6 +110,9 @@ func (c Config) Validate() error {
 type Fanout struct {
 	cfg Config
 	log *slog.Logger
+	// gate turns results into what clients may see: errors with codes,
+	// internal detail only in the log.
+	gate *graphqlhttp.Gate
 }
 
 // New returns a Fanout.
@@ -115,13 +132,25 @@ func New(cfg Config) (*Fanout, error) {
 	if cfg.ResolveTimeout == 0 {
 		cfg.ResolveTimeout = DefaultResolveTimeout
 	}
+	if cfg.PostTimeout == 0 {
+		cfg.PostTimeout = DefaultPostTimeout
+	}
 	if cfg.MaxMessageBytes == 0 {
 		cfg.MaxMessageBytes = MaxMessageBytes
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Fanout{cfg: cfg, log: cfg.Logger}, nil
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	// Stored operations were checked against the limits when they were
+	// subscribed; the gate here only maps results.
+	gate, err := graphqlhttp.NewGate(cfg.Schema, graphqlhttp.Limits{}, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Fanout{cfg: cfg, log: cfg.Logger, gate: gate}, nil
 }
 
 // Stats counts what one change did.
@@ -136,6 +165,9 @@ type Stats struct {
 	Gone int
 	// Failed is the number of pushes dropped after the retries.
 	Failed int
+	// Expired is the number of subscriptions not pushed to because their
+	// connection's identity had expired.
+	Expired int
 }
 
 // Handle is the stream reader: it pushes each record's change in order.
@@ -185,11 +217,11 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 		return st, nil
 	}
 	var (
-		pushed, oversize, gone, failed atomic.Int64
-		results                        sync.Map // operation key -> *result
-		goneConns                      sync.Map
-		wg                             sync.WaitGroup
-		sem                            = make(chan struct{}, f.cfg.Concurrency)
+		pushed, oversize, gone, failed, expired atomic.Int64
+		results                                 sync.Map // operation key -> *result
+		goneConns                               sync.Map
+		wg                                      sync.WaitGroup
+		sem                                     = make(chan struct{}, f.cfg.Concurrency)
 	)
 	log := f.log.With("eventId", e.ID, "correlationId", e.CorrelationID)
 	for _, sub := range subs {
@@ -197,9 +229,21 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			r, _ := results.LoadOrStore(opKey(sub), &result{})
-			payloads := r.(*result).get(func() [][]byte { return f.run(ctx, log, e, sub) })
+			v, _ := results.LoadOrStore(opKey(sub), &result{})
+			r := v.(*result)
+			payloads := r.get(func() [][]byte { return f.run(ctx, log, e, sub, r) })
+			// Checked before each push: an identity may expire while a
+			// change is being pushed.
+			lapsed := func() bool { return r.hasID && r.id.Expired(f.cfg.Now()) }
+			if lapsed() {
+				expired.Add(1)
+				return
+			}
 			for _, p := range payloads {
+				if lapsed() {
+					expired.Add(1)
+					return
+				}
 				frame := wsproto.NextMessage(sub.ID, p)
 				if len(frame) > f.cfg.MaxMessageBytes {
 					oversize.Add(1)
@@ -230,15 +274,19 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 	}
 	wg.Wait()
 	st.Pushed, st.Oversize, st.Gone, st.Failed = int(pushed.Load()), int(oversize.Load()), int(gone.Load()), int(failed.Load())
-	log.DebugContext(ctx, "fanout: change pushed", "matched", st.Matched, "pushed", st.Pushed, "gone", st.Gone, "failed", st.Failed, "oversize", st.Oversize)
+	st.Expired = int(expired.Load())
+	log.DebugContext(ctx, "fanout: change pushed", "matched", st.Matched, "pushed", st.Pushed, "gone", st.Gone, "failed", st.Failed, "oversize", st.Oversize, "expired", st.Expired)
 	return st, nil
 }
 
 // result is one operation's payloads, computed once per change for every
-// subscription with the same operation.
+// subscription with the same operation and identity (the session is part
+// of the key), and that identity.
 type result struct {
 	once     sync.Once
 	payloads [][]byte
+	id       identity.Identity
+	hasID    bool
 }
 
 func (r *result) get(run func() [][]byte) [][]byte {
@@ -252,13 +300,30 @@ func opKey(sub store.Subscription) string {
 	return string(b)
 }
 
-// run executes a stored operation against the change and returns the
-// encoded results it produced (none when the change does not concern it).
-func (f *Fanout) run(ctx context.Context, log *slog.Logger, e change.Event, sub store.Subscription) [][]byte {
+// run executes a stored operation against the change, as the identity of
+// the subscription's connection (identity.From), and returns the encoded
+// results it produced (none when the change does not concern it, or the
+// identity has expired). It records the identity in r.
+func (f *Fanout) run(ctx context.Context, log *slog.Logger, e change.Event, sub store.Subscription, r *result) [][]byte {
 	if e.CorrelationID != "" {
 		ctx = correlation.With(ctx, e.CorrelationID)
 	}
-	ctx, cancel := context.WithTimeout(realtime.WithChange(realtime.WithSession(ctx, sub.Session), e), f.cfg.ResolveTimeout)
+	if e.CausedBy != "" {
+		ctx = correlation.WithSubject(ctx, e.CausedBy)
+	}
+	id, ok, err := realtime.SessionIdentity(sub.Session)
+	if err != nil {
+		log.ErrorContext(ctx, "fanout: subscription without a readable identity: not run", "subscriptionId", sub.ID, "connectionId", sub.ConnectionID, "err", err)
+		return nil
+	}
+	r.id, r.hasID = id, ok
+	if ok {
+		if id.Expired(f.cfg.Now()) {
+			return nil
+		}
+		ctx = identity.With(ctx, id)
+	}
+	ctx, cancel := context.WithTimeout(realtime.WithChange(ctx, e), f.cfg.ResolveTimeout)
 	defer cancel()
 	ch, err := f.cfg.Schema.Subscribe(ctx, sub.Query, sub.OperationName, sub.Variables)
 	if err != nil {
@@ -267,12 +332,12 @@ func (f *Fanout) run(ctx context.Context, log *slog.Logger, e change.Event, sub 
 	}
 	var out [][]byte
 	for v := range ch {
-		b, err := json.Marshal(v)
-		if err != nil {
-			log.ErrorContext(ctx, "fanout: encode result", "subscriptionId", sub.ID, "err", err)
+		resp, ok := v.(*graphql.Response)
+		if !ok {
+			log.ErrorContext(ctx, "fanout: unexpected result", "subscriptionId", sub.ID, "type", fmt.Sprintf("%T", v))
 			continue
 		}
-		out = append(out, b)
+		out = append(out, f.gate.Response(ctx, sub.OperationName, resp.Data, resp.Errors))
 	}
 	return out
 }
@@ -281,10 +346,8 @@ func (f *Fanout) run(ctx context.Context, log *slog.Logger, e change.Event, sub 
 // the subscription on the client, and forgets the subscription.
 func (f *Fanout) tooLarge(ctx context.Context, log *slog.Logger, sub store.Subscription, size int) {
 	log.WarnContext(ctx, "fanout: result over the message limit", "connectionId", sub.ConnectionID, "subscriptionId", sub.ID, "bytes", size)
-	msg := wsproto.ErrorMessage(sub.ID, []wsproto.Err{{
-		Message:    fmt.Sprintf("the result is %d bytes, over the %d-byte message limit", size, f.cfg.MaxMessageBytes),
-		Extensions: map[string]any{"code": "PAYLOAD_TOO_LARGE"},
-	}})
+	msg := wsproto.ErrorMessage(sub.ID, f.gate.Errors(ctx, sub.OperationName, []*gqlerrors.QueryError{graphqlhttp.NewError(errs.PayloadTooLarge,
+		fmt.Sprintf("the result is %d bytes, over the %d-byte message limit", size, f.cfg.MaxMessageBytes))}))
 	if err := f.post(ctx, sub.ConnectionID, msg); err != nil && !errors.Is(err, errGone) {
 		log.ErrorContext(ctx, "fanout: post error message", "connectionId", sub.ConnectionID, "err", err)
 	}
@@ -298,13 +361,22 @@ var (
 	errTooLarge = errors.New("payload too large")
 )
 
-// post sends a frame, retrying what a retry can help with.
+// post sends a frame, retrying what a retry can help with; each call
+// has PostTimeout to answer.
 func (f *Fanout) post(ctx context.Context, connectionID string, frame []byte) error {
 	delay := f.cfg.Backoff
 	for attempt := 0; ; attempt++ {
-		_, err := f.cfg.Management.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &connectionID, Data: frame})
+		callCtx, cancel := context.WithTimeout(ctx, f.cfg.PostTimeout)
+		_, err := f.cfg.Management.PostToConnection(callCtx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &connectionID, Data: frame})
+		timedOut := errors.Is(callCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+		cancel()
 		if err == nil {
 			return nil
+		}
+		if timedOut {
+			// Slow for this connection: waiting again would hold up
+			// everyone behind this change.
+			return fmt.Errorf("post to %s: no answer within %s: %w", connectionID, f.cfg.PostTimeout, err)
 		}
 		var (
 			gone     *apitypes.GoneException

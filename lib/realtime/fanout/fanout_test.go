@@ -20,6 +20,7 @@ import (
 	graphql "github.com/graph-gophers/graphql-go"
 
 	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/store"
 	"github.com/threefactor/framework/lib/topology"
@@ -64,9 +65,8 @@ func (r *rootResolver) ItemChanged(ctx context.Context, args struct{ ID graphql.
 	if err != nil || c.NewItem == nil || c.NewItem.ID != string(args.ID) {
 		return ch, nil
 	}
-	var s struct{ User string }
-	_ = json.Unmarshal(realtime.SessionFrom(ctx), &s)
-	ch <- &itemResolver{it: *c.NewItem, viewer: s.User}
+	id, _ := identity.From(ctx) // the subscriber
+	ch <- &itemResolver{it: *c.NewItem, viewer: id.Subject}
 	return ch, nil
 }
 
@@ -185,7 +185,7 @@ func itemEvent(id, status string) change.Event {
 
 func TestPublishRunsStoredOperation(t *testing.T) {
 	st := &fakeStore{subs: map[string][]store.Subscription{
-		"item:i1": {sub("c1", "s1", "i1", `{"User":"ann"}`), sub("c2", "s9", "i1", `{"User":"bob"}`)},
+		"item:i1": {sub("c1", "s1", "i1", `{"sub":"ann"}`), sub("c2", "s9", "i1", `{"sub":"bob"}`)},
 		"item:i2": {sub("c3", "s1", "i2", "")},
 	}}
 	api := &fakeAPI{}
@@ -230,7 +230,7 @@ func TestPublishSharesIdenticalOperations(t *testing.T) {
 
 func TestPublishGoneConnectionIsCleanedUp(t *testing.T) {
 	st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": {
-		sub("gone", "a", "i1", ""), sub("gone", "b", "i1", `{"User":"x"}`), sub("live", "a", "i1", ""),
+		sub("gone", "a", "i1", ""), sub("gone", "b", "i1", `{"sub":"x"}`), sub("live", "a", "i1", ""),
 	}}}
 	api := &fakeAPI{fail: func(conn string, _ int) error {
 		if conn == "gone" {
@@ -347,7 +347,7 @@ func record(seq, eventID, id, status string) events.DynamoDBEventRecord {
 func TestHandleKeepsStreamOrder(t *testing.T) {
 	var subs []store.Subscription
 	for i := range 20 {
-		subs = append(subs, sub(fmt.Sprintf("c%d", i), "1", "i1", fmt.Sprintf(`{"User":"u%d"}`, i)))
+		subs = append(subs, sub(fmt.Sprintf("c%d", i), "1", "i1", fmt.Sprintf(`{"sub":"u%d"}`, i)))
 	}
 	st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": subs}}
 	// Random slowness must not reorder one subscriber's pushes.
@@ -423,5 +423,49 @@ func TestPublishSkipsNoOpWrites(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	if _, err := New(Config{}); err == nil {
 		t.Fatal("New(Config{}) succeeded")
+	}
+}
+
+// No push is made to a subscription whose connection's identity has
+// expired: the fan-out checks each one against its clock.
+func TestNoPushAfterExpiry(t *testing.T) {
+	exp := time.Unix(1_800_000_000, 0)
+	session := func(sub string) string {
+		b, _ := json.Marshal(identity.Identity{Subject: sub, Expires: exp})
+		return string(b)
+	}
+	st := &fakeStore{subs: map[string][]store.Subscription{
+		"item:i1": {sub("c1", "s1", "i1", session("ann")), sub("c2", "s1", "i1", "")},
+	}}
+	api := &fakeAPI{}
+	now := exp.Add(-time.Second)
+	var mu sync.Mutex
+	f := newFanout(t, st, api, &rootResolver{}, func(c *Config) {
+		c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
+	stats, err := f.Publish(context.Background(), itemEvent("i1", "PAID"))
+	if err != nil || stats.Pushed != 2 || stats.Expired != 0 {
+		t.Fatalf("before exp: %+v, %v", stats, err)
+	}
+	mu.Lock()
+	now = exp
+	mu.Unlock()
+	stats, err = f.Publish(context.Background(), itemEvent("i1", "APPROVED"))
+	if err != nil || stats.Pushed != 1 || stats.Expired != 1 {
+		t.Fatalf("at exp: %+v, %v; want one push (no identity) and one expired", stats, err)
+	}
+	if got := api.sent("c1"); len(got) != 1 || !strings.Contains(got[0], `"viewer":"ann"`) {
+		t.Fatalf("c1 got %q, want the push before exp only", got)
+	}
+}
+
+// A session the fan-out cannot read is not run as anybody.
+func TestUnreadableSessionIsNotRun(t *testing.T) {
+	st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": {sub("c1", "s1", "i1", `{"sub":""}`)}}}
+	api := &fakeAPI{}
+	root := &rootResolver{}
+	f := newFanout(t, st, api, root, nil)
+	if stats, err := f.Publish(context.Background(), itemEvent("i1", "PAID")); err != nil || stats.Pushed != 0 || root.runs.Load() != 0 {
+		t.Fatalf("%+v, %v, %d runs", stats, err, root.runs.Load())
 	}
 }

@@ -2,13 +2,19 @@ package localws_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/smithy-go"
 
+	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/localws"
 )
 
@@ -18,37 +24,47 @@ func (printSink) Send(_ context.Context, b []byte) error { fmt.Printf("frame %s\
 func (printSink) Close(code int, reason string)          { fmt.Println("close", code, reason) }
 
 // The Management API delivers to whatever is registered under a
-// connection id; an unknown id is 410 Gone, as on API Gateway.
+// connection id; an unknown id is 410 Gone, as on API Gateway. Calls are
+// signed with the credentials the server was given, as the AWS SDK signs
+// them for API Gateway; an unsigned one is refused.
 func ExampleServer_Management() {
-	srv, _ := localws.New(localws.Config{Handler: func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
-		return events.APIGatewayProxyResponse{StatusCode: 200}, nil
-	}})
+	creds := credentials.NewStaticCredentialsProvider("AKIDLOCAL", "dev-secret", "")
+	srv, _ := localws.New(localws.Config{
+		Credentials: creds,
+		Handler: func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+		},
+	})
 	api := httptest.NewServer(srv.Management())
 	defer api.Close()
 	srv.Register("abc=", printSink{})
 
+	mgmt := apigatewaymanagementapi.New(apigatewaymanagementapi.Options{
+		Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(api.URL),
+	})
 	post := func(id, body string) {
-		resp, err := http.Post(api.URL+"/@connections/"+id, "application/json", strings.NewReader(body))
-		if err != nil {
-			fmt.Println(err)
-			return
+		_, err := mgmt.PostToConnection(context.Background(), &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(id), Data: []byte(body)})
+		var apiErr smithy.APIError
+		if errors.As(err, &apiErr) {
+			fmt.Println(apiErr.ErrorCode())
+		} else {
+			fmt.Println("ok", err)
 		}
-		resp.Body.Close()
-		fmt.Println(strings.TrimSpace(fmt.Sprint(resp.StatusCode, " ", resp.Header.Get("X-Amzn-ErrorType"))))
 	}
 	post("abc=", `{"type":"pong"}`)
 	post("nope=", `{"type":"pong"}`)
 
-	req, _ := http.NewRequest(http.MethodDelete, api.URL+"/@connections/abc=", nil)
-	req.Header.Set("X-Close-Code", "4400")
-	req.Header.Set("X-Close-Reason", "Invalid+message")
-	resp, _ := http.DefaultClient.Do(req)
-	resp.Body.Close()
+	_, _ = mgmt.DeleteConnection(context.Background(), &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: aws.String("abc=")}, realtime.WithCloseCode(4400, "Invalid message"))
 	post("abc=", `{"type":"pong"}`)
+
+	resp, _ := http.Post(api.URL+"/@connections/abc=", "application/json", strings.NewReader(`{"type":"next"}`))
+	resp.Body.Close()
+	fmt.Println("unsigned:", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"))
 	// Output:
 	// frame {"type":"pong"}
-	// 200
-	// 410 GoneException
+	// ok <nil>
+	// GoneException
 	// close 4400 Invalid message
-	// 410 GoneException
+	// GoneException
+	// unsigned: 403 MissingAuthenticationTokenException
 }

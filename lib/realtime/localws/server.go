@@ -1,26 +1,26 @@
 package localws
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/coder/websocket"
 
 	"github.com/threefactor/framework/lib/correlation"
+	"github.com/threefactor/framework/lib/origin"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/wsproto"
 )
@@ -38,27 +38,82 @@ const (
 	DefaultMaxLifetime = 2 * time.Hour
 	// DefaultInitTimeout is how long a connection may go unacknowledged.
 	DefaultInitTimeout = 10 * time.Second
+	// DefaultSendQueueFrames and DefaultSendQueueBytes bound the frames
+	// waiting for one client: a burst of 100 subscriptions' pushes fits,
+	// and so do eight messages of the largest size.
+	DefaultSendQueueFrames = 256
+	DefaultSendQueueBytes  = 8 * MaxMessageBytes
+	// DefaultWriteTimeout bounds writing one frame to a client.
+	DefaultWriteTimeout = 10 * time.Second
+	// DefaultMessageRate and DefaultMessageBurst bound the messages a
+	// client sends: graphql-ws clients send a few a second at most, and
+	// at start a connection_init and up to 100 subscribes at once.
+	DefaultMessageRate  = 10
+	DefaultMessageBurst = 120
 )
 
-// Config configures a Server. The zero durations mean the defaults.
+// Config configures a Server. Zero values mean the defaults.
 type Config struct {
 	// Handler receives the $connect, $disconnect and $default events.
 	Handler HandlerFunc
+	// Credentials are what Management API callers must sign their
+	// requests with (AWS Signature Version 4, service execute-api), as
+	// API Gateway accepts only IAM-signed calls. Required.
+	Credentials aws.CredentialsProvider
+	// Region is the one callers sign for; a call scoped to another is
+	// refused. Default us-east-1.
+	Region string
+	// Origins are the browser origins that may open a socket; a handshake
+	// from any other is refused with 403 before $connect. A handshake
+	// without an Origin header (native apps) is always allowed. The zero
+	// Policy allows no browser origin.
+	Origins origin.Policy
 	// InitTimeout closes a connection with 4408 when no connection_ack was
 	// sent to it in time. Negative: never.
 	InitTimeout time.Duration
 	IdleTimeout time.Duration
 	MaxLifetime time.Duration
+	// SendQueueFrames and SendQueueBytes bound the frames queued for one
+	// client. A post that would exceed them answers 429
+	// LimitExceededException and closes the connection with 1013.
+	SendQueueFrames int
+	SendQueueBytes  int
+	// WriteTimeout bounds the write of one frame to the socket; a client
+	// that accepts no data for that long is dropped.
+	WriteTimeout time.Duration
+	// MessageRate is how many messages a second (WebSocket pings
+	// included) a client may send on average, MessageBurst how many at
+	// once; over it the connection is closed with 1008. Negative
+	// MessageRate: no limit.
+	MessageRate  float64
+	MessageBurst int
 	// Stage is the requestContext.stage of events; default "local".
 	Stage string
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
 
+// Validate reports missing or invalid settings.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Handler == nil {
+		errs = append(errs, errors.New("localws: no handler"))
+	}
+	if c.Credentials == nil {
+		errs = append(errs, errors.New("localws: no credentials for the Management API"))
+	}
+	if c.SendQueueFrames < 0 || c.SendQueueBytes < 0 || c.WriteTimeout < 0 || c.MessageBurst < 0 {
+		errs = append(errs, errors.New("localws: negative send queue, write timeout or message burst"))
+	}
+	return errors.Join(errs...)
+}
+
 // Sink is where the Management API delivers a connection's frames. A
 // WebSocket connection is one; tests and benchmarks register others.
 type Sink interface {
-	// Send delivers one text message.
+	// Send delivers one text message without waiting on the client:
+	// ErrSendQueueFull when the client cannot keep up (answered 429),
+	// any other error when the connection is gone (410).
 	Send(ctx context.Context, data []byte) error
 	// Close ends the connection with a close code and reason.
 	Close(code int, reason string)
@@ -77,6 +132,9 @@ type entry struct {
 type Server struct {
 	cfg Config
 	log *slog.Logger
+	// signer recomputes Management API signatures; it caches the derived
+	// signing key (per day, region and service).
+	signer *v4.Signer
 
 	mu    sync.Mutex
 	conns map[string]*entry
@@ -85,17 +143,32 @@ type Server struct {
 
 // New returns a Server.
 func New(cfg Config) (*Server, error) {
-	if cfg.Handler == nil {
-		return nil, errors.New("localws: no handler")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.InitTimeout == 0 {
-		cfg.InitTimeout = DefaultInitTimeout
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
 	}
-	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = DefaultIdleTimeout
+	def(&cfg.InitTimeout, DefaultInitTimeout)
+	def(&cfg.IdleTimeout, DefaultIdleTimeout)
+	def(&cfg.MaxLifetime, DefaultMaxLifetime)
+	def(&cfg.WriteTimeout, DefaultWriteTimeout)
+	if cfg.SendQueueFrames == 0 {
+		cfg.SendQueueFrames = DefaultSendQueueFrames
 	}
-	if cfg.MaxLifetime == 0 {
-		cfg.MaxLifetime = DefaultMaxLifetime
+	if cfg.SendQueueBytes == 0 {
+		cfg.SendQueueBytes = DefaultSendQueueBytes
+	}
+	if cfg.MessageRate == 0 {
+		cfg.MessageRate = DefaultMessageRate
+	}
+	if cfg.MessageBurst == 0 {
+		cfg.MessageBurst = DefaultMessageBurst
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
 	}
 	if cfg.Stage == "" {
 		cfg.Stage = "local"
@@ -103,7 +176,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, conns: map[string]*entry{}}, nil
+	return &Server{cfg: cfg, log: cfg.Logger, signer: v4.NewSigner(), conns: map[string]*entry{}}, nil
 }
 
 // NewConnectionID returns an id shaped like API Gateway's.
@@ -210,15 +283,23 @@ func sourceIP(r *http.Request) string {
 	return host
 }
 
-// ServeHTTP is the front door: it upgrades a request to a WebSocket after
-// the $connect handler accepted it, then raises $default for each message
-// and $disconnect when the socket closes.
+// ServeHTTP is the front door: it refuses a browser origin that is not
+// allowed (403), upgrades a request to a WebSocket after the $connect
+// handler accepted it, then raises $default for each message and
+// $disconnect when the socket closes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := context.WithoutCancel(r.Context())
 	id := NewConnectionID()
 	connectedAt := time.Now()
 	log := s.log.With("connectionId", id)
 
+	if !s.cfg.Origins.AllowsHeader(r.Header.Values("Origin")) {
+		// Cross-site WebSocket hijacking: a page elsewhere would act with
+		// the user's session. Nothing reaches $connect.
+		log.InfoContext(ctx, "connect refused: origin not allowed", "origin", r.Header.Get("Origin"))
+		http.Error(w, "Forbidden: origin not allowed", http.StatusForbidden)
+		return
+	}
 	resp, err := s.cfg.Handler(ctx, s.event(r, id, realtime.RouteConnect, "CONNECT", connectedAt, nil))
 	if err != nil || resp.StatusCode < 200 || resp.StatusCode > 299 {
 		status := resp.StatusCode
@@ -235,10 +316,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			protocols = append(protocols, v)
 		}
 	}
+	limit := newBucket(s.cfg.MessageRate, s.cfg.MessageBurst)
+	var (
+		c         *conn
+		overLimit atomic.Bool
+	)
+	// spend takes one message from the client's budget; the first time it
+	// is exhausted the connection is closed with 1008.
+	spend := func() bool {
+		if overLimit.Load() {
+			return false
+		}
+		if limit.take() {
+			return true
+		}
+		if overLimit.CompareAndSwap(false, true) {
+			log.WarnContext(ctx, "client over its message rate: closing", "rate", s.cfg.MessageRate, "burst", s.cfg.MessageBurst)
+			c.Close(int(websocket.StatusPolicyViolation), s.rateReason())
+		}
+		return false
+	}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols: protocols,
-		// API Gateway does not check Origin; neither does its stand-in.
+		// The origin was checked above, against the configured policy.
 		InsecureSkipVerify: true,
+		// A WebSocket ping costs the server a write, like a message: it
+		// spends from the same budget (and is not answered over it).
+		OnPingReceived: func(context.Context, []byte) bool { return spend() },
 	})
 	if err != nil {
 		log.InfoContext(ctx, "upgrade failed", "err", err)
@@ -246,13 +350,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(MaxMessageBytes)
-	c := &conn{ws: ws, acked: make(chan struct{})}
+	c = newConn(ws, log, s.cfg, func() { s.Unregister(id) })
+	go c.writeLoop()
 	s.mu.Lock()
 	s.conns[id] = &entry{sink: c, connectedAt: connectedAt, lastActive: connectedAt, sourceIP: sourceIP(r), userAgent: r.UserAgent()}
 	s.mu.Unlock()
 	s.wg.Add(1)
 	defer s.wg.Done()
-	defer s.disconnect(ctx, r, id, connectedAt, log)
+	defer func() {
+		s.disconnect(ctx, r, id, connectedAt, log)
+		// The socket is ours since the upgrade: release it whatever ended
+		// the connection (the read limit's 1009 leaves it open).
+		c.finish()
+	}()
 
 	if s.cfg.InitTimeout > 0 {
 		t := time.AfterFunc(s.cfg.InitTimeout, func() {
@@ -277,6 +387,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
+		if !spend() {
+			continue // over the rate, closing: dropped
+		}
 		idle.Reset(s.cfg.IdleTimeout)
 		s.touch(id)
 		if _, err := s.cfg.Handler(ctx, s.event(r, id, realtime.RouteDefault, "MESSAGE", connectedAt, data)); err != nil {
@@ -287,126 +400,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// rateReason is the 1008 close reason for a client over its message rate.
+func (s *Server) rateReason() string {
+	return fmt.Sprintf("Too many messages: over %g a second", s.cfg.MessageRate)
+}
+
 func (s *Server) disconnect(ctx context.Context, r *http.Request, id string, connectedAt time.Time, log *slog.Logger) {
 	s.Unregister(id)
 	if _, err := s.cfg.Handler(ctx, s.event(r, id, realtime.RouteDisconnect, "DISCONNECT", connectedAt, nil)); err != nil {
 		log.ErrorContext(ctx, "$disconnect failed", "err", err)
 	}
-}
-
-// conn is a WebSocket connection as a Sink.
-type conn struct {
-	ws        *websocket.Conn
-	ackOnce   sync.Once
-	acked     chan struct{}
-	closeOnce sync.Once
-}
-
-func (c *conn) Send(ctx context.Context, data []byte) error {
-	if bytes.Contains(data, []byte(wsproto.ConnectionAck)) {
-		var m struct{ Type string }
-		if json.Unmarshal(data, &m) == nil && m.Type == wsproto.ConnectionAck {
-			c.ackOnce.Do(func() { close(c.acked) })
-		}
-	}
-	return c.ws.Write(ctx, websocket.MessageText, data)
-}
-
-func (c *conn) Close(code int, reason string) {
-	c.closeOnce.Do(func() {
-		// The closing handshake waits for the peer; callers must not.
-		go func() { _ = c.ws.Close(websocket.StatusCode(code), reason) }()
-	})
-}
-
-// Management is the Management API: POST /@connections/{id} sends the body
-// as a message, GET describes the connection, DELETE closes it (with the
-// code and reason of the realtime.HeaderCloseCode and HeaderCloseReason
-// headers when present, else 1000). An unknown id answers 410 with a
-// GoneException, a payload over 128 KiB 413 with PayloadTooLargeException.
-func (s *Server) Management() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw := r.URL.EscapedPath()
-		i := strings.Index(raw, "/@connections/")
-		if i < 0 {
-			awsError(w, http.StatusNotFound, "NotFoundException", "no such route")
-			return
-		}
-		id, err := url.PathUnescape(raw[i+len("/@connections/"):])
-		if err != nil || id == "" {
-			awsError(w, http.StatusBadRequest, "BadRequestException", "bad connection id")
-			return
-		}
-		e, ok := s.lookup(id)
-		if !ok {
-			awsError(w, http.StatusGone, "GoneException", "")
-			return
-		}
-		switch r.Method {
-		case http.MethodPost:
-			body, err := readLimited(r, MaxMessageBytes)
-			if err != nil {
-				awsError(w, http.StatusRequestEntityTooLarge, "PayloadTooLargeException", err.Error())
-				return
-			}
-			if err := e.sink.Send(r.Context(), body); err != nil {
-				s.Unregister(id)
-				awsError(w, http.StatusGone, "GoneException", "")
-				return
-			}
-			w.WriteHeader(http.StatusOK)
-		case http.MethodGet:
-			s.mu.Lock()
-			info := map[string]any{
-				"connectedAt":  e.connectedAt.UTC().Format(time.RFC3339Nano),
-				"lastActiveAt": e.lastActive.UTC().Format(time.RFC3339Nano),
-				"identity":     map[string]string{"sourceIp": e.sourceIP, "userAgent": e.userAgent},
-			}
-			s.mu.Unlock()
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(info)
-		case http.MethodDelete:
-			code, reason := int(websocket.StatusNormalClosure), ""
-			if v := r.Header.Get(realtime.HeaderCloseCode); v != "" {
-				c, err := strconv.Atoi(v)
-				if err != nil || c < 1000 || c > 4999 {
-					awsError(w, http.StatusBadRequest, "BadRequestException", "bad close code")
-					return
-				}
-				code = c
-			}
-			if v := r.Header.Get(realtime.HeaderCloseReason); v != "" {
-				if reason, err = url.QueryUnescape(v); err != nil {
-					reason = v
-				}
-			}
-			s.Unregister(id)
-			e.sink.Close(code, reason)
-			w.WriteHeader(http.StatusNoContent)
-		default:
-			w.Header().Set("Allow", "GET, POST, DELETE")
-			awsError(w, http.StatusMethodNotAllowed, "BadRequestException", "method not allowed")
-		}
-	})
-}
-
-func readLimited(r *http.Request, limit int) ([]byte, error) {
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(http.MaxBytesReader(nil, r.Body, int64(limit)))
-	if err != nil {
-		return nil, fmt.Errorf("payload over %d bytes (read %d)", limit, n)
-	}
-	return buf.Bytes(), nil
-}
-
-// awsError answers in the REST-JSON error shape the AWS SDK decodes.
-func awsError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Amzn-ErrorType", code)
-	w.WriteHeader(status)
-	var m any
-	if msg != "" {
-		m = msg
-	}
-	_ = json.NewEncoder(w).Encode(map[string]any{"message": m})
 }

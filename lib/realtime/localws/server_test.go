@@ -13,8 +13,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/coder/websocket"
 )
+
+// testCreds sign the tests' Management API calls.
+var testCreds = credentials.NewStaticCredentialsProvider("AKIDLOCALTEST", "local-test-secret", "")
 
 // recorder is a WebSocket API handler that records its events and
 // echoes each message back through the server's Management API sinks.
@@ -44,6 +48,9 @@ func newServer(t *testing.T, cfg Config, status int) (*recorder, string) {
 	t.Helper()
 	rec := &recorder{status: status, got: make(chan events.APIGatewayWebsocketProxyRequest, 16)}
 	cfg.Handler = rec.handle
+	if cfg.Credentials == nil {
+		cfg.Credentials = testCreds
+	}
 	cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	srv, err := New(cfg)
 	if err != nil {
@@ -136,14 +143,19 @@ func TestIdleTimeout(t *testing.T) {
 }
 
 func TestConfigDefaults(t *testing.T) {
-	if _, err := New(Config{}); err == nil {
+	if _, err := New(Config{Credentials: testCreds}); err == nil {
 		t.Fatal("New without a handler succeeded")
 	}
-	s, err := New(Config{Handler: (&recorder{}).handle})
+	if _, err := New(Config{Handler: (&recorder{}).handle}); err == nil {
+		t.Fatal("New without Management API credentials succeeded")
+	}
+	s, err := New(Config{Handler: (&recorder{}).handle, Credentials: testCreds})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.cfg.InitTimeout != DefaultInitTimeout || s.cfg.IdleTimeout != DefaultIdleTimeout || s.cfg.MaxLifetime != DefaultMaxLifetime {
+	if s.cfg.InitTimeout != DefaultInitTimeout || s.cfg.IdleTimeout != DefaultIdleTimeout || s.cfg.MaxLifetime != DefaultMaxLifetime ||
+		s.cfg.SendQueueFrames != DefaultSendQueueFrames || s.cfg.SendQueueBytes != DefaultSendQueueBytes || s.cfg.WriteTimeout != DefaultWriteTimeout ||
+		s.cfg.MessageRate != DefaultMessageRate || s.cfg.MessageBurst != DefaultMessageBurst {
 		t.Fatalf("defaults = %+v", s.cfg)
 	}
 }

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -169,6 +171,26 @@ func n(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
 
+// newToken marks one logical write. A conditional write the SDK retries
+// after a transport error may find its own first attempt already done;
+// comparing the token the item holds tells that apart from a real
+// conflict (ReturnValuesOnConditionCheckFailure returns the item).
+func newToken() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// collided is the item a failed conditional write collided with (nil
+// when there was none).
+func (st *Store) collided(err error) map[string]types.AttributeValue {
+	var cf *types.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		return cf.Item
+	}
+	return nil
+}
+
 func idSet(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{":ids": &types.AttributeValueMemberSS{Value: []string{id}}}
 }
@@ -246,14 +268,19 @@ func (st *Store) isCondFailed(err error) bool {
 // MarkInit records the connection's connection_init: ErrInitTwice when it
 // already sent one, ErrNotFound when the connection is gone.
 func (st *Store) MarkInit(ctx context.Context, id string) error {
+	token := newToken()
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &st.cfg.ConnectionsTable,
-		Key:                       map[string]types.AttributeValue{"connectionId": s(id)},
-		UpdateExpression:          aws.String("SET initAt = :now"),
-		ConditionExpression:       aws.String("attribute_exists(connectionId) AND attribute_not_exists(initAt)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":now": n(st.cfg.Now().UnixMilli())},
+		TableName:                           &st.cfg.ConnectionsTable,
+		Key:                                 map[string]types.AttributeValue{"connectionId": s(id)},
+		UpdateExpression:                    aws.String("SET initAt = :now, initToken = :token"),
+		ConditionExpression:                 aws.String("attribute_exists(connectionId) AND attribute_not_exists(initAt)"),
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": n(st.cfg.Now().UnixMilli()), ":token": s(token)},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if st.isCondFailed(err) {
+		if old := st.collided(err); old != nil && str(old["initToken"]) == token {
+			return nil // our own first attempt, retried after a transport error
+		}
 		if _, gerr := st.GetConnection(ctx, id); gerr != nil {
 			return gerr
 		}
@@ -306,15 +333,22 @@ func (st *Store) AddSubscription(ctx context.Context, sub Subscription) error {
 	if sub.ExpiresAt.IsZero() {
 		sub.ExpiresAt = sub.CreatedAt.Add(st.cfg.TTL)
 	}
+	// The token tells this call's writes from anyone else's: the SDK
+	// retries a write whose answer was lost, and the retry then collides
+	// with the write it repeats.
+	token := newToken()
+	item := subItem(sub)
+	item["writeToken"] = s(token)
 	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           &st.cfg.SubscriptionsTable,
-		Item:                subItem(sub),
-		ConditionExpression: aws.String("attribute_not_exists(subKey)"),
+		TableName:                           &st.cfg.SubscriptionsTable,
+		Item:                                item,
+		ConditionExpression:                 aws.String("attribute_not_exists(subKey)"),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if st.isCondFailed(err) {
+	if st.isCondFailed(err) && str(st.collided(err)["writeToken"]) != token {
 		return fmt.Errorf("subscribe %s on %s: %w", sub.ID, sub.ConnectionID, ErrDuplicate)
 	}
-	if err != nil {
+	if err != nil && !st.isCondFailed(err) {
 		return fmt.Errorf("put subscription %s on %s: %w", sub.ID, sub.ConnectionID, err)
 	}
 	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -328,12 +362,16 @@ func (st *Store) AddSubscription(ctx context.Context, sub Subscription) error {
 			":id":    s(sub.ID),
 			":t":     &types.AttributeValueMemberBOOL{Value: true},
 		},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
 		return nil
 	}
 	if !st.isCondFailed(err) {
 		return fmt.Errorf("subscribe %s on %s: %w", sub.ID, sub.ConnectionID, err)
+	}
+	if ours, err := st.ownEntry(ctx, sub, token, st.collided(err)); err != nil || ours {
+		return err
 	}
 	// Not ours to keep: the row written above goes again.
 	if err := st.deleteSub(ctx, sub.Topic, sub.ConnectionID, sub.ID); err != nil {
@@ -354,6 +392,27 @@ func (st *Store) AddSubscription(ctx context.Context, sub Subscription) error {
 	default:
 		return fmt.Errorf("subscribe %s on %s: %w", sub.ID, sub.ConnectionID, ErrDuplicate)
 	}
+}
+
+// ownEntry reports whether the entry a subscribe collided with in the
+// connection item is its own (an earlier attempt of the same call): the
+// entry names the same topic and the row it pairs with holds our token.
+// Another subscribe with the same id cannot have entered itself while our
+// row exists: its own row write would have failed first.
+func (st *Store) ownEntry(ctx context.Context, sub Subscription, token string, conn map[string]types.AttributeValue) (bool, error) {
+	subs, ok := conn["subs"].(*types.AttributeValueMemberM)
+	if !ok || str(subs.Value[sub.ID]) != sub.Topic {
+		return false, nil
+	}
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &st.cfg.SubscriptionsTable,
+		Key:            map[string]types.AttributeValue{"topic": s(sub.Topic), "subKey": s(SubKey(sub.ConnectionID, sub.ID))},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return false, fmt.Errorf("subscribe %s on %s: read row: %w", sub.ID, sub.ConnectionID, err)
+	}
+	return str(out.Item["writeToken"]) == token, nil
 }
 
 // update applies an update expression to an existing connection; a gone
@@ -467,10 +526,29 @@ func (st *Store) RemoveSubscription(ctx context.Context, connectionID, id string
 	if m, ok := out.Attributes["subs"].(*types.AttributeValueMemberM); ok {
 		topic = str(m.Value[id])
 	}
-	if topic == "" {
-		return false, st.update(ctx, connectionID, "ADD done :ids", nil, idSet(id))
+	if topic != "" {
+		return true, st.deleteSub(ctx, topic, connectionID, id)
 	}
-	return true, st.deleteSub(ctx, topic, connectionID, id)
+	if err := st.update(ctx, connectionID, "ADD done :ids", nil, idSet(id)); err != nil {
+		return false, err
+	}
+	// No entry: a subscribe not yet entered (the tombstone stops it), or
+	// this is the SDK's retry of a call whose first attempt removed the
+	// entry and lost its answer. Its row must go all the same.
+	rows, err := st.SubscriptionsOf(ctx, connectionID)
+	if err != nil {
+		return false, err
+	}
+	found := false
+	for _, r := range rows {
+		if r.ID == id {
+			found = true
+			if err := st.deleteSub(ctx, r.Topic, connectionID, id); err != nil {
+				return false, err
+			}
+		}
+	}
+	return found, nil
 }
 
 // DeleteSubscription deletes one stored subscription by its keys (the

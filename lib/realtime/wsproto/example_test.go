@@ -13,12 +13,11 @@ func ExampleDecode() {
 		return
 	}
 	p, _ := m.SubscribePayload()
-	op, _ := wsproto.Analyze(p.Query, p.OperationName, p.Variables)
-	fmt.Println(m.Type, m.ID, op.Type, op.RootFields[0].Name, op.RootFields[0].Args["id"])
+	fmt.Println(m.Type, m.ID, p.Variables["id"])
 
 	_, err = wsproto.Decode([]byte(`{"type":"start"}`))
 	fmt.Println(err)
 	// Output:
-	// subscribe 1 subscription orderUpdated ord_1
+	// subscribe 1 ord_1
 	// invalid message: unexpected message type "start"
 }

@@ -63,12 +63,20 @@ type SubscribePayload struct {
 	Extensions    map[string]any `json:"extensions,omitempty"`
 }
 
-// Err is a GraphQL error as an error message carries it.
+// Err is a GraphQL error as an error message carries it: what a client
+// reads. The server builds error payloads with lib/graphqlhttp's Gate, so
+// that every error carries extensions.code and no internal detail.
 type Err struct {
 	Message    string         `json:"message"`
-	Locations  any            `json:"locations,omitempty"`
+	Locations  []Location     `json:"locations,omitempty"`
 	Path       []any          `json:"path,omitempty"`
 	Extensions map[string]any `json:"extensions,omitempty"`
+}
+
+// Location is a place in the operation's document.
+type Location struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
 }
 
 // ErrInvalid says a message breaks the protocol; the socket is closed with
@@ -162,13 +170,10 @@ func NextMessage(id string, result json.RawMessage) []byte {
 	return Encode(Message{ID: id, Type: Next, Payload: result})
 }
 
-// ErrorMessage is an error message carrying GraphQL errors.
-func ErrorMessage(id string, errs []Err) []byte {
-	p, err := json.Marshal(errs)
-	if err != nil {
-		p = []byte(`[{"message":"internal error"}]`)
-	}
-	return Encode(Message{ID: id, Type: Error, Payload: p})
+// ErrorMessage is an error message; errors is its payload, a JSON array
+// of GraphQL errors.
+func ErrorMessage(id string, errors json.RawMessage) []byte {
+	return Encode(Message{ID: id, Type: Error, Payload: errors})
 }
 
 // CompleteMessage is a complete message.

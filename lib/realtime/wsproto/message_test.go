@@ -78,7 +78,7 @@ func TestEncode(t *testing.T) {
 	}{
 		{string(NextMessage("1", []byte(`{"data":{"a":1}}`))), `{"id":"1","type":"next","payload":{"data":{"a":1}}}`},
 		{string(CompleteMessage("1")), `{"id":"1","type":"complete"}`},
-		{string(ErrorMessage("1", []Err{{Message: "bad"}})), `{"id":"1","type":"error","payload":[{"message":"bad"}]}`},
+		{string(ErrorMessage("1", []byte(`[{"message":"bad"}]`))), `{"id":"1","type":"error","payload":[{"message":"bad"}]}`},
 		{string(Encode(Message{Type: ConnectionAck})), `{"type":"connection_ack"}`},
 		{ReasonSubscriberExists("7"), "Subscriber for 7 already exists"},
 	}

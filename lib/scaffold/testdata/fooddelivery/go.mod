@@ -1,0 +1,3 @@
+module github.com/threefactor/framework
+
+go 1.26
