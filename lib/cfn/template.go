@@ -117,7 +117,7 @@ type Function struct {
 	// Timeout is its timeout; Lambda's default 3s when unset.
 	Timeout time.Duration
 	// MemoryMB is its memory size; Lambda's default 128 when unset.
-	MemoryMB int
+	MemoryMB      int
 	Runtime       string
 	Handler       string
 	Architectures []string
