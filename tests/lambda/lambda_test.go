@@ -1,0 +1,698 @@
+// Package lambda runs the app's deployment artifacts for real: each
+// function's bootstrap, built as `make build` builds it (for the host),
+// under AWS's runtime interface emulator, with exactly the environment
+// the synthesized template gives it, signed with the keys of an IAM user
+// that carries its execution role's statements on an emulator enforcing
+// IAM, and invoked with the events of the triggers the template wires to
+// it. `make test-lambda` runs it.
+package lambda
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/coder/websocket"
+
+	fooddelivery "github.com/threefactor/framework/events"
+	"github.com/threefactor/framework/gateway/orders"
+	"github.com/threefactor/framework/lib/benchfig"
+	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/devruntime"
+	"github.com/threefactor/framework/lib/emulator"
+	"github.com/threefactor/framework/lib/lambdarun"
+	"github.com/threefactor/framework/lib/realtime/localws"
+	"github.com/threefactor/framework/lib/topology"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	benchfig.Print(os.Stdout)
+	if shared != nil {
+		shared.stop()
+	}
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	if synthesized {
+		jsii.Close()
+	}
+	os.Exit(code)
+}
+
+// fns are the functions of the run, started once by TestBinaries.
+var fns = map[string]*lambdarun.Function{}
+
+func (e *env) stop() {
+	if e.stopRT != nil {
+		e.stopRT()
+		<-e.rtDone
+	}
+	if e.ws != nil {
+		e.ws.Close()
+	}
+	for _, f := range fns {
+		_ = f.Close()
+	}
+}
+
+// start runs function name's binary under the runtime interface emulator
+// with env as its environment, its user's keys and the proxy to the
+// emulator as its endpoint.
+func (e *env) start(ctx context.Context, name string, env map[string]string) (*lambdarun.Function, error) {
+	sf := e.stack.Functions[name]
+	return lambdarun.Start(ctx, lambdarun.Config{
+		Name: name, Bootstrap: e.art.bootstrap[name], Emulator: e.art.emulator,
+		Env: env, Region: emulator.Region, Credentials: e.users[name], Endpoint: e.proxy.URL(),
+		Timeout: sf.Timeout, MemoryMB: sf.MemoryMB,
+	})
+}
+
+// TestBinaries runs every function binary with its template's
+// environment and permissions, wired to its triggers as the template
+// wires it, then the reference workflow through them, then shows that a
+// grant taken away fails the same run with AccessDenied naming the action.
+func TestBinaries(t *testing.T) {
+	e := setup(t)
+	t.Logf("moto checks resources only for SQS among the services the functions call: for the others these statements' resources were widened to * for the emulator (resource scoping stays the template tests'):\n  %s",
+		strings.Join(e.widened, "\n  "))
+	for _, n := range e.stack.Notes {
+		t.Log(n)
+	}
+
+	t.Run("every Lambda of the app has a binary and a function in the template", func(t *testing.T) {
+		want := fooddelivery.App.Lambdas()
+		if got := sortedNames(e.stack.Functions); !slices.Equal(got, want) {
+			t.Fatalf("template functions %v, want the app's Lambdas %v", got, want)
+		}
+		for _, name := range want {
+			if _, err := os.Stat(e.art.bootstrap[name]); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			sf := e.stack.Functions[name]
+			if len(sf.Mappings) == 0 && len(sf.APIs) == 0 {
+				t.Errorf("%s: nothing in the template invokes it", name)
+			}
+		}
+	})
+	if t.Failed() {
+		return
+	}
+
+	t.Run("start", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, name := range sortedNames(e.stack.Functions) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f, err := e.start(ctx, name, e.stack.Functions[name].Env)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				fns[name] = f
+			}()
+		}
+		wg.Wait()
+	})
+	if t.Failed() {
+		return
+	}
+	defer reportOutput(t)
+	e.wire(t)
+
+	ok := t.Run("workflow", func(t *testing.T) { testWorkflow(t, e) })
+	if ok {
+		// Every binary answered: its cold start is the time from the
+		// emulator's start to that first answer.
+		for _, name := range sortedNames(fns) {
+			d := fns[name].ColdStart()
+			if d == 0 {
+				t.Errorf("%s never answered", name)
+				continue
+			}
+			benchfig.Record("lambda_cold_start_ms_"+name, float64(d.Microseconds())/1000, "ms")
+		}
+	}
+	t.Run("SQS batch answers name the failed messages", func(t *testing.T) { testBatchFailures(t, e) })
+	t.Run("a grant taken away is AccessDenied naming the action", func(t *testing.T) { testMissingGrant(t, e) })
+}
+
+// reportOutput prints the tail of each function's output when the test failed.
+func reportOutput(t *testing.T) {
+	if !t.Failed() {
+		return
+	}
+	for _, name := range sortedNames(fns) {
+		out := fns[name].Output()
+		t.Logf("output of %s (last lines):\n%s", name, strings.Join(out[max(0, len(out)-40):], "\n"))
+	}
+}
+
+// wire plays AWS's part as the template wires it: each event source
+// mapping becomes a dev runtime mapping that reads with the function's
+// own keys (Lambda's mappings use the function's role), each API a front
+// door: the HTTP API's routes, and the WebSocket API at its stage's path
+// with its Management API, which authorizes calls against the caller's
+// statements as API Gateway does.
+func (e *env) wire(t *testing.T) {
+	t.Helper()
+	rt := e.runtime
+	for _, name := range sortedNames(e.stack.Functions) {
+		sf, f := e.stack.Functions[name], fns[name]
+		read := devruntime.ReadWith(e.userConfig(t, name))
+		for _, m := range sf.Mappings {
+			switch {
+			case m.Route != "":
+				rt.QueueConsumer(m.Route, f.SQS, read)
+			case m.Table != "":
+				rt.StreamReader(name+"-"+m.Table, m.Table, f.DynamoDBStream, read)
+			}
+		}
+		for _, api := range sf.APIs {
+			switch api.Protocol {
+			case "HTTP":
+				for key, auth := range api.Routes {
+					cfg := lambdarun.HTTPAPIConfig{Handler: f.HTTPAPI, APIID: api.ID, Stage: api.Stage}
+					if auth == "JWT" {
+						cfg.Authorize = e.authorize
+					}
+					pattern := key
+					if key == "$default" {
+						pattern = "/"
+					}
+					e.mux.Handle(pattern, lambdarun.NewHTTPAPI(cfg))
+				}
+			case "WEBSOCKET":
+				ws, err := localws.New(localws.Config{Handler: f.WebSocketAPI, Stage: api.Stage, Logger: slog.New(slog.DiscardHandler)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.ws = ws
+				e.mux.Handle("/"+api.Stage, ws)
+				e.mux.Handle("/"+api.Stage+"/@connections/", e.access.AuthorizeManagement(ws.Management(), emulator.Region, emulator.AccountID, api.ID, api.Stage))
+			default:
+				t.Fatalf("%s: API protocol %q", name, api.Protocol)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.stopRT, e.rtDone = cancel, make(chan error, 1)
+	go func() { e.rtDone <- rt.Run(ctx) }()
+	select {
+	case <-rt.Ready():
+	case err := <-e.rtDone:
+		t.Fatalf("dev runtime: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("dev runtime not ready after a minute")
+	}
+}
+
+// authorize plays a JWT authorizer for routes the template protects: a
+// bearer token the test issued stands for its claims.
+func (e *env) authorize(r *http.Request) (*events.APIGatewayV2HTTPRequestContextAuthorizerDescription, error) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	claims, known := testTokens[token]
+	if !ok || !known {
+		return nil, fmt.Errorf("no valid bearer token")
+	}
+	return &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+		JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: claims},
+	}, nil
+}
+
+// testTokens are the bearer tokens the tests send, with the claims a JWT
+// authorizer would have verified in them.
+var testTokens = map[string]map[string]string{
+	"customer-1": {"sub": "customer-1", "iss": "https://issuer.local", "token_use": "access"},
+}
+
+// gql runs one GraphQL operation over HTTP through the front door.
+func (e *env) gql(ctx context.Context, query string, vars map[string]any, out any) error {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.front.URL+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer customer-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Data   json.RawMessage
+		Errors []struct {
+			Message    string
+			Extensions struct{ Code string }
+		}
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return fmt.Errorf("status %d: %s", resp.StatusCode, b)
+	}
+	if len(r.Errors) > 0 {
+		return fmt.Errorf("%s (%s)", r.Errors[0].Message, r.Errors[0].Extensions.Code)
+	}
+	return json.Unmarshal(r.Data, out)
+}
+
+type order struct {
+	ID         string
+	Status     string
+	TotalCents int
+	Payments   []struct {
+		ID          string
+		AmountCents int
+	}
+	DriverID *string
+	Reason   *string
+}
+
+const orderFields = `id status totalCents payments { id amountCents } driverId reason`
+
+// waitFor polls order(id) through the graphql binary until it is in
+// status want. It gives up at once when a function was refused a call
+// (the run cannot complete) or the order reached a status it cannot
+// leave; the deadline only guards against a hang.
+func (e *env) waitFor(ctx context.Context, id, want string) (order, error) {
+	terminal := map[string]bool{"REJECTED": true, "PAYMENT_FAILED": true, "DRIVER_ASSIGNED": true}
+	for {
+		if err := e.access.Err(); err != nil {
+			return order{}, err
+		}
+		var out struct{ Order *order }
+		if err := e.gql(ctx, `query($id: ID!) { order(id: $id) { `+orderFields+` } }`, map[string]any{"id": id}, &out); err != nil {
+			return order{}, err
+		}
+		if out.Order == nil {
+			return order{}, fmt.Errorf("order %s not found", id)
+		}
+		o := *out.Order
+		if o.Status == want {
+			return o, nil
+		}
+		if terminal[o.Status] {
+			return o, fmt.Errorf("order %s is %s (%v), want %s", id, o.Status, o.Reason, want)
+		}
+		select {
+		case <-ctx.Done():
+			return o, fmt.Errorf("order %s still %s, want %s: %w", id, o.Status, want, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (e *env) placeOrder(ctx context.Context) (order, error) {
+	var out struct{ PlaceOrder order }
+	err := e.gql(ctx, `mutation($in: PlaceOrderInput!) { placeOrder(input: $in) { `+orderFields+` } }`,
+		map[string]any{"in": map[string]any{"restaurantId": "r-pizza", "items": []any{
+			map[string]any{"menuItemId": "margherita", "quantity": 2}, map[string]any{"menuItemId": "tiramisu", "quantity": 1},
+		}}}, &out)
+	return out.PlaceOrder, err
+}
+
+// testWorkflow places an order over the graphql binary while a WebSocket
+// client (the realtime binary behind the front door) watches it; the
+// router binary turns the stream into events, each step's binary handles
+// its queue, the fan-out binary pushes each change through the Management
+// API. The order ends DRIVER_ASSIGNED with exactly one payment, although
+// the client pays twice at once, and no call was refused.
+func testWorkflow(t *testing.T, e *env) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ws := dialWS(ctx, t, "ws"+strings.TrimPrefix(e.front.URL, "http")+"/dev")
+
+	o, err := e.placeOrder(ctx)
+	if err != nil {
+		t.Fatalf("placeOrder: %v", err)
+	}
+	if o.Status != "PLACED" {
+		t.Fatalf("placed order is %s", o.Status)
+	}
+	ws.subscribe(t, "1", `subscription($id: ID!) { orderUpdated(id: $id) { id status } }`, map[string]any{"id": o.ID})
+	if o, err = e.waitFor(ctx, o.ID, "VALIDATED"); err != nil {
+		t.Fatal(err)
+	}
+	if o.TotalCents != 2*900+550 {
+		t.Fatalf("total %d, want %d", o.TotalCents, 2*900+550)
+	}
+	var wg sync.WaitGroup
+	payErrs := make([]error, 2)
+	for i := range payErrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var out struct{ PayOrder order }
+			payErrs[i] = e.gql(ctx, `mutation($in: PayOrderInput!) { payOrder(input: $in) { id status } }`,
+				map[string]any{"in": map[string]any{"orderId": o.ID, "amountCents": o.TotalCents}}, &out)
+		}()
+	}
+	wg.Wait()
+	for _, err := range payErrs {
+		if err != nil {
+			t.Fatalf("payOrder: %v", err)
+		}
+	}
+	if o, err = e.waitFor(ctx, o.ID, "DRIVER_ASSIGNED"); err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Payments) != 1 || o.Payments[0].AmountCents != o.TotalCents || o.DriverID == nil || *o.DriverID == "" {
+		t.Errorf("order %s: %+v; want DRIVER_ASSIGNED with exactly one payment of the total and a driver", o.ID, o)
+	}
+	seen := ws.awaitStatus(ctx, t, "1", "DRIVER_ASSIGNED")
+	t.Logf("pushed to the subscriber: %v", seen)
+	ws.close(t)
+	if err := e.access.Err(); err != nil {
+		t.Errorf("calls refused during the workflow: %v", err)
+	}
+}
+
+// testBatchFailures invokes process-payment's binary with an SQS batch of
+// two messages: a change event whose charge fails transiently (the
+// provider set to always fail, a test-only variant of the template's
+// environment) and a body that is no change event at all. The answer
+// names the first for redelivery; the second, which no retry can fix,
+// went to the route's dead-letter queue with the function's own keys.
+func testBatchFailures(t *testing.T, e *env) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const name = "processpayment"
+	env := clone(e.stack.Functions[name].Env)
+	env["PAYMENT_FAILURE_RATE"] = "1"
+	f, err := e.start(ctx, name, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+
+	// An order waiting for its payment, written directly: as an INSERT of
+	// a VALIDATED order it matches no route.
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	o := orders.Order{
+		ID: "ord_batchfailures", Status: orders.Validated, RestaurantID: "r-pizza", TotalCents: 1000,
+		Items:         []orders.Item{{MenuItemID: "margherita", Quantity: 1}},
+		PaymentIntent: &orders.PaymentIntent{ID: "pi_batchfailures", AmountCents: 1000, CreatedAt: now},
+		Payments:      []orders.Payment{}, CreatedAt: now, UpdatedAt: now,
+	}
+	item, err := attributevalue.MarshalMap(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := e.res.Tables[fooddelivery.Orders].Name
+	if _, err := dynamodb.NewFromConfig(e.admin).PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+		t.Fatal(err)
+	}
+	image, _ := json.Marshal(o)
+	detail, err := change.Event{
+		ID: "batchfailures-1", Table: fooddelivery.Orders, Operation: topology.Modify,
+		Keys: json.RawMessage(`{"id":"` + o.ID + `"}`), New: image, Changed: []string{"paymentIntent"},
+		SequenceNumber: "1", ApproximateAt: time.Now(),
+	}.Detail()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]any{
+		"version": "0", "id": "batchfailures-envelope", "detail-type": topology.DetailType,
+		"source": fooddelivery.App.Topology().EventSource(), "time": now, "region": emulator.Region,
+		"resources": []string{}, "detail": json.RawMessage(detail),
+	})
+	route := e.res.Routes["process-payment"]
+	ev := events.SQSEvent{Records: []events.SQSMessage{
+		sqsRecord("msg-transient", string(body), route.QueueARN),
+		sqsRecord("msg-poison", "this is not a change event", route.QueueARN),
+	}}
+	resp, err := f.SQS(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, item := range resp.BatchItemFailures {
+		failed = append(failed, item.ItemIdentifier)
+	}
+	if !slices.Equal(failed, []string{"msg-transient"}) {
+		t.Errorf("batch item failures %v, want [msg-transient] (the provider failed it transiently; the poison message went to the DLQ)", failed)
+	}
+	q := sqs.NewFromConfig(e.admin)
+	var bodies []string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !slices.Contains(bodies, "this is not a change event"); {
+		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(route.DLQURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			bodies = append(bodies, aws.ToString(m.Body))
+		}
+	}
+	if !slices.Contains(bodies, "this is not a change event") {
+		t.Errorf("dead-letter queue of process-payment holds %q, want the poison message", bodies)
+	}
+	if err := e.access.Err(); err != nil {
+		t.Errorf("calls refused: %v", err)
+	}
+}
+
+func sqsRecord(id, body, queueARN string) events.SQSMessage {
+	return events.SQSMessage{
+		MessageId: id, ReceiptHandle: "rh-" + id, Body: body, EventSource: "aws:sqs", EventSourceARN: queueARN, AWSRegion: emulator.Region,
+		Attributes: map[string]string{"ApproximateReceiveCount": "1", "SentTimestamp": fmt.Sprint(time.Now().UnixMilli())},
+	}
+}
+
+// testMissingGrant takes the statement allowing events:PutEvents away from
+// the router's user, as a template lacking that grant would, and places an
+// order: the router binary is refused, the refusal names the action, and
+// the order goes nowhere. Given the grant back, the stream mapping's retry
+// carries the order on: the grant was all that was missing.
+func testMissingGrant(t *testing.T, e *env) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const name, action = "router", "events:PutEvents"
+	sf := e.stack.Functions[name]
+	var kept []lambdarun.Statement
+	for _, s := range sf.Statements {
+		if !slices.Contains(s.Action, action) {
+			kept = append(kept, s)
+		}
+	}
+	if len(kept) == len(sf.Statements) {
+		t.Fatalf("no statement of the router's role grants %s", action)
+	}
+	setPolicy := func(stmts []lambdarun.Statement) {
+		t.Helper()
+		doc, _, err := lambdarun.EmulatorPolicy(stmts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := emulator.PutUserPolicy(ctx, e.admin, userName(name), rolePolicy, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setPolicy(kept)
+	restored := false
+	defer func() {
+		if !restored {
+			setPolicy(sf.Statements)
+		}
+	}()
+	before := len(e.access.Denials())
+
+	o, err := e.placeOrder(ctx)
+	if err != nil {
+		t.Fatalf("placeOrder: %v", err)
+	}
+	var denial lambdarun.Denial
+	for denial.Action == "" {
+		if ds := e.access.Denials(); len(ds) > before {
+			denial = ds[before]
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no call was refused after the router lost %s", action)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Logf("refused: %v", denial)
+	if denial.Principal != name || denial.Action != action {
+		t.Fatalf("refused %s to %s, want %s to %s", denial.Action, denial.Principal, action, name)
+	}
+	var out struct{ Order order }
+	if err := e.gql(ctx, `query($id: ID!) { order(id: $id) { id status } }`, map[string]any{"id": o.ID}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Order.Status != "PLACED" {
+		t.Errorf("order is %s without the router's grant, want PLACED", out.Order.Status)
+	}
+
+	setPolicy(sf.Statements)
+	restored = true
+	n := len(e.access.Denials())
+	ctx2, cancel2 := context.WithTimeout(ctx, time.Minute)
+	defer cancel2()
+	for {
+		var out struct{ Order order }
+		if err := e.gql(ctx2, `query($id: ID!) { order(id: $id) { id status } }`, map[string]any{"id": o.ID}, &out); err != nil {
+			t.Fatal(err)
+		}
+		if out.Order.Status != "PLACED" {
+			break
+		}
+		if ctx2.Err() != nil {
+			t.Fatal("the order stayed PLACED after the grant came back")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Calls the router retried before the policy changed may still be
+	// refused; none after the order moved on.
+	for _, d := range e.access.Denials()[n:] {
+		if d.Action != action {
+			t.Errorf("refused after the grant came back: %v", d)
+		}
+	}
+}
+
+func clone(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// wsClient is a graphql-transport-ws client.
+type wsClient struct {
+	c   *websocket.Conn
+	ctx context.Context
+	mu  sync.Mutex
+	in  []map[string]any
+	got chan struct{}
+}
+
+func dialWS(ctx context.Context, t *testing.T, url string) *wsClient {
+	t.Helper()
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatalf("WebSocket %s: %v", url, err)
+	}
+	w := &wsClient{c: c, ctx: ctx, got: make(chan struct{}, 1)}
+	go w.read()
+	w.send(t, map[string]any{"type": "connection_init", "payload": map[string]any{}})
+	w.await(t, "connection_ack", func(m map[string]any) bool { return m["type"] == "connection_ack" })
+	return w
+}
+
+func (w *wsClient) read() {
+	for {
+		_, b, err := w.c.Read(context.Background())
+		if err != nil {
+			return
+		}
+		var m map[string]any
+		if json.Unmarshal(b, &m) != nil {
+			continue
+		}
+		w.mu.Lock()
+		w.in = append(w.in, m)
+		w.mu.Unlock()
+		select {
+		case w.got <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (w *wsClient) send(t *testing.T, m map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(m)
+	if err := w.c.Write(w.ctx, websocket.MessageText, b); err != nil {
+		t.Fatalf("WebSocket write: %v", err)
+	}
+}
+
+func (w *wsClient) subscribe(t *testing.T, id, query string, vars map[string]any) {
+	t.Helper()
+	w.send(t, map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": query, "variables": vars}})
+}
+
+// await waits for a message matching match; the deadline only guards
+// against a hang.
+func (w *wsClient) await(t *testing.T, what string, match func(map[string]any) bool) map[string]any {
+	t.Helper()
+	for i := 0; ; {
+		w.mu.Lock()
+		for ; i < len(w.in); i++ {
+			if match(w.in[i]) {
+				m := w.in[i]
+				w.mu.Unlock()
+				return m
+			}
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.got:
+		case <-time.After(100 * time.Millisecond):
+		case <-w.ctx.Done():
+			t.Fatalf("WebSocket: no %s; received %v", what, w.messages())
+		}
+	}
+}
+
+func (w *wsClient) messages() []map[string]any {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]map[string]any(nil), w.in...)
+}
+
+// awaitStatus waits for a push of subscription id with the order in
+// status, and returns the statuses pushed until then.
+func (w *wsClient) awaitStatus(ctx context.Context, t *testing.T, id, status string) []string {
+	t.Helper()
+	w.await(t, "a push of "+status, func(m map[string]any) bool {
+		return m["id"] == id && m["type"] == "next" && pushedStatus(m) == status
+	})
+	var seen []string
+	for _, m := range w.messages() {
+		if m["id"] == id && m["type"] == "next" {
+			seen = append(seen, pushedStatus(m))
+		}
+	}
+	return seen
+}
+
+func pushedStatus(m map[string]any) string {
+	p, _ := m["payload"].(map[string]any)
+	d, _ := p["data"].(map[string]any)
+	o, _ := d["orderUpdated"].(map[string]any)
+	s, _ := o["status"].(string)
+	return s
+}
+
+func (w *wsClient) close(t *testing.T) {
+	t.Helper()
+	if err := w.c.Close(websocket.StatusNormalClosure, "done"); err != nil {
+		t.Logf("WebSocket close: %v", err)
+	}
+}
