@@ -82,9 +82,9 @@ var (
 	// synthesized says the jsii runtime ran (TestMain ends it).
 	synthesized bool
 	setupOnce   sync.Once
-	shared    *env
-	setupErr  error
-	cleanups  []func()
+	shared      *env
+	setupErr    error
+	cleanups    []func()
 )
 
 // setup builds, synthesizes and provisions once for the test binary; the
