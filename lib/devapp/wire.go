@@ -33,6 +33,11 @@ type Options struct {
 	// Getenv is where the functions' DevEnv settings are read from; nil
 	// reads the process environment.
 	Getenv func(string) string
+	// Lambda is how the functions run: LambdaInProcess (the default) or
+	// LambdaBinary. With LambdaBinary, BuildDir receives the binaries
+	// (default .dev/lambda), built from the module at ModuleDir (default
+	// the module of the working directory).
+	Lambda, BuildDir, ModuleDir string
 }
 
 // keyRefresh is how soon the verifier looks at the issuer's keys again
@@ -82,6 +87,14 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 		if n > 0 {
 			log.Info("seeded", "items", n)
 		}
+	}
+
+	switch o.Lambda {
+	case "", LambdaInProcess:
+	case LambdaBinary:
+		return wireBinaries(ctx, rt, a, o, env)
+	default:
+		return fmt.Errorf("devapp: functions run %q: want %s or %s", o.Lambda, LambdaInProcess, LambdaBinary)
 	}
 
 	r, err := app.NewRouter(ctx, a, env(topology.RouterFunction))

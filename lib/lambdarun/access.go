@@ -123,6 +123,12 @@ func (a *Access) Proxy(target string) (*Proxy, error) {
 	}
 	// The Host header goes through unchanged: the client signed it.
 	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		// A client that gave up (its context ended) needs no answer.
+		if r.Context().Err() == nil {
+			http.Error(w, "lambdarun proxy: "+err.Error(), http.StatusBadGateway)
+		}
+	}
 	rp.ModifyResponse = func(resp *http.Response) error {
 		if resp.StatusCode != http.StatusForbidden {
 			return nil

@@ -36,13 +36,16 @@ import (
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/devruntime"
 	"github.com/threefactor/framework/lib/emulator"
+	"github.com/threefactor/framework/lib/emulator/emulatortest"
 	"github.com/threefactor/framework/lib/lambdarun"
 	"github.com/threefactor/framework/lib/realtime/localws"
 	"github.com/threefactor/framework/lib/topology"
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	// The plain emulator (TestDevRunsBinaries) starts on first use; the
+	// IAM-enforcing one is setup's.
+	code := emulatortest.Main(m)
 	benchfig.Print(os.Stdout)
 	if shared != nil {
 		shared.stop()
@@ -89,7 +92,9 @@ func (e *env) start(ctx context.Context, name string, env map[string]string) (*l
 // wires it, then the reference workflow through them, then shows that a
 // grant taken away fails the same run with AccessDenied naming the action.
 func TestBinaries(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
+	t.Logf("setup: %s", strings.Join(e.timings, ", "))
 	t.Logf("moto checks resources only for SQS among the services the functions call: for the others these statements' resources were widened to * for the emulator (resource scoping stays the template tests'):\n  %s",
 		strings.Join(e.widened, "\n  "))
 	for _, n := range e.stack.Notes {
@@ -217,6 +222,7 @@ func (e *env) wire(t *testing.T) {
 			}
 		}
 	}
+	e.gql = &gqlClient{url: e.front.URL + "/graphql", token: "customer-1"}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.stopRT, e.rtDone = cancel, make(chan error, 1)
 	go func() { e.rtDone <- rt.Run(ctx) }()
@@ -248,15 +254,23 @@ var testTokens = map[string]map[string]string{
 	"customer-1": {"sub": "customer-1", "iss": "https://issuer.local", "token_use": "access"},
 }
 
-// gql runs one GraphQL operation over HTTP through the front door.
-func (e *env) gql(ctx context.Context, query string, vars map[string]any, out any) error {
+// gqlClient runs GraphQL operations over HTTP.
+type gqlClient struct {
+	url string
+	// token, when set, is sent as a bearer token.
+	token string
+}
+
+func (c *gqlClient) do(ctx context.Context, query string, vars map[string]any, out any) error {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.front.URL+"/graphql", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer customer-1")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
@@ -293,24 +307,49 @@ type order struct {
 
 const orderFields = `id status totalCents payments { id amountCents } driverId reason`
 
-// waitFor polls order(id) through the graphql binary until it is in
-// status want. It gives up at once when a function was refused a call
-// (the run cannot complete) or the order reached a status it cannot
-// leave; the deadline only guards against a hang.
-func (e *env) waitFor(ctx context.Context, id, want string) (order, error) {
+// placeOrder orders two margheritas and a tiramisu.
+func (c *gqlClient) placeOrder(ctx context.Context) (order, error) {
+	var out struct{ PlaceOrder order }
+	err := c.do(ctx, `mutation($in: PlaceOrderInput!) { placeOrder(input: $in) { `+orderFields+` } }`,
+		map[string]any{"in": map[string]any{"restaurantId": "r-pizza", "items": []any{
+			map[string]any{"menuItemId": "margherita", "quantity": 2}, map[string]any{"menuItemId": "tiramisu", "quantity": 1},
+		}}}, &out)
+	return out.PlaceOrder, err
+}
+
+func (c *gqlClient) payOrder(ctx context.Context, id string, amount int) error {
+	var out struct{ PayOrder order }
+	return c.do(ctx, `mutation($in: PayOrderInput!) { payOrder(input: $in) { id status } }`,
+		map[string]any{"in": map[string]any{"orderId": id, "amountCents": amount}}, &out)
+}
+
+func (c *gqlClient) order(ctx context.Context, id string) (order, error) {
+	var out struct{ Order *order }
+	if err := c.do(ctx, `query($id: ID!) { order(id: $id) { `+orderFields+` } }`, map[string]any{"id": id}, &out); err != nil {
+		return order{}, err
+	}
+	if out.Order == nil {
+		return order{}, fmt.Errorf("order %s not found", id)
+	}
+	return *out.Order, nil
+}
+
+// waitFor polls order(id) until it is in status want. It gives up at once
+// when refused reports a refused call (the run cannot complete) or the
+// order reached a status it cannot leave; the deadline only guards
+// against a hang.
+func (c *gqlClient) waitFor(ctx context.Context, id, want string, refused func() error) (order, error) {
 	terminal := map[string]bool{"REJECTED": true, "PAYMENT_FAILED": true, "DRIVER_ASSIGNED": true}
 	for {
-		if err := e.access.Err(); err != nil {
-			return order{}, err
+		if refused != nil {
+			if err := refused(); err != nil {
+				return order{}, err
+			}
 		}
-		var out struct{ Order *order }
-		if err := e.gql(ctx, `query($id: ID!) { order(id: $id) { `+orderFields+` } }`, map[string]any{"id": id}, &out); err != nil {
-			return order{}, err
+		o, err := c.order(ctx, id)
+		if err != nil {
+			return o, err
 		}
-		if out.Order == nil {
-			return order{}, fmt.Errorf("order %s not found", id)
-		}
-		o := *out.Order
 		if o.Status == want {
 			return o, nil
 		}
@@ -325,13 +364,46 @@ func (e *env) waitFor(ctx context.Context, id, want string) (order, error) {
 	}
 }
 
-func (e *env) placeOrder(ctx context.Context) (order, error) {
-	var out struct{ PlaceOrder order }
-	err := e.gql(ctx, `mutation($in: PlaceOrderInput!) { placeOrder(input: $in) { `+orderFields+` } }`,
-		map[string]any{"in": map[string]any{"restaurantId": "r-pizza", "items": []any{
-			map[string]any{"menuItemId": "margherita", "quantity": 2}, map[string]any{"menuItemId": "tiramisu", "quantity": 1},
-		}}}, &out)
-	return out.PlaceOrder, err
+// orderToDelivery places an order, waits for its validation, pays the
+// total twice at once (a double-tapping client) and waits for a driver;
+// watch, when set, runs once the order exists.
+func (c *gqlClient) orderToDelivery(ctx context.Context, refused func() error, watch func(id string)) (order, error) {
+	o, err := c.placeOrder(ctx)
+	if err != nil {
+		return o, fmt.Errorf("placeOrder: %w", err)
+	}
+	if o.Status != "PLACED" {
+		return o, fmt.Errorf("placed order is %s", o.Status)
+	}
+	if watch != nil {
+		watch(o.ID)
+	}
+	if o, err = c.waitFor(ctx, o.ID, "VALIDATED", refused); err != nil {
+		return o, err
+	}
+	if o.TotalCents != 2*900+550 {
+		return o, fmt.Errorf("total %d, want %d", o.TotalCents, 2*900+550)
+	}
+	var wg sync.WaitGroup
+	payErrs := make([]error, 2)
+	for i := range payErrs {
+		wg.Add(1)
+		go func() { defer wg.Done(); payErrs[i] = c.payOrder(ctx, o.ID, o.TotalCents) }()
+	}
+	wg.Wait()
+	for _, err := range payErrs {
+		if err != nil {
+			return o, fmt.Errorf("payOrder: %w", err)
+		}
+	}
+	return c.waitFor(ctx, o.ID, "DRIVER_ASSIGNED", refused)
+}
+
+func checkDelivered(t *testing.T, o order) {
+	t.Helper()
+	if o.Status != "DRIVER_ASSIGNED" || len(o.Payments) != 1 || o.Payments[0].AmountCents != o.TotalCents || o.DriverID == nil || *o.DriverID == "" {
+		t.Errorf("order %s: %+v; want DRIVER_ASSIGNED with exactly one payment of the total and a driver", o.ID, o)
+	}
 }
 
 // testWorkflow places an order over the graphql binary while a WebSocket
@@ -344,44 +416,13 @@ func testWorkflow(t *testing.T, e *env) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	ws := dialWS(ctx, t, "ws"+strings.TrimPrefix(e.front.URL, "http")+"/dev")
-
-	o, err := e.placeOrder(ctx)
+	o, err := e.gql.orderToDelivery(ctx, e.access.Err, func(id string) {
+		ws.subscribe(t, "1", `subscription($id: ID!) { orderUpdated(id: $id) { id status } }`, map[string]any{"id": id})
+	})
 	if err != nil {
-		t.Fatalf("placeOrder: %v", err)
-	}
-	if o.Status != "PLACED" {
-		t.Fatalf("placed order is %s", o.Status)
-	}
-	ws.subscribe(t, "1", `subscription($id: ID!) { orderUpdated(id: $id) { id status } }`, map[string]any{"id": o.ID})
-	if o, err = e.waitFor(ctx, o.ID, "VALIDATED"); err != nil {
 		t.Fatal(err)
 	}
-	if o.TotalCents != 2*900+550 {
-		t.Fatalf("total %d, want %d", o.TotalCents, 2*900+550)
-	}
-	var wg sync.WaitGroup
-	payErrs := make([]error, 2)
-	for i := range payErrs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var out struct{ PayOrder order }
-			payErrs[i] = e.gql(ctx, `mutation($in: PayOrderInput!) { payOrder(input: $in) { id status } }`,
-				map[string]any{"in": map[string]any{"orderId": o.ID, "amountCents": o.TotalCents}}, &out)
-		}()
-	}
-	wg.Wait()
-	for _, err := range payErrs {
-		if err != nil {
-			t.Fatalf("payOrder: %v", err)
-		}
-	}
-	if o, err = e.waitFor(ctx, o.ID, "DRIVER_ASSIGNED"); err != nil {
-		t.Fatal(err)
-	}
-	if len(o.Payments) != 1 || o.Payments[0].AmountCents != o.TotalCents || o.DriverID == nil || *o.DriverID == "" {
-		t.Errorf("order %s: %+v; want DRIVER_ASSIGNED with exactly one payment of the total and a driver", o.ID, o)
-	}
+	checkDelivered(t, o)
 	seen := ws.awaitStatus(ctx, t, "1", "DRIVER_ASSIGNED")
 	t.Logf("pushed to the subscriber: %v", seen)
 	ws.close(t)
@@ -519,7 +560,7 @@ func testMissingGrant(t *testing.T, e *env) {
 	}()
 	before := len(e.access.Denials())
 
-	o, err := e.placeOrder(ctx)
+	o, err := e.gql.placeOrder(ctx)
 	if err != nil {
 		t.Fatalf("placeOrder: %v", err)
 	}
@@ -539,12 +580,8 @@ func testMissingGrant(t *testing.T, e *env) {
 	if denial.Principal != name || denial.Action != action {
 		t.Fatalf("refused %s to %s, want %s to %s", denial.Action, denial.Principal, action, name)
 	}
-	var out struct{ Order order }
-	if err := e.gql(ctx, `query($id: ID!) { order(id: $id) { id status } }`, map[string]any{"id": o.ID}, &out); err != nil {
-		t.Fatal(err)
-	}
-	if out.Order.Status != "PLACED" {
-		t.Errorf("order is %s without the router's grant, want PLACED", out.Order.Status)
+	if now, err := e.gql.order(ctx, o.ID); err != nil || now.Status != "PLACED" {
+		t.Errorf("order is %s (%v) without the router's grant, want PLACED", now.Status, err)
 	}
 
 	setPolicy(sf.Statements)
@@ -553,11 +590,11 @@ func testMissingGrant(t *testing.T, e *env) {
 	ctx2, cancel2 := context.WithTimeout(ctx, time.Minute)
 	defer cancel2()
 	for {
-		var out struct{ Order order }
-		if err := e.gql(ctx2, `query($id: ID!) { order(id: $id) { id status } }`, map[string]any{"id": o.ID}, &out); err != nil {
+		now, err := e.gql.order(ctx2, o.ID)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if out.Order.Status != "PLACED" {
+		if now.Status != "PLACED" {
 			break
 		}
 		if ctx2.Err() != nil {

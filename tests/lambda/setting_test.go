@@ -17,6 +17,7 @@ import (
 // start, before its handler runs, with an error naming the variable: what
 // Lambda would report as the function's init error.
 func TestMissingSettingFailsAtStart(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	tests := []struct{ function, variable string }{
 		{"router", topology.EnvEventBus},

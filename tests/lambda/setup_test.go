@@ -69,8 +69,11 @@ type env struct {
 	proxy   *lambdarun.Proxy
 	users   map[string]aws.Credentials
 	widened []string
+	// timings say how long each part of the setup took.
+	timings []string
 
 	front   *httptest.Server
+	gql     *gqlClient
 	mux     *http.ServeMux
 	ws      *localws.Server
 	runtime *devruntime.Runtime
@@ -108,11 +111,16 @@ func doSetup() (*env, error) {
 	e := &env{users: map[string]aws.Credentials{}, access: lambdarun.NewAccess()}
 	var wg sync.WaitGroup
 	var buildErr, synthErr, motoErr error
+	took := func(what string, start time.Time) {
+		e.timings = append(e.timings, fmt.Sprintf("%s %s", what, time.Since(start).Round(100*time.Millisecond)))
+	}
+	start := time.Now()
 	wg.Add(3)
-	go func() { defer wg.Done(); e.art, buildErr = build(ctx) }()
-	go func() { defer wg.Done(); e.tpl, synthErr = synthesize() }()
+	go func() { defer wg.Done(); defer took("build", start); e.art, buildErr = build(ctx) }()
+	go func() { defer wg.Done(); defer took("synthesize", start); e.tpl, synthErr = synthesize() }()
 	go func() {
 		defer wg.Done()
+		defer took("emulator", start)
 		var s *emulator.Server
 		s, e.admin, motoErr = emulator.StartEnforcingIAM(ctx, os.Getenv("EMULATOR_LOG"))
 		if motoErr == nil {
@@ -124,9 +132,11 @@ func doSetup() (*env, error) {
 	if err := errors.Join(buildErr, synthErr, motoErr); err != nil {
 		return nil, err
 	}
+	start = time.Now()
 	if err := e.provision(ctx); err != nil {
 		return nil, err
 	}
+	took("provision", start)
 	return e, nil
 }
 
