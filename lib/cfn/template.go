@@ -24,6 +24,9 @@ const (
 	TypeIntegration        = "AWS::ApiGatewayV2::Integration"
 	TypeRoute              = "AWS::ApiGatewayV2::Route"
 	TypeStage              = "AWS::ApiGatewayV2::Stage"
+	TypeUserPool           = "AWS::Cognito::UserPool"
+	TypeUserPoolClient     = "AWS::Cognito::UserPoolClient"
+	TypeScheduleGroup      = "AWS::Scheduler::ScheduleGroup"
 )
 
 // Template is a CloudFormation template.

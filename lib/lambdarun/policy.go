@@ -29,12 +29,16 @@ var batchAliases = map[string]string{
 // for moto. A statement's resources are kept for the services moto checks
 // resources of (SQS among them) and widened to "*" for the others
 // (DynamoDB, EventBridge...), where moto would match no resource at all;
-// each widening is listed in widened, and resource scoping there stays
+// each widening is listed in notes, and resource scoping there stays
 // the template tests' to check. The batch APIs are allowed with their
 // single action. execute-api actions are left out: the Management API is
-// not the emulator's (see AuthorizeManagement). Conditions, NotAction and NotResource are refused: moto
-// cannot evaluate them as AWS does.
-func EmulatorPolicy(stmts []Statement) (doc string, widened []string, err error) {
+// not the emulator's (see AuthorizeManagement). So is iam:PassRole, which
+// no API call is authorized as (the receiving service checks it; moto does
+// not), with its condition; other Conditions, NotAction and NotResource
+// are refused: moto cannot evaluate them as AWS does. Widened and left out
+// statements are listed in notes.
+func EmulatorPolicy(stmts []Statement) (doc string, notes []string, err error) {
+	var widened, skipped []string
 	type out struct {
 		Effect   string   `json:"Effect"`
 		Action   []string `json:"Action"`
@@ -44,6 +48,11 @@ func EmulatorPolicy(stmts []Statement) (doc string, widened []string, err error)
 	var errs []error
 	for _, s := range stmts {
 		switch {
+		case len(s.Condition) > 0 && passRoleOnly(s.Action):
+			// No API call is authorized as iam:PassRole: the service the
+			// role is passed to checks it, which moto does not do.
+			skipped = append(skipped, fmt.Sprintf("%s: iam:PassRole (checked by the receiving service, not by the emulator)", s.Source))
+			continue
 		case len(s.Condition) > 0 || len(s.NotAction) > 0 || len(s.NotResource) > 0:
 			errs = append(errs, fmt.Errorf("statement %s: Condition, NotAction and NotResource cannot be checked on the emulator", s.Source))
 			continue
@@ -91,7 +100,16 @@ func EmulatorPolicy(stmts []Statement) (doc string, widened []string, err error)
 		doneStmts = append(doneStmts, out{Effect: "Deny", Action: []string{"*"}, Resource: []string{"*"}})
 	}
 	b, err := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": doneStmts})
-	return string(b), widened, err
+	return string(b), append(widened, skipped...), err
+}
+
+func passRoleOnly(actions []string) bool {
+	for _, a := range actions {
+		if !strings.EqualFold(a, "iam:PassRole") {
+			return false
+		}
+	}
+	return len(actions) > 0
 }
 
 // Allowed evaluates statements as IAM does for one action on one

@@ -46,6 +46,13 @@ func TestEmulatorPolicy(t *testing.T) {
 		t.Errorf("widened %q", widened)
 	}
 
+	doc, notes, err := lambdarun.EmulatorPolicy([]lambdarun.Statement{{
+		Effect: "Allow", Action: []string{"iam:PassRole"}, Resource: []string{"arn:aws:iam::1:role/r"}, Source: "P#3",
+		Condition: map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "scheduler.amazonaws.com"}},
+	}})
+	if err != nil || strings.Contains(doc, "PassRole") || len(notes) != 1 || !strings.Contains(notes[0], "P#3: iam:PassRole") {
+		t.Errorf("iam:PassRole with its condition: %s, %q, %v; want it left out with a note", doc, notes, err)
+	}
 	for _, bad := range []lambdarun.Statement{
 		{Effect: "Allow", Action: []string{"sqs:SendMessage"}, Resource: []string{"*"}, Condition: map[string]any{"Bool": map[string]any{"aws:SecureTransport": "true"}}},
 		{Effect: "Deny", Action: []string{"dynamodb:DeleteItem"}, Resource: []string{"arn:aws:dynamodb:us-east-1:1:table/t"}},

@@ -33,6 +33,11 @@ type StackConfig struct {
 	// execute-api endpoint (https://{id}.execute-api.{region}.{suffix})
 	// names its front door's base URL instead, the path kept.
 	APIs map[string]string
+	// Issuer is the local OIDC issuer standing in for the template's
+	// Cognito user pools: a value naming a pool's issuer
+	// (https://cognito-idp.{region}.{suffix}/{pool id}) names it instead.
+	// Empty: such values keep naming the pool.
+	Issuer string
 }
 
 // Stack is what a template gives each function, with every reference to a
@@ -242,6 +247,30 @@ func (b *binder) bind() error {
 			b.hosts[fmt.Sprintf("https://%s.execute-api.%s.%s", id, b.cfg.Region, suffix)] = strings.TrimRight(base, "/")
 			b.hosts[fmt.Sprintf("wss://%s.execute-api.%s.%s", id, b.cfg.Region, suffix)] = "ws" + strings.TrimPrefix(strings.TrimRight(base, "/"), "http")
 		}
+	}
+	// Resources the dev provisioner does not make that functions only pass
+	// on by name (execution and scheduler roles, identity, schedule
+	// groups): bound to names made of their logical ids.
+	for _, id := range t.OfType(cfn.TypeRole) {
+		b.r.Bind(id, id, map[string]string{"Arn": fmt.Sprintf("arn:aws:iam::%s:role/%s", b.cfg.AccountID, id), "RoleId": id})
+	}
+	for _, id := range t.OfType(cfn.TypeUserPool) {
+		provider := fmt.Sprintf("cognito-idp.%s.%s/%s", b.cfg.Region, suffix, id)
+		b.r.Bind(id, id, map[string]string{
+			"Arn":          fmt.Sprintf("arn:aws:cognito-idp:%s:%s:userpool/%s", b.cfg.Region, b.cfg.AccountID, id),
+			"ProviderName": provider, "ProviderURL": "https://" + provider, "UserPoolId": id,
+		})
+		if b.cfg.Issuer != "" {
+			b.hosts["https://"+provider] = strings.TrimRight(b.cfg.Issuer, "/")
+		}
+	}
+	for _, id := range t.OfType(cfn.TypeUserPoolClient) {
+		b.r.Bind(id, id, map[string]string{"ClientId": id})
+	}
+	for _, id := range t.OfType(cfn.TypeScheduleGroup) {
+		name, _ := t.Resources[id].Properties["Name"].(string)
+		name = or(name, id)
+		b.r.Bind(id, name, map[string]string{"Arn": fmt.Sprintf("arn:aws:scheduler:%s:%s:schedule-group/%s", b.cfg.Region, b.cfg.AccountID, name)})
 	}
 	// The functions themselves.
 	for name, id := range b.cfg.Functions {

@@ -27,7 +27,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/jsii-runtime-go"
 	"github.com/coder/websocket"
 
 	fooddelivery "github.com/threefactor/framework/events"
@@ -52,9 +51,6 @@ func TestMain(m *testing.M) {
 	}
 	for i := len(cleanups) - 1; i >= 0; i-- {
 		cleanups[i]()
-	}
-	if synthesized {
-		jsii.Close()
 	}
 	os.Exit(code)
 }
@@ -95,7 +91,7 @@ func TestBinaries(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	t.Logf("setup: %s", strings.Join(e.timings, ", "))
-	t.Logf("moto checks resources only for SQS among the services the functions call: for the others these statements' resources were widened to * for the emulator (resource scoping stays the template tests'):\n  %s",
+	t.Logf("the emulator users' policies: moto checks resources only for SQS among the services the functions call, so for the others these statements' resources were widened to * (resource scoping stays the template tests'); iam:PassRole is left out (moto never checks it):\n  %s",
 		strings.Join(e.widened, "\n  "))
 	for _, n := range e.stack.Notes {
 		t.Log(n)

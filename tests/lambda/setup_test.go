@@ -82,9 +82,7 @@ type env struct {
 }
 
 var (
-	// synthesized says the jsii runtime ran (TestMain ends it).
-	synthesized bool
-	setupOnce   sync.Once
+	setupOnce sync.Once
 	shared      *env
 	setupErr    error
 	cleanups    []func()
@@ -167,7 +165,6 @@ func build(ctx context.Context) (*artifacts, error) {
 // context, placeholder code: the template does not depend on the code's
 // content) and reads its template back from the cloud assembly.
 func synthesize() (*template, error) {
-	synthesized = true
 	dir, err := os.MkdirTemp("", "lambda-synth-")
 	if err != nil {
 		return nil, err
