@@ -83,9 +83,9 @@ type env struct {
 
 var (
 	setupOnce sync.Once
-	shared      *env
-	setupErr    error
-	cleanups    []func()
+	shared    *env
+	setupErr  error
+	cleanups  []func()
 )
 
 // setup builds, synthesizes and provisions once for the test binary; the
