@@ -207,7 +207,7 @@ func (b *binaries) close() {
 	}
 }
 
-// functionLog passes what a function prints to the dev runtime's output:
+// functionLog passes what a function prints to the dev runtime's log (stderr):
 // its JSON log lines as they are, other lines after the function's name;
 // the emulator's per-invocation START, END and REPORT lines are left out.
 type functionLog struct{}
@@ -218,9 +218,9 @@ func (functionLog) Write(p []byte) (int, error) {
 	switch {
 	case strings.HasPrefix(rest, "START RequestId") || strings.HasPrefix(rest, "END RequestId") || strings.HasPrefix(rest, "REPORT RequestId"):
 	case strings.HasPrefix(rest, "{"):
-		fmt.Fprintln(os.Stdout, rest)
+		fmt.Fprintln(os.Stderr, rest)
 	default:
-		fmt.Fprintln(os.Stdout, line)
+		fmt.Fprintln(os.Stderr, line)
 	}
 	return len(p), nil
 }
