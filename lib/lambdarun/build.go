@@ -27,6 +27,10 @@ const EmulatorBinary = "aws-lambda-rie"
 // provided.al2023 runtime speaks the Runtime API only).
 var buildArgs = []string{"-trimpath", "-ldflags", "-s -w", "-tags", "lambda.norpc"}
 
+// BuildFlags are the go build flags Build uses, `make build`'s (with
+// CGO_ENABLED=0); tests/lambda holds the Makefile to them.
+func BuildFlags() []string { return append([]string(nil), buildArgs...) }
+
 // BuildConfig says what Build builds.
 type BuildConfig struct {
 	// Dir is the root of the Go module holding the packages.

@@ -10,6 +10,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
+	"os"
 	"os/exec"
 	"sort"
 	"strconv"
@@ -220,6 +222,12 @@ func (f *Function) waitListening(ctx context.Context, addr string) error {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
+			// Another process may have taken the port between freeAddr
+			// and the emulator's bind (the emulator then exits): the
+			// listener must be the emulator's.
+			if owns, known := listens(f.cmd.Process.Pid, addr); known && !owns {
+				return fmt.Errorf("another process listens on %s", addr)
+			}
 			return nil
 		}
 		select {
@@ -440,4 +448,42 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// listens reports whether process pid holds the TCP listener on addr (an
+// IPv4 host:port), from /proc; known is false where /proc cannot tell.
+func listens(pid int, addr string) (owns, known bool) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil || !ap.Addr().Is4() {
+		return false, false
+	}
+	table, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false, false
+	}
+	// /proc/net/tcp prints the address as the 32-bit value in host order
+	// (little-endian on amd64 and arm64) and the port big-endian.
+	ip := ap.Addr().As4()
+	local := fmt.Sprintf("%02X%02X%02X%02X:%04X", ip[3], ip[2], ip[1], ip[0], ap.Port())
+	inode := ""
+	for _, line := range strings.Split(string(table), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 9 && f[1] == local && f[3] == "0A" { // 0A: LISTEN
+			inode = f[9]
+			break
+		}
+	}
+	if inode == "" {
+		return false, true
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return false, false
+	}
+	for _, fd := range fds {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && l == "socket:["+inode+"]" {
+			return true, true
+		}
+	}
+	return false, true
 }

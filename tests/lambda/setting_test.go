@@ -52,7 +52,8 @@ func TestMissingSettingFailsAtStart(t *testing.T) {
 	}
 }
 
-// trigger invokes f with an empty event of its first trigger.
+// trigger invokes f with an event of its first trigger: an empty batch for
+// a mapping, a $connect for a WebSocket API, GET /graphql for an HTTP API.
 func (e *env) trigger(ctx context.Context, f *lambdarun.Function) error {
 	sf := e.stack.Functions[f.Name()]
 	switch {
