@@ -164,7 +164,16 @@ func TestBinaries(t *testing.T) {
 		}
 	})
 	t.Run("SQS batch answers name the failed messages", func(t *testing.T) { testBatchFailures(t, e) })
-	t.Run("a grant taken away is AccessDenied naming the action", func(t *testing.T) { testMissingGrant(t, e) })
+	t.Run("a grant taken away is AccessDenied naming the action", func(t *testing.T) {
+		// A call the binary makes, and one its event source mapping makes
+		// with the function's role.
+		for _, tt := range []struct{ function, action string }{
+			{"router", "events:PutEvents"},
+			{"validateorder", "sqs:ReceiveMessage"},
+		} {
+			t.Run(tt.function+" without "+tt.action, func(t *testing.T) { testMissingGrant(t, e, tt.function, tt.action) })
+		}
+	})
 }
 
 // reportOutput prints the tail of each function's output when the test failed.
@@ -549,15 +558,15 @@ func sqsRecord(id, body, queueARN string) events.SQSMessage {
 	}
 }
 
-// testMissingGrant takes the statement allowing events:PutEvents away from
-// the router's user, as a template lacking that grant would, and places an
-// order: the router binary is refused, the refusal names the action, and
-// the order goes nowhere. Given the grant back, the stream mapping's retry
-// carries the order on: the grant was all that was missing.
-func testMissingGrant(t *testing.T, e *env) {
+// testMissingGrant takes the statement allowing action away from the
+// user of function name, as a template lacking that grant would, and
+// places an order: the function (or its mapping) is refused, the refusal
+// names the function and the action, and the order stays PLACED. Given
+// the grant back, the mapping's retry carries the order on: the grant was
+// all that was missing.
+func testMissingGrant(t *testing.T, e *env, name, action string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	const name, action = "router", "events:PutEvents"
 	sf := e.stack.Functions[name]
 	var kept []lambdarun.Statement
 	for _, s := range sf.Statements {
@@ -566,7 +575,7 @@ func testMissingGrant(t *testing.T, e *env) {
 		}
 	}
 	if len(kept) == len(sf.Statements) {
-		t.Fatalf("no statement of the router's role grants %s", action)
+		t.Fatalf("no statement of %s's role grants %s", name, action)
 	}
 	setPolicy := func(stmts []lambdarun.Statement) {
 		t.Helper()
@@ -599,7 +608,7 @@ func testMissingGrant(t *testing.T, e *env) {
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("no call was refused after the router lost %s", action)
+			t.Fatalf("no call was refused after %s lost %s", name, action)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -608,7 +617,7 @@ func testMissingGrant(t *testing.T, e *env) {
 		t.Fatalf("refused %s to %s, want %s to %s", denial.Action, denial.Principal, action, name)
 	}
 	if now, err := e.gql.order(ctx, o.ID); err != nil || now.Status != "PLACED" {
-		t.Errorf("order is %s (%v) without the router's grant, want PLACED", now.Status, err)
+		t.Errorf("order is %s (%v) without %s's grant, want PLACED", now.Status, err, name)
 	}
 
 	setPolicy(sf.Statements)
@@ -629,8 +638,8 @@ func testMissingGrant(t *testing.T, e *env) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	// Calls the router retried before the policy changed may still be
-	// refused; none after the order moved on.
+	// Calls made just before the policy changed back may still be refused
+	// for the same action; nothing else is.
 	for _, d := range e.access.Denials()[n:] {
 		if d.Action != action {
 			t.Errorf("refused after the grant came back: %v", d)
