@@ -85,8 +85,17 @@ var (
 	setupOnce sync.Once
 	shared    *env
 	setupErr  error
+
+	cleanupMu sync.Mutex
 	cleanups  []func()
 )
+
+// atExit registers f to run when the test binary ends, last first.
+func atExit(f func()) {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	cleanups = append(cleanups, f)
+}
 
 // setup builds, synthesizes and provisions once for the test binary; the
 // three run at once (each takes a while). With -short the test is skipped:
@@ -109,7 +118,10 @@ func doSetup() (*env, error) {
 	e := &env{users: map[string]aws.Credentials{}, access: lambdarun.NewAccess()}
 	var wg sync.WaitGroup
 	var buildErr, synthErr, motoErr error
+	var mu sync.Mutex
 	took := func(what string, start time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
 		e.timings = append(e.timings, fmt.Sprintf("%s %s", what, time.Since(start).Round(100*time.Millisecond)))
 	}
 	start := time.Now()
@@ -123,7 +135,7 @@ func doSetup() (*env, error) {
 		s, e.admin, motoErr = emulator.StartEnforcingIAM(ctx, os.Getenv("EMULATOR_LOG"))
 		if motoErr == nil {
 			e.moto = s
-			cleanups = append(cleanups, func() { _ = s.Close() })
+			atExit(func() { _ = s.Close() })
 		}
 	}()
 	wg.Wait()
@@ -145,7 +157,7 @@ func build(ctx context.Context) (*artifacts, error) {
 	if err != nil {
 		return nil, err
 	}
-	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+	atExit(func() { os.RemoveAll(dir) })
 	a := &artifacts{dir: dir}
 	var wg sync.WaitGroup
 	var rieErr, binErr error
@@ -169,7 +181,7 @@ func synthesize() (*template, error) {
 	if err != nil {
 		return nil, err
 	}
-	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+	atExit(func() { os.RemoveAll(dir) })
 	code := filepath.Join(dir, "build")
 	for _, name := range fooddelivery.App.Lambdas() {
 		if err := os.MkdirAll(filepath.Join(code, name), 0o755); err != nil {
@@ -232,7 +244,7 @@ func (e *env) provision(ctx context.Context) error {
 		return err
 	}
 	e.proxy = proxy
-	cleanups = append(cleanups, func() { _ = proxy.Close() })
+	atExit(func() { _ = proxy.Close() })
 
 	cfg := harness.FastConfig(e.admin, topo)
 	cfg.StreamRetryBackoff, cfg.StreamMaxBackoff = 50*time.Millisecond, 300*time.Millisecond
@@ -253,7 +265,7 @@ func (e *env) provision(ctx context.Context) error {
 
 	e.mux = http.NewServeMux()
 	e.front = httptest.NewServer(e.mux)
-	cleanups = append(cleanups, e.front.Close)
+	atExit(e.front.Close)
 
 	e.stack, err = lambdarun.LoadStack(lambdarun.StackConfig{
 		Template: e.tpl.tmpl, Topology: topo, Resources: e.res, Functions: e.tpl.functions,
