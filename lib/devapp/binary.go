@@ -12,10 +12,16 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	schedtypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 
 	"github.com/threefactor/framework/lib/app"
 	"github.com/threefactor/framework/lib/devruntime"
+	"github.com/threefactor/framework/lib/emulator"
+	"github.com/threefactor/framework/lib/identity"
+	"github.com/threefactor/framework/lib/identity/devissuer"
 	"github.com/threefactor/framework/lib/lambdarun"
+	"github.com/threefactor/framework/lib/origin"
 	"github.com/threefactor/framework/lib/realtime/localws"
 	"github.com/threefactor/framework/lib/topology"
 )
@@ -33,12 +39,17 @@ const (
 
 // wireBinaries registers a on rt with every function run as its binary
 // (see LambdaBinary): built into o.BuildDir from the module at o.ModuleDir
-// (default the module of the working directory),
-// started once rt listens (the realtime functions need its address for
-// the Management API), given the environment the dev runtime gives the
-// in-process handlers and the emulator's endpoint and keys. The HTTP API
-// front door serves /graphql without GraphiQL, as a deployment does.
-func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options, env func(string) *app.Env) error {
+// (default the module of the working directory), started once rt listens
+// (the realtime functions need its address), each given vars(name), the
+// environment of the in-process handler, plus what a deployment's
+// functions find by other means: where the issuer's keys are
+// (topology.EnvAuthJWKSURL; the dev issuer's name resolves nowhere), the
+// Management API endpoint, the allowed origins, and the realtime
+// function's token expiry schedule group (made in the emulator, which
+// does not run schedules: connections are not closed at token expiry in
+// this mode). The front doors are the in-process mode's: the HTTP API
+// with its JWT authorizer, the WebSocket API, the issuer's keys.
+func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options, vars func(string) map[string]string, verifier *identity.Verifier) error {
 	log := rt.Logger()
 	dir := o.BuildDir
 	if dir == "" {
@@ -68,6 +79,16 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 	if err != nil {
 		return fmt.Errorf("devapp: credentials for the functions: %w", err)
 	}
+	origins, err := origin.FromEnv(o.Getenv)
+	if err != nil {
+		return err
+	}
+	origins = origins.WithLoopback()
+	group, role, err := expirySchedules(ctx, rt.AWS(), a.Name)
+	if err != nil {
+		return err
+	}
+
 	fns := &binaries{ready: make(chan struct{}), fns: map[string]*lambdarun.Function{}}
 	go func() {
 		select {
@@ -75,7 +96,19 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 		case <-ctx.Done():
 			return
 		}
-		fns.err = fns.start(ctx, a, rt, env, bins, rie, creds)
+		extra := func(name string) map[string]string {
+			e := map[string]string{topology.EnvAuthJWKSURL: rt.URL() + devissuer.JWKSPath}
+			switch name {
+			case topology.RealtimeFunction:
+				e[topology.EnvAllowedOrigins] = origins.String()
+				e[topology.EnvExpiryScheduleGroup], e[topology.EnvExpirySchedulerRoleARN] = group, role
+				fallthrough
+			case topology.FanOutFunction:
+				e[topology.EnvManagementEndpoint] = rt.URL()
+			}
+			return e
+		}
+		fns.err = fns.start(ctx, a, rt, vars, extra, bins, rie, creds)
 		close(fns.ready)
 		if fns.err != nil {
 			log.Error("function binaries did not start", "error", fns.err.Error())
@@ -85,8 +118,20 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 	}()
 
 	for _, logical := range a.Topology().StreamTables() {
-		rt.StreamReader("router-"+logical, logical, streamHandler(fns, topology.RouterFunction))
-		rt.StreamReader("realtime-"+logical, logical, streamHandler(fns, topology.FanOutFunction))
+		rt.StreamReader("router-"+logical, logical, func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			f, err := fns.get(ctx, topology.RouterFunction)
+			if err != nil {
+				return events.DynamoDBEventResponse{}, err
+			}
+			return f.DynamoDBStream(ctx, ev)
+		})
+		rt.StreamReader("realtime-"+logical, logical, func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			f, err := fns.get(ctx, topology.FanOutFunction)
+			if err != nil {
+				return events.DynamoDBEventResponse{}, err
+			}
+			return f.DynamoDBStream(ctx, ev)
+		})
 	}
 	for _, name := range a.FunctionNames() {
 		for _, route := range rt.Resources().RoutesOf(name) {
@@ -99,16 +144,16 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 			})
 		}
 	}
-	rt.Handle(Path, lambdarun.NewHTTPAPI(lambdarun.HTTPAPIConfig{
-		Handler: func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-			f, err := fns.get(ctx, topology.GraphQLFunction)
-			if err != nil {
-				return events.APIGatewayV2HTTPResponse{}, err
-			}
-			return f.HTTPAPI(ctx, req)
-		},
-		APIID: "local",
-	}))
+	gql := func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		f, err := fns.get(ctx, topology.GraphQLFunction)
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		return f.HTTPAPI(ctx, req)
+	}
+	rt.HandleHTTPAPI(topology.GraphQLPath, gql, verifier)
+	rt.HandleHTTPAPI(topology.GraphiQLPath, gql, nil)
+	rt.ServeIssuer(o.Issuer)
 	front, err := localws.New(localws.Config{
 		Handler: func(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 			f, err := fns.get(ctx, topology.RealtimeFunction)
@@ -118,11 +163,14 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 			return f.WebSocketAPI(ctx, req)
 		},
 		Logger: log, InitTimeout: o.WSInitTimeout,
+		// The binaries sign their Management API calls with the runtime's
+		// credentials, which they are given.
+		Credentials: rt.AWS().Credentials, Region: rt.AWS().Region, Origins: origins,
 	})
 	if err != nil {
 		return err
 	}
-	rt.HandleWebSocket(Path, front)
+	rt.HandleWebSocket(topology.GraphQLPath, front)
 	rt.Handle("/@connections/", front.Management())
 	go func() {
 		<-ctx.Done()
@@ -131,14 +179,17 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 	return nil
 }
 
-func streamHandler(fns *binaries, name string) devruntime.StreamHandler {
-	return func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-		f, err := fns.get(ctx, name)
-		if err != nil {
-			return events.DynamoDBEventResponse{}, err
-		}
-		return f.DynamoDBStream(ctx, ev)
+// expirySchedules makes the schedule group the realtime function puts
+// its token expiry schedules in (infra makes it on AWS), and names a role
+// for them; the emulator keeps the schedules without running them.
+func expirySchedules(ctx context.Context, cfg aws.Config, app string) (group, role string, err error) {
+	group = app + "-dev-expiry"
+	_, err = scheduler.NewFromConfig(cfg).CreateScheduleGroup(ctx, &scheduler.CreateScheduleGroupInput{Name: aws.String(group)})
+	var exists *schedtypes.ConflictException
+	if err != nil && !errors.As(err, &exists) {
+		return "", "", fmt.Errorf("devapp: expiry schedule group %s: %w", group, err)
 	}
+	return group, fmt.Sprintf("arn:aws:iam::%s:role/%s", emulator.AccountID, group), nil
 }
 
 // binaries are the running functions, started once the runtime listens.
@@ -155,28 +206,22 @@ func (b *binaries) get(ctx context.Context, name string) (*lambdarun.Function, e
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if b.err != nil {
-		return nil, b.err
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if f, ok := b.fns[name]; ok {
+		return f, nil
 	}
-	return b.fns[name], nil
+	return nil, fmt.Errorf("devapp: function %s is not running: %v", name, b.err)
 }
 
-func (b *binaries) start(ctx context.Context, a app.App, rt *devruntime.Runtime, env func(string) *app.Env, bins map[string]string, rie string, creds aws.Credentials) error {
+func (b *binaries) start(ctx context.Context, a app.App, rt *devruntime.Runtime, vars, extra func(string) map[string]string,
+	bins map[string]string, rie string, creds aws.Credentials) error {
 	endpoint := aws.ToString(rt.AWS().BaseEndpoint)
 	var errs []error
 	for _, name := range a.Lambdas() {
-		vars := rt.Env(name)
-		if f, ok := a.Function(name); ok {
-			// The DevEnv settings, as the in-process handlers get them.
-			e := env(name)
-			for _, k := range f.DevEnv {
-				if v := e.Getenv(k); v != "" {
-					vars[k] = v
-				}
-			}
-		}
-		if name == topology.RealtimeFunction || name == topology.FanOutFunction {
-			vars[topology.EnvManagementEndpoint] = rt.URL()
+		env := vars(name)
+		for k, v := range extra(name) {
+			env[k] = v
 		}
 		var timeout time.Duration
 		var memory int
@@ -184,7 +229,7 @@ func (b *binaries) start(ctx context.Context, a app.App, rt *devruntime.Runtime,
 			timeout, memory = f.Timeout, f.MemoryMB
 		}
 		f, err := lambdarun.Start(ctx, lambdarun.Config{
-			Name: name, Bootstrap: bins[name], Emulator: rie, Env: vars,
+			Name: name, Bootstrap: bins[name], Emulator: rie, Env: env,
 			Region: rt.AWS().Region, Credentials: creds, Endpoint: endpoint,
 			Timeout: timeout, MemoryMB: memory, Output: functionLog{},
 		})
@@ -207,9 +252,10 @@ func (b *binaries) close() {
 	}
 }
 
-// functionLog passes what a function prints to the dev runtime's log (stderr):
-// its JSON log lines as they are, other lines after the function's name;
-// the emulator's per-invocation START, END and REPORT lines are left out.
+// functionLog passes what a function prints to the dev runtime's log
+// (stderr): its JSON log lines as they are, other lines after the
+// function's name; the emulator's per-invocation START, END and REPORT
+// lines are left out.
 type functionLog struct{}
 
 func (functionLog) Write(p []byte) (int, error) {

@@ -64,7 +64,7 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 	if err != nil {
 		return err
 	}
-	env := func(function string) *app.Env {
+	vars := func(function string) map[string]string {
 		e := rt.Env(function)
 		// What infra sets on AWS; locally the keys are read in process.
 		e[topology.EnvAuthIssuer] = vcfg.Issuer
@@ -76,8 +76,9 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 				}
 			}
 		}
-		return app.NewEnv(rt.AWS(), app.MapEnv(e), log)
+		return e
 	}
+	env := func(function string) *app.Env { return app.NewEnv(rt.AWS(), app.MapEnv(vars(function)), log) }
 
 	if a.Seed != nil {
 		n, err := a.Seed(ctx, env(topology.GraphQLFunction))
@@ -92,7 +93,7 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 	switch o.Lambda {
 	case "", LambdaInProcess:
 	case LambdaBinary:
-		return wireBinaries(ctx, rt, a, o, env)
+		return wireBinaries(ctx, rt, a, o, vars, verifier)
 	default:
 		return fmt.Errorf("devapp: functions run %q: want %s or %s", o.Lambda, LambdaInProcess, LambdaBinary)
 	}

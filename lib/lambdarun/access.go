@@ -2,6 +2,7 @@ package lambdarun
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // Denial is a call a function was refused for lack of permission.
@@ -52,17 +55,18 @@ type Access struct {
 
 type principal struct {
 	name  string
+	creds aws.Credentials
 	stmts []Statement
 }
 
 // NewAccess returns an empty Access.
 func NewAccess() *Access { return &Access{principals: map[string]principal{}} }
 
-// AddPrincipal names the holder of accessKey and its statements.
-func (a *Access) AddPrincipal(accessKey, name string, stmts []Statement) {
+// AddPrincipal names the holder of creds and gives its statements.
+func (a *Access) AddPrincipal(creds aws.Credentials, name string, stmts []Statement) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.principals[accessKey] = principal{name: name, stmts: stmts}
+	a.principals[creds.AccessKeyID] = principal{name: name, creds: creds, stmts: stmts}
 }
 
 // Denials are the refusals recorded so far, oldest first.
@@ -207,8 +211,9 @@ const ActionManageConnections = "execute-api:ManageConnections"
 // caller is the function whose access key signed the request, and one of
 // its statements must allow execute-api:ManageConnections on
 // arn:aws:execute-api:{region}:{account}:{apiID}/{stage}/{method}/@connections/{id}.
-// A refusal is answered 403 and recorded. The signature itself is not
-// verified: the key names the caller.
+// A refusal is answered 403 and recorded. h verifies the signature: a
+// localws Management API whose Credentials are ManagementCredentials
+// checks it with the secret of the key that signed.
 func (a *Access) AuthorizeManagement(h http.Handler, region, account, apiID, stage string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, _ := requestAction(r)
@@ -231,6 +236,21 @@ func (a *Access) AuthorizeManagement(h http.Handler, region, account, apiID, sta
 			fmt.Fprintf(w, `{"message":%q}`, msg)
 			return
 		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, p.creds)))
+	})
+}
+
+type callerKey struct{}
+
+// ManagementCredentials are the credentials a local Management API
+// behind AuthorizeManagement verifies signatures with: those of the
+// principal whose access key signed the request (none outside a request
+// AuthorizeManagement let through).
+func (a *Access) ManagementCredentials() aws.CredentialsProvider {
+	return aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+		if c, ok := ctx.Value(callerKey{}).(aws.Credentials); ok {
+			return c, nil
+		}
+		return aws.Credentials{}, errors.New("lambdarun: no caller: the Management API is reached through AuthorizeManagement only")
 	})
 }

@@ -1,11 +1,14 @@
 package lambdarun_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/threefactor/framework/lib/lambdarun"
 )
@@ -29,7 +32,7 @@ func TestProxyRecordsRefusals(t *testing.T) {
 	}))
 	defer upstream.Close()
 	a := lambdarun.NewAccess()
-	a.AddPrincipal("AKIAROUTER", "router", nil)
+	a.AddPrincipal(aws.Credentials{AccessKeyID: "AKIAROUTER", SecretAccessKey: "s1"}, "router", nil)
 	p, err := a.Proxy(upstream.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -92,13 +95,20 @@ func TestProxyRecordsRefusals(t *testing.T) {
 // recorded) anyone else.
 func TestAuthorizeManagement(t *testing.T) {
 	a := lambdarun.NewAccess()
-	a.AddPrincipal("AKIAFANOUT", "fanout", []lambdarun.Statement{{
+	a.AddPrincipal(aws.Credentials{AccessKeyID: "AKIAFANOUT", SecretAccessKey: "s2"}, "fanout", []lambdarun.Statement{{
 		Effect: "Allow", Action: []string{lambdarun.ActionManageConnections},
 		Resource: []string{"arn:aws:execute-api:us-east-1:1:api1/dev/*/@connections/*"},
 	}})
-	a.AddPrincipal("AKIAGRAPHQL", "graphql", nil)
+	a.AddPrincipal(aws.Credentials{AccessKeyID: "AKIAGRAPHQL", SecretAccessKey: "s3"}, "graphql", nil)
 	served := 0
-	h := a.AuthorizeManagement(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served++ }), "us-east-1", "1", "api1", "dev")
+	creds := a.ManagementCredentials()
+	h := a.AuthorizeManagement(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The guarded API verifies with the secret of the key that signed.
+		if c, err := creds.Retrieve(r.Context()); err != nil || c.SecretAccessKey != "s2" {
+			t.Errorf("credentials for the caller: %+v, %v", c, err)
+		}
+		served++
+	}), "us-east-1", "1", "api1", "dev")
 	do := func(key, method string) int {
 		r := httptest.NewRequest(method, "/dev/@connections/abc%3D", nil)
 		if key != "" {
@@ -116,6 +126,9 @@ func TestAuthorizeManagement(t *testing.T) {
 	}
 	if code := do("", http.MethodGet); code != 403 {
 		t.Errorf("unsigned call: %d", code)
+	}
+	if _, err := creds.Retrieve(context.Background()); err == nil {
+		t.Error("credentials outside a guarded request")
 	}
 	ds := a.Denials()
 	if len(ds) != 2 || ds[0].Principal != "graphql" || ds[0].Action != lambdarun.ActionManageConnections ||

@@ -23,12 +23,12 @@ func ExampleEmulatorPolicy() {
 	// [Policy#1: 1 dynamodb actions on 1 resources]
 }
 
-// Run a function binary under the runtime interface emulator and serve it
-// as an HTTP API.
+// Run a function binary under the runtime interface emulator and invoke
+// it with an SQS batch.
 func ExampleStart() {
 	ctx := context.Background()
 	f, err := lambdarun.Start(ctx, lambdarun.Config{
-		Name: "graphql", Bootstrap: "build/graphql/bootstrap", Emulator: "build/aws-lambda-rie",
+		Name: "validateorder", Bootstrap: "build/validateorder/bootstrap", Emulator: "build/aws-lambda-rie",
 		Env:    map[string]string{"TABLE_ORDERS": "app-orders"},
 		Region: "us-east-1", Endpoint: "http://127.0.0.1:5000",
 	})
@@ -37,7 +37,6 @@ func ExampleStart() {
 		return
 	}
 	defer f.Close()
-	_ = lambdarun.NewHTTPAPI(lambdarun.HTTPAPIConfig{Handler: f.HTTPAPI})
-	_, err = f.SQS(ctx, events.SQSEvent{})
-	fmt.Println(err)
+	resp, err := f.SQS(ctx, events.SQSEvent{})
+	fmt.Println(resp.BatchItemFailures, err)
 }

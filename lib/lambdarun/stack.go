@@ -33,11 +33,25 @@ type StackConfig struct {
 	// execute-api endpoint (https://{id}.execute-api.{region}.{suffix})
 	// names its front door's base URL instead, the path kept.
 	APIs map[string]string
-	// Issuer is the local OIDC issuer standing in for the template's
-	// Cognito user pools: a value naming a pool's issuer
+	// Identity, when set, stands in for the template's Cognito user pools
+	// and their clients.
+	Identity *Identity
+}
+
+// Identity is a local OpenID Connect issuer standing in for a stack's
+// user pools.
+type Identity struct {
+	// Issuer is the iss of its tokens: a value naming a pool's issuer
 	// (https://cognito-idp.{region}.{suffix}/{pool id}) names it instead.
-	// Empty: such values keep naming the pool.
 	Issuer string
+	// ClientID is its client id, the aud of its tokens: a pool client's
+	// Ref names it.
+	ClientID string
+	// JWKSURL is where it serves its keys. A function told an issuer
+	// (topology.EnvAuthIssuer) gets it as topology.EnvAuthJWKSURL: on AWS
+	// the function finds the keys through the issuer's discovery
+	// document, and a local issuer's name resolves nowhere.
+	JWKSURL string
 }
 
 // Stack is what a template gives each function, with every reference to a
@@ -260,12 +274,16 @@ func (b *binder) bind() error {
 			"Arn":          fmt.Sprintf("arn:aws:cognito-idp:%s:%s:userpool/%s", b.cfg.Region, b.cfg.AccountID, id),
 			"ProviderName": provider, "ProviderURL": "https://" + provider, "UserPoolId": id,
 		})
-		if b.cfg.Issuer != "" {
-			b.hosts["https://"+provider] = strings.TrimRight(b.cfg.Issuer, "/")
+		if b.cfg.Identity != nil {
+			b.hosts["https://"+provider] = strings.TrimRight(b.cfg.Identity.Issuer, "/")
 		}
 	}
 	for _, id := range t.OfType(cfn.TypeUserPoolClient) {
-		b.r.Bind(id, id, map[string]string{"ClientId": id})
+		client := id
+		if b.cfg.Identity != nil {
+			client = b.cfg.Identity.ClientID
+		}
+		b.r.Bind(id, client, map[string]string{"ClientId": client})
 	}
 	for _, id := range t.OfType(cfn.TypeScheduleGroup) {
 		name, _ := t.Resources[id].Properties["Name"].(string)
@@ -297,6 +315,11 @@ func (b *binder) function(name, id string, notes map[string]bool) (*StackFunctio
 			continue
 		}
 		f.Env[k] = b.localURL(s)
+	}
+	if id := b.cfg.Identity; id != nil && id.JWKSURL != "" && f.Env[topology.EnvAuthIssuer] == strings.TrimRight(id.Issuer, "/") {
+		if _, set := f.Env[topology.EnvAuthJWKSURL]; !set {
+			f.Env[topology.EnvAuthJWKSURL] = id.JWKSURL
+		}
 	}
 	stmts, err := t.RoleStatements(fn.Role)
 	if err != nil {

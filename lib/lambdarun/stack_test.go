@@ -51,14 +51,14 @@ func loadTemplate(t *testing.T) *cfn.Template {
 // made: the table through TABLE_NOTES, the bus through EVENT_BUS_NAME, the
 // queue through the rule with the route's pattern, the DLQ through the
 // queue's redrive policy, the API's endpoint to its front door, the user
-// pool's issuer to the local issuer; roles and the pool's client to names
-// made of their logical ids.
+// pool's issuer and client to the local issuer's (whose keys the function
+// is told where to find); roles to names made of their logical ids.
 func TestLoadStack(t *testing.T) {
 	st, err := lambdarun.LoadStack(lambdarun.StackConfig{
 		Template: loadTemplate(t), Topology: notesTopology, Resources: notesResources(),
 		Functions: map[string]string{"index": "Index"}, Region: "us-east-1", AccountID: "123456789012",
 		APIs:   map[string]string{"WEBSOCKET": "http://127.0.0.1:9999/"},
-		Issuer: "http://127.0.0.1:9998/issuer",
+		Identity: &lambdarun.Identity{Issuer: "https://dev.local/notes", ClientID: "client1", JWKSURL: "http://127.0.0.1:9999/.well-known/jwks.json"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -69,8 +69,9 @@ func TestLoadStack(t *testing.T) {
 		"EVENT_BUS_NAME":         "notes-bus",
 		"DLQ_URL":                "http://sqs/123456789012/notes-index-notes-dlq",
 		"WS_MANAGEMENT_ENDPOINT": "http://127.0.0.1:9999/dev",
-		"AUTH_ISSUER":            "http://127.0.0.1:9998/issuer",
-		"AUTH_AUDIENCE":          "PoolClient",
+		"AUTH_ISSUER":            "https://dev.local/notes",
+		"AUTH_AUDIENCE":          "client1",
+		"AUTH_JWKS_URL":          "http://127.0.0.1:9999/.well-known/jwks.json",
 		"ROLE_ARN":               "arn:aws:iam::123456789012:role/IndexRole",
 	}
 	if !reflect.DeepEqual(f.Env, wantEnv) {

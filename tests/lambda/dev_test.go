@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/threefactor/framework/lib/identity/devissuer"
+	"github.com/threefactor/framework/lib/topology"
 	"github.com/threefactor/framework/tests/harness"
 )
 
@@ -18,7 +20,7 @@ func TestDevRunsBinaries(t *testing.T) {
 	d := harness.StartDev(t, harness.FreeAddr(t), "DEV_LAMBDA=binary")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c := &gqlClient{url: "http://" + d.Addr + "/graphql"}
+	c := &gqlClient{url: "http://" + d.Addr + topology.GraphQLPath, token: d.Token(t, devissuer.Options{Subject: "customer-1"})}
 	o, err := c.orderToDelivery(ctx, nil, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -32,10 +32,13 @@ import (
 	fooddelivery "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/gateway/orders"
 	"github.com/threefactor/framework/lib/benchfig"
+	"github.com/threefactor/framework/lib/cfn"
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/devruntime"
 	"github.com/threefactor/framework/lib/emulator"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
+	"github.com/threefactor/framework/lib/identity"
+	"github.com/threefactor/framework/lib/identity/devissuer"
 	"github.com/threefactor/framework/lib/lambdarun"
 	"github.com/threefactor/framework/lib/realtime/localws"
 	"github.com/threefactor/framework/lib/topology"
@@ -193,15 +196,21 @@ func reportOutput(t *testing.T) {
 	}
 }
 
-// wire plays AWS's part as the template wires it: each event source
-// mapping becomes a dev runtime mapping that reads with the function's
-// own keys (Lambda's mappings use the function's role), each API a front
-// door: the HTTP API's routes, and the WebSocket API at its stage's path
-// with its Management API, which authorizes calls against the caller's
+// wire plays AWS's part as the template wires it, on the dev runtime:
+// each event source mapping becomes a mapping that reads with the
+// function's own keys (Lambda's mappings use the function's role), each
+// HTTP API route a front door route, with the JWT authorizer (the local
+// issuer's verifier) where the template has one, and the WebSocket API
+// a front door at its stage's path with its Management API, which checks
+// each call's signature with its caller's keys and its caller's
 // statements as API Gateway does.
 func (e *env) wire(t *testing.T) {
 	t.Helper()
 	rt := e.runtime
+	verifier, err := identity.NewVerifier(e.issuer.VerifierConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range sortedNames(e.stack.Functions) {
 		sf, f := e.stack.Functions[name], fns[name]
 		read := devruntime.ReadWith(e.userConfig(t, name))
@@ -216,41 +225,88 @@ func (e *env) wire(t *testing.T) {
 		for _, api := range sf.APIs {
 			switch api.Protocol {
 			case "HTTP":
-				for key, auth := range api.Routes {
-					cfg := lambdarun.HTTPAPIConfig{Handler: f.HTTPAPI, APIID: api.ID, Stage: api.Stage}
-					if auth == "JWT" {
-						cfg.Authorize = e.authorize
+				// The front door serves a path for every method: its
+				// routes' authorization must agree.
+				auth := map[string]string{}
+				for key, a := range api.Routes {
+					_, path, _ := strings.Cut(key, " ")
+					if prev, ok := auth[path]; ok && prev != a {
+						t.Fatalf("%s: the routes of %s differ in authorization (%s, %s)", name, path, prev, a)
 					}
-					pattern := key
-					if key == "$default" {
-						pattern = "/"
+					auth[path] = a
+				}
+				for _, path := range sortedNames(auth) {
+					var authorizer devruntime.Authorizer
+					switch auth[path] {
+					case "JWT":
+						authorizer = verifier
+					case "NONE":
+					default:
+						t.Fatalf("%s: %s: authorization %s", name, path, auth[path])
 					}
-					e.mux.Handle(pattern, lambdarun.NewHTTPAPI(cfg))
+					rt.HandleHTTPAPI(path, f.HTTPAPI, authorizer)
 				}
 			case "WEBSOCKET":
-				ws, err := localws.New(localws.Config{Handler: f.WebSocketAPI, Stage: api.Stage, Logger: slog.New(slog.DiscardHandler)})
+				ws, err := localws.New(localws.Config{
+					Handler: f.WebSocketAPI, Stage: api.Stage, Logger: slog.New(slog.DiscardHandler),
+					Credentials: e.access.ManagementCredentials(), Region: emulator.Region,
+				})
 				if err != nil {
 					t.Fatal(err)
 				}
 				e.ws = ws
-				e.mux.Handle("/"+api.Stage, ws)
-				e.mux.Handle("/"+api.Stage+"/@connections/", e.access.AuthorizeManagement(ws.Management(), emulator.Region, emulator.AccountID, api.ID, api.Stage))
+				rt.HandleWebSocket("/"+api.Stage, ws)
+				rt.Handle("/"+api.Stage+"/@connections/", e.access.AuthorizeManagement(ws.Management(), emulator.Region, emulator.AccountID, api.ID, api.Stage))
 			default:
 				t.Fatalf("%s: API protocol %q", name, api.Protocol)
 			}
 		}
 	}
-	e.gql = &gqlClient{url: e.front.URL + "/graphql", token: "customer-1"}
-	ctx, cancel := context.WithCancel(context.Background())
-	e.stopRT, e.rtDone = cancel, make(chan error, 1)
-	go func() { e.rtDone <- rt.Run(ctx) }()
-	select {
-	case <-rt.Ready():
-	case err := <-e.rtDone:
-		t.Fatalf("dev runtime: %v", err)
-	case <-time.After(time.Minute):
-		t.Fatal("dev runtime not ready after a minute")
+	token, err := e.issuer.Mint(devissuer.Options{Subject: "customer-1"})
+	if err != nil {
+		t.Fatal(err)
 	}
+	e.gql = &gqlClient{url: rt.URL() + topology.GraphQLPath, token: token}
+}
+
+type motoSchedule struct {
+	Name      string `json:"name"`
+	GroupName string `json:"group_name"`
+	Target    struct {
+		Arn string `json:"Arn"`
+	} `json:"target"`
+}
+
+// motoSchedules are the EventBridge Scheduler schedules the emulator
+// holds, from moto's model (/moto-api/data.json).
+func (e *env) motoSchedules(t *testing.T) []motoSchedule {
+	t.Helper()
+	resp, err := http.Get(e.moto.Endpoint() + "/moto-api/data.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var data struct {
+		Scheduler struct {
+			Schedule []motoSchedule `json:"Schedule"`
+		} `json:"scheduler"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&data); err != nil {
+		t.Fatalf("moto's model: %v", err)
+	}
+	return data.Scheduler.Schedule
+}
+
+// wsStage is the stage of the template's WebSocket API.
+func (e *env) wsStage() string {
+	for _, sf := range e.stack.Functions {
+		for _, api := range sf.APIs {
+			if api.Protocol == "WEBSOCKET" {
+				return api.Stage
+			}
+		}
+	}
+	return ""
 }
 
 // protected reports whether the template protects the HTTP API route key
@@ -264,25 +320,6 @@ func (e *env) protected(route string) bool {
 		}
 	}
 	return false
-}
-
-// authorize plays a JWT authorizer for routes the template protects: a
-// bearer token the test issued stands for its claims.
-func (e *env) authorize(r *http.Request) (*events.APIGatewayV2HTTPRequestContextAuthorizerDescription, error) {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	claims, known := testTokens[token]
-	if !ok || !known {
-		return nil, fmt.Errorf("no valid bearer token")
-	}
-	return &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
-		JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: claims},
-	}, nil
-}
-
-// testTokens are the bearer tokens the tests send, with the claims a JWT
-// authorizer would have verified in them.
-var testTokens = map[string]map[string]string{
-	"customer-1": {"sub": "customer-1", "iss": "https://issuer.local", "token_use": "access"},
 }
 
 // gqlClient runs GraphQL operations over HTTP.
@@ -457,7 +494,7 @@ func testWorkflow(t *testing.T, e *env) {
 			t.Errorf("a request without a token: %v, want API Gateway's 401", err)
 		}
 	}
-	ws := dialWS(ctx, t, "ws"+strings.TrimPrefix(e.front.URL, "http")+"/dev")
+	ws := dialWS(ctx, t, "ws"+strings.TrimPrefix(e.runtime.URL(), "http")+"/"+e.wsStage(), e.gql.token)
 	o, err := e.gql.orderToDelivery(ctx, e.access.Err, func(id string) {
 		ws.subscribe(t, "1", `subscription($id: ID!) { orderUpdated(id: $id) { id status } }`, map[string]any{"id": id})
 	})
@@ -465,6 +502,21 @@ func testWorkflow(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	checkDelivered(t, o)
+	// The realtime binary scheduled the close of the connection at its
+	// token's expiry, with its own grant, in the stack's schedule group.
+	// (Read from moto's own model: under IAM enforcement moto refuses
+	// every signed GET of the Scheduler API, even the administrator's.)
+	schedules := e.motoSchedules(t)
+	for _, id := range e.tpl.tmpl.OfType(cfn.TypeScheduleGroup) {
+		group, _ := e.tpl.tmpl.Resources[id].Properties["Name"].(string)
+		found := false
+		for _, s := range schedules {
+			found = found || (s.GroupName == group && strings.HasSuffix(s.Target.Arn, ":function:"+topology.RealtimeFunction))
+		}
+		if !found {
+			t.Errorf("no schedule in %s invoking the realtime function after a connection_init; the emulator holds %+v", group, schedules)
+		}
+	}
 	seen := ws.awaitStatus(ctx, t, "1", "DRIVER_ASSIGNED")
 	t.Logf("pushed to the subscriber: %v", seen)
 	ws.close(t)
@@ -672,7 +724,9 @@ type wsClient struct {
 	got chan struct{}
 }
 
-func dialWS(ctx context.Context, t *testing.T, url string) *wsClient {
+// dialWS connects and initializes with token, as connection_init carries
+// it on the WebSocket API.
+func dialWS(ctx context.Context, t *testing.T, url, token string) *wsClient {
 	t.Helper()
 	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
 	if err != nil {
@@ -680,7 +734,7 @@ func dialWS(ctx context.Context, t *testing.T, url string) *wsClient {
 	}
 	w := &wsClient{c: c, ctx: ctx, got: make(chan struct{}, 1)}
 	go w.read()
-	w.send(t, map[string]any{"type": "connection_init", "payload": map[string]any{}})
+	w.send(t, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}})
 	w.await(t, "connection_ack", func(m map[string]any) bool { return m["type"] == "connection_ack" })
 	return w
 }

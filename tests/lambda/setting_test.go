@@ -23,6 +23,8 @@ func TestMissingSettingFailsAtStart(t *testing.T) {
 		{"router", topology.EnvEventBus},
 		{"fanout", topology.TableEnv(topology.ConnectionsTable)},
 		{"realtime", topology.EnvManagementEndpoint},
+		{"realtime", topology.EnvAuthIssuer},
+		{"realtime", topology.EnvExpiryScheduleGroup},
 		{"graphql", topology.TableEnv("orders")},
 		{"validateorder", topology.TableEnv("restaurants")},
 		{"processpayment", topology.TableEnv("charges")},

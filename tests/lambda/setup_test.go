@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -19,6 +17,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/jsii-runtime-go"
 
 	fooddelivery "github.com/threefactor/framework/events"
@@ -27,6 +26,7 @@ import (
 	"github.com/threefactor/framework/lib/cfn"
 	"github.com/threefactor/framework/lib/devruntime"
 	"github.com/threefactor/framework/lib/emulator"
+	"github.com/threefactor/framework/lib/identity/devissuer"
 	"github.com/threefactor/framework/lib/lambdarun"
 	"github.com/threefactor/framework/lib/provision"
 	"github.com/threefactor/framework/lib/realtime/localws"
@@ -57,7 +57,8 @@ type template struct {
 // env is what every test shares: the binaries, the template, an emulator
 // that enforces IAM provisioned by the dev provisioner, one IAM user per
 // function carrying its role's statements, the proxy that names refused
-// calls, and the front door standing in for the HTTP and WebSocket APIs.
+// calls, the local issuer, and the dev runtime, whose front door stands in
+// for the HTTP and WebSocket APIs and whose mappings feed the functions.
 type env struct {
 	art     *artifacts
 	tpl     *template
@@ -72,9 +73,8 @@ type env struct {
 	// timings say how long each part of the setup took.
 	timings []string
 
-	front   *httptest.Server
+	issuer  *devissuer.Issuer
 	gql     *gqlClient
-	mux     *http.ServeMux
 	ws      *localws.Server
 	runtime *devruntime.Runtime
 	stopRT  context.CancelFunc
@@ -234,9 +234,9 @@ func synthesize() (*template, error) {
 }
 
 // provision makes the app's resources with the dev provisioner (as the
-// administrator), reads the template against them, gives each function
-// an IAM user carrying its role's statements, and starts the proxy and
-// the front door.
+// administrator), starts the dev runtime and the proxy, reads the
+// template against the resources, makes what the stack makes beyond them,
+// and gives each function an IAM user carrying its role's statements.
 func (e *env) provision(ctx context.Context) error {
 	topo := fooddelivery.App.Topology()
 	proxy, err := e.access.Proxy(e.moto.Endpoint())
@@ -262,18 +262,48 @@ func (e *env) provision(ctx context.Context) error {
 	if _, err := fooddelivery.App.Seed(ctx, seedEnv); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
-
-	e.mux = http.NewServeMux()
-	e.front = httptest.NewServer(e.mux)
-	atExit(e.front.Close)
+	// The dev runtime plays AWS's part: its front door stands in for the
+	// stack's APIs and serves the local issuer's keys; its mappings are
+	// registered once the functions run (wire).
+	dir, err := os.MkdirTemp("", "lambda-issuer-")
+	if err != nil {
+		return err
+	}
+	atExit(func() { os.RemoveAll(dir) })
+	if e.issuer, err = devissuer.Open(dir, fooddelivery.App.Name); err != nil {
+		return err
+	}
+	rt.ServeIssuer(e.issuer)
+	runCtx, stop := context.WithCancel(context.Background())
+	e.stopRT, e.rtDone = stop, make(chan error, 1)
+	go func() { e.rtDone <- rt.Run(runCtx) }()
+	select {
+	case <-rt.Ready():
+	case err := <-e.rtDone:
+		return fmt.Errorf("dev runtime: %w", err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 
 	e.stack, err = lambdarun.LoadStack(lambdarun.StackConfig{
 		Template: e.tpl.tmpl, Topology: topo, Resources: e.res, Functions: e.tpl.functions,
 		Region: emulator.Region, AccountID: emulator.AccountID,
-		APIs: map[string]string{"HTTP": e.front.URL, "WEBSOCKET": e.front.URL},
+		APIs: map[string]string{"HTTP": rt.URL(), "WEBSOCKET": rt.URL()},
+		Identity: &lambdarun.Identity{
+			Issuer: e.issuer.Issuer(), ClientID: e.issuer.ClientID(), JWKSURL: rt.URL() + devissuer.JWKSPath,
+		},
 	})
 	if err != nil {
 		return err
+	}
+	// What the stack makes that the dev provisioner does not, and a
+	// function calls: the realtime function's token expiry schedule group.
+	sched := scheduler.NewFromConfig(e.admin)
+	for _, id := range e.tpl.tmpl.OfType(cfn.TypeScheduleGroup) {
+		name, _ := e.tpl.tmpl.Resources[id].Properties["Name"].(string)
+		if _, err := sched.CreateScheduleGroup(ctx, &scheduler.CreateScheduleGroupInput{Name: aws.String(name)}); err != nil {
+			return fmt.Errorf("schedule group %s (%s): %w", name, id, err)
+		}
 	}
 	for _, name := range sortedNames(e.stack.Functions) {
 		doc, widened, err := lambdarun.EmulatorPolicy(e.stack.Functions[name].Statements)
@@ -286,7 +316,7 @@ func (e *env) provision(ctx context.Context) error {
 			return err
 		}
 		e.users[name] = creds
-		e.access.AddPrincipal(creds.AccessKeyID, name, e.stack.Functions[name].Statements)
+		e.access.AddPrincipal(creds, name, e.stack.Functions[name].Statements)
 	}
 	return nil
 }
