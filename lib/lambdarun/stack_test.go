@@ -57,7 +57,7 @@ func TestLoadStack(t *testing.T) {
 	st, err := lambdarun.LoadStack(lambdarun.StackConfig{
 		Template: loadTemplate(t), Topology: notesTopology, Resources: notesResources(),
 		Functions: map[string]string{"index": "Index"}, Region: "us-east-1", AccountID: "123456789012",
-		APIs:   map[string]string{"WEBSOCKET": "http://127.0.0.1:9999/"},
+		APIs:     map[string]string{"WEBSOCKET": "http://127.0.0.1:9999/"},
 		Identity: &lambdarun.Identity{Issuer: "https://dev.local/notes", ClientID: "client1", JWKSURL: "http://127.0.0.1:9999/.well-known/jwks.json"},
 	})
 	if err != nil {
