@@ -89,6 +89,18 @@ func (c *wsClient) read() wsproto.Message {
 	return m
 }
 
+// awaitPong reads up to the next pong, skipping the pushes of the
+// connection's subscriptions (their orders' workflow may be moving them
+// on): the messages sent before the ping have been handled then.
+func (c *wsClient) awaitPong() {
+	c.t.Helper()
+	for m := c.read(); m.Type != wsproto.Pong; m = c.read() {
+		if m.Type != wsproto.Next {
+			c.t.Fatalf("got %s %s, want pushes, then pong", m.Type, m.Payload)
+		}
+	}
+}
+
 func (c *wsClient) expectClose(code int, reason string) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -199,14 +211,14 @@ func TestRealtimeProtocol(t *testing.T) {
 		c := wsConnect(t, s)
 		c.send(`{"id":"s","type":"subscribe","payload":{"query":"subscription { orderUpdated(id: \"` + mine + `\") { status } }"}}`)
 		c.send(`{"type":"ping"}`)
-		c.read()
+		c.awaitPong()
 		subs, err := st.SubscriptionsFor(ctx, gateway.OrderTopic(mine))
 		if err != nil || len(subs) != 1 || subs[0].ID != "s" {
 			t.Fatalf("stored %+v, %v", subs, err)
 		}
 		c.send(`{"id":"s","type":"complete"}`)
 		c.send(`{"type":"ping"}`)
-		c.read()
+		c.awaitPong()
 		if subs, _ := st.SubscriptionsFor(ctx, gateway.OrderTopic(mine)); len(subs) != 0 {
 			t.Fatalf("still stored: %+v", subs)
 		}
