@@ -20,6 +20,7 @@ require (
 	github.com/cdklabs/cdk-nag-go/cdknag/v2 v2.35.0
 	github.com/coder/websocket v1.8.15
 	github.com/graph-gophers/graphql-go v1.11.0
+	github.com/mattn/go-isatty v0.0.23
 )
 
 require (
@@ -44,7 +45,6 @@ require (
 	github.com/fatih/color v1.19.0 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
-	github.com/mattn/go-isatty v0.0.23 // indirect
 	github.com/yuin/goldmark v1.7.16 // indirect
 	golang.org/x/lint v0.0.0-20241112194109-818c5a804067 // indirect
 	golang.org/x/mod v0.38.0 // indirect
@@ -57,4 +57,8 @@ require (
 	golang.org/x/tools/godoc v0.1.0-deprecated // indirect
 )
 
-ignore ./infra/node_modules
+ignore (
+	./infra/node_modules
+	./lib/graphqlhttp/graphiql/node_modules
+	./tests/js/node_modules
+)
