@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,10 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/threefactor/framework/lib/app"
-	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/devruntime"
 	"github.com/threefactor/framework/lib/emulator"
+	"github.com/threefactor/framework/lib/humanlog"
 	"github.com/threefactor/framework/lib/identity/devissuer"
+	"github.com/threefactor/framework/lib/topology"
 )
 
 // Environment variables Main reads.
@@ -44,7 +46,11 @@ func Main(a app.App) {
 	wipe := flag.Bool("wipe", false, "stop the local emulator and delete the state dir: all local data is lost")
 	flag.Parse()
 
-	log := correlation.Logger()
+	log, err := humanlog.Logger(os.Stderr, os.Getenv, humanlog.Options{SourceWidth: sourceWidth(a)})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dev:", err)
+		os.Exit(2)
+	}
 	if *stopEmulator || *wipe {
 		if err := emulator.StopRecorded(*stateDir); err != nil {
 			fatal(log, "stop emulator", err)
@@ -61,17 +67,17 @@ func Main(a app.App) {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, a, log, *addr, *stateDir); err != nil {
+	if err := run(ctx, a, log, *addr, *stateDir, FindGraphiQLAssets()); err != nil {
 		fatal(log, "dev", err)
 	}
 }
 
-func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir string) error {
+func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir, graphiqlAssets string) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
 	var (
-		o   Options
+		o   = Options{GraphiQLAssets: graphiqlAssets}
 		err error
 	)
 	if v := os.Getenv(EnvWSInitTimeout); v != "" {
@@ -90,16 +96,33 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir string
 	if err != nil {
 		return err
 	}
-	note := fmt.Sprintf("%-10s %s", "Emulator", endpoint)
+	// What the SDK logs shows like the runtime's own lines.
+	cfg.Logger = sdkLogger{log}
+	emu := fmt.Sprintf("%-10s %s", "Emulator", endpoint)
 	if !userEndpoint {
 		abs, _ := filepath.Abs(stateDir)
-		note += fmt.Sprintf("  (moto; survives restarts: make dev-stop to stop it, make dev-clean to wipe; log %s)", filepath.Join(abs, "moto.log"))
+		emu += fmt.Sprintf("  (moto; keeps its data across restarts: make dev-stop stops it, make dev-clean wipes it; log %s)", filepath.Join(abs, "moto.log"))
 	} else {
-		note += "  (AWS_ENDPOINT_URL)"
+		emu += "  (AWS_ENDPOINT_URL)"
 	}
-	token := fmt.Sprintf("%-10s make token USER=alice  (then Authorization: Bearer <token> over HTTP, {\"Authorization\":\"Bearer <token>\"} in connection_init)", "Token")
-	issuer := fmt.Sprintf("%-10s %s  (client %s; keys in %s)", "Issuer", o.Issuer.Issuer(), o.Issuer.ClientID(), o.Issuer.Path())
-	rt, err := devruntime.New(devruntime.Config{AWS: cfg, Topology: a.Topology(), Addr: addr, Logger: log, Notes: []string{token, issuer, note}})
+	banner := func(url string) []string {
+		graphiql := fmt.Sprintf("%-10s %s%s", "GraphiQL", url, topology.GraphiQLPath)
+		if o.GraphiQLAssets == "" {
+			graphiql += "  (not installed: run make deps)"
+		} else {
+			graphiql += fmt.Sprintf("  (signed in as %q: each load has a fresh token in its headers)", DefaultDemoUser)
+		}
+		ws := "ws" + strings.TrimPrefix(url, "http")
+		return []string{
+			graphiql,
+			fmt.Sprintf("%-10s %s%s  (POST or GET, every request with Authorization: Bearer <token>)", "GraphQL", url, topology.GraphQLPath),
+			fmt.Sprintf("%-10s %s%s  (graphql-transport-ws; the token in connection_init: {\"Authorization\":\"Bearer <token>\"})", "WebSocket", ws, topology.GraphQLPath),
+			fmt.Sprintf("%-10s make token USER=alice  (a token of the local issuer, %s; keys in %s)", "Token", o.Issuer.Issuer(), o.Issuer.Path()),
+			fmt.Sprintf("%-10s make subscribe Q='subscription { orderUpdated(id: \"…\") { status } }'  (each push as a JSON line)", "Watch"),
+			emu,
+		}
+	}
+	rt, err := devruntime.New(devruntime.Config{AWS: cfg, Topology: a.Topology(), Addr: addr, Logger: log, Banner: banner})
 	if err != nil {
 		return err
 	}
@@ -125,6 +148,8 @@ func awsConfig(ctx context.Context, stateDir string) (aws.Config, string, error)
 		if cfg.Region == "" {
 			cfg.Region = emulator.Region
 		}
+		// Most often an emulator on loopback too (see the function's doc).
+		cfg.HTTPClient = emulator.BufferRequestBodies(cfg.HTTPClient)
 		return cfg, ep, nil
 	}
 	ep, started, err := emulator.Ensure(ctx, stateDir)
@@ -138,6 +163,16 @@ func awsConfig(ctx context.Context, stateDir string) (aws.Config, string, error)
 	emulator.SetEnv(ep)
 	cfg, err := emulator.Config(ctx, ep)
 	return cfg, ep, err
+}
+
+// sourceWidth is the width of the log's source column: the longest of
+// the app's function names and the framework's event kinds.
+func sourceWidth(a app.App) int {
+	w := len("subscribe")
+	for _, f := range a.Functions {
+		w = max(w, len(f.Name))
+	}
+	return w
 }
 
 func envOr(name, def string) string {
