@@ -77,7 +77,7 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir, graph
 		return err
 	}
 	var (
-		o   = Options{GraphiQLAssets: graphiqlAssets}
+		o   = Options{GraphiQLAssets: graphiqlAssets, DemoUser: DefaultDemoUser}
 		err error
 	)
 	if v := os.Getenv(EnvWSInitTimeout); v != "" {
@@ -98,29 +98,25 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir, graph
 	}
 	// What the SDK logs shows like the runtime's own lines.
 	cfg.Logger = sdkLogger{log}
-	emu := fmt.Sprintf("%-10s %s", "Emulator", endpoint)
+	emuNote := "AWS_ENDPOINT_URL"
 	if !userEndpoint {
-		abs, _ := filepath.Abs(stateDir)
-		emu += fmt.Sprintf("  (moto; keeps its data across restarts: make dev-stop stops it, make dev-clean wipes it; log %s)", filepath.Join(abs, "moto.log"))
-	} else {
-		emu += "  (AWS_ENDPOINT_URL)"
+		emuNote = "moto; keeps its data across restarts (make dev-stop, make dev-clean); log " + shortPath(filepath.Join(stateDir, "moto.log"))
 	}
 	banner := func(url string) []string {
-		graphiql := fmt.Sprintf("%-10s %s%s", "GraphiQL", url, topology.GraphiQLPath)
-		if o.GraphiQLAssets == "" {
-			graphiql += "  (not installed: run make deps)"
-		} else {
-			graphiql += fmt.Sprintf("  (signed in as %q: each load has a fresh token in its headers)", DefaultDemoUser)
-		}
 		ws := "ws" + strings.TrimPrefix(url, "http")
-		return []string{
-			graphiql,
-			fmt.Sprintf("%-10s %s%s  (POST or GET, every request with Authorization: Bearer <token>)", "GraphQL", url, topology.GraphQLPath),
-			fmt.Sprintf("%-10s %s%s  (graphql-transport-ws; the token in connection_init: {\"Authorization\":\"Bearer <token>\"})", "WebSocket", ws, topology.GraphQLPath),
-			fmt.Sprintf("%-10s make token USER=alice  (a token of the local issuer, %s; keys in %s)", "Token", o.Issuer.Issuer(), o.Issuer.Path()),
-			fmt.Sprintf("%-10s make subscribe Q='subscription { orderUpdated(id: \"…\") { status } }'  (each push as a JSON line)", "Watch"),
-			emu,
+		graphiql := fmt.Sprintf("open it: you are %q, with a fresh token in its headers", o.DemoUser)
+		if o.GraphiQLAssets == "" {
+			graphiql = "not installed: run make deps"
 		}
+		return columns([][3]string{
+			{"GraphiQL", url + topology.GraphiQLPath, graphiql},
+			{"GraphQL", url + topology.GraphQLPath, "the API: POST or GET with Authorization: Bearer <token>"},
+			{"WebSocket", ws + topology.GraphQLPath, `subscriptions (graphql-transport-ws), {"Authorization":"Bearer <token>"} in connection_init`},
+			{"Token", "make token USER=alice", "issuer " + o.Issuer.Issuer() + ", keys in " + shortPath(o.Issuer.Path())},
+			{"Watch", "make subscribe Q='subscription ...'", "each push as a JSON line (threefactor subscribe)"},
+			{"Emulator", endpoint, emuNote},
+			{"Logs", "below", "a line per request, change, delivery and push (LOG_FORMAT=human or json)"},
+		})
 	}
 	rt, err := devruntime.New(devruntime.Config{AWS: cfg, Topology: a.Topology(), Addr: addr, Logger: log, Banner: banner})
 	if err != nil {
@@ -163,6 +159,35 @@ func awsConfig(ctx context.Context, stateDir string) (aws.Config, string, error)
 	emulator.SetEnv(ep)
 	cfg, err := emulator.Config(ctx, ep)
 	return cfg, ep, err
+}
+
+// columns aligns label, value and note.
+func columns(rows [][3]string) []string {
+	w := 0
+	for _, r := range rows {
+		w = max(w, len(r[1]))
+	}
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = fmt.Sprintf("%-10s %-*s  %s", r[0], w, r[1], r[2])
+	}
+	return out
+}
+
+// shortPath is p relative to the working directory when it is under it.
+func shortPath(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return abs
+	}
+	if rel, err := filepath.Rel(wd, abs); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return abs
 }
 
 // sourceWidth is the width of the log's source column: the longest of
