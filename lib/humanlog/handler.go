@@ -92,8 +92,8 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	}
 	b.paint(dim, ts.Format("15:04:05.000"))
 	b.WriteByte(' ')
-	source, body := render(&rec, h.o.Color)
-	b.paint(sourceColor(source, &rec), source)
+	source, body, event := render(&rec, h.o.Color)
+	b.paint(sourceColor(event, &rec), source)
 	if pad := h.o.SourceWidth - utf8.RuneCountInString(source); pad > 0 {
 		b.WriteString(strings.Repeat(" ", pad))
 	}
@@ -216,25 +216,40 @@ var hidden = map[string]bool{
 	"stream": true, "shard": true, "lastSeq": true,
 }
 
-// kinds are the framework's events by message.
-var kinds = map[string]func(*record, *line){
-	"graphql request":        renderRequest,
-	"http api: unauthorized": renderUnauthorized,
-	"change":                 renderChange,
-	"push":                   renderPush,
-	"subscribed":             renderSubscribed,
+// kind is one of the framework's events: its message, an attribute its
+// records always carry (another record with the same message is rendered
+// like any other), and its rendering.
+type kind struct {
+	has    string
+	render func(*record, *line)
 }
 
-// render is the source column and the rest of r's line.
-func render(r *record, color bool) (source, body string) {
+var kinds = map[string]kind{
+	"graphql request":        {"status", renderRequest},
+	"http api: unauthorized": {"path", renderUnauthorized},
+	"change":                 {"operation", renderChange},
+	"push":                   {"connectionId", renderPush},
+	"subscribed":             {"topic", renderSubscribed},
+}
+
+// kindOf is r's kind, if it is one of the framework's events.
+func kindOf(r *record) (kind, bool) {
+	k, ok := kinds[r.Message]
+	return k, ok && r.has(k.has)
+}
+
+// render is the source column and the rest of r's line, and whether r
+// is one of the framework's events.
+func render(r *record, color bool) (source, body string, event bool) {
 	b := &line{color: color}
+	k, isKind := kindOf(r)
 	switch {
-	case kinds[r.Message] != nil:
-		kinds[r.Message](r, b)
-		return kindName(r.Message), b.String()
+	case isKind:
+		k.render(r, b)
+		return kindName(r.Message), b.String(), true
 	case r.has("route") && r.has("attempt") && r.has("outcome"):
 		renderDelivery(r, b)
-		return "deliver", b.String()
+		return "deliver", b.String(), true
 	}
 	source = r.str("function")
 	if source == "" {
@@ -265,7 +280,7 @@ func render(r *record, color bool) (source, body string) {
 		}
 		b.WriteString(quote(clip(v, 120)))
 	}
-	return source, b.String()
+	return source, b.String(), false
 }
 
 func kindName(msg string) string {
@@ -478,9 +493,11 @@ const (
 	cyan   = "\x1b[36m"
 )
 
-func sourceColor(source string, r *record) string {
+// sourceColor: the framework's events in one colour, the app's functions
+// in another, the rest (the runtime's components) in a third.
+func sourceColor(event bool, r *record) string {
 	switch {
-	case kinds[r.Message] != nil || source == "deliver":
+	case event:
 		return cyan
 	case r.has("function"):
 		return purple

@@ -100,6 +100,11 @@ func TestLines(t *testing.T) {
 			want:  "14:03:07.412 validateorder order validated  orderId=ord_1 status=VALIDATED totalCents=1800  ·W38gTi\n",
 		},
 		{
+			name: "the app's own line named like an event", with: []any{"component", "notify"}, msg: "change",
+			attrs: []any{"what", "menu"},
+			want:  "14:03:07.412 notify        change  what=menu  ·W38gTi\n",
+		},
+		{
 			name: "a long source pushes the line right", with: []any{"component", "restaurantapproval"}, msg: "order approved",
 			want: "14:03:07.412 restaurantapproval order approved  ·W38gTi\n",
 		},
