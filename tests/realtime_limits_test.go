@@ -143,7 +143,7 @@ func heavyClient(t *testing.T, s *devStack, st *store.Store, hot string, rcvbuf 
 			t.Fatal(err)
 		}
 	}
-	send(`{"type":"connection_init","payload":{}}`)
+	send(initMessage(s.token))
 	if _, b, err := ws.Read(ctx); err != nil || !strings.Contains(string(b), wsproto.ConnectionAck) {
 		t.Fatalf("heavy client ack: %s %v", b, err)
 	}

@@ -225,3 +225,32 @@ func TestFindGraphiQLAssets(t *testing.T) {
 		t.Fatalf("FindGraphiQLAssets() = %q: %v", dir, err)
 	}
 }
+
+// A function binary's JSON log line becomes a record of the runtime's
+// logger, attributes in order, so that it reads like the in-process
+// functions' lines in either format.
+func TestFunctionLog(t *testing.T) {
+	var b bytes.Buffer
+	f := functionLog{log: jsonLogger(&b, slog.LevelInfo), name: "validateorder"}
+	lines := []string{
+		`2026/05/01 14:03:07 [validateorder] {"time":"2026-05-01T14:03:07.412Z","level":"INFO","msg":"order validated","eventId":"e1","totalCents":1800,"new":{"b":2,"a":"x"},"correlationId":"c1"}`,
+		`2026/05/01 14:03:07 [validateorder] {"time":"2026-05-01T14:03:07.413Z","level":"DEBUG","msg":"hidden"}`,
+		`2026/05/01 14:03:07 [validateorder] START RequestId: 1 Version: $LATEST`,
+	}
+	for _, l := range lines {
+		if _, err := f.Write([]byte(l + "\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs := records(t, &b)
+	if len(recs) != 1 {
+		t.Fatalf("records %v", recs)
+	}
+	want := `{"time":"2026-05-01T14:03:07.412Z","level":"INFO","msg":"order validated","eventId":"e1","totalCents":1800,"new":{"a":"x","b":2},"correlationId":"c1","component":"validateorder"}`
+	if got := strings.TrimSpace(b.String()); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if _, ok := jsonRecord(`{"level":"LOUD","msg":"x"}`); ok {
+		t.Error("a line with an unknown level read as a record")
+	}
+}

@@ -30,6 +30,10 @@ const (
 	// EnvWSInitTimeout overrides how long a WebSocket connection may stay
 	// unacknowledged before it is closed with 4408 (a Go duration, e.g. 3s).
 	EnvWSInitTimeout = "DEV_WS_INIT_TIMEOUT"
+	// EnvLambda is how the functions run: "inprocess" (default) or
+	// "binary", their deployment binaries under the runtime interface
+	// emulator (see LambdaBinary).
+	EnvLambda = "DEV_LAMBDA"
 )
 
 // Main is the dev runtime's command (`make dev`): it makes sure an AWS
@@ -90,6 +94,7 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir, graph
 	if o.Issuer, err = devissuer.Open(stateDir, a.Name); err != nil {
 		return err
 	}
+	o.Lambda, o.BuildDir = os.Getenv(EnvLambda), filepath.Join(stateDir, "lambda")
 
 	userEndpoint := os.Getenv("AWS_ENDPOINT_URL") != ""
 	cfg, endpoint, err := awsConfig(ctx, stateDir)
@@ -108,7 +113,7 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir, graph
 		if o.GraphiQLAssets == "" {
 			graphiql = "not installed: run make deps"
 		}
-		return columns([][3]string{
+		rows := [][3]string{
 			{"GraphiQL", url + topology.GraphiQLPath, graphiql},
 			{"GraphQL", url + topology.GraphQLPath, "the API: POST or GET with Authorization: Bearer <token>"},
 			{"WebSocket", ws + topology.GraphQLPath, `subscriptions (graphql-transport-ws), {"Authorization":"Bearer <token>"} in connection_init`},
@@ -116,7 +121,11 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir, graph
 			{"Watch", "make subscribe Q='subscription ...'", "each push as a JSON line (threefactor subscribe)"},
 			{"Emulator", endpoint, emuNote},
 			{"Logs", "below", "a line per request, change, delivery and push (LOG_FORMAT=human or json)"},
-		})
+		}
+		if o.Lambda == LambdaBinary {
+			rows = append(rows, [3]string{"Functions", shortPath(o.BuildDir), "binaries under the runtime interface emulator (" + EnvLambda + "=binary)"})
+		}
+		return columns(rows)
 	}
 	rt, err := devruntime.New(devruntime.Config{AWS: cfg, Topology: a.Topology(), Addr: addr, Logger: log, Banner: banner})
 	if err != nil {

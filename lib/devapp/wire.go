@@ -45,6 +45,11 @@ type Options struct {
 	// starts with a fresh token of it in the Authorization header.
 	// Default DefaultDemoUser.
 	DemoUser string
+	// Lambda is how the functions run: LambdaInProcess (the default) or
+	// LambdaBinary. With LambdaBinary, BuildDir receives the binaries
+	// (default .dev/lambda), built from the module at ModuleDir (default
+	// the module of the working directory).
+	Lambda, BuildDir, ModuleDir string
 }
 
 // DefaultDemoUser is the user GraphiQL signs in as locally.
@@ -80,7 +85,7 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 	if err != nil {
 		return err
 	}
-	env := func(function string) *app.Env {
+	vars := func(function string) map[string]string {
 		e := rt.Env(function)
 		// What infra sets on AWS; locally the keys are read in process.
 		e[topology.EnvAuthIssuer] = vcfg.Issuer
@@ -92,6 +97,9 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 				}
 			}
 		}
+		return e
+	}
+	env := func(function string) *app.Env {
 		// On AWS each function logs to its own log group; here the
 		// component attribute says which one a line comes from.
 		flog := log.With("component", function)
@@ -101,7 +109,7 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 			// LOG_LEVEL=debug.
 			flog = slog.New(atLeast(log.Handler(), slog.LevelWarn))
 		}
-		return app.NewEnv(rt.AWS(), app.MapEnv(e), flog)
+		return app.NewEnv(rt.AWS(), app.MapEnv(vars(function)), flog)
 	}
 
 	if a.Seed != nil {
@@ -112,6 +120,14 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 		if n > 0 {
 			log.Info("seeded", "items", n)
 		}
+	}
+
+	switch o.Lambda {
+	case "", LambdaInProcess:
+	case LambdaBinary:
+		return wireBinaries(ctx, rt, a, o, vars, verifier)
+	default:
+		return fmt.Errorf("devapp: functions run %q: want %s or %s", o.Lambda, LambdaInProcess, LambdaBinary)
 	}
 
 	renv := env(topology.RouterFunction)

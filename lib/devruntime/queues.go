@@ -26,6 +26,7 @@ type queueConsumer struct {
 	route topology.Route
 	fn    topology.Function
 	h     QueueHandler
+	sqs   queueAPI
 	log   *slog.Logger
 }
 
@@ -50,7 +51,7 @@ func (qc *queueConsumer) poll(ctx context.Context, url, arn string) {
 	wait := int32(cfg.QueueWaitTime / time.Second)
 	for ctx.Err() == nil {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.QueueWaitTime+30*time.Second)
-		out, err := qc.rt.sqs.ReceiveMessage(rctx, &sqs.ReceiveMessageInput{
+		out, err := qc.sqs.ReceiveMessage(rctx, &sqs.ReceiveMessageInput{
 			QueueUrl:                    aws.String(url),
 			MaxNumberOfMessages:         int32(qc.route.BatchSize),
 			WaitTimeSeconds:             wait,
@@ -120,7 +121,7 @@ func (qc *queueConsumer) handle(ctx context.Context, url, arn string, msgs []sqs
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if len(del) > 0 {
-		out, err := qc.rt.sqs.DeleteMessageBatch(actx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: del})
+		out, err := qc.sqs.DeleteMessageBatch(actx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: del})
 		switch {
 		case err != nil:
 			qc.log.Warn("delete handled messages; they will be delivered again", "error", err.Error())
@@ -131,7 +132,7 @@ func (qc *queueConsumer) handle(ctx context.Context, url, arn string, msgs []sqs
 	if len(back) > 0 {
 		// Without this a failed message would wait out the whole visibility
 		// timeout (six times the function timeout) before its retry.
-		if _, err := qc.rt.sqs.ChangeMessageVisibilityBatch(actx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(url), Entries: back}); err != nil {
+		if _, err := qc.sqs.ChangeMessageVisibilityBatch(actx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(url), Entries: back}); err != nil {
 			qc.log.Warn("back off failed messages; they return after the visibility timeout", "error", err.Error())
 		}
 	}
