@@ -493,6 +493,11 @@ func TestHttpApi(t *testing.T) {
 			}
 		}
 		s.checkInvokePermission(t, h.Function, h.Api)
+		// The dev stage's GraphiQL page subscribes over the WebSocket API.
+		ws, set := s.env(t, h.Function)[topology.EnvGraphiQLSubscriptionsURL]
+		if set != (s.stage == stack.Dev) || (set && !strings.Contains(jsonString(ws), s.id(s.st.Realtime.Api))) {
+			t.Errorf("%s = %s on %s, want the WebSocket API's URL on dev only", topology.EnvGraphiQLSubscriptionsURL, jsonString(ws), s.stage)
+		}
 
 		st := s.res(t, h.Stage, "AWS::ApiGatewayV2::Stage").Properties
 		if st["StageName"] != "$default" || st["AutoDeploy"] != true {

@@ -123,6 +123,10 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 		Identity: s.Identity, AllowedOrigins: p.AllowedOrigins, Throttle: p.WebSocketThrottle,
 		AccountLoggingRole: p.AccountLoggingRole,
 	})
+	if !p.Stage.IsProd() {
+		// The dev stage's GraphiQL page subscribes over the WebSocket API.
+		s.HTTP.Function.AddEnvironment(jsii.String(topology.EnvGraphiQLSubscriptionsURL), s.Realtime.URL, nil)
+	}
 
 	dlqs := s.Pipeline.DeadLetterQueues()
 	dlqs["FanOutOnFailure"] = s.Realtime.FanOutOnFailure

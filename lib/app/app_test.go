@@ -14,6 +14,7 @@ import (
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/consumer"
 	"github.com/threefactor/framework/lib/errs"
+	"github.com/threefactor/framework/lib/graphqlhttp"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/topology"
 )
@@ -71,6 +72,32 @@ func TestValidate(t *testing.T) {
 	bad.GraphQL.Topics = realtime.Topics{}
 	err := bad.Validate()
 	for _, want := range []string{`function "router" has no handler`, `"router": the name belongs to a framework function`, "Topics.Subscription"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v; want it to say %s", err, want)
+		}
+	}
+}
+
+// GraphiQL's ready tabs are held to the schema: a tab that opens with an
+// operation the API refuses would teach the wrong thing.
+func TestValidateExamples(t *testing.T) {
+	good := notes
+	good.GraphQL.Examples = []graphqlhttp.GraphiQLTab{
+		{Query: "query Hello { hello }"},
+		{Query: "subscription Watch($id: String!) { noteChanged(id: $id) }", Variables: `{"id": "n1"}`},
+	}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("valid examples: %v", err)
+	}
+	bad := notes
+	bad.GraphQL.Examples = []graphqlhttp.GraphiQLTab{
+		{Query: "query Hello { hello }"},
+		{Query: "query { goodbye }"},
+		{Query: "subscription Watch($id: String!) { noteChanged(id: $id) }", Variables: `{"other": "n1"}`},
+		{Query: "{ hello }", Variables: "[]"},
+	}
+	err := bad.Validate()
+	for _, want := range []string{`example 2: Cannot query field "goodbye"`, "example 3: Variable \"id\" has invalid value null", "tab 4: variables are not a JSON object"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v; want it to say %s", err, want)
 		}
@@ -198,7 +225,7 @@ func TestGraphQLFunctionGraphiQL(t *testing.T) {
 		}
 	}
 	for _, stage := range []string{"dev", "prod"} {
-		fn, err := app.NewGraphQLFunction(context.Background(), notes, env(map[string]string{topology.EnvStage: stage}), "")
+		fn, err := app.NewGraphQLFunction(context.Background(), notes, env(map[string]string{topology.EnvStage: stage}), app.GraphiQLOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +233,7 @@ func TestGraphQLFunctionGraphiQL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		page := resp.StatusCode == 200 && strings.HasPrefix(resp.Headers["Content-Type"], "text/html") && strings.Contains(resp.Body, `url: "/graphql"`)
+		page := resp.StatusCode == 200 && strings.HasPrefix(resp.Headers["Content-Type"], "text/html") && strings.Contains(resp.Body, `"endpoint":"/graphql"`)
 		if page != (stage == "dev") {
 			t.Errorf("STAGE=%s: GET %s = %d %s %.80s; page served: %v", stage, topology.GraphiQLPath, resp.StatusCode, resp.Headers["Content-Type"], resp.Body, page)
 		}

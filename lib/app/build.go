@@ -107,13 +107,33 @@ func NewGraphQL(ctx context.Context, a App, env *Env) (*graphqlhttp.Handler, err
 	})
 }
 
+// GraphiQLOptions say how the dev stage serves its GraphiQL page
+// (NewGraphQLFunction). The zero value is what a deployment does.
+type GraphiQLOptions struct {
+	// SubscriptionsURL is where the page opens its WebSocket. Empty: the
+	// URL in topology.EnvGraphiQLSubscriptionsURL (infra sets the
+	// WebSocket API's), or none.
+	SubscriptionsURL string
+	// Assets is where the page loads GraphiQL from (see
+	// graphqlhttp.GraphiQLConfig.Assets). Empty: pinned CDN URLs with
+	// subresource integrity.
+	Assets string
+	// Headers are the headers each page load starts with (the dev
+	// runtime's: a fresh token of its demo user). Nil: an Authorization
+	// header to fill in with a token.
+	Headers func(context.Context) (map[string]string, error)
+}
+
+// tokenPlaceholder is the header the page starts with when nobody mints
+// tokens for it: where a user's token goes.
+var tokenPlaceholder = map[string]string{"Authorization": "Bearer <an ID token of a user of the app>"}
+
 // NewGraphQLFunction is the graphql function: the API (NewGraphQL) and,
 // on the dev stage only, the GraphiQL page at topology.GraphiQLPath, whose
 // route has no authorizer (the page holds no data; its requests to the
-// API carry the user's token). subscriptionsURL is where the page opens
-// its WebSocket ("" offers no subscriptions: on AWS the WebSocket API has
-// its own domain).
-func NewGraphQLFunction(ctx context.Context, a App, env *Env, subscriptionsURL string) (func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error), error) {
+// API carry the user's token), opening with the app's examples
+// (GraphQL.Examples).
+func NewGraphQLFunction(ctx context.Context, a App, env *Env, o GraphiQLOptions) (func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error), error) {
 	h, err := NewGraphQL(ctx, a, env)
 	if err != nil {
 		return nil, err
@@ -121,7 +141,16 @@ func NewGraphQLFunction(ctx context.Context, a App, env *Env, subscriptionsURL s
 	if env.Getenv(topology.EnvStage) != "dev" {
 		return h.HandleAPIGateway, nil
 	}
-	page, err := graphqlhttp.GraphiQL(graphqlhttp.GraphiQLConfig{Endpoint: topology.GraphQLPath, SubscriptionsURL: subscriptionsURL})
+	if o.SubscriptionsURL == "" {
+		o.SubscriptionsURL = env.Getenv(topology.EnvGraphiQLSubscriptionsURL)
+	}
+	if o.Headers == nil {
+		o.Headers = func(context.Context) (map[string]string, error) { return tokenPlaceholder, nil }
+	}
+	page, err := graphqlhttp.GraphiQL(graphqlhttp.GraphiQLConfig{
+		Endpoint: topology.GraphQLPath, SubscriptionsURL: o.SubscriptionsURL,
+		Assets: o.Assets, Tabs: a.GraphQL.Examples, Headers: o.Headers,
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -71,7 +71,7 @@ func StartRealtime(a App) {
 // (NewGraphQLFunction).
 func StartGraphQL(a App) {
 	start(topology.GraphQLFunction, func(ctx context.Context, env *Env) (any, error) {
-		return NewGraphQLFunction(ctx, a, env, "")
+		return NewGraphQLFunction(ctx, a, env, GraphiQLOptions{})
 	})
 }
 

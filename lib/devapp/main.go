@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,10 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/threefactor/framework/lib/app"
-	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/devruntime"
 	"github.com/threefactor/framework/lib/emulator"
+	"github.com/threefactor/framework/lib/humanlog"
 	"github.com/threefactor/framework/lib/identity/devissuer"
+	"github.com/threefactor/framework/lib/topology"
 )
 
 // Environment variables Main reads.
@@ -48,7 +50,11 @@ func Main(a app.App) {
 	wipe := flag.Bool("wipe", false, "stop the local emulator and delete the state dir: all local data is lost")
 	flag.Parse()
 
-	log := correlation.Logger()
+	log, err := humanlog.Logger(os.Stderr, os.Getenv, humanlog.Options{SourceWidth: sourceWidth(a)})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dev:", err)
+		os.Exit(2)
+	}
 	if *stopEmulator || *wipe {
 		if err := emulator.StopRecorded(*stateDir); err != nil {
 			fatal(log, "stop emulator", err)
@@ -65,17 +71,17 @@ func Main(a app.App) {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, a, log, *addr, *stateDir); err != nil {
+	if err := run(ctx, a, log, *addr, *stateDir, FindGraphiQLAssets()); err != nil {
 		fatal(log, "dev", err)
 	}
 }
 
-func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir string) error {
+func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir, graphiqlAssets string) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
 	var (
-		o   Options
+		o   = Options{GraphiQLAssets: graphiqlAssets, DemoUser: DefaultDemoUser}
 		err error
 	)
 	if v := os.Getenv(EnvWSInitTimeout); v != "" {
@@ -95,20 +101,33 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir string
 	if err != nil {
 		return err
 	}
-	note := fmt.Sprintf("%-10s %s", "Emulator", endpoint)
+	// What the SDK logs shows like the runtime's own lines.
+	cfg.Logger = sdkLogger{log}
+	emuNote := "AWS_ENDPOINT_URL"
 	if !userEndpoint {
-		abs, _ := filepath.Abs(stateDir)
-		note += fmt.Sprintf("  (moto; survives restarts: make dev-stop to stop it, make dev-clean to wipe; log %s)", filepath.Join(abs, "moto.log"))
-	} else {
-		note += "  (AWS_ENDPOINT_URL)"
+		emuNote = "moto; keeps its data across restarts (make dev-stop, make dev-clean); log " + shortPath(filepath.Join(stateDir, "moto.log"))
 	}
-	token := fmt.Sprintf("%-10s make token USER=alice  (then Authorization: Bearer <token> over HTTP, {\"Authorization\":\"Bearer <token>\"} in connection_init)", "Token")
-	issuer := fmt.Sprintf("%-10s %s  (client %s; keys in %s)", "Issuer", o.Issuer.Issuer(), o.Issuer.ClientID(), o.Issuer.Path())
-	notes := []string{token, issuer, note}
-	if o.Lambda == LambdaBinary {
-		notes = append(notes, fmt.Sprintf("%-10s binaries under the runtime interface emulator (%s=binary), built in %s", "Functions", EnvLambda, o.BuildDir))
+	banner := func(url string) []string {
+		ws := "ws" + strings.TrimPrefix(url, "http")
+		graphiql := fmt.Sprintf("open it: you are %q, with a fresh token in its headers", o.DemoUser)
+		if o.GraphiQLAssets == "" {
+			graphiql = "not installed: run make deps"
+		}
+		rows := [][3]string{
+			{"GraphiQL", url + topology.GraphiQLPath, graphiql},
+			{"GraphQL", url + topology.GraphQLPath, "the API: POST or GET with Authorization: Bearer <token>"},
+			{"WebSocket", ws + topology.GraphQLPath, `subscriptions (graphql-transport-ws), {"Authorization":"Bearer <token>"} in connection_init`},
+			{"Token", "make token USER=alice", "issuer " + o.Issuer.Issuer() + ", keys in " + shortPath(o.Issuer.Path())},
+			{"Watch", "make subscribe Q='subscription ...'", "each push as a JSON line (threefactor subscribe)"},
+			{"Emulator", endpoint, emuNote},
+			{"Logs", "below", "a line per request, change, delivery and push (LOG_FORMAT=human or json)"},
+		}
+		if o.Lambda == LambdaBinary {
+			rows = append(rows, [3]string{"Functions", shortPath(o.BuildDir), "binaries under the runtime interface emulator (" + EnvLambda + "=binary)"})
+		}
+		return columns(rows)
 	}
-	rt, err := devruntime.New(devruntime.Config{AWS: cfg, Topology: a.Topology(), Addr: addr, Logger: log, Notes: notes})
+	rt, err := devruntime.New(devruntime.Config{AWS: cfg, Topology: a.Topology(), Addr: addr, Logger: log, Banner: banner})
 	if err != nil {
 		return err
 	}
@@ -134,6 +153,8 @@ func awsConfig(ctx context.Context, stateDir string) (aws.Config, string, error)
 		if cfg.Region == "" {
 			cfg.Region = emulator.Region
 		}
+		// Most often an emulator on loopback too (see the function's doc).
+		cfg.HTTPClient = emulator.BufferRequestBodies(cfg.HTTPClient)
 		return cfg, ep, nil
 	}
 	ep, started, err := emulator.Ensure(ctx, stateDir)
@@ -147,6 +168,45 @@ func awsConfig(ctx context.Context, stateDir string) (aws.Config, string, error)
 	emulator.SetEnv(ep)
 	cfg, err := emulator.Config(ctx, ep)
 	return cfg, ep, err
+}
+
+// columns aligns label, value and note.
+func columns(rows [][3]string) []string {
+	w := 0
+	for _, r := range rows {
+		w = max(w, len(r[1]))
+	}
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = fmt.Sprintf("%-10s %-*s  %s", r[0], w, r[1], r[2])
+	}
+	return out
+}
+
+// shortPath is p relative to the working directory when it is under it.
+func shortPath(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return abs
+	}
+	if rel, err := filepath.Rel(wd, abs); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return abs
+}
+
+// sourceWidth is the width of the log's source column: the longest of
+// the app's function names and the framework's event kinds.
+func sourceWidth(a app.App) int {
+	w := len("subscribe")
+	for _, f := range a.Functions {
+		w = max(w, len(f.Name))
+	}
+	return w
 }
 
 func envOr(name, def string) string {

@@ -3,6 +3,8 @@ package devapp
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 
 	"github.com/threefactor/framework/lib/app"
+	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/devruntime"
 	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/identity/devissuer"
@@ -33,12 +36,27 @@ type Options struct {
 	// Getenv is where the functions' DevEnv settings are read from; nil
 	// reads the process environment.
 	Getenv func(string) string
+	// GraphiQLAssets is the directory of the npm packages the GraphiQL
+	// page loads (graphqlhttp.GraphiQLNodeModules, installed by make
+	// deps), which the runtime serves itself: GraphiQL works offline.
+	// Empty, or not installed: /graphiql says how to install them.
+	GraphiQLAssets string
+	// DemoUser is the user GraphiQL's requests act as: each page load
+	// starts with a fresh token of it in the Authorization header.
+	// Default DefaultDemoUser.
+	DemoUser string
 	// Lambda is how the functions run: LambdaInProcess (the default) or
 	// LambdaBinary. With LambdaBinary, BuildDir receives the binaries
 	// (default .dev/lambda), built from the module at ModuleDir (default
 	// the module of the working directory).
 	Lambda, BuildDir, ModuleDir string
 }
+
+// DefaultDemoUser is the user GraphiQL signs in as locally.
+const DefaultDemoUser = "demo"
+
+// GraphiQLAssetsPath is where the runtime serves GraphiQL's files.
+const GraphiQLAssetsPath = "/graphiql/assets/"
 
 // keyRefresh is how soon the verifier looks at the issuer's keys again
 // for a token naming a key it does not know: the keys are a local file,
@@ -56,6 +74,9 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 	}
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
+	}
+	if o.DemoUser == "" {
+		o.DemoUser = DefaultDemoUser
 	}
 	log := rt.Logger()
 	vcfg := o.Issuer.VerifierConfig()
@@ -78,7 +99,18 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 		}
 		return e
 	}
-	env := func(function string) *app.Env { return app.NewEnv(rt.AWS(), app.MapEnv(vars(function)), log) }
+	env := func(function string) *app.Env {
+		// On AWS each function logs to its own log group; here the
+		// component attribute says which one a line comes from.
+		flog := log.With("component", function)
+		if function == topology.RouterFunction {
+			// The router names itself. Each change has its line
+			// (changeLog); the router's account of its batches is for
+			// LOG_LEVEL=debug.
+			flog = slog.New(atLeast(log.Handler(), slog.LevelWarn))
+		}
+		return app.NewEnv(rt.AWS(), app.MapEnv(vars(function)), flog)
+	}
 
 	if a.Seed != nil {
 		n, err := a.Seed(ctx, env(topology.GraphQLFunction))
@@ -98,12 +130,18 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 		return fmt.Errorf("devapp: functions run %q: want %s or %s", o.Lambda, LambdaInProcess, LambdaBinary)
 	}
 
-	r, err := app.NewRouter(ctx, a, env(topology.RouterFunction))
+	renv := env(topology.RouterFunction)
+	r, err := app.NewRouter(ctx, a, renv)
 	if err != nil {
 		return err
 	}
+	tables, err := a.Topology().StreamTablesFromEnv(renv.Getenv)
+	if err != nil {
+		return err
+	}
+	changes := newChangeLog(log, change.StreamDecoder(tables))
 	for _, logical := range a.Topology().StreamTables() {
-		rt.StreamReader("router-"+logical, logical, r.Handle)
+		rt.StreamReader("router-"+logical, logical, changes.wrap(r.Handle))
 	}
 
 	for _, name := range a.FunctionNames() {
@@ -117,15 +155,26 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 	}
 
 	// As on AWS: HTTP API routes to the graphql function, /graphql with a
-	// JWT authorizer (the function reads the claims it verified), and on
-	// the dev stage /graphiql without one (the page; the WebSocket is on
-	// the same host here).
-	gql, err := app.NewGraphQLFunction(ctx, a, env(topology.GraphQLFunction), topology.GraphQLPath)
+	// JWT authorizer on every method (the function reads the claims it
+	// verified), and on the dev stage /graphiql without one (the page; the
+	// WebSocket is on the same host here, its files are served from
+	// node_modules, and each load starts with a token of the demo user).
+	gql, err := app.NewGraphQLFunction(ctx, a, env(topology.GraphQLFunction), app.GraphiQLOptions{
+		SubscriptionsURL: topology.GraphQLPath,
+		Assets:           GraphiQLAssetsPath,
+		Headers:          demoHeaders(o.Issuer, a.Name, o.DemoUser),
+	})
 	if err != nil {
 		return err
 	}
 	rt.HandleHTTPAPI(topology.GraphQLPath, gql, verifier)
-	rt.HandleHTTPAPI(topology.GraphiQLPath, gql, nil)
+	if assets, err := graphiqlAssets(o.GraphiQLAssets); err != nil {
+		log.Warn("GraphiQL is not available: "+err.Error(), "component", "graphiql")
+		rt.Handle(topology.GraphiQLPath, missingGraphiQL(err))
+	} else {
+		rt.Handle("GET "+GraphiQLAssetsPath, http.StripPrefix(strings.TrimSuffix(GraphiQLAssetsPath, "/"), assets))
+		rt.HandleHTTPAPI(topology.GraphiQLPath, gql, nil)
+	}
 	rt.ServeIssuer(o.Issuer)
 	return wireRealtime(ctx, rt, a, o, env, verifier)
 }
@@ -212,7 +261,9 @@ func (m *management) PostToConnection(ctx context.Context, in *apigatewaymanagem
 	if err != nil {
 		return nil, err
 	}
-	return c.PostToConnection(ctx, in, opts...)
+	out, err := c.PostToConnection(ctx, in, opts...)
+	logPush(ctx, m.rt.Logger(), in, err)
+	return out, err
 }
 
 func (m *management) DeleteConnection(ctx context.Context, in *apigatewaymanagementapi.DeleteConnectionInput, opts ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.DeleteConnectionOutput, error) {

@@ -419,6 +419,10 @@ const (
 	EnvManagementEndpoint = "WS_MANAGEMENT_ENDPOINT"
 	// EnvStage is dev or prod.
 	EnvStage = "STAGE"
+	// EnvGraphiQLSubscriptionsURL is the WebSocket URL the dev stage's
+	// GraphiQL page opens for subscriptions (infra sets the WebSocket
+	// API's on the graphql function); unset, the page has none.
+	EnvGraphiQLSubscriptionsURL = "GRAPHIQL_SUBSCRIPTIONS_URL"
 	// EnvAllowedOrigins lists the browser origins (comma-separated,
 	// scheme://host[:port] or scheme://host:*) that may open the WebSocket
 	// and call the HTTP API; see package origin.

@@ -81,7 +81,7 @@ func Start(t testing.TB, a app.App, opts ...Options) *Stack {
 	cfg := FastConfig(emulatortest.Config(t), a.Topology())
 	s := &Stack{out: &lockedBuffer{}}
 	cfg.Out = s.out
-	wo := devapp.Options{Getenv: func(string) string { return "" }}
+	wo := devapp.Options{Getenv: func(string) string { return "" }, GraphiQLAssets: devapp.FindGraphiQLAssets()}
 	for _, o := range opts {
 		if o.Config != nil {
 			o.Config(&cfg)
