@@ -79,7 +79,7 @@ func TestValidate(t *testing.T) {
 
 func TestLambdas(t *testing.T) {
 	got := strings.Join(notes.Lambdas(), ",")
-	if got != "fanout,graphql,index,realtime,router" {
+	if got != "eventlog,fanout,graphql,index,realtime,router" {
 		t.Errorf("Lambdas = %s", got)
 	}
 }

@@ -482,7 +482,7 @@ func (r *Runtime) printSummary() {
 	for _, l := range lines {
 		fmt.Fprintln(w, l)
 	}
-	for _, rt := range r.cfg.Topology.Routes {
+	for _, rt := range r.cfg.Topology.RoutesWithDefaults() {
 		registered := false
 		for _, qc := range r.queues {
 			registered = registered || qc.route.Name == rt.Name
