@@ -62,7 +62,7 @@ func describeRoutes(t topology.Topology) []routeInfo {
 			BatchSize: r.BatchSize, MaxReceiveCount: r.MaxReceiveCount,
 			VisibilityTimeoutSeconds: int64(r.VisibilityTimeout.Seconds()),
 			LocalQueue:               t.QueueName(r.Name), LocalDLQ: t.DLQName(r.Name),
-			Framework:                r.IsFrameworkRoute(),
+			Framework: r.IsFrameworkRoute(),
 		})
 	}
 	return out
