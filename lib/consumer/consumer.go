@@ -296,8 +296,8 @@ type msgContext struct {
 	Message
 	causedBy string
 	base     *slog.Logger
-	once sync.Once
-	log  *slog.Logger
+	once     sync.Once
+	log      *slog.Logger
 }
 
 type messageKey struct{}
