@@ -2,6 +2,7 @@ package devapp
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/devruntime"
 	"github.com/threefactor/framework/lib/emulator"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/identity/devissuer"
 )
 
@@ -28,11 +30,21 @@ const (
 	// EnvWSInitTimeout overrides how long a WebSocket connection may stay
 	// unacknowledged before it is closed with 4408 (a Go duration, e.g. 3s).
 	EnvWSInitTimeout = "DEV_WS_INIT_TIMEOUT"
+	// EnvEventLogRetention sets how long the local event log keeps records
+	// ("30d", "10m"); unset, until make dev-clean.
+	EnvEventLogRetention = "DEV_EVENTLOG_RETENTION"
 )
 
 // Main is the dev runtime's command (`make dev`): it makes sure an AWS
 // API emulator runs (or uses AWS_ENDPOINT_URL), provisions it from a's
 // topology and runs a until SIGINT or SIGTERM.
+//
+// The event log is kept under the state directory (eventlog.LocalDir)
+// until `make dev-clean`, or for DEV_EVENTLOG_RETENTION. When the
+// emulator comes up empty (it was stopped, the machine rebooted) and the
+// log is not, the local state is restored from the log before serving
+// (RestoreFromLog). With AWS_ENDPOINT_URL the log is the endpoint's
+// eventlog table instead, as in the cloud.
 //
 //	dev                 # serve on DEV_ADDR or 127.0.0.1:8080
 //	dev -stop-emulator  # stop the local emulator (its data is in memory: gone)
@@ -86,6 +98,14 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir string
 	}
 
 	userEndpoint := os.Getenv("AWS_ENDPOINT_URL") != ""
+	var store *eventlog.FileStore
+	if !a.DisableEventLog && !userEndpoint {
+		if store, err = openLocalLog(a, stateDir, log); err != nil {
+			return err
+		}
+		defer store.Close()
+		o.EventLog = store
+	}
 	cfg, endpoint, err := awsConfig(ctx, stateDir)
 	if err != nil {
 		return err
@@ -99,12 +119,29 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir string
 	}
 	token := fmt.Sprintf("%-10s make token USER=alice  (then Authorization: Bearer <token> over HTTP, {\"Authorization\":\"Bearer <token>\"} in connection_init)", "Token")
 	issuer := fmt.Sprintf("%-10s %s  (client %s; keys in %s)", "Issuer", o.Issuer.Issuer(), o.Issuer.ClientID(), o.Issuer.Path())
-	rt, err := devruntime.New(devruntime.Config{AWS: cfg, Topology: a.Topology(), Addr: addr, Logger: log, Notes: []string{token, issuer, note}})
+	notes := []string{token, issuer, note}
+	switch {
+	case store != nil:
+		abs, _ := filepath.Abs(store.Dir())
+		keep := "kept until make dev-clean"
+		if v := os.Getenv(EnvEventLogRetention); v != "" {
+			keep = "kept for " + v + " (" + EnvEventLogRetention + ")"
+		}
+		notes = append(notes, fmt.Sprintf("%-10s %s  (%s; threefactor log TABLE/KEY, threefactor trace ID)", "Event log", abs, keep))
+	case !a.DisableEventLog:
+		notes = append(notes, fmt.Sprintf("%-10s table %s on the endpoint", "Event log", a.Topology().TableName("eventlog")))
+	}
+	rt, err := devruntime.New(devruntime.Config{AWS: cfg, Topology: a.Topology(), Addr: addr, Logger: log, Notes: notes})
 	if err != nil {
 		return err
 	}
 	if _, err := rt.Provision(ctx); err != nil {
 		return err
+	}
+	if store != nil {
+		if _, err := RestoreFromLog(ctx, rt, a, store, os.Stdout, log); err != nil {
+			return err
+		}
 	}
 	if err := Wire(ctx, rt, a, o); err != nil {
 		return err
@@ -138,6 +175,29 @@ func awsConfig(ctx context.Context, stateDir string) (aws.Config, string, error)
 	emulator.SetEnv(ep)
 	cfg, err := emulator.Config(ctx, ep)
 	return cfg, ep, err
+}
+
+// openLocalLog opens the event log under the state directory for
+// writing, with the retention DEV_EVENTLOG_RETENTION sets.
+func openLocalLog(a app.App, stateDir string, log *slog.Logger) (*eventlog.FileStore, error) {
+	var retention time.Duration
+	if v := os.Getenv(EnvEventLogRetention); v != "" {
+		d, err := eventlog.ParseRetention(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", EnvEventLogRetention, err)
+		}
+		retention = d
+	}
+	dir := eventlog.LocalDir(stateDir)
+	cfg := eventlog.FileConfig{Topology: a.Topology(), Retention: retention, Logger: log}
+	if retention > 0 && retention < 10*time.Minute {
+		cfg.CompactEvery = retention // a short retention is for watching records expire
+	}
+	store, err := eventlog.OpenFileStore(dir, cfg)
+	if errors.Is(err, eventlog.ErrLocked) {
+		return nil, fmt.Errorf("the event log %s is held by another process: is another make dev running with the state dir %s?", dir, stateDir)
+	}
+	return store, err
 }
 
 func envOr(name, def string) string {

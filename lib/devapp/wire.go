@@ -13,6 +13,7 @@ import (
 
 	"github.com/threefactor/framework/lib/app"
 	"github.com/threefactor/framework/lib/devruntime"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/identity/devissuer"
 	"github.com/threefactor/framework/lib/origin"
@@ -33,6 +34,12 @@ type Options struct {
 	// Getenv is where the functions' DevEnv settings are read from; nil
 	// reads the process environment.
 	Getenv func(string) string
+	// EventLog is the event log every component of the process writes
+	// to and the eventlog route's function feeds (Main's: the file store
+	// under the state directory). Nil: the DynamoDB store in the
+	// endpoint's eventlog table, as on AWS. Unused when the app's event
+	// log is disabled.
+	EventLog eventlog.Log
 }
 
 // keyRefresh is how soon the verifier looks at the issuer's keys again
@@ -71,7 +78,9 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 				}
 			}
 		}
-		return app.NewEnv(rt.AWS(), app.MapEnv(e), log)
+		env := app.NewEnv(rt.AWS(), app.MapEnv(e), log)
+		env.EventLog = o.EventLog
+		return env
 	}
 
 	if a.Seed != nil {
@@ -100,6 +109,13 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 		for _, route := range rt.Resources().RoutesOf(name) {
 			rt.QueueConsumer(route.Name, c.Handle)
 		}
+	}
+	if !a.DisableEventLog {
+		feed, err := app.NewEventLogFeed(ctx, a, env(topology.EventLogFunction))
+		if err != nil {
+			return err
+		}
+		rt.QueueConsumer(topology.EventLogRoute, feed.Handle)
 	}
 
 	// As on AWS: HTTP API routes to the graphql function, /graphql with a
