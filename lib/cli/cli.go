@@ -7,12 +7,16 @@
 //
 //	threefactor new function NAME --table TABLE --on INSERT|MODIFY|REMOVE [--where ATTR=VALUE]... [--changed ATTR]...
 //	threefactor routes [--json]
+//	threefactor log TABLE/KEY [--json]
+//	threefactor trace CORRELATION_ID [--json]
+//	threefactor replay --restore | --redeliver --route ROUTE | --digest
 //
 // Each command is one file of this package that registers itself with its
 // flags; this file parses the command line (flags may come before or after
 // the arguments), prints usage and help, and turns errors into exit codes:
 // 2 for a bad command line, 1 for a failure. What a command does lives in
-// the package it calls (lib/scaffold, lib/topology).
+// the package it calls (lib/scaffold, lib/topology, lib/eventlog,
+// lib/replay).
 package cli
 
 import (
@@ -40,6 +44,10 @@ type Config struct {
 	// code; its zero fields are scaffold's defaults (this repository's
 	// layout: events/app.go and functions/). Flags override it.
 	Layout scaffold.Layout
+	// Getenv reads the environment variables that choose where the event
+	// log commands look (AWS_ENDPOINT_URL, AWS_PROFILE); nil is
+	// os.Getenv.
+	Getenv func(string) string
 }
 
 // Main runs the command line of os.Args and exits with its code.
@@ -72,6 +80,7 @@ type env struct {
 	cfg    Config
 	stdout io.Writer
 	stderr io.Writer
+	getenv func(string) string
 }
 
 var commands = map[string]*command{}
@@ -95,7 +104,10 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 // returns the exit code: 0, 1 for a failure, 2 for a bad command line.
 func Run(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) int {
 	a := cfg.App
-	e := &env{cfg: cfg, stdout: stdout, stderr: stderr}
+	e := &env{cfg: cfg, stdout: stdout, stderr: stderr, getenv: cfg.Getenv}
+	if e.getenv == nil {
+		e.getenv = os.Getenv
+	}
 	if len(args) == 0 {
 		printHelp(e.stderr, a)
 		return 2

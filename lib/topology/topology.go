@@ -641,3 +641,37 @@ func (t Topology) Lambdas() []string {
 	sort.Strings(names)
 	return names
 }
+
+// Outputs of the deployed stack through which tools (the threefactor
+// CLI's log, trace and replay) find the resources CloudFormation named.
+const (
+	// OutputEventLogTable is the event log table's name.
+	OutputEventLogTable = "EventLogTable"
+)
+
+// TableOutput is the stack output holding an app table's name, e.g.
+// TableOrders for "orders".
+func TableOutput(table string) string { return "Table" + pascal(table) }
+
+// QueueOutput is the stack output holding a route's queue URL, e.g.
+// QueueValidateOrder for "validate-order".
+func QueueOutput(route string) string { return "Queue" + pascal(route) }
+
+// pascal turns a name of lower case letters, digits and dashes into
+// PascalCase ("validate-order" -> "ValidateOrder").
+func pascal(name string) string {
+	var b strings.Builder
+	up := true
+	for _, r := range name {
+		if r == '-' || r == '_' {
+			up = true
+			continue
+		}
+		if up && r >= 'a' && r <= 'z' {
+			r -= 'a' - 'A'
+		}
+		up = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
