@@ -30,7 +30,7 @@ func init() {
 		summary: "restore another environment's tables from the event log, or deliver logged events to a route again",
 		help: `
 --restore writes the state the log describes into another environment's
-empty app tables: each item as its latest logged change left it (or, with
+empty app tables (those with a stream: only their changes are logged): each item as its latest logged change left it (or, with
 --until, as of that time). Every write carries the framework's restore
 marker, so the target's stream router and realtime fan-out neither
 publish nor push it: no function runs, nobody is notified, and the items
@@ -238,6 +238,17 @@ Where the log is: see threefactor help log.`,
 	})
 }
 
+// logged are the app's tables the event log covers: those with a stream.
+func logged(topo topology.Topology) []topology.Table {
+	var out []topology.Table
+	for _, tb := range topo.Tables {
+		if tb.Stream {
+			out = append(out, tb)
+		}
+	}
+	return out
+}
+
 func writeDigest(e *env, d replay.Digest) {
 	for _, name := range sortedNames(d.Tables) {
 		t := d.Tables[name]
@@ -262,7 +273,7 @@ func openTarget(ctx context.Context, le *logEnv, topo topology.Topology, endpoin
 		if err != nil {
 			return nil, err
 		}
-		for _, tb := range topo.Tables {
+		for _, tb := range logged(topo) {
 			name := topo.TableName(tb.Name)
 			if create {
 				if _, err := provision.EnsureTable(ctx, cfg, name, tb); err != nil {
@@ -278,7 +289,7 @@ func openTarget(ctx context.Context, le *logEnv, topo topology.Topology, endpoin
 		return nil, usagef("--to-stack reads a deployed stack: name the AWS account with --profile (or AWS_PROFILE)")
 	}
 	other := &logEnv{topo: topo, aws: le.aws, stack: stack}
-	for _, tb := range topo.Tables {
+	for _, tb := range logged(topo) {
 		name, err := other.output(ctx, topology.TableOutput(tb.Name))
 		if err != nil {
 			return nil, err
@@ -301,7 +312,7 @@ func sourceTables(ctx context.Context, le *logEnv, topo topology.Topology) (*tar
 	} else if !le.endpoint {
 		t.where = "stack " + le.stack
 	}
-	for _, tb := range topo.Tables {
+	for _, tb := range logged(topo) {
 		if t.tables[tb.Name], err = le.tableName(ctx, tb.Name); err != nil {
 			return nil, err
 		}

@@ -32,8 +32,9 @@ run the changes it made, and so on; times are from the first change.
   threefactor trace 5f2c1e0a9b7d4c3e8f6a1b2c3d4e5f60 --json
 
 A change is placed under the run it was written during: a run of a
-function that writes its table, that started before the change and
-(when it ended) ended after it. Where the log is: see threefactor help log.`,
+function that writes its table whose time span holds the change's commit
+time; a change no run holds was written by a request (a mutation) and
+starts a branch of its own. Where the log is: see threefactor help log.`,
 		setup: func(fs *flag.FlagSet, _ Config) func(context.Context, *env, []string) error {
 			where := addLogFlags(fs)
 			asJSON := fs.Bool("json", false, "print JSON: {correlationId, log, start, nodes: [{kind, at, change|delivery|push, attributes, children}]}")
@@ -163,17 +164,18 @@ func buildTrace(topo topology.Topology, id string, entries []eventlog.TraceEntry
 	return tr
 }
 
-// writer is the run a change was most likely written during: among the
-// runs of earlier changes of the trace by functions that write the
-// change's table, one whose time span holds the change's time, else the
-// latest that started before it.
+// writer is the run a change was written during: among the runs of
+// earlier changes of the trace by functions that write the change's
+// table, the latest whose time span holds the change's commit time. A
+// commit time rounded down to the second (DynamoDB Streams' precision on
+// AWS) is taken as the second it names. A change no run holds was
+// written by a request (a mutation).
 func writer(topo topology.Topology, c *traceNode, runs []*traceNode, order map[string]int) *traceNode {
-	at := c.At
-	slack := clockSlack
-	if at.Nanosecond() == 0 {
-		slack = time.Second // a time rounded down to the second
+	from, to := c.At.Add(-clockSlack), c.At.Add(clockSlack)
+	if c.At.Nanosecond() == 0 {
+		to = c.At.Add(time.Second)
 	}
-	var within, before *traceNode
+	var found *traceNode
 	for _, r := range runs {
 		d := r.Delivery
 		if i, ok := order[d.EventID]; !ok || i >= order[c.Change.ID] {
@@ -184,20 +186,14 @@ func writer(topo topology.Topology, c *traceNode, runs []*traceNode, order map[s
 			continue
 		}
 		end := d.At.Add(time.Duration(d.DurationMs * float64(time.Millisecond)))
-		if d.At.After(at.Add(slack)) {
+		if d.At.After(to) || end.Before(from) {
 			continue
 		}
-		if !end.Before(at.Add(-clockSlack)) && (within == nil || d.At.After(within.Delivery.At)) {
-			within = r
-		}
-		if before == nil || d.At.After(before.Delivery.At) {
-			before = r
+		if found == nil || d.At.After(found.Delivery.At) {
+			found = r
 		}
 	}
-	if within != nil {
-		return within
-	}
-	return before
+	return found
 }
 
 func sortNodes(ns []*traceNode) {

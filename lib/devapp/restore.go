@@ -59,9 +59,14 @@ func RestoreFromLog(ctx context.Context, rt *devruntime.Runtime, a app.App, log 
 	}
 	db := dynamodb.NewFromConfig(rt.AWS())
 	tables := map[string]string{}
+	var unlogged []string
 	for _, tb := range a.Tables {
 		name := resources.Tables[tb.Name].Name
-		tables[tb.Name] = name
+		if tb.Stream {
+			tables[tb.Name] = name
+		} else {
+			unlogged = append(unlogged, tb.Name)
+		}
 		page, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(name), Limit: aws.Int32(1)})
 		if err != nil {
 			return res, fmt.Errorf("devapp: restore: scan %s: %w", name, err)
@@ -81,6 +86,9 @@ func RestoreFromLog(ctx context.Context, rt *devruntime.Runtime, a app.App, log 
 	got, err := replay.DigestTables(ctx, db, tables)
 	if err != nil {
 		return res, fmt.Errorf("devapp: restore: %w", err)
+	}
+	if len(unlogged) > 0 {
+		fmt.Fprintf(out, "  not restored (no stream, so not in the event log): %s\n", strings.Join(unlogged, ", "))
 	}
 	if !got.Equal(r.Expected) {
 		fmt.Fprintf(out, "  warning: the restored tables differ from the log's state: %s\n", strings.Join(got.Diff(r.Expected), ", "))
