@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/threefactor/framework/lib/benchfig"
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
 	"github.com/threefactor/framework/lib/errs"
@@ -26,7 +27,11 @@ import (
 	"github.com/threefactor/framework/lib/topology"
 )
 
-func TestMain(m *testing.M) { os.Exit(emulatortest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := emulatortest.Main(m)
+	benchfig.Print(os.Stdout)
+	os.Exit(code)
+}
 
 var shop = topology.Topology{
 	App: "shop",
