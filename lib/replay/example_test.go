@@ -40,4 +40,3 @@ func ExampleRestore() {
 	got, _ := replay.DigestTables(ctx, db, map[string]string{"orders": "staging-orders"})
 	fmt.Println(res.Items, "items; as logged:", got.Equal(res.Expected))
 }
-
