@@ -20,8 +20,8 @@ func init() {
 Prints the item's audit trail from the event log: for each change, its
 time, operation, the attributes it changed with their old and new values,
 who caused it and its correlation id (threefactor trace takes it), then
-every delivery of it to a function (route, attempt, outcome, error,
-duration) and every realtime push.
+every realtime push of it and every delivery of it to a function (route,
+attempt, outcome, error, duration).
 
   threefactor log orders/ord_123
   threefactor log lines/ord_123/3        # a table with a sort key
@@ -102,16 +102,13 @@ func writeItemHistory(w io.Writer, h itemHistoryOut) error {
 	for _, c := range h.Changes {
 		fmt.Fprintf(w, "\n%s  %s  %s  event %s\n", timeText(c.At()), c.Operation, whoText(c.CausedBy, c.CorrelationID), c.ID)
 		writeAttrs(w, "    ", c.Operation, c.Attributes, c.Reduced)
-		// Deliveries and pushes in time order.
-		d, p := c.Deliveries, c.Pushes
-		for len(d) > 0 || len(p) > 0 {
-			if len(p) == 0 || (len(d) > 0 && !p[0].At.Before(d[0].At)) {
-				fmt.Fprintf(w, "  %s  delivery %s\n", timeText(d[0].At), deliveryText(d[0]))
-				d = d[1:]
-			} else {
-				fmt.Fprintf(w, "  %s  %s\n", timeText(p[0].At), pushText(p[0]))
-				p = p[1:]
-			}
+		// Its pushes, then its deliveries, each in time order (as trace
+		// lists them).
+		for _, p := range c.Pushes {
+			fmt.Fprintf(w, "  %s  %s\n", timeText(p.At), pushText(p))
+		}
+		for _, d := range c.Deliveries {
+			fmt.Fprintf(w, "  %s  delivery %s\n", timeText(d.At), deliveryText(d))
 		}
 	}
 	return nil

@@ -23,8 +23,8 @@ func init() {
 		help: `
 The correlation id is the one a client sent in X-Correlation-Id, or got
 back in that response header from /graphql (every response has one), and
-every log line of the request carries. The trace is a tree in time: each
-change (the mutation's first), under it the realtime pushes and the
+every log line of the request carries. The trace is a tree: each change
+(the mutation's first), under it the realtime pushes it made, then the
 function runs it led to (route, attempt, outcome, duration), under each
 run the changes it made, and so on; times are from the first change.
 
@@ -196,13 +196,18 @@ func writer(topo topology.Topology, c *traceNode, runs []*traceNode, order map[s
 	return found
 }
 
+// sortNodes orders siblings: under a change its pushes, then the runs it
+// led to (each with what it wrote); at the top and under a run, changes;
+// each kind in time order. Pushes and runs of one change happen at about
+// the same time, each on its own path; listing them by kind makes the
+// tree read the same way every time.
 func sortNodes(ns []*traceNode) {
 	rank := map[string]int{"push": 0, "delivery": 1, "change": 2}
 	slices.SortStableFunc(ns, func(a, b *traceNode) int {
-		if c := a.At.Compare(b.At); c != 0 {
-			return c
+		if r := rank[a.Kind] - rank[b.Kind]; r != 0 {
+			return r
 		}
-		return rank[a.Kind] - rank[b.Kind]
+		return a.At.Compare(b.At)
 	})
 }
 
