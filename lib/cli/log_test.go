@@ -31,6 +31,13 @@ func localLog(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	writeHistory(t, l)
+	return stateDir
+}
+
+// writeHistory writes the note's history into l.
+func writeHistory(t *testing.T, l eventlog.Log) {
+	t.Helper()
 	t0 := time.Date(2026, 11, 30, 7, 1, 2, 0, time.UTC)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	ev := func(id string, op topology.Operation, old, new string, changed []string, seq, ms int, by string) change.Event {
@@ -65,7 +72,6 @@ func localLog(t *testing.T) string {
 		eventlog.Push{EventID: "ev-1", Topic: "note:n1", ConnectionID: "c-1", SubscriptionID: "1", Outcome: eventlog.Pushed, At: at(5), DurationMs: 2, CorrelationID: "req-1"},
 		eventlog.Push{EventID: "ev-2", Topic: "note:n1", ConnectionID: "c-1", SubscriptionID: "1", Outcome: eventlog.Gone, At: at(145), DurationMs: 1, CorrelationID: "req-1"},
 	))
-	return stateDir
 }
 
 // local runs the command line as on a machine without AWS settings.

@@ -31,9 +31,9 @@ import (
 // runtime keeps under the state directory, read without its lock (make
 // dev may be running), and the emulator recorded there. Otherwise it is
 // the eventlog table of the endpoint or account: the table named by
-// --table, or with AWS_ENDPOINT_URL the one the dev runtime names
-// (<app>-eventlog), or the deployed stack's EventLogTable output (stack
-// <app>-<stage>, or --stack).
+// --table, or the deployed stack's EventLogTable output (stack
+// <app>-<stage>, or --stack), or with AWS_ENDPOINT_URL and no --stack the
+// one the dev runtime names (<app>-eventlog).
 
 // logFlags are the flags that choose the environment.
 type logFlags struct {
@@ -63,11 +63,14 @@ type logEnv struct {
 	// (locally: no emulator running).
 	aws    aws.Config
 	awsErr error
-	// endpoint: AWS_ENDPOINT_URL is set (resources have local names).
+	// endpoint: AWS_ENDPOINT_URL is set.
 	endpoint bool
-	stack    string
-	outputs  map[string]string
-	close    func()
+	// named: resources are named by the dev runtime's rules (locally,
+	// and at an endpoint when no --stack is given), not by stack outputs.
+	named   bool
+	stack   string
+	outputs map[string]string
+	close   func()
 }
 
 // openLogEnv opens the environment the flags and the process's
@@ -89,7 +92,7 @@ func (f *logFlags) open(ctx context.Context, e *env) (*logEnv, error) {
 			return nil, err
 		}
 		abs, _ := filepath.Abs(dir)
-		le.log, le.local, le.where, le.close = r, true, abs, func() { _ = r.Close() }
+		le.log, le.local, le.named, le.where, le.close = r, true, true, abs, func() { _ = r.Close() }
 		if b, err := os.ReadFile(filepath.Join(f.stateDir, "moto.endpoint")); err == nil {
 			ep := strings.TrimSpace(string(b))
 			if emulator.Alive(ctx, &http.Client{Timeout: 2 * time.Second}, ep) {
@@ -121,6 +124,7 @@ func (f *logFlags) open(ctx context.Context, e *env) (*logEnv, error) {
 		cfg.Region = emulator.Region
 	}
 	le.aws, le.endpoint = cfg, getenv("AWS_ENDPOINT_URL") != ""
+	le.named = le.endpoint && f.stack == ""
 	le.stack = f.stack
 	if le.stack == "" {
 		le.stack = topo.App + "-" + f.stage
@@ -128,7 +132,7 @@ func (f *logFlags) open(ctx context.Context, e *env) (*logEnv, error) {
 	table := f.table
 	switch {
 	case table != "":
-	case le.endpoint:
+	case le.named:
 		table = topo.TableName(topology.EventLogTable)
 	default:
 		if table, err = le.output(ctx, topology.OutputEventLogTable); err != nil {
@@ -183,7 +187,7 @@ func (le *logEnv) dataPlane() (aws.Config, error) {
 
 // tableName is the physical name of an app table in the environment.
 func (le *logEnv) tableName(ctx context.Context, logical string) (string, error) {
-	if le.local || le.endpoint {
+	if le.named {
 		return le.topo.TableName(logical), nil
 	}
 	return le.output(ctx, topology.TableOutput(logical))
@@ -191,7 +195,7 @@ func (le *logEnv) tableName(ctx context.Context, logical string) (string, error)
 
 // queueURL is the URL of a route's queue in the environment.
 func (le *logEnv) queueURL(ctx context.Context, route string) (string, error) {
-	if le.local || le.endpoint {
+	if le.named {
 		return queueURLByName(ctx, le.aws, le.topo.QueueName(route))
 	}
 	return le.output(ctx, topology.QueueOutput(route))
