@@ -31,11 +31,11 @@ token:
 	@$(GO) run ./cmd/threefactor token "$(USER)" --state-dir .dev \
 		$(if $(ROLE),--group "$(ROLE)") $(if $(RESTAURANT),--claim "custom:restaurantId=$(RESTAURANT)") $(if $(TTL),--ttl "$(TTL)")
 
-## dev-stop: stop the long-lived local emulator (its data is in memory: gone)
+## dev-stop: stop the long-lived local emulator (its memory is gone; the next make dev restores it from .dev/eventlog)
 dev-stop:
 	$(GO) run ./cmd/dev -stop-emulator
 
-## dev-clean: stop the emulator and delete local state (.dev)
+## dev-clean: stop the emulator and delete local state (.dev), the event log with it
 dev-clean:
 	$(GO) run ./cmd/dev -wipe
 
