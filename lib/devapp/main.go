@@ -47,13 +47,13 @@ const (
 // eventlog table instead, as in the cloud.
 //
 //	dev                 # serve on DEV_ADDR or 127.0.0.1:8080
-//	dev -stop-emulator  # stop the local emulator (its data is in memory: gone)
-//	dev -wipe           # stop it and delete the state directory
+//	dev -stop-emulator  # stop the local emulator (its memory is gone; the next start restores it from the event log)
+//	dev -wipe           # stop it and delete the state directory, the event log with it
 func Main(a app.App) {
 	addr := flag.String("addr", envOr(EnvAddr, "127.0.0.1:8080"), "HTTP listen address (env "+EnvAddr+")")
 	stateDir := flag.String("state-dir", ".dev", "directory for the local emulator's pid, endpoint and log, and the local issuer's keys")
-	stopEmulator := flag.Bool("stop-emulator", false, "stop the local emulator recorded in the state dir and exit (its data is in memory and is lost)")
-	wipe := flag.Bool("wipe", false, "stop the local emulator and delete the state dir: all local data is lost")
+	stopEmulator := flag.Bool("stop-emulator", false, "stop the local emulator recorded in the state dir and exit (its memory is lost; the next start restores the data from the event log)")
+	wipe := flag.Bool("wipe", false, "stop the local emulator and delete the state dir, the event log with it: all local data is lost")
 	flag.Parse()
 
 	log := correlation.Logger()
