@@ -53,11 +53,11 @@ subscribe:
 	@$(GO) run ./cmd/threefactor subscribe '$(subst ','\'',$(value Q))' --state-dir $(STATE_DIR) \
 		$(foreach v,$(VARS),--var '$(v)') $(if $(TOKEN),--token "$(TOKEN)",--user "$(USER)") $(if $(UNTIL),--until '$(UNTIL)')
 
-## dev-stop: stop the long-lived local emulator (its data is in memory: gone)
+## dev-stop: stop the long-lived local emulator (its memory is gone; the next make dev restores it from the event log in .dev/eventlog)
 dev-stop:
 	$(GO) run ./cmd/dev -stop-emulator -state-dir $(STATE_DIR)
 
-## dev-clean: stop the emulator and delete local state (.dev, or STATE_DIR)
+## dev-clean: stop the emulator and delete local state (.dev, or STATE_DIR), the event log with it
 dev-clean:
 	$(GO) run ./cmd/dev -wipe -state-dir $(STATE_DIR)
 

@@ -36,6 +36,10 @@ type App struct {
 	Functions []Function
 	// Routes say which changes reach which function.
 	Routes []topology.Route
+	// DisableEventLog leaves out the event log (its route, queue and
+	// function, and the delivery and push records): see
+	// topology.Topology.DisableEventLog.
+	DisableEventLog bool
 	// GraphQL is the app's API, served over HTTP and WebSocket.
 	GraphQL GraphQL
 	// Users are the roles and the administrator-set attributes the API
@@ -150,7 +154,7 @@ func (u Users) Validate() error {
 // Topology is the app's declaration as plain data: what the provisioner,
 // the CDK constructs and the routes printer need.
 func (a App) Topology() topology.Topology {
-	t := topology.Topology{App: a.Name, Source: a.Source, Tables: a.Tables, Routes: a.Routes}
+	t := topology.Topology{App: a.Name, Source: a.Source, Tables: a.Tables, Routes: a.Routes, DisableEventLog: a.DisableEventLog}
 	for _, f := range a.Functions {
 		t.Functions = append(t.Functions, f.Function)
 	}

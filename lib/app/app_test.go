@@ -106,7 +106,7 @@ func TestValidateExamples(t *testing.T) {
 
 func TestLambdas(t *testing.T) {
 	got := strings.Join(notes.Lambdas(), ",")
-	if got != "fanout,graphql,index,realtime,router" {
+	if got != "eventlog,fanout,graphql,index,realtime,router" {
 		t.Errorf("Lambdas = %s", got)
 	}
 }
@@ -130,7 +130,8 @@ func TestBuildersNameMissingVariables(t *testing.T) {
 			"TABLE_CONNECTIONS is not set", "TABLE_SUBSCRIPTIONS is not set", "AUTH_ISSUER is not set", "AUTH_AUDIENCE is not set",
 			"EXPIRY_SCHEDULE_GROUP is not set", "EXPIRY_SCHEDULER_ROLE_ARN is not set",
 		}},
-		{"fanout", func(e *app.Env) error { _, err := app.NewFanout(ctx, notes, e, nil); return err }, []string{"TABLE_CONNECTIONS is not set"}},
+		{"fanout", func(e *app.Env) error { _, err := app.NewFanout(ctx, notes, e, nil); return err }, []string{"TABLE_CONNECTIONS is not set", "TABLE_EVENTLOG is not set"}},
+		{"eventlog", func(e *app.Env) error { _, err := app.NewEventLogFeed(ctx, notes, e); return err }, []string{"TABLE_EVENTLOG is not set"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,6 +143,17 @@ func TestBuildersNameMissingVariables(t *testing.T) {
 			}
 		})
 	}
+	t.Run("eventlog retention", func(t *testing.T) {
+		_, err := app.NewEventLogFeed(ctx, notes, env(map[string]string{"TABLE_EVENTLOG": "l", "EVENTLOG_RETENTION": "a while"}))
+		if err == nil || !strings.Contains(err.Error(), "EVENTLOG_RETENTION") {
+			t.Errorf("err = %v", err)
+		}
+		off := notes
+		off.DisableEventLog = true
+		if _, err := app.NewEventLogFeed(ctx, off, env(map[string]string{"TABLE_EVENTLOG": "l"})); err == nil || !strings.Contains(err.Error(), "disabled") {
+			t.Errorf("an app without a log built its feed: %v", err)
+		}
+	})
 	t.Run("management endpoint", func(t *testing.T) {
 		_, err := app.NewRealtime(ctx, notes, env(map[string]string{"TABLE_CONNECTIONS": "c", "TABLE_SUBSCRIPTIONS": "s"}), app.RealtimeOptions{InProcessExpiry: true})
 		if err == nil || !strings.Contains(err.Error(), topology.EnvManagementEndpoint) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/consumer"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/graphqlhttp"
 	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/origin"
@@ -36,7 +37,8 @@ const ConsumerConcurrency = 10
 
 // NewConsumer builds function name's handler and puts it behind the SQS
 // batch runtime: the routes feeding it and their dead-letter queues come
-// from env (consumer.ConfigFromEnv).
+// from env (consumer.ConfigFromEnv), and every attempt is recorded in the
+// app's event log (env.Log).
 func NewConsumer(ctx context.Context, a App, name string, env *Env) (*consumer.Consumer, error) {
 	f, ok := a.Function(name)
 	if !ok {
@@ -53,11 +55,33 @@ func NewConsumer(ctx context.Context, a App, name string, env *Env) (*consumer.C
 	cfg.SQS = sqs.NewFromConfig(env.AWS)
 	cfg.Logger = env.Logger
 	cfg.Concurrency = ConsumerConcurrency
+	l, err := env.Log(a)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: %w", name, err)
+	}
+	if l != nil {
+		cfg.Deliveries = l
+	}
 	c, err := consumer.NewEvent(h, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("function %s: %w", name, err)
 	}
 	return c, nil
+}
+
+// NewEventLogFeed builds the framework's eventlog function: the change
+// events the eventlog route delivers are written to the app's event log
+// (env.Log). Its own deliveries are not recorded: a change in the log is
+// the record of its delivery.
+func NewEventLogFeed(_ context.Context, a App, env *Env) (*eventlog.Feed, error) {
+	l, err := env.Log(a)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", topology.EventLogFunction, err)
+	}
+	if l == nil {
+		return nil, fmt.Errorf("%s: app %s has its event log disabled", topology.EventLogFunction, a.Name)
+	}
+	return eventlog.NewFeed(l, env.Logger)
 }
 
 // NewRouter builds the stream router: the bus and the stream tables come
@@ -209,19 +233,25 @@ func NewRealtime(ctx context.Context, a App, env *Env, o RealtimeOptions) (*real
 }
 
 // NewFanout builds the realtime fan-out, the second reader of every table
-// stream. mgmt nil: a Management API client for the endpoint in env,
-// without the SDK's retries (the fan-out retries with its own backoff,
-// without stalling other subscribers).
+// stream; every push is recorded in the app's event log (env.Log). mgmt
+// nil: a Management API client for the endpoint in env, without the SDK's
+// retries (the fan-out retries with its own backoff, without stalling
+// other subscribers).
 func NewFanout(ctx context.Context, a App, env *Env, mgmt realtime.ManagementAPI) (*fanout.Fanout, error) {
 	tables, err := a.Topology().StreamTablesFromEnv(env.Getenv)
 	p, perr := realtimeParts(ctx, a, env, mgmt, func(o *apigatewaymanagementapi.Options) { o.RetryMaxAttempts = 1 })
-	if err := errors.Join(err, perr); err != nil {
+	l, lerr := env.Log(a)
+	if err := errors.Join(err, perr, lerr); err != nil {
 		return nil, fmt.Errorf("%s: %w", topology.FanOutFunction, err)
 	}
-	return fanout.New(fanout.Config{
+	cfg := fanout.Config{
 		Schema: p.schema, Topics: a.GraphQL.Topics.Change, Store: p.store, Management: p.mgmt,
 		Decode: change.StreamDecoder(tables), Logger: env.Logger,
-	})
+	}
+	if l != nil {
+		cfg.Pushes = l
+	}
+	return fanout.New(cfg)
 }
 
 type realtimeDeps struct {

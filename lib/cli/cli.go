@@ -9,12 +9,16 @@
 //	threefactor routes [--json]
 //	threefactor token USER [--group GROUP]... [--claim NAME=VALUE]... [--ttl 12h]
 //	threefactor subscribe SUBSCRIPTION [--var NAME=VALUE]... [--token TOKEN | --user USER] [-- COMMAND...]
+//	threefactor log TABLE/KEY [--json]
+//	threefactor trace CORRELATION_ID [--json]
+//	threefactor replay --restore | --redeliver --route ROUTE | --digest
 //
 // Each command is one file of this package that registers itself with its
 // flags; this file parses the command line (flags may come before or after
 // the arguments), prints usage and help, and turns errors into exit codes:
 // 2 for a bad command line, 1 for a failure. What a command does lives in
-// the package it calls (lib/scaffold, lib/topology, lib/realtime/wsclient).
+// the package it calls (lib/scaffold, lib/topology, lib/realtime/wsclient,
+// lib/eventlog, lib/replay).
 package cli
 
 import (
@@ -42,6 +46,10 @@ type Config struct {
 	// code; its zero fields are scaffold's defaults (this repository's
 	// layout: events/app.go and functions/). Flags override it.
 	Layout scaffold.Layout
+	// Getenv reads the environment variables that choose where the event
+	// log commands look (AWS_ENDPOINT_URL, AWS_PROFILE); nil is
+	// os.Getenv.
+	Getenv func(string) string
 }
 
 // Main runs the command line of os.Args and exits with its code.
@@ -77,7 +85,8 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	// rest is what followed "--", for a command that takes one.
-	rest []string
+	rest   []string
+	getenv func(string) string
 }
 
 var commands = map[string]*command{}
@@ -101,7 +110,10 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 // returns the exit code: 0, 1 for a failure, 2 for a bad command line.
 func Run(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) int {
 	a := cfg.App
-	e := &env{cfg: cfg, stdout: stdout, stderr: stderr}
+	e := &env{cfg: cfg, stdout: stdout, stderr: stderr, getenv: cfg.Getenv}
+	if e.getenv == nil {
+		e.getenv = os.Getenv
+	}
 	if len(args) == 0 {
 		printHelp(e.stderr, a)
 		return 2

@@ -2,6 +2,7 @@ package devapp
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/threefactor/framework/lib/app"
 	"github.com/threefactor/framework/lib/devruntime"
 	"github.com/threefactor/framework/lib/emulator"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/humanlog"
 	"github.com/threefactor/framework/lib/identity/devissuer"
 	"github.com/threefactor/framework/lib/topology"
@@ -34,20 +36,30 @@ const (
 	// "binary", their deployment binaries under the runtime interface
 	// emulator (see LambdaBinary).
 	EnvLambda = "DEV_LAMBDA"
+	// EnvEventLogRetention sets how long the local event log keeps records
+	// ("30d", "10m"); unset, until make dev-clean.
+	EnvEventLogRetention = "DEV_EVENTLOG_RETENTION"
 )
 
 // Main is the dev runtime's command (`make dev`): it makes sure an AWS
 // API emulator runs (or uses AWS_ENDPOINT_URL), provisions it from a's
 // topology and runs a until SIGINT or SIGTERM.
 //
+// The event log is kept under the state directory (eventlog.LocalDir)
+// until `make dev-clean`, or for DEV_EVENTLOG_RETENTION. When the
+// emulator comes up empty (it was stopped, the machine rebooted) and the
+// log is not, the local state is restored from the log before serving
+// (RestoreFromLog). With AWS_ENDPOINT_URL the log is the endpoint's
+// eventlog table instead, as in the cloud.
+//
 //	dev                 # serve on DEV_ADDR or 127.0.0.1:8080
-//	dev -stop-emulator  # stop the local emulator (its data is in memory: gone)
-//	dev -wipe           # stop it and delete the state directory
+//	dev -stop-emulator  # stop the local emulator (its memory is gone; the next start restores it from the event log)
+//	dev -wipe           # stop it and delete the state directory, the event log with it
 func Main(a app.App) {
 	addr := flag.String("addr", envOr(EnvAddr, "127.0.0.1:8080"), "HTTP listen address (env "+EnvAddr+")")
 	stateDir := flag.String("state-dir", ".dev", "directory for the local emulator's pid, endpoint and log, and the local issuer's keys")
-	stopEmulator := flag.Bool("stop-emulator", false, "stop the local emulator recorded in the state dir and exit (its data is in memory and is lost)")
-	wipe := flag.Bool("wipe", false, "stop the local emulator and delete the state dir: all local data is lost")
+	stopEmulator := flag.Bool("stop-emulator", false, "stop the local emulator recorded in the state dir and exit (its memory is lost; the next start restores the data from the event log)")
+	wipe := flag.Bool("wipe", false, "stop the local emulator and delete the state dir, the event log with it: all local data is lost")
 	flag.Parse()
 
 	log, err := humanlog.Logger(os.Stderr, os.Getenv, humanlog.Options{SourceWidth: sourceWidth(a)})
@@ -97,6 +109,14 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir, graph
 	o.Lambda, o.BuildDir = os.Getenv(EnvLambda), filepath.Join(stateDir, "lambda")
 
 	userEndpoint := os.Getenv("AWS_ENDPOINT_URL") != ""
+	var store *eventlog.FileStore
+	if !a.DisableEventLog && !userEndpoint {
+		if store, err = openLocalLog(a, stateDir, log); err != nil {
+			return err
+		}
+		defer store.Close()
+		o.EventLog = store
+	}
 	cfg, endpoint, err := awsConfig(ctx, stateDir)
 	if err != nil {
 		return err
@@ -120,8 +140,18 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir, graph
 			{"Token", "make token USER=alice", "issuer " + o.Issuer.Issuer() + ", keys in " + shortPath(o.Issuer.Path())},
 			{"Watch", "make subscribe Q='subscription ...'", "each push as a JSON line (threefactor subscribe)"},
 			{"Emulator", endpoint, emuNote},
-			{"Logs", "below", "a line per request, change, delivery and push (LOG_FORMAT=human or json)"},
 		}
+		switch {
+		case store != nil:
+			keep := "kept until make dev-clean"
+			if v := os.Getenv(EnvEventLogRetention); v != "" {
+				keep = "kept for " + v + " (" + EnvEventLogRetention + ")"
+			}
+			rows = append(rows, [3]string{"Event log", shortPath(store.Dir()), keep + "; threefactor log TABLE/KEY, threefactor trace ID"})
+		case !a.DisableEventLog:
+			rows = append(rows, [3]string{"Event log", "table " + a.Topology().TableName("eventlog"), "on the endpoint"})
+		}
+		rows = append(rows, [3]string{"Logs", "below", "a line per request, change, delivery and push (LOG_FORMAT=human or json)"})
 		if o.Lambda == LambdaBinary {
 			rows = append(rows, [3]string{"Functions", shortPath(o.BuildDir), "binaries under the runtime interface emulator (" + EnvLambda + "=binary)"})
 		}
@@ -133,6 +163,11 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir, graph
 	}
 	if _, err := rt.Provision(ctx); err != nil {
 		return err
+	}
+	if store != nil {
+		if _, err := RestoreFromLog(ctx, rt, a, store, os.Stdout, log); err != nil {
+			return err
+		}
 	}
 	if err := Wire(ctx, rt, a, o); err != nil {
 		return err
@@ -207,6 +242,29 @@ func sourceWidth(a app.App) int {
 		w = max(w, len(f.Name))
 	}
 	return w
+}
+
+// openLocalLog opens the event log under the state directory for
+// writing, with the retention DEV_EVENTLOG_RETENTION sets.
+func openLocalLog(a app.App, stateDir string, log *slog.Logger) (*eventlog.FileStore, error) {
+	var retention time.Duration
+	if v := os.Getenv(EnvEventLogRetention); v != "" {
+		d, err := eventlog.ParseRetention(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", EnvEventLogRetention, err)
+		}
+		retention = d
+	}
+	dir := eventlog.LocalDir(stateDir)
+	cfg := eventlog.FileConfig{Topology: a.Topology(), Retention: retention, Logger: log}
+	if retention > 0 && retention < 10*time.Minute {
+		cfg.CompactEvery = retention // a short retention is for watching records expire
+	}
+	store, err := eventlog.OpenFileStore(dir, cfg)
+	if errors.Is(err, eventlog.ErrLocked) {
+		return nil, fmt.Errorf("the event log %s is held by another process: is another make dev running with the state dir %s?", dir, stateDir)
+	}
+	return store, err
 }
 
 func envOr(name, def string) string {

@@ -16,6 +16,7 @@ import (
 	"github.com/threefactor/framework/lib/app"
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/devruntime"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/identity/devissuer"
 	"github.com/threefactor/framework/lib/origin"
@@ -50,6 +51,12 @@ type Options struct {
 	// (default .dev/lambda), built from the module at ModuleDir (default
 	// the module of the working directory).
 	Lambda, BuildDir, ModuleDir string
+	// EventLog is the event log every component of the process writes
+	// to and the eventlog route's function feeds (Main's: the file store
+	// under the state directory). Nil: the DynamoDB store in the
+	// endpoint's eventlog table, as on AWS. Unused when the app's event
+	// log is disabled.
+	EventLog eventlog.Log
 }
 
 // DefaultDemoUser is the user GraphiQL signs in as locally.
@@ -109,7 +116,9 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 			// LOG_LEVEL=debug.
 			flog = slog.New(atLeast(log.Handler(), slog.LevelWarn))
 		}
-		return app.NewEnv(rt.AWS(), app.MapEnv(vars(function)), flog)
+		env := app.NewEnv(rt.AWS(), app.MapEnv(vars(function)), flog)
+		env.EventLog = o.EventLog
+		return env
 	}
 
 	if a.Seed != nil {
@@ -152,6 +161,13 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 		for _, route := range rt.Resources().RoutesOf(name) {
 			rt.QueueConsumer(route.Name, c.Handle)
 		}
+	}
+	if !a.DisableEventLog {
+		feed, err := app.NewEventLogFeed(ctx, a, env(topology.EventLogFunction))
+		if err != nil {
+			return err
+		}
+		rt.QueueConsumer(topology.EventLogRoute, feed.Handle)
 	}
 
 	// As on AWS: HTTP API routes to the graphql function, /graphql with a

@@ -510,7 +510,7 @@ func (r *Runtime) printSummary() {
 		res := r.res.Routes[qc.route.Name]
 		routes = append(routes, fmt.Sprintf("%s -> %s  (queue %s, dlq %s)", qc.route.Name, qc.route.Function, res.QueueName, res.DLQName))
 	}
-	for _, rt := range r.cfg.Topology.Routes {
+	for _, rt := range r.cfg.Topology.RoutesWithDefaults() {
 		registered := false
 		for _, qc := range r.queues {
 			registered = registered || qc.route.Name == rt.Name
