@@ -113,6 +113,13 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	if p.DataPlaneOnly {
 		return s, nil
 	}
+	// What the command line needs to find on a deployed stack (`threefactor
+	// dlq ... --stack`): CloudFormation names the queues and the tables.
+	output(topology.StackOutputEventLogTable, "The event log's table", s.Tables.Table(topology.EventLogTable).TableName())
+	for _, r := range s.Pipeline.Routes {
+		output(topology.RouteQueueURLOutput(r.Route.Name), "Queue of route "+r.Route.Name, r.Queue.QueueUrl())
+		output(topology.RouteDLQURLOutput(r.Route.Name), "Dead-letter queue of route "+r.Route.Name, r.DLQ.QueueUrl())
+	}
 	s.Identity = NewIdentity(st, "Identity", IdentityProps{App: p.Topology.App, Stage: p.Stage, Auth: p.Auth})
 	s.HTTP = NewHttpApi(st, "HttpApi", HttpApiProps{
 		Topology: p.Topology, Stage: p.Stage, Tables: s.Tables, Code: p.Code,
