@@ -7,12 +7,15 @@
 //
 //	threefactor new function NAME --table TABLE --on INSERT|MODIFY|REMOVE [--where ATTR=VALUE]... [--changed ATTR]...
 //	threefactor routes [--json]
+//	threefactor dlq list [ROUTE] [--json]
+//	threefactor dlq redrive ROUTE (--id ID... | --all)
+//	threefactor dlq drop ROUTE (--id ID... | --all) [--yes]
 //
 // Each command is one file of this package that registers itself with its
 // flags; this file parses the command line (flags may come before or after
 // the arguments), prints usage and help, and turns errors into exit codes:
 // 2 for a bad command line, 1 for a failure. What a command does lives in
-// the package it calls (lib/scaffold, lib/topology).
+// the package it calls (lib/scaffold, lib/topology, lib/dlq).
 package cli
 
 import (
@@ -56,6 +59,8 @@ type command struct {
 	name string
 	// args name its positional arguments, in order, all required.
 	args []string
+	// optional name the positional arguments that may follow args.
+	optional []string
 	// synopsis follows the name and args in the usage line.
 	synopsis string
 	// summary is its line in the list of commands.
@@ -72,6 +77,10 @@ type env struct {
 	cfg    Config
 	stdout io.Writer
 	stderr io.Writer
+	// stdin is where a command reads a confirmation, when terminal says
+	// it is one.
+	stdin    io.Reader
+	terminal bool
 }
 
 var commands = map[string]*command{}
@@ -95,7 +104,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 // returns the exit code: 0, 1 for a failure, 2 for a bad command line.
 func Run(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) int {
 	a := cfg.App
-	e := &env{cfg: cfg, stdout: stdout, stderr: stderr}
+	e := &env{cfg: cfg, stdout: stdout, stderr: stderr, stdin: os.Stdin, terminal: isTerminal(os.Stdin)}
 	if len(args) == 0 {
 		printHelp(e.stderr, a)
 		return 2
@@ -134,9 +143,9 @@ func Run(ctx context.Context, cfg Config, args []string, stdout, stderr io.Write
 		c.printUsage(e.stdout, fs)
 		return 0
 	}
-	if err == nil && len(pos) != len(c.args) {
-		err = usagef("want %s, got %d argument(s)%s", strings.Join(c.args, " "), len(pos), quoted(pos))
-		if len(c.args) == 0 {
+	if err == nil && (len(pos) < len(c.args) || len(pos) > len(c.args)+len(c.optional)) {
+		err = usagef("want %s, got %d argument(s)%s", c.argsLine(), len(pos), quoted(pos))
+		if len(c.args)+len(c.optional) == 0 {
 			err = usagef("takes no arguments, got %s", strings.Join(pos, " "))
 		}
 	}
@@ -224,9 +233,20 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// argsLine is the positional arguments as usage shows them.
+func (c *command) argsLine() string {
+	parts := append([]string(nil), c.args...)
+	for _, o := range c.optional {
+		parts = append(parts, "["+o+"]")
+	}
+	return strings.Join(parts, " ")
+}
+
 func (c *command) usageLine() string {
 	parts := []string{"threefactor", c.name}
-	parts = append(parts, c.args...)
+	if a := c.argsLine(); a != "" {
+		parts = append(parts, a)
+	}
 	if c.synopsis != "" {
 		parts = append(parts, c.synopsis)
 	}
