@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	fooddelivery "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/infra/stack"
 	"github.com/threefactor/framework/lib/topology"
 )
@@ -14,6 +15,14 @@ func TestCommandLineOutputs(t *testing.T) {
 	forFullStacks(t, func(t *testing.T, s *synthesized) {
 		if got, want := path(s.outputs[topology.StackOutputEventLogTable], "Value"), ref(stack.LogicalTableID(topology.EventLogTable)); !reflect.DeepEqual(got, want) {
 			t.Errorf("%s = %v, want %v", topology.StackOutputEventLogTable, got, want)
+		}
+		// Every route the command line knows has its outputs.
+		for _, r := range fooddelivery.App.Topology().RoutesWithDefaults() {
+			for _, name := range []string{topology.RouteQueueURLOutput(r.Name), topology.RouteDLQURLOutput(r.Name)} {
+				if _, ok := s.outputs[name]; !ok {
+					t.Errorf("no output %s", name)
+				}
+			}
 		}
 		for _, r := range s.st.Pipeline.Routes {
 			for name, q := range map[string]string{

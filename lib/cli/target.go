@@ -130,7 +130,7 @@ func openStack(ctx context.Context, topo topology.Topology, stack string) (*targ
 		}
 		return v
 	}
-	for _, r := range topo.Routes {
+	for _, r := range topo.RoutesWithDefaults() {
 		t.queues[r.Name] = dlq.QueueURLs{Queue: need(topology.RouteQueueURLOutput(r.Name)), DLQ: need(topology.RouteDLQURLOutput(r.Name))}
 	}
 	table := need(topology.StackOutputEventLogTable)

@@ -93,7 +93,7 @@ func (c Config) Validate() error {
 	if c.Hold < 0 || c.Hold > 12*time.Hour {
 		list = append(list, fmt.Errorf("dlq: hold %s: want 0 (30s) up to 12h", c.Hold))
 	}
-	for _, r := range c.Topology.Routes {
+	for _, r := range c.Topology.RoutesWithDefaults() {
 		q, ok := c.Queues[r.Name]
 		switch {
 		case !ok:
@@ -175,7 +175,7 @@ func LocalQueues(ctx context.Context, api sqsAPI, topo topology.Topology) (map[s
 		}
 		return aws.ToString(o.QueueUrl), nil
 	}
-	for _, r := range topo.Routes {
+	for _, r := range topo.RoutesWithDefaults() {
 		q, err := url(topo.QueueName(r.Name))
 		if err != nil {
 			return nil, err
@@ -198,7 +198,8 @@ func FromResources(res *provision.Resources) map[string]QueueURLs {
 	return out
 }
 
-// Routes are the app's routes, in the topology's order.
+// Routes are the topology's routes (RoutesWithDefaults: the app's, then
+// any the framework adds), in its order.
 func (c *Client) Routes() []Route { return append([]Route(nil), c.routes...) }
 
 // ErrNoRoute: the route named is not one of the app's.
