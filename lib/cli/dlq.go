@@ -38,10 +38,11 @@ a moment and makes them visible again before it ends.
 ` + targetHelp,
 		setup: func(fs *flag.FlagSet, _ Config) func(context.Context, *env, []string) error {
 			tf := addTargetFlags(fs)
+			hold := addHoldFlag(fs)
 			limit := fs.Int("limit", dlq.DefaultListLimit, fmt.Sprintf("show at most this many messages per route (up to %d)", dlq.MaxListLimit))
 			asJSON := fs.Bool("json", false, "print JSON: {where, routes: [{route, function, dlq, visible, inFlight, messages: [...]}]}")
 			return func(ctx context.Context, e *env, args []string) error {
-				c, t, err := openDLQ(ctx, e, tf)
+				c, t, err := openDLQ(ctx, e, tf, *hold)
 				if err != nil {
 					return err
 				}
@@ -85,7 +86,7 @@ a moment and makes them visible again before it ends.
 	register(&command{
 		name:     "dlq redrive",
 		args:     []string{"ROUTE"},
-		synopsis: "(--id ID... | --all) [--state-dir .dev | --stack NAME]",
+		synopsis: "(--id ID... | --all) [--hold 30s] [--state-dir .dev | --stack NAME]",
 		summary:  "send dead-lettered messages of ROUTE back to its queue, after a fix: its function gets them again",
 		help: `
 --id takes a message id as dlq list shows it, or the message's event id;
@@ -100,12 +101,13 @@ runs is left in the dead-letter queue, not redriven in a loop.
 		setup: func(fs *flag.FlagSet, _ Config) func(context.Context, *env, []string) error {
 			tf := addTargetFlags(fs)
 			sel := addSelectionFlags(fs)
+			hold := addHoldFlag(fs)
 			return func(ctx context.Context, e *env, args []string) error {
 				s, err := sel.selection()
 				if err != nil {
 					return err
 				}
-				c, t, err := openDLQ(ctx, e, tf)
+				c, t, err := openDLQ(ctx, e, tf, *hold)
 				if err != nil {
 					return err
 				}
@@ -125,7 +127,7 @@ runs is left in the dead-letter queue, not redriven in a loop.
 	register(&command{
 		name:     "dlq drop",
 		args:     []string{"ROUTE"},
-		synopsis: "(--id ID... | --all) [--yes] [--state-dir .dev | --stack NAME]",
+		synopsis: "(--id ID... | --all) [--yes] [--hold 30s] [--state-dir .dev | --stack NAME]",
 		summary:  "delete dead-lettered messages of ROUTE for good, after confirmation",
 		help: `
 --id takes a message id as dlq list shows it, or the message's event id;
@@ -137,6 +139,7 @@ scripts).
 		setup: func(fs *flag.FlagSet, _ Config) func(context.Context, *env, []string) error {
 			tf := addTargetFlags(fs)
 			sel := addSelectionFlags(fs)
+			hold := addHoldFlag(fs)
 			yes := fs.Bool("yes", false, "drop without asking (for scripts)")
 			return func(ctx context.Context, e *env, args []string) error {
 				s, err := sel.selection()
@@ -146,7 +149,7 @@ scripts).
 				if !*yes && !e.terminal {
 					return errs.New(errs.FailedPrecondition, "stdin is not a terminal to confirm on: pass --yes to drop without asking")
 				}
-				c, t, err := openDLQ(ctx, e, tf)
+				c, t, err := openDLQ(ctx, e, tf, *hold)
 				if err != nil {
 					return err
 				}
@@ -187,13 +190,22 @@ type routeListing struct {
 	Messages []dlq.Message `json:"messages"`
 }
 
-func openDLQ(ctx context.Context, e *env, tf *targetFlags) (*dlq.Client, *target, error) {
+// addHoldFlag is --hold: how long a message this command received stays
+// hidden from others should the command die before it is done with it.
+func addHoldFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("hold", 30*time.Second, "how long a message being read or moved stays hidden from others if this command dies (it comes back after)")
+}
+
+func openDLQ(ctx context.Context, e *env, tf *targetFlags, hold time.Duration) (*dlq.Client, *target, error) {
+	if hold < time.Second || hold > 12*time.Hour {
+		return nil, nil, usagef("--hold %s: want 1s to 12h", hold)
+	}
 	topo := e.cfg.App.Topology()
 	t, err := tf.open(ctx, topo)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := t.dlqClient(topo)
+	c, err := t.dlqClient(topo, hold)
 	if err != nil {
 		t.Close()
 		return nil, nil, err

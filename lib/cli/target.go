@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -146,6 +147,6 @@ func openStack(ctx context.Context, topo topology.Topology, stack string) (*targ
 }
 
 // dlqClient works on the target's dead-letter queues.
-func (t *target) dlqClient(topo topology.Topology) (*dlq.Client, error) {
-	return dlq.New(dlq.Config{SQS: sqsClient(t.aws), Topology: topo, Queues: t.queues, Log: t.log, Logger: quietLogger()})
+func (t *target) dlqClient(topo topology.Topology, hold time.Duration) (*dlq.Client, error) {
+	return dlq.New(dlq.Config{SQS: sqsClient(t.aws), Topology: topo, Queues: t.queues, Log: t.log, Hold: hold, Logger: quietLogger()})
 }
