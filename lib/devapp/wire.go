@@ -13,6 +13,7 @@ import (
 
 	"github.com/threefactor/framework/lib/app"
 	"github.com/threefactor/framework/lib/devruntime"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/identity/devissuer"
 	"github.com/threefactor/framework/lib/origin"
@@ -33,6 +34,10 @@ type Options struct {
 	// Getenv is where the functions' DevEnv settings are read from; nil
 	// reads the process environment.
 	Getenv func(string) string
+	// EventLog is the event log the console shows (Main's: the one under
+	// the state directory). Nil: the DynamoDB store in the endpoint's
+	// eventlog table, as on AWS.
+	EventLog eventlog.Log
 }
 
 // keyRefresh is how soon the verifier looks at the issuer's keys again
@@ -113,6 +118,9 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 	rt.HandleHTTPAPI(topology.GraphQLPath, gql, verifier)
 	rt.HandleHTTPAPI(topology.GraphiQLPath, gql, nil)
 	rt.ServeIssuer(o.Issuer)
+	if err := serveConsole(ctx, rt, a, o); err != nil {
+		return err
+	}
 	return wireRealtime(ctx, rt, a, o, env, verifier)
 }
 
