@@ -12,12 +12,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
 	fooddelivery "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/infra/stack"
+	"github.com/threefactor/framework/lib/eventlog"
 )
 
 func main() {
@@ -29,14 +31,6 @@ func main() {
 		os.Exit(1)
 	}
 }
-
-// The app's roles and the attribute that ties a user to a restaurant:
-// groups of the Cognito user pool and an admin-only custom attribute,
-// which tokens carry as cognito:groups and custom:restaurantId.
-var (
-	appGroups              = []string{"restaurant"}
-	appAdminOnlyAttributes = []string{"restaurantId"}
-)
 
 func run(app awscdk.App) error {
 	stage, err := stack.ParseStage(contextString(app, "stage", "dev"))
@@ -66,6 +60,9 @@ func run(app awscdk.App) error {
 		AlarmEmails:   contextList(app, "alarmEmails"),
 	}
 	if props.AccountLoggingRole, err = contextBool(app, "apiGatewayAccountLoggingRole", true); err != nil {
+		return err
+	}
+	if props.EventLogRetention, err = eventLogRetention(app); err != nil {
 		return err
 	}
 	if !dataPlane {
@@ -108,11 +105,14 @@ func allowedOrigins(app awscdk.App, stage stack.Stage) ([]string, error) {
 // and the user pool's settings.
 func authConfig(app awscdk.App) (stack.AuthConfig, error) {
 	c := stack.AuthConfig{
-		Issuer:              contextString(app, "issuer", ""),
-		Audience:            contextList(app, "audience"),
-		GroupsClaim:         contextString(app, "groupsClaim", ""),
-		Groups:              appGroups,
-		AdminOnlyAttributes: appAdminOnlyAttributes,
+		Issuer:      contextString(app, "issuer", ""),
+		Audience:    contextList(app, "audience"),
+		GroupsClaim: contextString(app, "groupsClaim", ""),
+		// The app's roles and admin-only attributes, from its declaration:
+		// the user pool's groups and custom attributes (cognito:groups and
+		// custom:<name> in tokens).
+		Groups:              fooddelivery.App.Users.Groups,
+		AdminOnlyAttributes: fooddelivery.App.Users.AdminOnlyAttributes,
 	}
 	if m := contextString(app, "mfa", ""); m != "" {
 		mfa, err := stack.ParseMFA(m)
@@ -147,6 +147,20 @@ func throttle(app awscdk.App, api string) (stack.Throttle, error) {
 		*dst = f
 	}
 	return t, t.Validate()
+}
+
+// eventLogRetention reads -c eventLogRetention=90d (or 2160h): how long
+// the event log keeps records; unset, 30 days.
+func eventLogRetention(app awscdk.App) (time.Duration, error) {
+	v := contextString(app, "eventLogRetention", "")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := eventlog.ParseRetention(v)
+	if err != nil {
+		return 0, fmt.Errorf("context eventLogRetention: %w", err)
+	}
+	return d, nil
 }
 
 // contextString reads a context value given with -c key=value or in

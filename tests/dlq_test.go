@@ -32,9 +32,9 @@ import (
 	"github.com/threefactor/framework/tests/harness"
 )
 
-// threefactorCLI runs the command line of app a in-process, on the
+// dlqCLI runs the command line of app a in-process, on the
 // emulator AWS_ENDPOINT_URL names.
-func threefactorCLI(t *testing.T, a app.App, args ...string) (int, string, string) {
+func dlqCLI(t *testing.T, a app.App, args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	code := cli.Run(context.Background(), cli.Config{App: a}, append(args, "--state-dir", t.TempDir()), &out, &errb)
 	return code, out.String(), errb.String()
@@ -67,7 +67,7 @@ func TestPoisonMessageRedrivenAfterTheFix(t *testing.T) {
 		return harness.Depth(t, sq, dlqURL) == 1
 	})
 
-	code, out, errOut := threefactorCLI(t, a, "dlq", "list", "assign-driver")
+	code, out, errOut := dlqCLI(t, a, "dlq", "list", "assign-driver")
 	if code != 0 {
 		t.Fatalf("dlq list: exit %d: %s", code, errOut)
 	}
@@ -88,7 +88,7 @@ func TestPoisonMessageRedrivenAfterTheFix(t *testing.T) {
 	}
 
 	fault.Store(false) // the fix is deployed
-	code, out, errOut = threefactorCLI(t, a, "dlq", "redrive", "assign-driver", "--all")
+	code, out, errOut = dlqCLI(t, a, "dlq", "redrive", "assign-driver", "--all")
 	if code != 0 || out != "redrove 1 message(s) of assign-driver to fdpoison-assign-driver (received, sent, deleted)\n" {
 		t.Fatalf("dlq redrive: exit %d: %s%s", code, out, errOut)
 	}
@@ -97,7 +97,7 @@ func TestPoisonMessageRedrivenAfterTheFix(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkDelivered(t, done)
-	code, out, _ = threefactorCLI(t, a, "dlq", "list", "assign-driver")
+	code, out, _ = dlqCLI(t, a, "dlq", "list", "assign-driver")
 	if code != 0 || out != "assign-driver -> assigndriver: fdpoison-assign-driver-dlq is empty\n" {
 		t.Errorf("after the redrive: exit %d: %s", code, out)
 	}

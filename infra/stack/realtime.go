@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"time"
+
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -47,6 +49,8 @@ type RealtimeProps struct {
 	// Logs role, without which a WebSocket stage cannot write access logs.
 	// Leave it false where the account already has one.
 	AccountLoggingRole bool
+	// EventLogRetention: see EventPipelineProps.
+	EventLogRetention time.Duration
 }
 
 // Realtime is the GraphQL subscription side: a WebSocket API whose
@@ -141,6 +145,11 @@ func NewRealtime(scope constructs.Construct, id string, p RealtimeProps) *Realti
 	})
 	p.Tables.GrantRead(r.FanOut, app...)
 	p.Tables.GrantReadWrite(r.FanOut, framework...)
+	// Every push is recorded in the event log.
+	for k, v := range p.Tables.EventLogEnv(t, p.EventLogRetention) {
+		r.FanOut.AddEnvironment(jsii.String(k), jsii.String(v), nil)
+	}
+	p.Tables.GrantEventLogWrite(t, r.FanOut)
 
 	integration := func(id string) *awsapigatewayv2.WebSocketRouteOptions {
 		return &awsapigatewayv2.WebSocketRouteOptions{

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -48,6 +49,9 @@ type Props struct {
 	AccountLoggingRole bool
 	// AlarmEmails are subscribed to the alarm topic.
 	AlarmEmails []string
+	// EventLogRetention is how long the event log keeps its records (CDK
+	// context eventLogRetention); zero is 30 days.
+	EventLogRetention time.Duration
 	// DataPlaneOnly builds only the tables, bus, rules and queues, named as
 	// the dev runtime names them: for LocalStack (cdklocal deploy), whose
 	// community edition has no API Gateway v2. Code may be nil.
@@ -74,6 +78,9 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	}
 	if _, err := ParseStage(string(p.Stage)); err != nil {
 		return nil, err
+	}
+	if p.EventLogRetention < 0 || (p.EventLogRetention > 0 && p.EventLogRetention < time.Hour) {
+		return nil, fmt.Errorf("stack %s: event log retention %s: want an hour or more (or zero for 30 days)", id, p.EventLogRetention)
 	}
 	if p.Code == nil && !p.DataPlaneOnly {
 		return nil, fmt.Errorf("stack %s: no Code source for the functions", id)
@@ -105,6 +112,7 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	s.Tables = NewTables(st, "Tables", TablesProps{Topology: p.Topology, Stage: p.Stage, LocalNames: p.DataPlaneOnly})
 	s.Pipeline = NewEventPipeline(st, "EventPipeline", EventPipelineProps{
 		Topology: p.Topology, Stage: p.Stage, Tables: s.Tables, Code: p.Code, DataPlaneOnly: p.DataPlaneOnly,
+		EventLogRetention: p.EventLogRetention,
 	})
 	output := func(name, desc string, value *string) {
 		awscdk.NewCfnOutput(st, jsii.String(name), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(desc)})
@@ -112,13 +120,6 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	output(OutputEventBusName, "Change event bus", s.Pipeline.Bus.EventBusName())
 	if p.DataPlaneOnly {
 		return s, nil
-	}
-	// What the command line needs to find on a deployed stack (`threefactor
-	// dlq ... --stack`): CloudFormation names the queues and the tables.
-	output(topology.StackOutputEventLogTable, "The event log's table", s.Tables.Table(topology.EventLogTable).TableName())
-	for _, r := range s.Pipeline.Routes {
-		output(topology.RouteQueueURLOutput(r.Route.Name), "Queue of route "+r.Route.Name, r.Queue.QueueUrl())
-		output(topology.RouteDLQURLOutput(r.Route.Name), "Dead-letter queue of route "+r.Route.Name, r.DLQ.QueueUrl())
 	}
 	s.Identity = NewIdentity(st, "Identity", IdentityProps{App: p.Topology.App, Stage: p.Stage, Auth: p.Auth})
 	s.HTTP = NewHttpApi(st, "HttpApi", HttpApiProps{
@@ -128,8 +129,12 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	s.Realtime = NewRealtime(st, "Realtime", RealtimeProps{
 		Topology: p.Topology, Stage: p.Stage, Tables: s.Tables, Code: p.Code,
 		Identity: s.Identity, AllowedOrigins: p.AllowedOrigins, Throttle: p.WebSocketThrottle,
-		AccountLoggingRole: p.AccountLoggingRole,
+		AccountLoggingRole: p.AccountLoggingRole, EventLogRetention: p.EventLogRetention,
 	})
+	if !p.Stage.IsProd() {
+		// The dev stage's GraphiQL page subscribes over the WebSocket API.
+		s.HTTP.Function.AddEnvironment(jsii.String(topology.EnvGraphiQLSubscriptionsURL), s.Realtime.URL, nil)
+	}
 
 	dlqs := s.Pipeline.DeadLetterQueues()
 	dlqs["FanOutOnFailure"] = s.Realtime.FanOutOnFailure
@@ -142,6 +147,9 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	}
 	for name, fn := range s.Pipeline.Functions {
 		functions["Fn"+pascal(name)] = fn
+	}
+	if s.Pipeline.EventLog != nil {
+		functions["EventLog"] = s.Pipeline.EventLog
 	}
 	s.Observability = NewObservability(st, "Observability", ObservabilityProps{
 		Stage:            p.Stage,
@@ -158,6 +166,17 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	output(OutputWebSocketURL, "GraphQL subscriptions (graphql-transport-ws)", s.Realtime.URL)
 	output(OutputManagementEndpoint, "WebSocket Management API endpoint", s.Realtime.ManagementEndpoint)
 	output(OutputAuthIssuer, "OIDC issuer of the tokens the APIs accept", s.Identity.Issuer)
+	// What the threefactor CLI's log, trace, replay and dlq read.
+	if !p.Topology.DisableEventLog {
+		output(topology.OutputEventLogTable, "Event log table", s.Tables.Table(topology.EventLogTable).TableName())
+	}
+	for _, tb := range p.Topology.Tables {
+		output(topology.TableOutput(tb.Name), "Table "+tb.Name, s.Tables.Table(tb.Name).TableName())
+	}
+	for _, pr := range s.Pipeline.Routes {
+		output(topology.QueueOutput(pr.Route.Name), "Queue of route "+pr.Route.Name, pr.Queue.QueueUrl())
+		output(topology.DLQOutput(pr.Route.Name), "Dead-letter queue of route "+pr.Route.Name, pr.DLQ.QueueUrl())
+	}
 	if s.Identity.UserPool != nil {
 		output(OutputUserPoolID, "Cognito user pool of the app's users", s.Identity.UserPool.UserPoolId())
 		output(OutputUserPoolClientID, "Cognito app client (public, no secret): the tokens' audience", s.Identity.Client.UserPoolClientId())

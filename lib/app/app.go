@@ -2,11 +2,18 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/graph-gophers/graphql-go"
 
 	"github.com/threefactor/framework/lib/consumer"
+	"github.com/threefactor/framework/lib/graphqlhttp"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/topology"
 )
@@ -29,8 +36,15 @@ type App struct {
 	Functions []Function
 	// Routes say which changes reach which function.
 	Routes []topology.Route
+	// DisableEventLog leaves out the event log (its route, queue and
+	// function, and the delivery and push records): see
+	// topology.Topology.DisableEventLog.
+	DisableEventLog bool
 	// GraphQL is the app's API, served over HTTP and WebSocket.
 	GraphQL GraphQL
+	// Users are the roles and the administrator-set attributes the API
+	// authorizes by; the deployment's identity provider must know them.
+	Users Users
 	// Seed, when set, writes the data a fresh local environment starts
 	// with (the dev runtime calls it at every start: it must be
 	// idempotent). It returns how many items it wrote.
@@ -80,12 +94,67 @@ type GraphQL struct {
 	// Topics map subscriptions and changes to the topics the fan-out
 	// matches them by.
 	Topics realtime.Topics
+	// Examples are the operations GraphiQL opens with (locally and on the
+	// dev stage), a tab each: name them, and give them variables a first
+	// visit can run as they are.
+	Examples []graphqlhttp.GraphiQLTab
+}
+
+// Users describe the app's users as its resolvers authorize them, and as
+// the identity provider must know them: infra creates a Cognito user
+// pool's groups and custom attributes from them (an external issuer must
+// put the same claims in its tokens), and the local issuer mints tokens
+// with them (make token USER=pat ROLE=<group> ...).
+type Users struct {
+	// Groups are the app's roles, e.g. "restaurant". A token lists the
+	// caller's groups in its groups claim (cognito:groups by default), and
+	// resolvers read them with identity.Identity.InGroup.
+	Groups []string
+	// AdminOnlyAttributes are per-user attributes only an administrator
+	// sets and the user can read but never change, e.g. "restaurantId"
+	// (the restaurant a staff member works for). Names are without the
+	// "custom:" prefix; tokens carry each as the claim AttributeClaim(name).
+	AdminOnlyAttributes []string
+}
+
+// AttributeClaim is the claim a token carries the admin-only attribute
+// name in: "custom:" + name, as Cognito names custom attributes.
+func AttributeClaim(name string) string { return "custom:" + name }
+
+var attributeName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,19}$`)
+
+// Validate reports every problem of the declaration: a group must be 1
+// to 128 characters without spaces, an attribute a letter then up to 19
+// letters, digits or underscores (Cognito's limits); neither twice.
+func (u Users) Validate() error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, g := range u.Groups {
+		if g == "" || len(g) > 128 || strings.ContainsFunc(g, unicode.IsSpace) {
+			errs = append(errs, fmt.Errorf("user group %q: want 1 to 128 characters without spaces", g))
+		}
+		if seen[g] {
+			errs = append(errs, fmt.Errorf("user group %q is listed twice", g))
+		}
+		seen[g] = true
+	}
+	seen = map[string]bool{}
+	for _, a := range u.AdminOnlyAttributes {
+		if !attributeName.MatchString(a) {
+			errs = append(errs, fmt.Errorf("user attribute %q: want a letter then up to 19 letters, digits or _, without the custom: prefix", a))
+		}
+		if seen[a] {
+			errs = append(errs, fmt.Errorf("user attribute %q is listed twice", a))
+		}
+		seen[a] = true
+	}
+	return errors.Join(errs...)
 }
 
 // Topology is the app's declaration as plain data: what the provisioner,
 // the CDK constructs and the routes printer need.
 func (a App) Topology() topology.Topology {
-	t := topology.Topology{App: a.Name, Source: a.Source, Tables: a.Tables, Routes: a.Routes}
+	t := topology.Topology{App: a.Name, Source: a.Source, Tables: a.Tables, Routes: a.Routes, DisableEventLog: a.DisableEventLog}
 	for _, f := range a.Functions {
 		t.Functions = append(t.Functions, f.Function)
 	}
@@ -126,14 +195,43 @@ func (a App) Validate() error {
 			errs = append(errs, fmt.Errorf("function %q: the name belongs to a framework function", f.Name))
 		}
 	}
+	if err := a.Users.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	g := a.GraphQL
 	if g.SDL == "" || g.Resolver == nil || g.Topics.Subscription == nil || g.Topics.Change == nil {
 		errs = append(errs, errors.New("GraphQL: SDL, Resolver, Topics.Subscription and Topics.Change are all required"))
+	}
+	if len(g.Examples) > 0 && g.SDL != "" {
+		errs = append(errs, validExamples(g))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("app %s: %w", a.Name, err)
 	}
 	return nil
+}
+
+// validExamples holds the examples to the schema: a tab that opens with
+// an operation the API refuses would teach the wrong thing.
+func validExamples(g GraphQL) error {
+	var errs []error
+	if err := (graphqlhttp.GraphiQLConfig{Endpoint: "/", Tabs: g.Examples}).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("GraphQL examples: %w", err))
+	}
+	s, err := graphql.ParseSchema(g.SDL, nil)
+	if err != nil {
+		return fmt.Errorf("GraphQL schema: %w", err)
+	}
+	for i, ex := range g.Examples {
+		var vars map[string]any
+		if ex.Variables != "" && json.Unmarshal([]byte(ex.Variables), &vars) != nil {
+			continue // reported above
+		}
+		for _, e := range s.ValidateWithVariables(ex.Query, vars) {
+			errs = append(errs, fmt.Errorf("GraphQL example %d: %s", i+1, e.Message))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Lambdas are every Lambda a deployment of the app runs, sorted: the

@@ -32,6 +32,18 @@ func StartFunction(a App, name string) {
 	})
 }
 
+// StartEventLog runs the framework's eventlog function of a behind its
+// route's queue: every change event, written to the event log.
+func StartEventLog(a App) {
+	start(topology.EventLogFunction, func(ctx context.Context, env *Env) (any, error) {
+		f, err := NewEventLogFeed(ctx, a, env)
+		if err != nil {
+			return nil, err
+		}
+		return f.Handle, nil
+	})
+}
+
 // StartRouter runs the stream router of a.
 func StartRouter(a App) {
 	start(topology.RouterFunction, func(ctx context.Context, env *Env) (any, error) {
@@ -71,13 +83,13 @@ func StartRealtime(a App) {
 // (NewGraphQLFunction).
 func StartGraphQL(a App) {
 	start(topology.GraphQLFunction, func(ctx context.Context, env *Env) (any, error) {
-		return NewGraphQLFunction(ctx, a, env, "")
+		return NewGraphQLFunction(ctx, a, env, GraphiQLOptions{})
 	})
 }
 
 func start(name string, build func(context.Context, *Env) (any, error)) {
 	log := correlation.Logger()
-	h, err := buildFromProcess(name, log, build)
+	h, err := buildFromProcess(log, build)
 	if err != nil {
 		log.Error("init failed", "function", name, "error", err.Error())
 		fmt.Fprintln(os.Stderr, err)
@@ -86,15 +98,12 @@ func start(name string, build func(context.Context, *Env) (any, error)) {
 	lambda.Start(h)
 }
 
-func buildFromProcess(name string, log *slog.Logger, build func(context.Context, *Env) (any, error)) (any, error) {
+func buildFromProcess(log *slog.Logger, build func(context.Context, *Env) (any, error)) (any, error) {
 	ctx := context.Background()
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
-	h, err := build(ctx, NewEnv(cfg, os.Getenv, log))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return h, nil
+	// The builders name their component in their errors.
+	return build(ctx, NewEnv(cfg, os.Getenv, log))
 }

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"path"
 	"strings"
 	"time"
@@ -23,7 +22,7 @@ func init() {
 	register(&command{
 		name:     "dlq list",
 		optional: []string{"ROUTE"},
-		synopsis: "[--limit 100] [--json] [--state-dir .dev | --stack NAME]",
+		synopsis: "[--limit 100] [--json] [--state-dir .dev | --profile P [--stack S]]",
 		summary:  "show the dead-lettered messages of every route, or of ROUTE: each one's event, function, attempts and reason",
 		help: `
 For each message: its id (what redrive and drop take), its change event
@@ -35,18 +34,18 @@ failed delivery in the event log, when the log has it.
 
 SQS shows a message only by receiving it: listing hides the messages for
 a moment and makes them visible again before it ends.
-` + targetHelp,
+` + dlqWhereHelp,
 		setup: func(fs *flag.FlagSet, _ Config) func(context.Context, *env, []string) error {
-			tf := addTargetFlags(fs)
+			where := addLogFlags(fs)
 			hold := addHoldFlag(fs)
 			limit := fs.Int("limit", dlq.DefaultListLimit, fmt.Sprintf("show at most this many messages per route (up to %d)", dlq.MaxListLimit))
 			asJSON := fs.Bool("json", false, "print JSON: {where, routes: [{route, function, dlq, visible, inFlight, messages: [...]}]}")
 			return func(ctx context.Context, e *env, args []string) error {
-				c, t, err := openDLQ(ctx, e, tf, *hold)
+				c, t, err := openDLQ(ctx, e, where, *hold)
 				if err != nil {
 					return err
 				}
-				defer t.Close()
+				defer t.close()
 				routes := c.Routes()
 				if len(args) == 1 {
 					r, ok := findRoute(routes, args[0])
@@ -75,7 +74,7 @@ a moment and makes them visible again before it ends.
 				if *asJSON {
 					enc := json.NewEncoder(e.stdout)
 					enc.SetIndent("", "  ")
-					return enc.Encode(map[string]any{"where": t.where, "routes": out})
+					return enc.Encode(map[string]any{"where": t.plane, "routes": out})
 				}
 				writeListings(e.stdout, out, time.Now())
 				return nil
@@ -86,7 +85,7 @@ a moment and makes them visible again before it ends.
 	register(&command{
 		name:     "dlq redrive",
 		args:     []string{"ROUTE"},
-		synopsis: "(--id ID... | --all) [--hold 30s] [--state-dir .dev | --stack NAME]",
+		synopsis: "(--id ID... | --all) [--hold 30s] [--state-dir .dev | --profile P [--stack S]]",
 		summary:  "send dead-lettered messages of ROUTE back to its queue, after a fix: its function gets them again",
 		help: `
 --id takes a message id as dlq list shows it, or the message's event id;
@@ -97,9 +96,9 @@ route's queue and only then deleted from the dead-letter queue, so a
 crash part way leaves a duplicate (which the function's idempotency
 absorbs), never a loss. A message that fails again while the redrive
 runs is left in the dead-letter queue, not redriven in a loop.
-` + targetHelp,
+` + dlqWhereHelp,
 		setup: func(fs *flag.FlagSet, _ Config) func(context.Context, *env, []string) error {
-			tf := addTargetFlags(fs)
+			where := addLogFlags(fs)
 			sel := addSelectionFlags(fs)
 			hold := addHoldFlag(fs)
 			return func(ctx context.Context, e *env, args []string) error {
@@ -107,11 +106,11 @@ runs is left in the dead-letter queue, not redriven in a loop.
 				if err != nil {
 					return err
 				}
-				c, t, err := openDLQ(ctx, e, tf, *hold)
+				c, t, err := openDLQ(ctx, e, where, *hold)
 				if err != nil {
 					return err
 				}
-				defer t.Close()
+				defer t.close()
 				r, ok := findRoute(c.Routes(), args[0])
 				if !ok {
 					return unknownRoute(c.Routes(), args[0])
@@ -127,7 +126,7 @@ runs is left in the dead-letter queue, not redriven in a loop.
 	register(&command{
 		name:     "dlq drop",
 		args:     []string{"ROUTE"},
-		synopsis: "(--id ID... | --all) [--yes] [--hold 30s] [--state-dir .dev | --stack NAME]",
+		synopsis: "(--id ID... | --all) [--yes] [--hold 30s] [--state-dir .dev | --profile P [--stack S]]",
 		summary:  "delete dead-lettered messages of ROUTE for good, after confirmation",
 		help: `
 --id takes a message id as dlq list shows it, or the message's event id;
@@ -135,9 +134,9 @@ repeat it for several. --all drops every message of the route's
 dead-letter queue. The command asks before it deletes anything; without a
 terminal to ask on it refuses, unless --yes says the answer (for
 scripts).
-` + targetHelp,
+` + dlqWhereHelp,
 		setup: func(fs *flag.FlagSet, _ Config) func(context.Context, *env, []string) error {
-			tf := addTargetFlags(fs)
+			where := addLogFlags(fs)
 			sel := addSelectionFlags(fs)
 			hold := addHoldFlag(fs)
 			yes := fs.Bool("yes", false, "drop without asking (for scripts)")
@@ -149,11 +148,11 @@ scripts).
 				if !*yes && !e.terminal {
 					return errs.New(errs.FailedPrecondition, "stdin is not a terminal to confirm on: pass --yes to drop without asking")
 				}
-				c, t, err := openDLQ(ctx, e, tf, *hold)
+				c, t, err := openDLQ(ctx, e, where, *hold)
 				if err != nil {
 					return err
 				}
-				defer t.Close()
+				defer t.close()
 				r, ok := findRoute(c.Routes(), args[0])
 				if !ok {
 					return unknownRoute(c.Routes(), args[0])
@@ -167,7 +166,7 @@ scripts).
 						}
 						what = fmt.Sprintf("all %d message(s)", d.Visible+d.InFlight)
 					}
-					q := fmt.Sprintf("drop %s of %s's dead-letter queue %s (%s)? They are deleted for good. [y/N] ", what, r.Name, queueName(r.Queues.DLQ), t.where)
+					q := fmt.Sprintf("drop %s of %s's dead-letter queue %s (%s)? They are deleted for good. [y/N] ", what, r.Name, queueName(r.Queues.DLQ), t.plane)
 					if !confirm(e.stdin, e.stderr, q) {
 						return errs.New(errs.FailedPrecondition, "not confirmed: nothing dropped")
 					}
@@ -179,6 +178,18 @@ scripts).
 		},
 	})
 }
+
+// dlqWhereHelp says how the dlq commands find the queues.
+const dlqWhereHelp = `
+Where: locally (AWS_ENDPOINT_URL and AWS_PROFILE unset, no --profile,
+--stack or --table) the emulator make dev records in .dev (make dev
+starts it, make dev-stop stops it), with the queue names the dev runtime
+gives, and the event log it keeps in .dev/eventlog. With AWS_ENDPOINT_URL
+and no --stack, the queues of that endpoint by the same names.
+Otherwise a deployed stack (APP-STAGE, or --stack), reached with the
+usual AWS credentials and region (AWS_PROFILE or --profile, AWS_REGION
+or --region): its outputs give each route's queue and dead-letter queue
+(Queue<Route>, DLQ<Route>) and the event log's table (EventLogTable).`
 
 // routeListing is one route's part of dlq list.
 type routeListing struct {
@@ -196,21 +207,33 @@ func addHoldFlag(fs *flag.FlagSet) *time.Duration {
 	return fs.Duration("hold", 30*time.Second, "how long a message being read or moved stays hidden from others if this command dies (it comes back after)")
 }
 
-func openDLQ(ctx context.Context, e *env, tf *targetFlags, hold time.Duration) (*dlq.Client, *target, error) {
+// openDLQ opens the dead-letter queues of the environment the flags
+// name, as log and trace find it; its event log, when it has one, gives
+// the reasons of messages the queues' redrive policy moved.
+func openDLQ(ctx context.Context, e *env, where *logFlags, hold time.Duration) (*dlq.Client, *logEnv, error) {
 	if hold < time.Second || hold > 12*time.Hour {
 		return nil, nil, usagef("--hold %s: want 1s to 12h", hold)
 	}
-	topo := e.cfg.App.Topology()
-	t, err := tf.open(ctx, topo)
+	le, err := where.openEnv(ctx, e, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := t.dlqClient(topo, hold)
+	c, err := func() (*dlq.Client, error) {
+		cfg, err := le.dataPlane()
+		if err != nil {
+			return nil, err
+		}
+		queues, err := le.routeQueues(ctx, sqsClient(cfg))
+		if err != nil {
+			return nil, err
+		}
+		return dlq.New(dlq.Config{SQS: sqsClient(cfg), Topology: le.topo, Queues: queues, Log: le.log, Hold: hold, Logger: quietLogger()})
+	}()
 	if err != nil {
-		t.Close()
+		le.close()
 		return nil, nil, err
 	}
-	return c, t, nil
+	return c, le, nil
 }
 
 func findRoute(routes []dlq.Route, name string) (dlq.Route, bool) {
@@ -351,6 +374,3 @@ func ago(t, now time.Time) string {
 }
 
 func sqsClient(cfg aws.Config) *sqs.Client { return sqs.NewFromConfig(cfg) }
-
-// quietLogger: the command line reports in its own words, not log lines.
-func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

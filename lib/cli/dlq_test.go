@@ -27,8 +27,6 @@ import (
 	"github.com/threefactor/framework/lib/topology"
 )
 
-func TestMain(m *testing.M) { os.Exit(emulatortest.Main(m)) }
-
 // notesEnv is the notes app provisioned on the test's emulator, as make
 // dev provisions it. The dlq tests share it: they run one after another.
 type notesEnv struct {
@@ -264,8 +262,8 @@ func TestDLQBadCommandLines(t *testing.T) {
 		})
 	}
 	code, out, _ := threefactor("help", "dlq", "list")
-	if code != 0 || !strings.Contains(out, "usage: threefactor dlq list [ROUTE] [--limit 100] [--json] [--state-dir .dev | --stack NAME]") ||
-		!strings.Contains(out, "With --stack NAME, a deployed stack") {
+	if code != 0 || !strings.Contains(out, "usage: threefactor dlq list [ROUTE] [--limit 100] [--json] [--state-dir .dev | --profile P [--stack S]]") ||
+		!strings.Contains(out, "Otherwise a deployed stack (APP-STAGE, or --stack)") {
 		t.Errorf("help dlq list: exit %d\n%s", code, out)
 	}
 	n := provisionNotes(t)
@@ -282,10 +280,10 @@ func TestDLQOnAStack(t *testing.T) {
 	n := provisionNotes(t)
 	cfg := emulatortest.Config(t)
 	ctx := context.Background()
-	outputs := map[string]any{topology.StackOutputEventLogTable: map[string]any{"Value": n.res.Tables[topology.EventLogTable].Name}}
+	outputs := map[string]any{topology.OutputEventLogTable: map[string]any{"Value": n.res.Tables[topology.EventLogTable].Name}}
 	for name, r := range n.res.Routes {
-		outputs[topology.RouteQueueURLOutput(name)] = map[string]any{"Value": r.QueueURL}
-		outputs[topology.RouteDLQURLOutput(name)] = map[string]any{"Value": r.DLQURL}
+		outputs[topology.QueueOutput(name)] = map[string]any{"Value": r.QueueURL}
+		outputs[topology.DLQOutput(name)] = map[string]any{"Value": r.DLQURL}
 	}
 	tmpl, _ := json.Marshal(map[string]any{
 		"Resources": map[string]any{"Marker": map[string]any{"Type": "AWS::SQS::Queue", "Properties": map[string]any{"QueueName": "notes-stack-marker"}}},

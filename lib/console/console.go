@@ -44,7 +44,8 @@ type deadLetters interface {
 
 // Config configures a Console.
 type Config struct {
-	// Log is the event log it shows. Required.
+	// Log is the event log it shows; nil when the app's log is disabled
+	// (the console then shows the dead letters only).
 	Log eventLog
 	// DeadLetters works on the routes' dead-letter queues (a
 	// *dlq.Client); nil leaves them out.
@@ -66,8 +67,8 @@ type Config struct {
 // Validate reports every problem at once.
 func (c Config) Validate() error {
 	var list []error
-	if c.Log == nil {
-		list = append(list, errors.New("console: no event log"))
+	if c.Log == nil && c.DeadLetters == nil {
+		list = append(list, errors.New("console: neither an event log nor dead-letter queues to show"))
 	}
 	if c.PollInterval < 0 || c.DeadLetterPoll < 0 {
 		list = append(list, errors.New("console: negative poll interval"))
@@ -119,10 +120,10 @@ func New(cfg Config) (*Console, error) {
 	mux.HandleFunc("GET "+Path+"{$}", c.page)
 	mux.Handle("GET "+Path+"static/", http.StripPrefix(Path+"static/", http.HandlerFunc(c.staticFile)))
 	mux.HandleFunc("GET "+p+"/api/overview", c.overview)
-	mux.HandleFunc("GET "+p+"/api/recent", c.recent)
-	mux.HandleFunc("GET "+p+"/api/events/{id}", c.event)
-	mux.HandleFunc("GET "+p+"/api/trace/{id}", c.trace)
-	mux.HandleFunc("GET "+p+"/api/items/{key...}", c.item)
+	mux.HandleFunc("GET "+p+"/api/recent", c.needLog(c.recent))
+	mux.HandleFunc("GET "+p+"/api/events/{id}", c.needLog(c.event))
+	mux.HandleFunc("GET "+p+"/api/trace/{id}", c.needLog(c.trace))
+	mux.HandleFunc("GET "+p+"/api/items/{key...}", c.needLog(c.item))
 	mux.HandleFunc("GET "+p+"/api/dlq", c.dlqDepths)
 	mux.HandleFunc("GET "+p+"/api/dlq/{route}", c.dlqList)
 	mux.HandleFunc("POST "+p+"/api/dlq/{route}/redrive", c.dlqAct(deadLetters.Redrive))
@@ -228,6 +229,16 @@ func (c *Console) staticFile(w http.ResponseWriter, r *http.Request) {
 	http.FileServerFS(c.files).ServeHTTP(w, r)
 }
 
+// needLog answers for h that there is no log when the app has none.
+func (c *Console) needLog(h http.HandlerFunc) http.HandlerFunc {
+	if c.cfg.Log != nil {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, errs.New(errs.FailedPrecondition, "the app's event log is disabled (app.App.DisableEventLog)"))
+	}
+}
+
 // eventView is an event as the page gets it.
 type eventView struct {
 	Change     *eventlog.Change    `json:"change"`
@@ -257,7 +268,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, map[string]any{
 		"app": c.cfg.Topology.App, "tables": tables, "routes": routes,
-		"deadLetters": c.cfg.DeadLetters != nil, "now": c.cfg.Now().UTC(),
+		"deadLetters": c.cfg.DeadLetters != nil, "eventLog": c.cfg.Log != nil, "now": c.cfg.Now().UTC(),
 	})
 }
 

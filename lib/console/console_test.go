@@ -484,7 +484,7 @@ func TestLiveOutlivesTheReadTimeout(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	if _, err := console.New(console.Config{}); err == nil || !strings.Contains(err.Error(), "no event log") {
-		t.Errorf("no log: %v", err)
+	if _, err := console.New(console.Config{}); err == nil || !strings.Contains(err.Error(), "neither an event log nor dead-letter queues") {
+		t.Errorf("nothing to show: %v", err)
 	}
 }

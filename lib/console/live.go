@@ -194,6 +194,9 @@ func (p *poller) fail(what string, err error) {
 // within pollLookback and fewer than a poll's worth of changes are newer.
 func (p *poller) pollLog(ctx context.Context, send bool) {
 	log := p.h.c.cfg.Log
+	if log == nil {
+		return
+	}
 	since := p.h.c.cfg.Now().Add(-pollLookback)
 	changes, err := log.Recent(ctx, eventlog.RecentQuery{Limit: pollLimit, Since: since})
 	if err == nil && len(changes) == pollLimit && p.allNew(changes) && p.started {

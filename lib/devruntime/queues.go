@@ -26,6 +26,7 @@ type queueConsumer struct {
 	route topology.Route
 	fn    topology.Function
 	h     QueueHandler
+	sqs   queueAPI
 	log   *slog.Logger
 }
 
@@ -50,7 +51,7 @@ func (qc *queueConsumer) poll(ctx context.Context, url, arn string) {
 	wait := int32(cfg.QueueWaitTime / time.Second)
 	for ctx.Err() == nil {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.QueueWaitTime+30*time.Second)
-		out, err := qc.rt.sqs.ReceiveMessage(rctx, &sqs.ReceiveMessageInput{
+		out, err := qc.sqs.ReceiveMessage(rctx, &sqs.ReceiveMessageInput{
 			QueueUrl:                    aws.String(url),
 			MaxNumberOfMessages:         int32(qc.route.BatchSize),
 			WaitTimeSeconds:             wait,
@@ -90,7 +91,9 @@ func (qc *queueConsumer) handle(ctx context.Context, url, arn string, msgs []sqs
 		meta := bodyMeta(m.Body)
 		attrs := []any{"messageId", m.MessageId, "eventId", meta.EventID, "correlationId", meta.CorrelationID, "attempt", attempt}
 		if !failed[m.MessageId] {
-			qc.log.Info("message handled", append(attrs, "outcome", "ok")...)
+			// The function's consumer logs each delivery with its
+			// duration; this is the mapping's own account.
+			qc.log.Debug("message handled", append(attrs, "outcome", "ok")...)
 			del = append(del, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(m.ReceiptHandle)})
 			continue
 		}
@@ -103,7 +106,13 @@ func (qc *queueConsumer) handle(ctx context.Context, url, arn string, msgs []sqs
 			// hold it to that), so the runtime never moves messages itself.
 			outcome = "to-dlq"
 		}
-		qc.log.Warn("message failed", append(attrs, "outcome", outcome, "retryIn", vis.String(), "maxReceiveCount", qc.route.MaxReceiveCount, "error", errString(err))...)
+		// The consumer logs the failure; the queue's redrive moving the
+		// message to the DLQ is news only the mapping knows.
+		level := slog.LevelDebug
+		if outcome == "to-dlq" {
+			level = slog.LevelWarn
+		}
+		qc.log.Log(ctx, level, "message failed", append(attrs, "outcome", outcome, "retryIn", vis.String(), "maxReceiveCount", qc.route.MaxReceiveCount, "error", errString(err))...)
 		back = append(back, sqstypes.ChangeMessageVisibilityBatchRequestEntry{
 			Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(m.ReceiptHandle), VisibilityTimeout: int32(vis / time.Second),
 		})
@@ -112,7 +121,7 @@ func (qc *queueConsumer) handle(ctx context.Context, url, arn string, msgs []sqs
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if len(del) > 0 {
-		out, err := qc.rt.sqs.DeleteMessageBatch(actx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: del})
+		out, err := qc.sqs.DeleteMessageBatch(actx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: del})
 		switch {
 		case err != nil:
 			qc.log.Warn("delete handled messages; they will be delivered again", "error", err.Error())
@@ -123,7 +132,7 @@ func (qc *queueConsumer) handle(ctx context.Context, url, arn string, msgs []sqs
 	if len(back) > 0 {
 		// Without this a failed message would wait out the whole visibility
 		// timeout (six times the function timeout) before its retry.
-		if _, err := qc.rt.sqs.ChangeMessageVisibilityBatch(actx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(url), Entries: back}); err != nil {
+		if _, err := qc.sqs.ChangeMessageVisibilityBatch(actx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(url), Entries: back}); err != nil {
 			qc.log.Warn("back off failed messages; they return after the visibility timeout", "error", err.Error())
 		}
 	}

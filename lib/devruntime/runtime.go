@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,8 +48,10 @@ type Config struct {
 	// Out receives the human summary of what is served. Default os.Stdout;
 	// io.Discard to silence it.
 	Out io.Writer
-	// Notes are extra lines for that summary, such as the emulator in use.
-	Notes []string
+	// Banner gives the summary's lines about what is served, once the
+	// runtime listens at url (http://host:port): what a person opens
+	// first. Nil: every registered endpoint is listed.
+	Banner func(url string) []string
 
 	// StreamPollInterval is the pause after a poll of a shard found nothing. Default 250ms.
 	StreamPollInterval time.Duration
@@ -284,8 +287,9 @@ func (r *Runtime) URL() string { return "http://" + r.Addr() }
 // two (the router and the realtime fan-out), as DynamoDB allows. A reader
 // registered while Run runs starts at once; problems (unknown table, no
 // stream, duplicate name) fail Run, or are logged when Run already runs.
-func (r *Runtime) StreamReader(name, table string, h StreamHandler) {
-	sr := &streamReader{rt: r, name: name, table: table, h: h, log: r.cfg.Logger.With("component", "stream", "reader", name, "table", table)}
+func (r *Runtime) StreamReader(name, table string, h StreamHandler, opts ...MappingOption) {
+	o := r.mappingOptions(opts)
+	sr := &streamReader{rt: r, name: name, table: table, h: h, streams: o.streams, log: r.cfg.Logger.With("component", "stream", "reader", name, "table", table)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.checkReaderLocked(name, table, h); err != nil {
@@ -335,7 +339,8 @@ func (r *Runtime) checkReaderLocked(name, table string, h StreamHandler) error {
 // deleted, failures made visible again after a backoff, and after the
 // route's MaxReceiveCount receives the queue's redrive policy moves a
 // message to its dead-letter queue.
-func (r *Runtime) QueueConsumer(route string, h QueueHandler) {
+func (r *Runtime) QueueConsumer(route string, h QueueHandler, opts ...MappingOption) {
+	o := r.mappingOptions(opts)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rt, ok := r.cfg.Topology.Route(route)
@@ -354,11 +359,39 @@ func (r *Runtime) QueueConsumer(route string, h QueueHandler) {
 		}
 	}
 	fn, _ := r.cfg.Topology.Function(rt.Function)
-	qc := &queueConsumer{rt: r, route: rt, fn: fn, h: h, log: r.cfg.Logger.With("component", "queue", "route", route, "function", rt.Function)}
+	qc := &queueConsumer{rt: r, route: rt, fn: fn, h: h, sqs: o.sqs, log: r.cfg.Logger.With("component", "queue", "route", route, "function", rt.Function)}
 	r.queues = append(r.queues, qc)
 	if r.runCtx != nil {
 		r.startQueueLocked(qc)
 	}
+}
+
+// MappingOption configures one event source mapping (StreamReader,
+// QueueConsumer).
+type MappingOption func(*mappingOptions)
+
+type mappingOptions struct {
+	streams streamsAPI
+	sqs     queueAPI
+}
+
+// ReadWith makes a mapping read its stream or queue with cfg instead of
+// the runtime's own configuration: with the credentials of the function's
+// execution role, as Lambda's event source mappings do on AWS, so that a
+// role lacking a grant fails here too. Checkpoints stay the runtime's.
+func ReadWith(cfg aws.Config) MappingOption {
+	return func(o *mappingOptions) {
+		o.streams = dynamodbstreams.NewFromConfig(cfg)
+		o.sqs = sqs.NewFromConfig(cfg)
+	}
+}
+
+func (r *Runtime) mappingOptions(opts []MappingOption) mappingOptions {
+	o := mappingOptions{streams: r.streams, sqs: r.sqs}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
 }
 
 func (r *Runtime) registrationErrorLocked(err error) {
@@ -461,36 +494,54 @@ func (r *Runtime) drain() {
 func (r *Runtime) printSummary() {
 	w := r.cfg.Out
 	base := "http://" + r.addr
-	fmt.Fprintln(w, "threefactor dev runtime ready")
-	for _, line := range r.front.describe(base) {
+	fmt.Fprintf(w, "threefactor dev runtime ready: %s\n\n", r.cfg.Topology.App)
+	lines := r.front.describe(base)
+	if r.cfg.Banner != nil {
+		lines = r.cfg.Banner(base)
+	}
+	for _, line := range lines {
 		fmt.Fprintln(w, "  "+line)
 	}
 	fmt.Fprintf(w, "  %-10s %s/healthz\n", "Health", base)
-	for _, n := range r.cfg.Notes {
-		fmt.Fprintln(w, "  "+n)
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var lines []string
-	for _, sr := range r.readers {
-		lines = append(lines, fmt.Sprintf("  stream %s -> %s", r.res.Tables[sr.table].Name, sr.name))
-	}
+	var routes []string
 	for _, qc := range r.queues {
-		lines = append(lines, fmt.Sprintf("  queue  %s -> %s (dlq %s)", r.res.Routes[qc.route.Name].QueueName, qc.route.Function, r.res.Routes[qc.route.Name].DLQName))
+		res := r.res.Routes[qc.route.Name]
+		routes = append(routes, fmt.Sprintf("%s -> %s  (queue %s, dlq %s)", qc.route.Name, qc.route.Function, res.QueueName, res.DLQName))
 	}
-	sort.Strings(lines)
-	for _, l := range lines {
-		fmt.Fprintln(w, l)
-	}
-	for _, rt := range r.cfg.Topology.Routes {
+	for _, rt := range r.cfg.Topology.RoutesWithDefaults() {
 		registered := false
 		for _, qc := range r.queues {
 			registered = registered || qc.route.Name == rt.Name
 		}
 		if !registered {
-			fmt.Fprintf(w, "  route %s has no consumer: its queue %s fills until one runs\n", rt.Name, r.res.Routes[rt.Name].QueueName)
+			routes = append(routes, fmt.Sprintf("%s has no consumer: its queue %s fills until one runs", rt.Name, r.res.Routes[rt.Name].QueueName))
 		}
 	}
+	readers := map[string][]string{}
+	for _, sr := range r.readers {
+		name := r.res.Tables[sr.table].Name
+		readers[name] = append(readers[name], sr.name)
+	}
+	var streams []string
+	for name, rs := range readers {
+		sort.Strings(rs)
+		streams = append(streams, name+" -> "+strings.Join(rs, ", "))
+	}
+	sort.Strings(routes)
+	sort.Strings(streams)
+	list := func(title string, items []string) {
+		for i, it := range items {
+			if i > 0 {
+				title = ""
+			}
+			fmt.Fprintf(w, "  %-10s %s\n", title, it)
+		}
+	}
+	list("Routes", routes)
+	list("Streams", streams)
+	fmt.Fprintln(w)
 }
 
 // sleep waits d or until ctx is done; it reports whether ctx is still live.

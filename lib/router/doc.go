@@ -8,4 +8,7 @@
 // that the event source mapping delivers it again: a committed change is
 // never acknowledged before it is on the bus. A change too large for one
 // entry is published without its images (change.Event.Reduce) and logged.
+// A restore's writes (change.IsRestoreWrite: the item as the event log
+// has it, written back by package replay) are acknowledged without being
+// published, so a restore runs no function again.
 package router

@@ -169,7 +169,14 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 	start := time.Now()
 	failed := make([]bool, len(ev.Records))
 	var todo []*pending
+	restored := 0
 	for i := range ev.Records {
+		if change.IsRestoreWrite(ev.Records[i]) {
+			// A restore wrote the item as the event log has it: its
+			// change happened (and was published) before.
+			restored++
+			continue
+		}
 		p, err := r.prepare(ctx, &ev.Records[i])
 		if err != nil {
 			// Retrying the conversion cannot help, but acknowledging would
@@ -214,8 +221,8 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 			break
 		}
 	}
-	r.log.InfoContext(ctx, "stream batch routed", "records", len(ev.Records), "published", published,
-		"failed", len(ev.Records)-published, "durationMs", time.Since(start).Milliseconds())
+	r.log.InfoContext(ctx, "stream batch routed", "records", len(ev.Records), "published", published, "restoreWrites", restored,
+		"failed", len(ev.Records)-published-restored, "durationMs", time.Since(start).Milliseconds())
 	return resp, nil
 }
 

@@ -7,12 +7,12 @@ import (
 )
 
 func TestStackOutputNames(t *testing.T) {
-	for route, want := range map[string][2]string{
-		"validate-order": {"RouteValidateOrderQueueUrl", "RouteValidateOrderDeadLetterQueueUrl"},
-		"a1-b2c":         {"RouteA1B2cQueueUrl", "RouteA1B2cDeadLetterQueueUrl"},
+	for name, want := range map[string][3]string{
+		"validate-order": {"TableValidateOrder", "QueueValidateOrder", "DLQValidateOrder"},
+		"a1-b2c":         {"TableA1B2c", "QueueA1B2c", "DLQA1B2c"},
 	} {
-		if got := [2]string{topology.RouteQueueURLOutput(route), topology.RouteDLQURLOutput(route)}; got != want {
-			t.Errorf("%s: %v, want %v", route, got, want)
+		if got := [3]string{topology.TableOutput(name), topology.QueueOutput(name), topology.DLQOutput(name)}; got != want {
+			t.Errorf("%s: %v, want %v", name, got, want)
 		}
 	}
 }

@@ -14,6 +14,7 @@ const state = {
   traceId: "",
   itemKey: "",
   deadLetters: true,
+  eventLog: true,
 };
 
 // ---------- helpers
@@ -227,6 +228,12 @@ function eventDetail(v) {
 }
 
 async function loadRecent() {
+  if (!state.eventLog) {
+    const p = document.getElementById("events-empty");
+    p.textContent = "This app's event log is disabled: only its dead letters are shown.";
+    p.hidden = false;
+    return;
+  }
   try {
     const r = await api("/recent?limit=200");
     for (const v of r.events) upsert(v);
@@ -504,6 +511,7 @@ async function start() {
     document.title = `${o.app} · threefactor console`;
     state.routes = o.routes || [];
     state.deadLetters = o.deadLetters;
+    state.eventLog = o.eventLog;
   } catch (e) {
     toast("Could not reach the console: " + e.message, true);
   }

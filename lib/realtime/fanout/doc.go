@@ -21,4 +21,10 @@
 // by an error message for that subscription, which ends it. Only a failure
 // to find subscribers (the store failing) fails the record, reported as a
 // batch item failure so the stream retries from it.
+//
+// With Config.Pushes (the event log), each push's outcome (ok, gone,
+// oversize, denied for an expired token, failed) is recorded with the
+// change's correlation id and causedBy: one write per change, best
+// effort, waited on for a short bound. A restore's writes
+// (change.IsRestoreWrite) are not pushed.
 package fanout

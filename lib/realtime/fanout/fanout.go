@@ -21,6 +21,7 @@ import (
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/errs"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/graphqlhttp"
 	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/realtime"
@@ -83,6 +84,11 @@ type Config struct {
 	// Now is the clock pushes are checked against identities' expiry
 	// with; default time.Now.
 	Now func() time.Time
+	// Pushes, when set, records every push's outcome in the event log:
+	// one write per change, best effort, waited on at most
+	// PushLogTimeout (default 2s).
+	Pushes         PushLog
+	PushLogTimeout time.Duration
 }
 
 // Validate reports missing settings.
@@ -144,6 +150,9 @@ func New(cfg Config) (*Fanout, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.PushLogTimeout == 0 {
+		cfg.PushLogTimeout = DefaultPushLogTimeout
+	}
 	// Stored operations were checked against the limits when they were
 	// subscribed; the gate here only maps results.
 	gate, err := graphqlhttp.NewGate(cfg.Schema, graphqlhttp.Limits{}, cfg.Logger)
@@ -179,6 +188,9 @@ func (f *Fanout) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 		return resp, errors.New("fanout: no Decode")
 	}
 	for i, rec := range ev.Records {
+		if change.IsRestoreWrite(rec) {
+			continue // a restore's write: subscribers saw this change when it happened
+		}
 		e, err := f.cfg.Decode(rec)
 		if err != nil {
 			// Retrying cannot make a record decode: skip it, loudly.
@@ -224,11 +236,13 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 		sem                                     = make(chan struct{}, f.cfg.Concurrency)
 	)
 	log := f.log.With("eventId", e.ID, "correlationId", e.CorrelationID)
+	records := f.pushRecords(e)
 	for _, sub := range subs {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			start, delivered := time.Now(), false
 			v, _ := results.LoadOrStore(opKey(sub), &result{})
 			r := v.(*result)
 			payloads := r.get(func() [][]byte { return f.run(ctx, log, e, sub, r) })
@@ -237,17 +251,20 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 			lapsed := func() bool { return r.hasID && r.id.Expired(f.cfg.Now()) }
 			if lapsed() {
 				expired.Add(1)
+				records.add(sub, start, eventlog.Denied, errExpired)
 				return
 			}
 			for _, p := range payloads {
 				if lapsed() {
 					expired.Add(1)
+					records.add(sub, start, eventlog.Denied, errExpired)
 					return
 				}
 				frame := wsproto.NextMessage(sub.ID, p)
 				if len(frame) > f.cfg.MaxMessageBytes {
 					oversize.Add(1)
 					f.tooLarge(ctx, log, sub, len(frame))
+					records.add(sub, start, eventlog.Oversize, nil)
 					return
 				}
 				switch err := f.post(ctx, sub.ConnectionID, frame); {
@@ -258,21 +275,29 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 							log.ErrorContext(ctx, "fanout: delete gone connection", "connectionId", sub.ConnectionID, "err", err)
 						}
 					}
+					records.add(sub, start, eventlog.Gone, nil)
 					return
 				case errors.Is(err, errTooLarge):
 					oversize.Add(1)
 					f.tooLarge(ctx, log, sub, len(frame))
+					records.add(sub, start, eventlog.Oversize, nil)
 					return
 				case err != nil:
 					failed.Add(1)
 					log.ErrorContext(ctx, "fanout: push dropped", "connectionId", sub.ConnectionID, "subscriptionId", sub.ID, "err", err)
+					records.add(sub, start, eventlog.Failed, err)
 					return
 				}
 				pushed.Add(1)
+				delivered = true
+			}
+			if delivered {
+				records.add(sub, start, eventlog.Pushed, nil)
 			}
 		}()
 	}
 	wg.Wait()
+	records.write(ctx)
 	st.Pushed, st.Oversize, st.Gone, st.Failed = int(pushed.Load()), int(oversize.Load()), int(gone.Load()), int(failed.Load())
 	st.Expired = int(expired.Load())
 	log.DebugContext(ctx, "fanout: change pushed", "matched", st.Matched, "pushed", st.Pushed, "gone", st.Gone, "failed", st.Failed, "oversize", st.Oversize, "expired", st.Expired)
@@ -359,6 +384,7 @@ func (f *Fanout) tooLarge(ctx context.Context, log *slog.Logger, sub store.Subsc
 var (
 	errGone     = errors.New("connection gone")
 	errTooLarge = errors.New("payload too large")
+	errExpired  = errors.New("the connection's token has expired")
 )
 
 // post sends a frame, retrying what a retry can help with; each call
