@@ -27,6 +27,7 @@ import (
 	"github.com/threefactor/framework/lib/devapp/devapptest"
 	"github.com/threefactor/framework/lib/dlq"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/provision"
 	"github.com/threefactor/framework/lib/topology"
 	"github.com/threefactor/framework/tests/harness"
@@ -41,30 +42,36 @@ func dlqCLI(t *testing.T, a app.App, args ...string) (int, string, string) {
 }
 
 // TestPoisonMessageRedrivenAfterTheFix is the dead-letter workflow: a bug
-// makes assign-driver fail an order permanently; the message reaches the
-// route's dead-letter queue; `threefactor dlq list` shows the order and
-// the reason; the fix is deployed (the fault switched off); `threefactor
-// dlq redrive` sends the message back and the order gets its driver.
+// makes assign-driver fail two orders permanently; their messages reach
+// the route's dead-letter queue, and the event log has each delivery as
+// dead-lettered with its reason; `threefactor dlq list` shows the orders
+// and the reason; `dlq drop --id` removes one for good; the fix is
+// deployed (the fault switched off); `dlq redrive` sends the other back
+// and its order gets its driver, paid once; the dropped one stays put.
 func TestPoisonMessageRedrivenAfterTheFix(t *testing.T) {
 	var fault atomic.Bool
 	fault.Store(true)
-	a := faultyApp("fdpoison", &fault, nil)
+	a := faultyApp("fdpoison", &fault)
 	s := devapptest.Start(t, a)
 	c := stackClient(t, s)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	o, err := placeAndPay(ctx, c)
-	if err != nil {
-		t.Fatal(err)
+	var orders [2]order
+	for i := range orders {
+		o, err := placeAndPay(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if orders[i], err = c.waitFor(ctx, o.ID, "APPROVED"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if o, err = c.waitFor(ctx, o.ID, "APPROVED"); err != nil {
-		t.Fatal(err)
-	}
+	redriven, dropped := orders[0], orders[1]
 	dlqURL := s.RT.Resources().Routes["assign-driver"].DLQURL
 	sq := sqs.NewFromConfig(s.RT.AWS())
-	harness.WaitFor(t, time.Minute, "the poison message in assign-driver's dead-letter queue", func() bool {
-		return harness.Depth(t, sq, dlqURL) == 1
+	harness.WaitFor(t, time.Minute, "the poison messages in assign-driver's dead-letter queue", func() bool {
+		return harness.Depth(t, sq, dlqURL) == 2
 	})
 
 	code, out, errOut := dlqCLI(t, a, "dlq", "list", "assign-driver")
@@ -72,8 +79,9 @@ func TestPoisonMessageRedrivenAfterTheFix(t *testing.T) {
 		t.Fatalf("dlq list: exit %d: %s", code, errOut)
 	}
 	for _, want := range []string{
-		"assign-driver -> assigndriver: 1 message(s) in fdpoison-assign-driver-dlq\n",
-		" MODIFY orders/" + o.ID + " (correlation ",
+		"assign-driver -> assigndriver: 2 message(s) in fdpoison-assign-driver-dlq\n",
+		" MODIFY orders/" + redriven.ID + " (correlation ",
+		" MODIFY orders/" + dropped.ID + " (correlation ",
 		"    function  assigndriver\n",
 		"    failed    permanently at attempt 1; dead-lettered by the function ",
 		"    reason    FAILED_PRECONDITION: no driver can be assigned: the dispatch zone of r-pizza is not configured\n",
@@ -82,9 +90,41 @@ func TestPoisonMessageRedrivenAfterTheFix(t *testing.T) {
 			t.Errorf("dlq list lacks %q:\n%s", want, out)
 		}
 	}
+	// The event log has the same story: each order's APPROVED change was
+	// dead-lettered by assign-driver, with the reason.
+	for _, o := range orders {
+		deadLettered(t, s, a, o.ID)
+	}
+
+	// drop --id takes the message's event id, as list --json gives it.
+	code, out, errOut = dlqCLI(t, a, "dlq", "list", "assign-driver", "--json")
+	var listing struct {
+		Routes []struct {
+			Messages []dlq.Message `json:"messages"`
+		} `json:"routes"`
+	}
+	if err := json.Unmarshal([]byte(out), &listing); code != 0 || err != nil || len(listing.Routes) != 1 {
+		t.Fatalf("dlq list --json: exit %d, %v: %s%s", code, err, out, errOut)
+	}
+	var dropID string
+	for _, m := range listing.Routes[0].Messages {
+		if m.Item == "orders/"+dropped.ID {
+			dropID = m.EventID
+		}
+	}
+	if dropID == "" {
+		t.Fatalf("no message of orders/%s in %s", dropped.ID, out)
+	}
+	code, out, errOut = dlqCLI(t, a, "dlq", "drop", "assign-driver", "--id", dropID, "--yes")
+	if code != 0 || out != "dropped 1 message(s) of assign-driver\n" {
+		t.Fatalf("dlq drop: exit %d: %s%s", code, out, errOut)
+	}
+	if d := harness.Depth(t, sq, dlqURL); d != 1 {
+		t.Fatalf("%d message(s) in the dead-letter queue after the drop, want 1", d)
+	}
 	// Redriving before the fix only puts it back in the dead-letter queue.
-	if got, _ := c.order(ctx, o.ID); got.Status != "APPROVED" {
-		t.Fatalf("order %s is %s while the fault is on", o.ID, got.Status)
+	if got, _ := c.order(ctx, redriven.ID); got.Status != "APPROVED" {
+		t.Fatalf("order %s is %s while the fault is on", redriven.ID, got.Status)
 	}
 
 	fault.Store(false) // the fix is deployed
@@ -92,15 +132,47 @@ func TestPoisonMessageRedrivenAfterTheFix(t *testing.T) {
 	if code != 0 || out != "redrove 1 message(s) of assign-driver to fdpoison-assign-driver (received, sent, deleted)\n" {
 		t.Fatalf("dlq redrive: exit %d: %s%s", code, out, errOut)
 	}
-	done, err := c.waitFor(ctx, o.ID, "DRIVER_ASSIGNED")
+	done, err := c.waitFor(ctx, redriven.ID, "DRIVER_ASSIGNED")
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkDelivered(t, done)
+	checkDelivered(t, done) // one payment
 	code, out, _ = dlqCLI(t, a, "dlq", "list", "assign-driver")
 	if code != 0 || out != "assign-driver -> assigndriver: fdpoison-assign-driver-dlq is empty\n" {
 		t.Errorf("after the redrive: exit %d: %s", code, out)
 	}
+	// The dropped order was not run again.
+	if got, _ := c.order(ctx, dropped.ID); got.Status != "APPROVED" {
+		t.Errorf("dropped order %s is %s, want it left APPROVED", dropped.ID, got.Status)
+	}
+}
+
+// deadLettered waits for the event log to show assign-driver's delivery
+// of the order's APPROVED change as dead-lettered, with the reason.
+func deadLettered(t *testing.T, s *devapptest.Stack, a app.App, orderID string) {
+	t.Helper()
+	key, err := eventlog.ParseItemKey(a.Topology(), "orders/"+orderID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	harness.WaitFor(t, time.Minute, "orders/"+orderID+"'s dead-lettered delivery in the event log", func() bool {
+		changes, err := s.EventLog.ItemHistory(context.Background(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range changes {
+			rec, err := s.EventLog.Event(context.Background(), ch.ID)
+			if err != nil {
+				continue
+			}
+			for _, d := range rec.Deliveries {
+				if d.Route == "assign-driver" && d.Outcome == eventlog.DeadLettered && strings.Contains(d.Error, errDispatch.Message) {
+					return true
+				}
+			}
+		}
+		return false
+	})
 }
 
 var (
