@@ -24,6 +24,8 @@ function el(tag, attrs, ...children) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v == null || v === false) continue;
     if (k === "class") e.className = v;
+    // Through the CSSOM: the page's CSP allows no style attributes.
+    else if (k === "style") Object.assign(e.style, v);
     else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? "" : v);
   }
@@ -77,6 +79,12 @@ function value(v) {
   const s = typeof v === "string" ? JSON.stringify(v) : JSON.stringify(v);
   return s.length > 120 ? s.slice(0, 117) + "…" : s;
 }
+// errorText is a delivery's error with its code, said once.
+function errorText(d) {
+  if (!d.error) return "";
+  return d.code && !d.error.startsWith(d.code) ? `${d.code}: ${d.error}` : d.error;
+}
+
 function ms(n) {
   if (n == null) return "";
   return n < 10 ? n.toFixed(1) + " ms" : Math.round(n) + " ms";
@@ -213,7 +221,7 @@ function eventDetail(v) {
     el("tbody", {}, v.deliveries.map((d) => el("tr", {},
       el("td", { class: "time" }, clock(d.at)), el("td", {}, d.route), el("td", {}, d.function), el("td", {}, d.attempt),
       el("td", {}, el("span", { class: "chip " + d.outcome }, d.outcome)), el("td", {}, ms(d.durationMs)),
-      el("td", { class: "err" }, d.error ? (d.code ? d.code + ": " : "") + d.error : ""))))) : el("p", { class: "empty" }, "No function was given this change (no route matched, or not yet)."));
+      el("td", { class: "err" }, errorText(d)))))) : el("p", { class: "empty" }, "No function was given this change (no route matched, or not yet)."));
   out.push(el("h3", {}, `Realtime pushes (${v.pushes.length})`));
   out.push(v.pushes.length ? el("table", { class: "small pushes" },
     el("thead", {}, el("tr", {}, ["time", "topic", "connection", "subscription", "outcome", "took"].map((h) => el("th", {}, h)))),
@@ -311,7 +319,7 @@ function timeline(t) {
       el("span", { class: "offset" }, "+" + (at < 1000 ? at + " ms" : (at / 1000).toFixed(2) + " s")),
       el("span", { class: "kind" }, kind),
       el("span", { class: "what" }, what),
-      el("span", { class: "track" }, el("span", { class: "bar", style: `left:${Math.min(left, 99.6)}%;width:${Math.min(width, 100 - left)}%` })));
+      el("span", { class: "track" }, el("span", { class: "bar", style: { left: `${Math.min(left, 99.6)}%`, width: `${Math.min(width, 100 - left)}%` } })));
   });
   return el("div", { class: "timeline" },
     el("div", { class: "tl-head" },

@@ -1,0 +1,116 @@
+package tests
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/threefactor/framework/lib/devapp/devapptest"
+	"github.com/threefactor/framework/tests/harness"
+)
+
+var consoleShots = flag.Bool("console-screenshots", false, "TestConsoleInBrowser: write the console's screenshots to docs/img")
+
+// TestConsoleInBrowser uses the local console in headless Chromium after
+// an order ran into a bug (assign-driver failing it, its message
+// dead-lettered) and the fix was deployed: the page shows the order's
+// events as it opens, a change committed while it is open, the event's
+// deliveries with the dead-lettered one, the request's trace, the
+// order's history, and its Redrive button empties the dead-letter queue,
+// after which the order gets its driver. With -console-screenshots it
+// writes the screenshots of docs/console.md.
+func TestConsoleInBrowser(t *testing.T) {
+	var fault atomic.Bool
+	fault.Store(true)
+	a := faultyApp("fdconsole", &fault)
+	s := devapptest.Start(t, a)
+	c := stackClient(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	o, err := placeAndPay(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, err = c.waitFor(ctx, o.ID, "APPROVED"); err != nil {
+		t.Fatal(err)
+	}
+	dlqURL := s.RT.Resources().Routes["assign-driver"].DLQURL
+	sq := sqs.NewFromConfig(s.RT.AWS())
+	harness.WaitFor(t, time.Minute, "the poison message in assign-driver's dead-letter queue", func() bool {
+		return harness.Depth(t, sq, dlqURL) == 1
+	})
+	deadLettered(t, s, a, o.ID)
+	fault.Store(false) // the fix is deployed
+
+	shots := t.TempDir()
+	if *consoleShots {
+		shots = filepath.Join(repoRoot(), "docs", "img")
+	}
+	cmd := browserScript(ctx, t, "console.mjs", s.RT.URL(), o.ID, shots)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	steps := map[string]map[string]any{}
+	var placeErr error
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		var st map[string]any
+		if json.Unmarshal(sc.Bytes(), &st) != nil {
+			continue
+		}
+		name, _ := st["step"].(string)
+		steps[name] = st
+		if name == "waiting" {
+			// An order placed while the page is open.
+			var live order
+			if live, placeErr = c.placeOrder(ctx, "r-pizza", item("margherita", 1)); placeErr != nil {
+				_, _ = io.WriteString(stdin, "none\n")
+				continue
+			}
+			steps["placed"] = map[string]any{"id": live.ID}
+			_, _ = fmt.Fprintln(stdin, live.ID)
+		}
+	}
+	if err := cmd.Wait(); err != nil || placeErr != nil {
+		t.Fatalf("console.mjs: %v (place: %v)\nsteps: %v\n%s", err, placeErr, steps, stderr.String())
+	}
+	for _, want := range []string{"recent", "live", "event", "trace", "history", "redrive", "assigned"} {
+		if steps[want] == nil {
+			t.Errorf("step %s not done: %v", want, steps)
+		}
+	}
+	if steps["live"]["item"] != "orders/"+steps["placed"]["id"].(string) || steps["redrive"]["badge"] != "1" {
+		t.Errorf("steps %v", steps)
+	}
+	// What the page showed, the app did: the redriven order got its driver.
+	done, err := c.waitFor(ctx, o.ID, "DRIVER_ASSIGNED")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDelivered(t, done)
+	if d := harness.Depth(t, sq, dlqURL); d != 0 {
+		t.Errorf("%d message(s) left in the dead-letter queue", d)
+	}
+	t.Logf("steps: %v", steps)
+}
