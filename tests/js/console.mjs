@@ -111,8 +111,8 @@ async function run(browser) {
   if (!approved) throw new Error(`no APPROVED change of ${item}: ${JSON.stringify(await rowsOf(item))}`);
   await page.click(`#events-body tr[data-event="${approved.id}"] td.summary`);
   await page.waitForSelector('#event-detail table.deliveries');
-  const deliveries = await page.$$eval('#event-detail table.deliveries tbody tr', (trs) => trs.map((tr) => ({
-    route: tr.children[1].textContent, outcome: tr.children[4].textContent, error: tr.children[6].textContent,
+  const deliveries = await page.$$eval('#event-detail table.deliveries tbody.delivery', (bs) => bs.map((b) => ({
+    route: b.querySelector('td.route').textContent, outcome: b.querySelector('td.outcome').textContent, error: b.querySelector('td.err')?.textContent || '',
   })));
   const dl = deliveries.find((d) => d.route === 'assign-driver');
   if (!dl || dl.outcome !== 'dead-lettered' || !dl.error.includes('dispatch zone')) throw new Error(`deliveries ${JSON.stringify(deliveries)}`);

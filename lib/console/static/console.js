@@ -176,7 +176,7 @@ function renderEvents(freshIds) {
       onclick: (e) => { if (e.target.closest("a")) return; location.hash = "#/events/" + encodeURIComponent(c.id); },
     },
     el("td", { class: "time", title: dateTime(changeTime(c)) }, clock(changeTime(c))),
-    el("td", {}, itemLink(c.item)),
+    el("td", { title: c.item }, itemLink(c.item)),
     el("td", {}, opBadge(c.operation)),
     el("td", { class: "summary", title: summary(c) }, summary(c)),
     el("td", {}, deliveryChips(v)),
@@ -217,11 +217,13 @@ function eventDetail(v) {
   }
   out.push(el("h3", {}, `Deliveries (${v.deliveries.length})`));
   out.push(v.deliveries.length ? el("table", { class: "small deliveries" },
-    el("thead", {}, el("tr", {}, ["time", "route", "function", "attempt", "outcome", "took", "error"].map((h) => el("th", {}, h)))),
-    el("tbody", {}, v.deliveries.map((d) => el("tr", {},
-      el("td", { class: "time" }, clock(d.at)), el("td", {}, d.route), el("td", {}, d.function), el("td", {}, d.attempt),
-      el("td", {}, el("span", { class: "chip " + d.outcome }, d.outcome)), el("td", {}, ms(d.durationMs)),
-      el("td", { class: "err" }, errorText(d)))))) : el("p", { class: "empty" }, "No function was given this change (no route matched, or not yet)."));
+    el("thead", {}, el("tr", {}, ["time", "route", "function", "attempt", "outcome", "took"].map((h) => el("th", {}, h)))),
+    // A failure's error gets a row of its own, under its delivery.
+    v.deliveries.map((d) => el("tbody", { class: "delivery" },
+      el("tr", {},
+        el("td", { class: "time" }, clock(d.at)), el("td", { class: "route" }, d.route), el("td", {}, d.function), el("td", {}, d.attempt),
+        el("td", { class: "outcome" }, el("span", { class: "chip " + d.outcome }, d.outcome)), el("td", {}, ms(d.durationMs))),
+      d.error ? el("tr", { class: "error-row" }, el("td", { class: "err", colspan: 6 }, errorText(d))) : null))) : el("p", { class: "empty" }, "No function was given this change (no route matched, or not yet)."));
   out.push(el("h3", {}, `Realtime pushes (${v.pushes.length})`));
   out.push(v.pushes.length ? el("table", { class: "small pushes" },
     el("thead", {}, el("tr", {}, ["time", "topic", "connection", "subscription", "outcome", "took"].map((h) => el("th", {}, h)))),
