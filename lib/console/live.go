@@ -50,10 +50,13 @@ type hub struct {
 	c    *Console
 	wake chan struct{}
 
-	mu      sync.Mutex
-	subs    map[*sub]struct{}
-	cancel  context.CancelFunc
-	done    chan struct{} // of the running poller
+	mu     sync.Mutex
+	subs   map[*sub]struct{}
+	cancel context.CancelFunc
+	done   chan struct{} // of the running poller
+	// primed is closed once the running poller has read what is already
+	// there (its baseline): what is logged after is sent to listeners.
+	primed  chan struct{}
 	stopped bool
 }
 
@@ -63,20 +66,23 @@ func newHub(c *Console) *hub {
 
 var errStopped = errs.New(errs.Unavailable, "the console is shutting down")
 
-func (h *hub) subscribe() (*sub, error) {
+// subscribe adds a listener. The channel it returns is closed once the
+// poller has its baseline: a page told "ready" after that and loading
+// what is there misses nothing between its load and the live frames.
+func (h *hub) subscribe() (*sub, <-chan struct{}, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.stopped {
-		return nil, errStopped
+		return nil, nil, errStopped
 	}
 	s := &sub{ch: make(chan frame, subBuffer)}
 	h.subs[s] = struct{}{}
 	if h.cancel == nil {
 		ctx, cancel := context.WithCancel(context.Background())
-		h.cancel, h.done = cancel, make(chan struct{})
-		go h.run(ctx, h.done)
+		h.cancel, h.done, h.primed = cancel, make(chan struct{}), make(chan struct{})
+		go h.run(ctx, h.done, h.primed)
 	}
-	return s, nil
+	return s, h.primed, nil
 }
 
 func (h *hub) unsubscribe(s *sub) {
@@ -150,13 +156,14 @@ type poller struct {
 	lastErr string
 }
 
-func (h *hub) run(ctx context.Context, done chan struct{}) {
+func (h *hub) run(ctx context.Context, done, primed chan struct{}) {
 	defer close(done)
 	p := &poller{h: h, seen: map[string]bool{}, sigs: map[string]signature{}}
 	cfg := h.c.cfg
-	// What the page loaded itself is not news: start from it.
+	// What is there now the page loads itself: it is not news.
 	p.pollLog(ctx, false)
 	p.pollDeadLetters(ctx, false)
+	close(primed)
 	logTick := time.NewTicker(cfg.PollInterval)
 	defer logTick.Stop()
 	dlqTick := time.NewTicker(cfg.DeadLetterPoll)
@@ -312,12 +319,19 @@ func (p *poller) send(event string, v any) {
 // when the dead-letter counts change.
 func (c *Console) live(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
-	s, err := c.hub.subscribe()
+	s, primed, err := c.hub.subscribe()
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err)
 		return
 	}
 	defer c.hub.unsubscribe(s)
+	select {
+	case <-primed:
+	case <-r.Context().Done():
+		return
+	case <-c.done:
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no")
