@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/threefactor/framework/lib/devapp/devapptest"
+	"github.com/threefactor/framework/lib/realtime/wsclient"
 	"github.com/threefactor/framework/tests/harness"
 )
 
@@ -25,7 +26,8 @@ var consoleShots = flag.Bool("console-screenshots", false, "TestConsoleInBrowser
 // an order ran into a bug (assign-driver failing it, its message
 // dead-lettered) and the fix was deployed: the page shows the order's
 // events as it opens, a change committed while it is open, the event's
-// deliveries with the dead-lettered one, the request's trace, the
+// deliveries with the dead-lettered one and its push to a subscriber,
+// the request's trace from the mutation to the last push, the
 // order's history, and its Redrive button empties the dead-letter queue,
 // after which the order gets its driver. With -console-screenshots it
 // writes the screenshots of docs/console.md.
@@ -38,12 +40,40 @@ func TestConsoleInBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
-	o, err := placeAndPay(ctx, c)
+	// The order, watched by a subscriber: its changes are pushed.
+	o, err := c.placeOrder(ctx, "r-pizza", item("margherita", 2), item("tiramisu", 1))
 	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := wsclient.Dial(ctx, wsclient.Config{URL: s.WebSocketURL(), ConnectionParams: wsclient.Bearer(c.token)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	sub, err := ws.Subscribe(ctx, wsclient.Request{Query: `subscription($id: ID!) { orderUpdated(id: $id) { id status } }`, Variables: map[string]any{"id": o.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Ping(ctx); err != nil { // the subscription is registered
+		t.Fatal(err)
+	}
+	if o, err = c.waitFor(ctx, o.ID, "VALIDATED"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.payOrder(ctx, o.ID, o.TotalCents); err != nil {
 		t.Fatal(err)
 	}
 	if o, err = c.waitFor(ctx, o.ID, "APPROVED"); err != nil {
 		t.Fatal(err)
+	}
+	for {
+		r, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatalf("subscription: %v", err)
+		}
+		if strings.Contains(string(r.Data), `"APPROVED"`) {
+			break
+		}
 	}
 	dlqURL := s.RT.Resources().Routes["assign-driver"].DLQURL
 	sq := sqs.NewFromConfig(s.RT.AWS())

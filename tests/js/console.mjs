@@ -87,8 +87,9 @@ async function run(browser) {
   };
 
   // What happened before the page opened shows at once.
-  const resp = await page.goto(`${base}/console/`, { waitUntil: 'load' });
-  if (resp.status() !== 200) throw new Error(`GET /console/: ${resp.status()}`);
+  // /console, as make dev's banner names it, leads to the page.
+  const resp = await page.goto(`${base}/console`, { waitUntil: 'load' });
+  if (resp.status() !== 200 || !page.url().endsWith('/console/')) throw new Error(`GET /console: ${resp.status()} at ${page.url()}`);
   const csp = resp.headers()['content-security-policy'] || '';
   if (!csp.includes("script-src 'self'")) throw new Error(`CSP ${csp}`);
   const rowsOf = (key) => page.$$eval('#events-body tr', (trs, key) => trs
@@ -116,9 +117,12 @@ async function run(browser) {
   })));
   const dl = deliveries.find((d) => d.route === 'assign-driver');
   if (!dl || dl.outcome !== 'dead-lettered' || !dl.error.includes('dispatch zone')) throw new Error(`deliveries ${JSON.stringify(deliveries)}`);
+  // The subscriber of the order was pushed the change.
+  await page.waitForFunction(() => [...document.querySelectorAll('#event-detail h3')].some((h) => /^Realtime pushes \([1-9]/.test(h.textContent)));
+  const pushes = await page.$$eval('#event-detail table.pushes tbody tr', (trs) => trs.map((tr) => ({ topic: tr.children[1].textContent, outcome: tr.children[4].textContent })));
   check();
   await shot('events');
-  step('event', { deliveries });
+  step('event', { deliveries, pushes });
 
   // Its correlation id opens the request's trace: the changes it caused
   // and each function run, from the order's placement on.
@@ -126,12 +130,16 @@ async function run(browser) {
   await page.waitForSelector('#trace-out .timeline .tl-row');
   const trace = await page.$$eval('#trace-out .tl-row', (rows) => rows.map((r) => ({ kind: r.dataset.kind, what: r.querySelector('.what').textContent })));
   const changes = trace.filter((r) => r.kind === 'change');
-  if (!changes.length || !changes[0].what.includes('INSERT') || !trace.some((r) => r.kind === 'delivery' && r.what.includes('dead-lettered'))) {
+  if (!changes.length || !changes[0].what.includes('INSERT') || !trace.some((r) => r.kind === 'delivery' && r.what.includes('dead-lettered')) ||
+      !trace.some((r) => r.kind === 'push')) {
     throw new Error(`trace ${JSON.stringify(trace)}`);
   }
   check();
   await shot('trace');
-  step('trace', { changes: changes.length, deliveries: trace.filter((r) => r.kind === 'delivery').length, first: changes[0].what });
+  step('trace', {
+    changes: changes.length, deliveries: trace.filter((r) => r.kind === 'delivery').length, pushes: trace.filter((r) => r.kind === 'push').length,
+    first: changes[0].what, last: trace[trace.length - 1].kind,
+  });
 
   // The order's history, oldest first.
   await page.goto(`${base}/console/#/item/${item}`, { waitUntil: 'load' });
