@@ -24,13 +24,15 @@ import (
 // replay) and dlq work on: the local dev environment, or a deployed one.
 //
 // With AWS_ENDPOINT_URL unset and no AWS profile asked for (AWS_PROFILE
-// unset, no --profile, --stack or --table), it is the local one: the event log the dev
-// runtime keeps under the state directory, read without its lock (make
-// dev may be running), and the emulator recorded there. Otherwise it is
-// the eventlog table of the endpoint or account: the table named by
-// --table, or the deployed stack's EventLogTable output (stack
-// <app>-<stage>, or --stack), or with AWS_ENDPOINT_URL and no --stack the
-// one the dev runtime names (<app>-eventlog).
+// unset, no --profile, --stack or --table), it is the local one: the
+// event log the dev runtime keeps under the state directory, read
+// without its lock (make dev may be running), and the emulator recorded
+// there. Otherwise it is the eventlog table of the endpoint or account:
+// the table named by --table, or the deployed stack's EventLogTable
+// output (stack <app>-<stage>, or --stack), or with AWS_ENDPOINT_URL and
+// no --stack the one the dev runtime names (<app>-eventlog); dlq's
+// queues likewise, by the dev runtime's names or the stack's
+// Queue<Route> and DLQ<Route> outputs.
 
 // logFlags are the flags that choose the environment.
 type logFlags struct {
