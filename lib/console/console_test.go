@@ -488,3 +488,33 @@ func TestConfig(t *testing.T) {
 		t.Errorf("nothing to show: %v", err)
 	}
 }
+
+// An app with its event log disabled: the console shows its dead
+// letters, and says the log's views have nothing to read.
+func TestWithoutEventLog(t *testing.T) {
+	f := setup(t, func(c *console.Config) { c.Log = nil })
+	var o struct {
+		EventLog, DeadLetters bool
+	}
+	if code := get(t, f.srv.URL+"/console/api/overview", &o); code != 200 || o.EventLog || !o.DeadLetters {
+		t.Fatalf("overview: %d %+v", code, o)
+	}
+	for _, path := range []string{"recent", "events/ev1", "trace/corr-1", "items/orders/ord_1"} {
+		var e struct{ Error struct{ Code, Message string } }
+		if code := get(t, f.srv.URL+"/console/api/"+path, &e); code != 404 || e.Error.Code != string(errs.FailedPrecondition) || !strings.Contains(e.Error.Message, "event log is disabled") {
+			t.Errorf("%s: %d %+v", path, code, e)
+		}
+	}
+	var d struct{ Routes []dlq.Depth }
+	if code := get(t, f.srv.URL+"/console/api/dlq", &d); code != 200 || len(d.Routes) == 0 {
+		t.Fatalf("dlq: %d %+v", code, d)
+	}
+	s := openLive(t, f.srv.URL)
+	if name, _ := s.next(t); name != "ready" {
+		t.Fatalf("first event %q, want ready", name)
+	}
+	f.dl.setDepth(4)
+	if name, data := s.next(t); name != "dlq" || !strings.Contains(data, `"visible":4`) {
+		t.Fatalf("got %s %s, want the dead-letter count", name, data)
+	}
+}
