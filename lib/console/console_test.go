@@ -500,7 +500,9 @@ func TestWithoutEventLog(t *testing.T) {
 		t.Fatalf("overview: %d %+v", code, o)
 	}
 	for _, path := range []string{"recent", "events/ev1", "trace/corr-1", "items/orders/ord_1"} {
-		var e struct{ Error struct{ Code, Message string } }
+		var e struct {
+			Error struct{ Code, Message string }
+		}
 		if code := get(t, f.srv.URL+"/console/api/"+path, &e); code != 404 || e.Error.Code != string(errs.FailedPrecondition) || !strings.Contains(e.Error.Message, "event log is disabled") {
 			t.Errorf("%s: %d %+v", path, code, e)
 		}
