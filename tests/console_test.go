@@ -28,8 +28,9 @@ var consoleShots = flag.Bool("console-screenshots", false, "TestConsoleInBrowser
 // events as it opens, a change committed while it is open, the event's
 // deliveries with the dead-lettered one and its push to a subscriber,
 // the request's trace from the mutation to the last push, the
-// order's history, and its Redrive button empties the dead-letter queue,
-// after which the order gets its driver. With -console-screenshots it
+// order's history; its Drop button deletes another order's dead letter
+// and its Redrive button empties the queue, after which the order gets
+// its driver and the dropped one stays where it was. With -console-screenshots it
 // writes the screenshots of docs/console.md.
 func TestConsoleInBrowser(t *testing.T) {
 	var fault atomic.Bool
@@ -75,19 +76,28 @@ func TestConsoleInBrowser(t *testing.T) {
 			break
 		}
 	}
+	// A second order the bug hits, whose message the page drops.
+	dropped, err := placeAndPay(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dropped, err = c.waitFor(ctx, dropped.ID, "APPROVED"); err != nil {
+		t.Fatal(err)
+	}
 	dlqURL := s.RT.Resources().Routes["assign-driver"].DLQURL
 	sq := sqs.NewFromConfig(s.RT.AWS())
-	harness.WaitFor(t, time.Minute, "the poison message in assign-driver's dead-letter queue", func() bool {
-		return harness.Depth(t, sq, dlqURL) == 1
+	harness.WaitFor(t, time.Minute, "the poison messages in assign-driver's dead-letter queue", func() bool {
+		return harness.Depth(t, sq, dlqURL) == 2
 	})
 	deadLettered(t, s, a, o.ID)
+	deadLettered(t, s, a, dropped.ID)
 	fault.Store(false) // the fix is deployed
 
 	shots := t.TempDir()
 	if *consoleShots {
 		shots = filepath.Join(repoRoot(), "docs", "img")
 	}
-	cmd := browserScript(ctx, t, "console.mjs", s.RT.URL(), o.ID, shots)
+	cmd := browserScript(ctx, t, "console.mjs", s.RT.URL(), o.ID, dropped.ID, shots)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -125,12 +135,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err := cmd.Wait(); err != nil || placeErr != nil {
 		t.Fatalf("console.mjs: %v (place: %v)\nsteps: %v\n%s", err, placeErr, steps, stderr.String())
 	}
-	for _, want := range []string{"recent", "live", "event", "trace", "history", "redrive", "assigned"} {
+	for _, want := range []string{"recent", "live", "event", "trace", "history", "drop", "redrive", "assigned"} {
 		if steps[want] == nil {
 			t.Errorf("step %s not done: %v", want, steps)
 		}
 	}
-	if steps["live"]["item"] != "orders/"+steps["placed"]["id"].(string) || steps["redrive"]["badge"] != "1" {
+	if steps["live"]["item"] != "orders/"+steps["placed"]["id"].(string) || steps["drop"]["badge"] != "2" {
 		t.Errorf("steps %v", steps)
 	}
 	// What the page showed, the app did: the redriven order got its driver.
@@ -141,6 +151,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	checkDelivered(t, done)
 	if d := harness.Depth(t, sq, dlqURL); d != 0 {
 		t.Errorf("%d message(s) left in the dead-letter queue", d)
+	}
+	// The dropped one never ran again.
+	if got, err := c.order(ctx, dropped.ID); err != nil || got.Status != "APPROVED" {
+		t.Errorf("dropped order %s: %+v, %v; want it left APPROVED", dropped.ID, got, err)
 	}
 	t.Logf("steps: %v", steps)
 }

@@ -6,10 +6,11 @@
 // Redrive button. Prints one JSON line per step on stdout; exits
 // non-zero, with the reason on stderr, at the first step that fails.
 //
-//   node tests/js/console.mjs http://127.0.0.1:8080 ORDER_ID [SCREENSHOT_DIR]
+//   node tests/js/console.mjs http://127.0.0.1:8080 ORDER_ID DROP_ID [SCREENSHOT_DIR]
 //
-// ORDER_ID is an order whose assign-driver message is dead-lettered (its
-// fault already fixed). After the step "waiting", the script reads one
+// ORDER_ID and DROP_ID are orders whose assign-driver messages are
+// dead-lettered (the fault already fixed): the page drops DROP_ID's and
+// redrives ORDER_ID's. After the step "waiting", the script reads one
 // line on stdin: the id of an order placed then, which must show live.
 // CHROMIUM names the browser (default /usr/bin/chromium).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,9 +19,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import puppeteer from 'puppeteer-core';
 
-const [base, orderId, shots] = process.argv.slice(2);
-if (!base || !orderId) {
-  console.error('usage: node tests/js/console.mjs http://127.0.0.1:PORT ORDER_ID [SCREENSHOT_DIR]');
+const [base, orderId, dropId, shots] = process.argv.slice(2);
+if (!base || !orderId || !dropId) {
+  console.error('usage: node tests/js/console.mjs http://127.0.0.1:PORT ORDER_ID DROP_ID [SCREENSHOT_DIR]');
   process.exit(2);
 }
 const loopback = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -150,17 +151,33 @@ async function run(browser) {
   await shot('history');
   step('history', { statuses });
 
-  // The dead letter, with its reason; Redrive all empties the queue.
+  // The dead letters, with their reason; Drop deletes one (after the
+  // question), Redrive all sends the other back.
   await page.click('nav a[data-view="dlq"]');
   const card = '#dlq-out .dlq-route[data-route="assign-driver"]';
-  await page.waitForSelector(`${card} tbody tr[data-message]`);
-  const reason = await page.$eval(`${card} tbody tr td.err`, (td) => td.textContent);
-  if (!reason.includes('dispatch zone')) throw new Error(`reason ${reason}`);
+  const messages = () => page.$$eval(`${card} tbody tr[data-message]`, (trs) => trs.map((tr) => ({
+    id: tr.dataset.message, item: tr.children[2].textContent, reason: tr.querySelector('td.err').textContent,
+  })));
+  await page.waitForFunction((card) => document.querySelectorAll(`${card} tbody tr[data-message]`).length === 2, {}, card);
+  const listed = await messages();
+  for (const m of listed) {
+    if (!m.reason.includes('dispatch zone')) throw new Error(`messages ${JSON.stringify(listed)}`);
+  }
   const badge = await page.$eval('#dlq-badge', (b) => b.textContent);
   await shot('dlq');
+  const victim = listed.find((m) => m.item === `orders/${dropId}`);
+  if (!victim) throw new Error(`no message of orders/${dropId}: ${JSON.stringify(listed)}`);
+  let question = '';
+  page.once('dialog', (d) => { question = d.message(); d.accept(); });
+  await page.click(`${card} tr[data-message="${victim.id}"] button.danger`);
+  await page.waitForFunction((card) => document.querySelector(`${card} .count`)?.textContent === '1 message(s)', {}, card);
+  await page.waitForFunction((card) => document.querySelectorAll(`${card} tbody tr[data-message]`).length === 1, {}, card);
+  const left = await messages();
+  if (left[0].item !== item || !question.includes('deleted for good')) throw new Error(`after the drop: ${JSON.stringify(left)}, asked ${question}`);
+  step('drop', { badge, question });
   await page.click(`${card} button[data-action="redrive-all"]`);
   await page.waitForFunction((card) => document.querySelector(`${card} .count`)?.textContent === '0 message(s)', {}, card);
-  step('redrive', { reason, badge });
+  step('redrive', { reason: left[0].reason });
 
   // The redriven message runs: the driver assignment shows live.
   await page.click('nav a[data-view="events"]');
