@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/threefactor/framework/lib/app"
+	"github.com/threefactor/framework/lib/console"
 	"github.com/threefactor/framework/lib/devruntime"
 	"github.com/threefactor/framework/lib/emulator"
 	"github.com/threefactor/framework/lib/eventlog"
@@ -139,6 +140,7 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir, graph
 		rows := [][3]string{
 			{"GraphiQL", url + topology.GraphiQLPath, graphiql},
 			{"GraphQL", url + topology.GraphQLPath, "the API: POST or GET with Authorization: Bearer <token>"},
+			{"Console", url + console.Path, "the event log live, traces, item histories, dead letters (this machine only)"},
 			{"WebSocket", ws + topology.GraphQLPath, `subscriptions (graphql-transport-ws), {"Authorization":"Bearer <token>"} in connection_init`},
 			{"Token", "make token USER=alice", "issuer " + o.Issuer.Issuer() + ", keys in " + shortPath(o.Issuer.Path())},
 			{"Watch", "make subscribe Q='subscription ...'", "each push as a JSON line (threefactor subscribe)"},

@@ -131,6 +131,11 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 		}
 	}
 
+	// The console reads what the functions write, however they run.
+	if err := serveConsole(ctx, rt, a, env("console")); err != nil {
+		return err
+	}
+
 	switch o.Lambda {
 	case "", LambdaInProcess:
 	case LambdaBinary:

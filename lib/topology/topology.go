@@ -647,7 +647,8 @@ func (t Topology) Lambdas() []string {
 }
 
 // Outputs of the deployed stack through which tools (the threefactor
-// CLI's log, trace and replay) find the resources CloudFormation named.
+// CLI's log, trace, replay and dlq) find the resources CloudFormation
+// named.
 const (
 	// OutputEventLogTable is the event log table's name.
 	OutputEventLogTable = "EventLogTable"
@@ -660,6 +661,10 @@ func TableOutput(table string) string { return "Table" + pascal(table) }
 // QueueOutput is the stack output holding a route's queue URL, e.g.
 // QueueValidateOrder for "validate-order".
 func QueueOutput(route string) string { return "Queue" + pascal(route) }
+
+// DLQOutput is the stack output holding a route's dead-letter queue
+// URL, e.g. DLQValidateOrder for "validate-order".
+func DLQOutput(route string) string { return "DLQ" + pascal(route) }
 
 // pascal turns a name of lower case letters, digits and dashes into
 // PascalCase ("validate-order" -> "ValidateOrder").
