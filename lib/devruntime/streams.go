@@ -22,6 +22,9 @@ type streamReader struct {
 	h       StreamHandler
 	streams streamsAPI
 	log     *slog.Logger
+	// wake is how writes made through the runtime's own AWS config cut
+	// the pause after an empty poll short (see Runtime.wakeOnWrite).
+	wake wakeup
 }
 
 func (r *Runtime) startReaderLocked(sr *streamReader) {
@@ -121,6 +124,9 @@ func (sr *streamReader) readShard(ctx context.Context, arn string, s types.Shard
 	log.Debug("reading shard", "from", cp.Seq, "closed", closed)
 	backoff := sr.rt.cfg.StreamRetryBackoff
 	for ctx.Err() == nil {
+		// Taken before the poll: a write that lands after the poll read
+		// still wakes the pause below.
+		woken := sr.wake.channel()
 		recs, next, err := sr.poll(ctx, arn, id, cp.Seq)
 		if err != nil {
 			var trimmed *types.TrimmedDataAccessException
@@ -147,7 +153,7 @@ func (sr *streamReader) readShard(ctx context.Context, arn string, s types.Shard
 				log.Info("shard finished")
 				return true
 			}
-			sleep(ctx, sr.rt.cfg.StreamPollInterval)
+			sleepOrWake(ctx, sr.rt.cfg.StreamPollInterval, woken)
 			continue
 		}
 		seq, ok := sr.deliver(ctx, arn, id, log, recs, cp.Seq)
