@@ -170,6 +170,7 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 			return f.WebSocketAPI(ctx, req)
 		},
 		Logger: log, InitTimeout: o.WSInitTimeout,
+		IdleTimeout: o.WSIdleTimeout, MaxLifetime: o.WSMaxLifetime,
 		// The binaries sign their Management API calls with the runtime's
 		// credentials, which they are given.
 		Credentials: rt.AWS().Credentials, Region: rt.AWS().Region, Origins: origins,

@@ -34,6 +34,12 @@ type Options struct {
 	// unacknowledged before it is closed with 4408; zero is
 	// localws.DefaultInitTimeout.
 	WSInitTimeout time.Duration
+	// WSIdleTimeout and WSMaxLifetime close a WebSocket connection that
+	// sent no message for that long, and any connection that long after
+	// it opened, with 1001 Going away, as API Gateway does; zero is
+	// localws.DefaultIdleTimeout (10 minutes) and
+	// localws.DefaultMaxLifetime (2 hours).
+	WSIdleTimeout, WSMaxLifetime time.Duration
 	// Getenv is where the functions' DevEnv settings are read from; nil
 	// reads the process environment.
 	Getenv func(string) string
@@ -225,6 +231,7 @@ func wireRealtime(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 	}
 	front, err := localws.New(localws.Config{
 		Handler: h.Handle, Logger: rt.Logger(), InitTimeout: o.WSInitTimeout,
+		IdleTimeout: o.WSIdleTimeout, MaxLifetime: o.WSMaxLifetime,
 		// The Management API takes only calls signed with the runtime's
 		// own credentials, which its clients (mgmt) sign with.
 		Credentials: rt.AWS().Credentials, Region: rt.AWS().Region, Origins: origins,
