@@ -76,6 +76,14 @@ const GraphiQLAssetsPath = "/graphiql/assets/"
 // so a rotation (devissuer.Issuer.Rotate) is seen at once.
 const keyRefresh = time.Second
 
+// routerWakeDelay is how long the router's stream readers let the
+// realtime fan-out's go first after a write of the process: the emulator
+// runs DynamoDB calls one at a time, and the router's (and what its
+// events set off) would otherwise queue the fan-out's read of the same
+// change behind them. The functions the router feeds run asynchronously;
+// the subscriber watches.
+const routerWakeDelay = 30 * time.Millisecond
+
 // Wire registers a on rt, which must be provisioned from a.Topology():
 // it seeds the app's data, serves the API and runs every function.
 func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) error {
@@ -156,7 +164,7 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 	}
 	changes := newChangeLog(log, change.StreamDecoder(tables))
 	for _, logical := range a.Topology().StreamTables() {
-		rt.StreamReader("router-"+logical, logical, changes.wrap(r.Handle))
+		rt.StreamReader("router-"+logical, logical, changes.wrap(r.Handle), devruntime.WakeDelay(routerWakeDelay))
 	}
 
 	for _, name := range a.FunctionNames() {

@@ -301,7 +301,7 @@ func (r *Runtime) URL() string { return "http://" + r.Addr() }
 // stream, duplicate name) fail Run, or are logged when Run already runs.
 func (r *Runtime) StreamReader(name, table string, h StreamHandler, opts ...MappingOption) {
 	o := r.mappingOptions(opts)
-	sr := &streamReader{rt: r, name: name, table: table, h: h, streams: o.streams, log: r.cfg.Logger.With("component", "stream", "reader", name, "table", table)}
+	sr := &streamReader{rt: r, name: name, table: table, h: h, streams: o.streams, wakeDelay: o.wakeDelay, log: r.cfg.Logger.With("component", "stream", "reader", name, "table", table)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.checkReaderLocked(name, table, h); err != nil {
@@ -383,8 +383,20 @@ func (r *Runtime) QueueConsumer(route string, h QueueHandler, opts ...MappingOpt
 type MappingOption func(*mappingOptions)
 
 type mappingOptions struct {
-	streams streamsAPI
-	sqs     queueAPI
+	streams   streamsAPI
+	sqs       queueAPI
+	wakeDelay time.Duration
+}
+
+// WakeDelay makes a stream reader, woken by a write of the process (see
+// Runtime.AWS), wait d before it polls. Locally every reader shares one
+// emulator, which runs DynamoDB calls one at a time; a reader whose
+// latency matters less (the router, whose functions run asynchronously)
+// gives way to one a person waits on (the realtime fan-out), as on AWS,
+// where each has its own resources. d is also the most a burst of writes
+// is gathered into one poll.
+func WakeDelay(d time.Duration) MappingOption {
+	return func(o *mappingOptions) { o.wakeDelay = d }
 }
 
 // ReadWith makes a mapping read its stream or queue with cfg instead of

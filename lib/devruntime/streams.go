@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,7 +25,8 @@ type streamReader struct {
 	log     *slog.Logger
 	// wake is how writes made through the runtime's own AWS config cut
 	// the pause after an empty poll short (see Runtime.wakeOnWrite).
-	wake wakeup
+	wake      wakeup
+	wakeDelay time.Duration // see WakeDelay
 }
 
 func (r *Runtime) startReaderLocked(sr *streamReader) {
@@ -161,7 +163,7 @@ func (sr *streamReader) readShard(ctx context.Context, arn string, s types.Shard
 			// iterator some emulators strand (see poll) costs at most one
 			// empty poll. On failure the next poll asks for its own.
 			next, _ = sr.iterator(ctx, arn, id, cp.Seq)
-			sleepOrWake(ctx, sr.rt.cfg.StreamPollInterval, woken)
+			sleepOrWake(ctx, sr.rt.cfg.StreamPollInterval, sr.wakeDelay, woken)
 			continue
 		}
 		seq, ok := sr.deliver(ctx, arn, id, log, recs, cp.Seq)

@@ -45,15 +45,26 @@ func (w *wakeup) wake() {
 	}
 }
 
-// sleepOrWake waits d, or until woken or ctx is done; it reports whether
-// ctx is still live.
-func sleepOrWake(ctx context.Context, d time.Duration, woken <-chan struct{}) bool {
+// sleepOrWake waits d, or until woken and then delay more (at most until
+// d ends), or until ctx is done; it reports whether ctx is still live.
+func sleepOrWake(ctx context.Context, d, delay time.Duration, woken <-chan struct{}) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
 	case <-woken:
+		if delay <= 0 {
+			return true
+		}
+		wait := time.NewTimer(delay)
+		defer wait.Stop()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-wait.C:
+		case <-t.C:
+		}
 		return true
 	case <-t.C:
 		return true

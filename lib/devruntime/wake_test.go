@@ -219,3 +219,35 @@ func TestWakesCoalesce(t *testing.T) {
 	rt.wakeReaders([]string{"arn:aws:dynamodb:us-east-1:123456789012:table/" + name})
 	next(3)
 }
+
+// A reader with a WakeDelay polls that long after the wake, not before.
+func TestWakeDelay(t *testing.T) {
+	rt := newRuntime(t, "rtwakedelay")
+	rt.cfg.StreamPollInterval = neverPoll
+	bs := &blockingStream{
+		fakeStream: fakeStream{shards: []types.Shard{{ShardId: aws.String("s"), SequenceNumberRange: &types.SequenceNumberRange{StartingSequenceNumber: aws.String("100")}}}},
+		release:    make(chan struct{}), entered: make(chan int, 16),
+	}
+	rt.streams = bs
+	const delay = 300 * time.Millisecond
+	rt.StreamReader("test", "items", func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		return events.DynamoDBEventResponse{}, nil
+	}, WakeDelay(delay))
+	run(t, rt)
+	select {
+	case <-bs.entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no first poll")
+	}
+	woke := time.Now()
+	rt.wakeReaders([]string{rt.Resources().Tables["items"].Name})
+	close(bs.release)
+	select {
+	case <-bs.entered:
+		if d := time.Since(woke); d < delay {
+			t.Fatalf("polled %s after the wake, before its delay of %s", d, delay)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the wake was lost")
+	}
+}
