@@ -107,7 +107,9 @@ func TestConnectionLifetimesLikeAPIGateway(t *testing.T) {
 		if err != nil {
 			t.Fatalf("after reconnecting: %v", err)
 		}
-		var d struct{ OrderUpdated struct{ PaymentIntent *struct{ ID string } } }
+		var d struct {
+			OrderUpdated struct{ PaymentIntent *struct{ ID string } }
+		}
 		if json.Unmarshal(r.Data, &d) == nil && d.OrderUpdated.PaymentIntent != nil {
 			return
 		}
