@@ -221,7 +221,8 @@ func TestAuthorizationE2E(t *testing.T) {
 		})
 		// (Only pat's and sam's: the refused ones were not stored.)
 
-		watched, subA := subscribeWhilePlaced(t, alice, st, n, "a", "a")
+		subA := "a"
+		watched, placed := subscribePlaced(t, alice, st, n, "a", subA)
 		// Bob asks for alice's order and for a missing one: the same error.
 		nope := missingID()
 		n.do(map[string]any{"cmd": "subscribe", "client": "b", "sub": "b-other", "query": watchOrder, "variables": map[string]any{"id": watched.ID}})
@@ -232,8 +233,7 @@ func TestAuthorizationE2E(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev := n.await(2*time.Minute, "VALIDATED", hasStatus(n, subA, "VALIDATED"))
-		total := int(ev["payload"].(map[string]any)["data"].(map[string]any)["orderUpdated"].(map[string]any)["totalCents"].(float64))
+		total := validatedTotal(t, alice, n, subA, watched, placed)
 		if _, err := alice.payOrder(ctx, watched.ID, total); err != nil {
 			t.Fatal(err)
 		}

@@ -33,6 +33,12 @@ const (
 	// EnvWSInitTimeout overrides how long a WebSocket connection may stay
 	// unacknowledged before it is closed with 4408 (a Go duration, e.g. 3s).
 	EnvWSInitTimeout = "DEV_WS_INIT_TIMEOUT"
+	// EnvWSIdleTimeout and EnvWSMaxLifetime override how long a WebSocket
+	// connection may go without a message from its client (default 10m)
+	// and how long any connection lasts (default 2h), API Gateway's
+	// limits; short values show a client's keep-alive and reconnect.
+	EnvWSIdleTimeout = "DEV_WS_IDLE_TIMEOUT"
+	EnvWSMaxLifetime = "DEV_WS_MAX_LIFETIME"
 	// EnvLambda is how the functions run: "inprocess" (default) or
 	// "binary", their deployment binaries under the runtime interface
 	// emulator (see LambdaBinary).
@@ -97,12 +103,17 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir, graph
 		o   = Options{GraphiQLAssets: graphiqlAssets, DemoUser: DefaultDemoUser}
 		err error
 	)
-	if v := os.Getenv(EnvWSInitTimeout); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("%s: %w", EnvWSInitTimeout, err)
+	for _, d := range []struct {
+		env string
+		to  *time.Duration
+	}{{EnvWSInitTimeout, &o.WSInitTimeout}, {EnvWSIdleTimeout, &o.WSIdleTimeout}, {EnvWSMaxLifetime, &o.WSMaxLifetime}} {
+		if v := os.Getenv(d.env); v != "" {
+			t, err := time.ParseDuration(v)
+			if err != nil || t <= 0 {
+				return fmt.Errorf("%s=%q: want a positive Go duration such as 90s or 10m", d.env, v)
+			}
+			*d.to = t
 		}
-		o.WSInitTimeout = d
 	}
 	if o.Issuer, err = devissuer.Open(stateDir, a.Name); err != nil {
 		return err
