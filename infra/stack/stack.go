@@ -146,7 +146,7 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 		"FanOut":   s.Realtime.FanOut,
 	}
 	for name, fn := range s.Pipeline.Functions {
-		functions["Fn"+pascal(name)] = fn
+		functions["Fn"+topology.Pascal(name)] = fn
 	}
 	if s.Pipeline.EventLog != nil {
 		functions["EventLog"] = s.Pipeline.EventLog

@@ -656,19 +656,19 @@ const (
 
 // TableOutput is the stack output holding an app table's name, e.g.
 // TableOrders for "orders".
-func TableOutput(table string) string { return "Table" + pascal(table) }
+func TableOutput(table string) string { return "Table" + Pascal(table) }
 
 // QueueOutput is the stack output holding a route's queue URL, e.g.
 // QueueValidateOrder for "validate-order".
-func QueueOutput(route string) string { return "Queue" + pascal(route) }
+func QueueOutput(route string) string { return "Queue" + Pascal(route) }
 
 // DLQOutput is the stack output holding a route's dead-letter queue
 // URL, e.g. DLQValidateOrder for "validate-order".
-func DLQOutput(route string) string { return "DLQ" + pascal(route) }
+func DLQOutput(route string) string { return "DLQ" + Pascal(route) }
 
-// pascal turns a name of lower case letters, digits and dashes into
+// Pascal turns a name of lower case letters, digits and dashes into
 // PascalCase ("validate-order" -> "ValidateOrder").
-func pascal(name string) string {
+func Pascal(name string) string {
 	var b strings.Builder
 	up := true
 	for _, r := range name {
