@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -20,6 +21,10 @@ const (
 	OutputAuthIssuer         = "AuthIssuer"
 	OutputUserPoolID         = "UserPoolId"
 	OutputUserPoolClientID   = "UserPoolClientId"
+	// OutputDeadLetterQueues lists every queue that only ever holds
+	// failures, as name=url pairs separated by commas (what `threefactor
+	// load` reads the DLQ depth of after a run).
+	OutputDeadLetterQueues = "DeadLetterQueueUrls"
 )
 
 // Props configures a Stack.
@@ -127,11 +132,13 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	dlqs := s.Pipeline.DeadLetterQueues()
 	dlqs["FanOutOnFailure"] = s.Realtime.FanOutOnFailure
 	dlqs["RealtimeAsyncFailures"] = s.Realtime.AsyncFailures
+	dlqs["PushDLQ"] = s.Realtime.PushDLQ
 	functions := map[string]awslambda.IFunction{
-		"Router":   s.Pipeline.Router,
-		"GraphQL":  s.HTTP.Function,
-		"Realtime": s.Realtime.Function,
-		"FanOut":   s.Realtime.FanOut,
+		"Router":     s.Pipeline.Router,
+		"GraphQL":    s.HTTP.Function,
+		"Realtime":   s.Realtime.Function,
+		"FanOut":     s.Realtime.FanOut,
+		"PushWorker": s.Realtime.PushWorker,
 	}
 	for name, fn := range s.Pipeline.Functions {
 		functions["Fn"+pascal(name)] = fn
@@ -151,9 +158,27 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	output(OutputWebSocketURL, "GraphQL subscriptions (graphql-transport-ws)", s.Realtime.URL)
 	output(OutputManagementEndpoint, "WebSocket Management API endpoint", s.Realtime.ManagementEndpoint)
 	output(OutputAuthIssuer, "OIDC issuer of the tokens the APIs accept", s.Identity.Issuer)
+	var parts []*string
+	for i, name := range sortedNames(dlqs) {
+		sep := ","
+		if i == 0 {
+			sep = ""
+		}
+		parts = append(parts, jsii.String(sep+name+"="), dlqs[name].QueueUrl())
+	}
+	output(OutputDeadLetterQueues, "Dead-letter queues (name=url, comma-separated)", awscdk.Fn_Join(jsii.String(""), &parts))
 	if s.Identity.UserPool != nil {
 		output(OutputUserPoolID, "Cognito user pool of the app's users", s.Identity.UserPool.UserPoolId())
 		output(OutputUserPoolClientID, "Cognito app client (public, no secret): the tokens' audience", s.Identity.Client.UserPoolClientId())
 	}
 	return s, nil
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }

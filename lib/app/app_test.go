@@ -79,7 +79,7 @@ func TestValidate(t *testing.T) {
 
 func TestLambdas(t *testing.T) {
 	got := strings.Join(notes.Lambdas(), ",")
-	if got != "fanout,graphql,index,realtime,router" {
+	if got != "fanout,graphql,index,pushworker,realtime,router" {
 		t.Errorf("Lambdas = %s", got)
 	}
 }
@@ -103,7 +103,8 @@ func TestBuildersNameMissingVariables(t *testing.T) {
 			"TABLE_CONNECTIONS is not set", "TABLE_SUBSCRIPTIONS is not set", "AUTH_ISSUER is not set", "AUTH_AUDIENCE is not set",
 			"EXPIRY_SCHEDULE_GROUP is not set", "EXPIRY_SCHEDULER_ROLE_ARN is not set",
 		}},
-		{"fanout", func(e *app.Env) error { _, err := app.NewFanout(ctx, notes, e, nil); return err }, []string{"TABLE_CONNECTIONS is not set"}},
+		{"fanout", func(e *app.Env) error { _, err := app.NewFanout(ctx, notes, e, nil); return err }, []string{"TABLE_CONNECTIONS is not set", "PUSH_QUEUE_URL is not set"}},
+		{"pushworker", func(e *app.Env) error { _, err := app.NewPushWorker(ctx, notes, e, nil); return err }, []string{"TABLE_CONNECTIONS is not set", "WS_MANAGEMENT_ENDPOINT is not set"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -180,18 +180,38 @@ func NewRealtime(ctx context.Context, a App, env *Env, o RealtimeOptions) (*real
 }
 
 // NewFanout builds the realtime fan-out, the second reader of every table
-// stream. mgmt nil: a Management API client for the endpoint in env,
-// without the SDK's retries (the fan-out retries with its own backoff,
-// without stalling other subscribers).
+// stream, which sends the changes with a large audience to the push
+// queue (topology.EnvPushQueueURL). mgmt nil: a Management API client for
+// the endpoint in env, without the SDK's retries (the fan-out retries
+// with its own backoff, without stalling other subscribers).
 func NewFanout(ctx context.Context, a App, env *Env, mgmt realtime.ManagementAPI) (*fanout.Fanout, error) {
 	tables, err := a.Topology().StreamTablesFromEnv(env.Getenv)
+	queue := env.Getenv(topology.EnvPushQueueURL)
+	var qerr error
+	if queue == "" {
+		qerr = fmt.Errorf("%s is not set", topology.EnvPushQueueURL)
+	}
 	p, perr := realtimeParts(ctx, a, env, mgmt, func(o *apigatewaymanagementapi.Options) { o.RetryMaxAttempts = 1 })
-	if err := errors.Join(err, perr); err != nil {
+	if err := errors.Join(err, qerr, perr); err != nil {
 		return nil, err
 	}
 	return fanout.New(fanout.Config{
 		Schema: p.schema, Topics: a.GraphQL.Topics.Change, Store: p.store, Management: p.mgmt,
 		Decode: change.StreamDecoder(tables), Logger: env.Logger,
+		Queue: sqs.NewFromConfig(env.AWS), QueueURL: queue,
+	})
+}
+
+// NewPushWorker builds the push worker (topology.PushFunction): the
+// fan-out's push path, fed by the push queue; its handler is
+// fanout.Fanout.HandlePushes. mgmt as for NewFanout.
+func NewPushWorker(ctx context.Context, a App, env *Env, mgmt realtime.ManagementAPI) (*fanout.Fanout, error) {
+	p, err := realtimeParts(ctx, a, env, mgmt, func(o *apigatewaymanagementapi.Options) { o.RetryMaxAttempts = 1 })
+	if err != nil {
+		return nil, err
+	}
+	return fanout.New(fanout.Config{
+		Schema: p.schema, Topics: a.GraphQL.Topics.Change, Store: p.store, Management: p.mgmt, Logger: env.Logger,
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -28,6 +29,10 @@ const (
 	// EnvWSInitTimeout overrides how long a WebSocket connection may stay
 	// unacknowledged before it is closed with 4408 (a Go duration, e.g. 3s).
 	EnvWSInitTimeout = "DEV_WS_INIT_TIMEOUT"
+	// EnvManagementRate holds the local Management API to that many calls
+	// a second, like API Gateway's account throttle (e.g. 2000); unset: no
+	// limit.
+	EnvManagementRate = "DEV_MANAGEMENT_RATE"
 )
 
 // Main is the dev runtime's command (`make dev`): it makes sure an AWS
@@ -80,6 +85,13 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir string
 			return fmt.Errorf("%s: %w", EnvWSInitTimeout, err)
 		}
 		o.WSInitTimeout = d
+	}
+	if v := os.Getenv(EnvManagementRate); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r < 0 {
+			return fmt.Errorf("%s: want a number of calls a second, got %q", EnvManagementRate, v)
+		}
+		o.ManagementRate = r
 	}
 	if o.Issuer, err = devissuer.Open(stateDir, a.Name); err != nil {
 		return err

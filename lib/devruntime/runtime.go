@@ -354,7 +354,38 @@ func (r *Runtime) QueueConsumer(route string, h QueueHandler) {
 		}
 	}
 	fn, _ := r.cfg.Topology.Function(rt.Function)
-	qc := &queueConsumer{rt: r, route: rt, fn: fn, h: h, log: r.cfg.Logger.With("component", "queue", "route", route, "function", rt.Function)}
+	r.addQueueLocked(&queueConsumer{rt: r, route: rt, fn: fn, h: h, queue: routeQueue(route),
+		log: r.cfg.Logger.With("component", "queue", "route", route, "function", rt.Function)})
+}
+
+// PushConsumer registers h as the push worker (topology.PushFunction)
+// behind the realtime fan-out's push queue, like its SQS event source
+// mapping on AWS: batches of topology.PushBatchSize, a deadline of
+// topology.PushTimeout, failures made visible again after a backoff and
+// dead-lettered after topology.PushMaxReceiveCount receives. The queue is
+// FIFO: a message group stays locked while one of its messages is in
+// flight.
+func (r *Runtime) PushConsumer(h QueueHandler) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if h == nil {
+		r.registrationErrorLocked(fmt.Errorf("push consumer: nil handler"))
+		return
+	}
+	for _, q := range r.queues {
+		if q.route.Function == topology.PushFunction {
+			r.registrationErrorLocked(fmt.Errorf("push consumer registered twice"))
+			return
+		}
+	}
+	r.addQueueLocked(&queueConsumer{rt: r, h: h, queue: pushQueue, receiving: &sync.Mutex{},
+		route: topology.Route{Name: "~push", Function: topology.PushFunction, BatchSize: topology.PushBatchSize,
+			MaxReceiveCount: topology.PushMaxReceiveCount, VisibilityTimeout: topology.PushVisibilityTimeout},
+		fn:  topology.Function{Name: topology.PushFunction, Timeout: topology.PushTimeout},
+		log: r.cfg.Logger.With("component", "queue", "queue", "push", "function", topology.PushFunction)})
+}
+
+func (r *Runtime) addQueueLocked(qc *queueConsumer) {
 	r.queues = append(r.queues, qc)
 	if r.runCtx != nil {
 		r.startQueueLocked(qc)
@@ -476,7 +507,8 @@ func (r *Runtime) printSummary() {
 		lines = append(lines, fmt.Sprintf("  stream %s -> %s", r.res.Tables[sr.table].Name, sr.name))
 	}
 	for _, qc := range r.queues {
-		lines = append(lines, fmt.Sprintf("  queue  %s -> %s (dlq %s)", r.res.Routes[qc.route.Name].QueueName, qc.route.Function, r.res.Routes[qc.route.Name].DLQName))
+		name, _, _, dlq := qc.queue(r.res)
+		lines = append(lines, fmt.Sprintf("  queue  %s -> %s (dlq %s)", name, qc.route.Function, dlq))
 	}
 	sort.Strings(lines)
 	for _, l := range lines {

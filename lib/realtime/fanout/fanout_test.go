@@ -76,15 +76,43 @@ type fakeStore struct {
 	failTopic   string
 	deletedConn []string
 	deletedSub  []string
+	// queued holds each topic's queue mark: the message ids not done.
+	queued map[string]map[string]bool
 }
 
-func (s *fakeStore) SubscriptionsFor(_ context.Context, topic string) ([]store.Subscription, error) {
+func (s *fakeStore) Audience(_ context.Context, topic string) (store.Audience, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if topic == s.failTopic {
-		return nil, errors.New("throttled")
+		return store.Audience{}, errors.New("throttled")
 	}
-	return append([]store.Subscription(nil), s.subs[topic]...), nil
+	return store.Audience{Subscriptions: append([]store.Subscription(nil), s.subs[topic]...), Queued: len(s.queued[topic])}, nil
+}
+
+func (s *fakeStore) MarkQueued(_ context.Context, topics, ids []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.queued == nil {
+		s.queued = map[string]map[string]bool{}
+	}
+	for _, t := range topics {
+		if s.queued[t] == nil {
+			s.queued[t] = map[string]bool{}
+		}
+		for _, id := range ids {
+			s.queued[t][id] = true
+		}
+	}
+	return nil
+}
+
+func (s *fakeStore) MarkDone(_ context.Context, topics []string, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range topics {
+		delete(s.queued[t], id)
+	}
+	return nil
 }
 
 func (s *fakeStore) DeleteConnection(_ context.Context, id string) error {
