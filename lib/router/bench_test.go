@@ -15,6 +15,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/threefactor/framework/lib/benchfig"
+	"github.com/threefactor/framework/lib/capacity"
 )
 
 // benchRecord is a stream record of an order's MODIFY, as the stream
@@ -90,6 +91,21 @@ func BenchmarkRoute(b *testing.B) {
 	benchfig.Record("router_baseline_ns_per_record", perBase, "ns")
 }
 
+// recordCPU is the CPU time the router spends per record of batch,
+// publishing to a bus that answers at once.
+func recordCPU(b *testing.B, r *Router, batch events.DynamoDBEvent) time.Duration {
+	fast := *r
+	fast.cfg.Client = heldBus{}
+	const rounds = 20
+	start := benchfig.CPUTime()
+	for range rounds {
+		if _, err := fast.Handle(context.Background(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return (benchfig.CPUTime() - start) / time.Duration(rounds*len(batch.Records))
+}
+
 // heldBus answers every PutEvents call after Hold, as a bus whose calls
 // take that long would: each entry succeeds.
 type heldBus struct{ hold time.Duration }
@@ -119,6 +135,8 @@ const shardBatchSize = 100
 // 1 delivers them. router_shard_events_per_s publishes with the default
 // Concurrency; its baseline publishes one call after another
 // (Concurrency 1), as the router did before. Both run in the same loop.
+// model_router_shard_* are the capacity model's predictions of the two
+// (capacity.RouterShard), from the CPU per record measured in the same run.
 func BenchmarkShardThroughput(b *testing.B) {
 	const hold = 20 * time.Millisecond
 	rec := benchRecord(b)
@@ -155,6 +173,12 @@ func BenchmarkShardThroughput(b *testing.B) {
 	}
 	n := float64(b.N * shardBatchSize)
 	perS, basePerS := n/conc.Seconds(), n/seq.Seconds()
+	// The capacity model's prediction for the same shard, from this
+	// machine's CPU per record (measured here, single-threaded) and the
+	// held call.
+	cpu := recordCPU(b, concurrent, batch)
+	benchfig.Record("model_router_shard_events_per_s", capacity.RouterShard(shardBatchSize, DefaultConcurrency, hold, cpu), "events/s")
+	benchfig.Record("model_router_shard_baseline_sequential_events_per_s", capacity.RouterShard(shardBatchSize, 1, hold, cpu), "events/s")
 	b.ReportMetric(perS, "events/s")
 	b.ReportMetric(basePerS, "baseline-events/s")
 	benchfig.Record("router_shard_events_per_s", perS, "events/s")

@@ -25,6 +25,7 @@ import (
 	graphql "github.com/graph-gophers/graphql-go"
 
 	"github.com/threefactor/framework/lib/benchfig"
+	"github.com/threefactor/framework/lib/capacity"
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/devruntime"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
@@ -340,6 +341,10 @@ func (m matchedStore) Audience(ctx context.Context, topic string) (store.Audienc
 // after the hot change started it arrived. The baseline is the same two
 // changes without the push queue, pushed from the stream as the fan-out
 // did before: the other topic waits for the whole hot topic.
+// model_fanout_hot_topic_s is the capacity model's prediction
+// (capacity.HotTopic) from the throttle, this machine's unthrottled post
+// rate (fanout_hot_topic_machine_posts_per_s, measured in the same run)
+// and the measured hand-off to the queue.
 func BenchmarkHotTopic(b *testing.B) {
 	const n, rate = 20000, 2000
 	r := startRig(b, rate, nil)
@@ -366,11 +371,15 @@ func BenchmarkHotTopic(b *testing.B) {
 	}
 	queued, inline := build(true), build(false)
 	ctx := context.Background()
+	var enqueue time.Duration
 	run := func(f *Fanout, status string) (hot, other time.Duration, lost int) {
 		before := r.frames.total.Load()
 		start := time.Now()
 		if _, err := f.Publish(ctx, itemEvent("hot", status)); err != nil {
 			b.Fatal(err)
+		}
+		if f.cfg.Queue != nil {
+			enqueue += time.Since(start)
 		}
 		if _, err := f.Publish(ctx, itemEvent("calm", status)); err != nil {
 			b.Fatal(err)
@@ -398,6 +407,12 @@ func BenchmarkHotTopic(b *testing.B) {
 		baseHot, baseOther = baseHot+h, baseOther+o
 	}
 	per := func(d time.Duration) time.Duration { return d / time.Duration(b.N) }
+	// The capacity model's prediction: the throttle, or this machine's own
+	// rate of posts if lower (measured here, unthrottled), after the
+	// measured hand-off to the queue.
+	machine := postRate(b, r)
+	benchfig.Record("fanout_hot_topic_machine_posts_per_s", machine, "posts/s")
+	benchfig.Record("model_fanout_hot_topic_s", capacity.HotTopic(n, rate, rate/10, machine, per(enqueue), 0).Seconds(), "s")
 	b.ReportMetric(per(hot).Seconds(), "s/hot-change")
 	benchfig.Record("fanout_hot_topic_s", per(hot).Seconds(), "s")
 	benchfig.Record("fanout_hot_topic_lost", float64(lost), "pushes")
@@ -405,4 +420,43 @@ func BenchmarkHotTopic(b *testing.B) {
 	benchfig.Record("fanout_hot_topic_baseline_inline_s", per(baseHot).Seconds(), "s")
 	benchfig.Record("fanout_hot_topic_other_topic_baseline_inline_ms", float64(per(baseOther).Milliseconds()), "ms")
 	b.Logf("%d posts refused for the rate and retried", r.mgmt.refused.Load())
+}
+
+// postRate is how many posts a second this machine makes through an
+// unthrottled local Management API: a change pushed to 2,000 in-memory
+// connections from the stream path.
+func postRate(b *testing.B, r *rig) float64 {
+	const n = 2000
+	awsCfg := emulatortest.Config(b)
+	front, err := localws.New(localws.Config{Credentials: awsCfg.Credentials, Region: awsCfg.Region, Logger: slog.New(slog.DiscardHandler),
+		Handler: func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+		}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(front.Management())
+	defer srv.Close()
+	counted := &frameLog{frames: map[string][]arrival{}}
+	subs := make([]store.Subscription, n)
+	for i := range subs {
+		subs[i] = sub(fmt.Sprintf("cal%05d=", i), "1", "cal", "")
+		front.Register(subs[i].ConnectionID, sink{subs[i].ConnectionID, counted})
+	}
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) { t.MaxIdleConnsPerHost = 512 })
+	cfg := r.cfg
+	cfg.Queue, cfg.QueueURL = nil, ""
+	cfg.Store = matchedStore{Store: r.st, subs: map[string][]store.Subscription{"item:cal": subs}}
+	cfg.Management = apigatewaymanagementapi.NewFromConfig(awsCfg, func(o *apigatewaymanagementapi.Options) {
+		o.BaseEndpoint, o.HTTPClient, o.RetryMaxAttempts = aws.String(srv.URL), httpClient, 1
+	})
+	f, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	if st, err := f.Publish(context.Background(), itemEvent("cal", "X")); err != nil || st.Pushed != n {
+		b.Fatalf("calibration: %+v, %v", st, err)
+	}
+	return n / time.Since(start).Seconds()
 }
