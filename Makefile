@@ -15,7 +15,7 @@ GOVULNCHECK_VERSION ?= v1.1.4
 # runs again when the lock file is newer than the installed tree.
 NODE_DIRS     := tests/js infra
 
-.PHONY: dev dev-stop dev-clean token deps test test-short bench check
+.PHONY: dev dev-stop dev-clean token deps test test-short test-lambda bench check
 
 ## dev: run the app locally (GraphQL, realtime, functions) on the local emulator
 dev: deps-emulator
@@ -69,6 +69,13 @@ test: deps
 test-short:
 	@start=$$(date +%s); $(GO) test -short -timeout 5m ./...; rc=$$?; \
 		echo "make test-short: $$(( $$(date +%s) - start )) s"; exit $$rc
+
+## test-lambda: every Lambda's bootstrap under AWS's runtime interface emulator, with its template's environment and its role's IAM enforced; prints each cold start
+test-lambda: deps-emulator
+	@mkdir -p build
+	@start=$$(date +%s); set -o pipefail; \
+		$(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) ./tests/lambda | tee build/test-lambda.txt | grep -vE '^=== (RUN|PAUSE|CONT|NAME)'; rc=$$?; \
+		echo "make test-lambda: $$(( $$(date +%s) - start )) s (output in build/test-lambda.txt)"; exit $$rc
 
 # The threefactor command (cmd/threefactor): `go run ./cmd/threefactor help`
 # lists every command.

@@ -27,7 +27,9 @@ const (
 var App = app.App{
 	Name: "fooddelivery",
 	Tables: []topology.Table{
-		{Name: Orders, PartitionKey: topology.Key{Name: "id", Type: topology.String}, Stream: true},
+		// A customer's orders (myOrders) and a restaurant's
+		// (restaurantOrders), newest first.
+		{Name: Orders, PartitionKey: topology.Key{Name: "id", Type: topology.String}, Indexes: orders.Indexes(), Stream: true},
 		{Name: Restaurants, PartitionKey: topology.Key{Name: "id", Type: topology.String}},
 		{Name: Charges, PartitionKey: topology.Key{Name: "idempotencyKey", Type: topology.String}},
 	},
@@ -95,7 +97,10 @@ var App = app.App{
 		},
 	},
 	GraphQL: gateway.API,
-	Seed:    seed,
+	// Restaurant staff: the group "restaurant" and the restaurant they
+	// work for, set by an administrator (custom:restaurantId in tokens).
+	Users: gateway.Users,
+	Seed:  seed,
 }
 
 // seed writes the demo restaurants a fresh local environment starts with.

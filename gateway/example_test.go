@@ -12,10 +12,14 @@ import (
 // each change to the subscriptions of the change's topics.
 func ExampleSubscriptionTopic() {
 	sub, _ := gateway.SubscriptionTopic("orderUpdated", map[string]any{"id": "ord_42"})
+	staff, _ := gateway.SubscriptionTopic("restaurantOrderUpdated", map[string]any{"restaurantId": "r-pizza"})
 	keys, _ := json.Marshal(map[string]string{"id": "ord_42"})
+	image, _ := json.Marshal(map[string]string{"id": "ord_42", "restaurantId": "r-pizza", "status": "PAID"})
 	fmt.Println(sub)
-	fmt.Println(gateway.ChangeTopics(change.Event{Table: "orders", Keys: keys}))
+	fmt.Println(staff)
+	fmt.Println(gateway.ChangeTopics(change.Event{Table: "orders", Keys: keys, New: image}))
 	// Output:
 	// orderUpdated:ord_42
-	// [orderUpdated:ord_42]
+	// restaurantOrders:r-pizza
+	// [orderUpdated:ord_42 restaurantOrders:r-pizza]
 }

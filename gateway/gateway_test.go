@@ -19,8 +19,10 @@ import (
 	"github.com/threefactor/framework/gateway"
 	"github.com/threefactor/framework/gateway/orders"
 	"github.com/threefactor/framework/gateway/orders/orderstest"
+	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
 	"github.com/threefactor/framework/lib/graphqlhttp"
+	"github.com/threefactor/framework/lib/identity"
 )
 
 func TestMain(m *testing.M) { os.Exit(emulatortest.Main(m)) }
@@ -33,6 +35,36 @@ type api struct {
 	srv   *httptest.Server
 }
 
+// claimsHeader carries, in these tests only, the claims of the caller as
+// API Gateway's JWT authorizer would hand them over (a JSON object); the
+// handler's Context hook makes them the request's identity, as
+// HandleAPIGateway does. The end-to-end tests (tests/) send real tokens.
+const claimsHeader = "X-Test-Claims"
+
+// Callers of the tests, as their tokens' claims.
+var (
+	alice  = map[string]string{"sub": "alice"}
+	bob    = map[string]string{"sub": "bob"}
+	pat    = map[string]string{"sub": "pat", "cognito:groups": "[restaurant]", "custom:restaurantId": "r-pizza"}
+	sam    = map[string]string{"sub": "sam", "cognito:groups": "[restaurant]", "custom:restaurantId": "r-sushi"}
+	eve    = map[string]string{"sub": "eve", "cognito:groups": "[restaurant]"}    // staff of no restaurant
+	mallet = map[string]string{"sub": "mallet", "custom:restaurantId": "r-pizza"} // a restaurant but not the group
+	nobody map[string]string                                                      // no token at all
+)
+
+func asCaller(ctx context.Context, r *http.Request) context.Context {
+	h := r.Header.Get(claimsHeader)
+	if h == "" {
+		return ctx
+	}
+	var claims map[string]string
+	if err := json.Unmarshal([]byte(h), &claims); err != nil {
+		panic("bad test claims: " + h)
+	}
+	id := identity.FromClaims(claims)
+	return correlation.WithSubject(identity.With(ctx, id), id.Subject)
+}
+
 func newAPI(t *testing.T, limits graphqlhttp.Limits, cfg graphqlhttp.Config) *api {
 	t.Helper()
 	s := orderstest.NewStore(t, dynamodb.NewFromConfig(emulatortest.Config(t)))
@@ -42,7 +74,7 @@ func newAPI(t *testing.T, limits graphqlhttp.Limits, cfg graphqlhttp.Config) *ap
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Limits, cfg.Logger = limits, log
+	cfg.Limits, cfg.Logger, cfg.Context = limits, log, asCaller
 	h, err := graphqlhttp.New(schema, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -52,11 +84,22 @@ func newAPI(t *testing.T, limits graphqlhttp.Limits, cfg graphqlhttp.Config) *ap
 	return &api{store: s, srv: srv}
 }
 
-// post sends a GraphQL request and returns the status and body.
+// post sends a GraphQL request as alice and returns the status and body.
 func (a *api) post(t *testing.T, body string, header ...string) (int, []byte) {
+	t.Helper()
+	return a.postAs(t, alice, body, header...)
+}
+
+// postAs sends a GraphQL request as the caller with these claims (none:
+// nil) and returns the status and body.
+func (a *api) postAs(t *testing.T, claims map[string]string, body string, header ...string) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, a.srv.URL, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	if claims != nil {
+		b, _ := json.Marshal(claims)
+		req.Header.Set(claimsHeader, string(b))
+	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
@@ -71,8 +114,13 @@ func (a *api) post(t *testing.T, body string, header ...string) (int, []byte) {
 
 func (a *api) gql(t *testing.T, query string, vars map[string]any) []byte {
 	t.Helper()
+	return a.gqlAs(t, alice, query, vars)
+}
+
+func (a *api) gqlAs(t *testing.T, claims map[string]string, query string, vars map[string]any) []byte {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	_, b := a.post(t, string(body))
+	_, b := a.postAs(t, claims, string(body))
 	return b
 }
 
@@ -95,12 +143,12 @@ const orderFields = `status restaurantId items { menuItemId quantity } totalCent
 func TestGraphQL(t *testing.T) {
 	ctx := context.Background()
 	a := newAPI(t, graphqlhttp.Limits{}, graphqlhttp.Config{})
-	placed, err := a.store.Place(ctx, orders.Order{ID: "ord_placed", RestaurantID: "r-pizza", Items: []orders.Item{{MenuItemID: "diavola", Quantity: 3}}})
+	placed, err := a.store.Place(ctx, orders.Order{ID: "ord_placed", CustomerID: "alice", RestaurantID: "r-pizza", Items: []orders.Item{{MenuItemID: "diavola", Quantity: 3}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"ord_valid", "ord_paying"} {
-		if _, err := a.store.Place(ctx, orders.Order{ID: id, RestaurantID: "r-sushi", Items: []orders.Item{{MenuItemID: "miso-soup", Quantity: 2}}}); err != nil {
+		if _, err := a.store.Place(ctx, orders.Order{ID: id, CustomerID: "alice", RestaurantID: "r-sushi", Items: []orders.Item{{MenuItemID: "miso-soup", Quantity: 2}}}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := a.store.Validate(ctx, id, 600); err != nil {
@@ -140,7 +188,7 @@ func TestGraphQL(t *testing.T) {
 			vars:  map[string]any{"id": placed.ID},
 			want: `{"data":{"order":{"id":"ord_placed","status":"PLACED","restaurantId":"r-pizza",
 				"items":[{"menuItemId":"diavola","quantity":3}],"totalCents":0,"payments":[],"paymentIntent":null,
-				"driverId":null,"reason":null,"createdAt":"2026-01-02T03:04:05Z","updatedAt":"2026-01-02T03:04:05Z"}}}`,
+				"driverId":null,"reason":null,"createdAt":"2026-01-02T03:04:05.000000000Z","updatedAt":"2026-01-02T03:04:05.000000000Z"}}}`,
 		},
 		{
 			name:  "empty order id",
@@ -182,7 +230,7 @@ func TestGraphQL(t *testing.T) {
 			want: `{"data":{"placeOrder":{"status":"PLACED","restaurantId":"r-sushi",
 				"items":[{"menuItemId":"california-roll","quantity":2},{"menuItemId":"miso-soup","quantity":1}],
 				"totalCents":0,"payments":[],"paymentIntent":null,"driverId":null,"reason":null,
-				"createdAt":"2026-01-02T03:04:05Z","updatedAt":"2026-01-02T03:04:05Z"}}}`,
+				"createdAt":"2026-01-02T03:04:05.000000000Z","updatedAt":"2026-01-02T03:04:05.000000000Z"}}}`,
 		},
 		{
 			name:  "place order with an unknown dish is accepted (validation rejects it later)",
@@ -270,7 +318,7 @@ func TestGraphQL(t *testing.T) {
 }
 
 // The order placed over HTTP carries the request's correlation id, which
-// every change event of the order will carry.
+// every change event of the order will carry, and belongs to the caller.
 func TestPlaceOrderStoresCorrelationID(t *testing.T) {
 	a := newAPI(t, graphqlhttp.Limits{}, graphqlhttp.Config{})
 	_, body := a.post(t, `{"query":"mutation { placeOrder(input: {restaurantId: \"r-pizza\", items: [{menuItemId: \"tiramisu\", quantity: 1}]}) { id } }"}`,
@@ -282,8 +330,8 @@ func TestPlaceOrderStoresCorrelationID(t *testing.T) {
 		t.Fatalf("placeOrder: %s", body)
 	}
 	o, err := a.store.Order(context.Background(), resp.Data.PlaceOrder.ID)
-	if err != nil || o.CorrelationID != "corr-from-client" {
-		t.Fatalf("stored order %+v, %v: want correlation id corr-from-client", o, err)
+	if err != nil || o.CorrelationID != "corr-from-client" || o.CustomerID != "alice" || o.CausedBy != "alice" {
+		t.Fatalf("stored order %+v, %v: want correlation id corr-from-client, customer and cause alice", o, err)
 	}
 }
 

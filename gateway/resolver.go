@@ -11,6 +11,7 @@ import (
 	"github.com/threefactor/framework/gateway/orders"
 	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/errs"
+	"github.com/threefactor/framework/lib/identity"
 )
 
 // maxIDLen bounds the ids clients send, long before DynamoDB's key limit.
@@ -30,8 +31,11 @@ func newResolver(d Deps) *Resolver {
 	return &Resolver{store: d.Store, log: log}
 }
 
-// Restaurants lists every restaurant.
+// Restaurants lists every restaurant, for any signed-in caller.
 func (r *Resolver) Restaurants(ctx context.Context) ([]*RestaurantResolver, error) {
+	if _, err := caller(ctx); err != nil {
+		return nil, err
+	}
 	rs, err := r.store.Restaurants(ctx)
 	if err != nil {
 		return nil, r.internal(ctx, "list restaurants", err)
@@ -43,8 +47,15 @@ func (r *Resolver) Restaurants(ctx context.Context) ([]*RestaurantResolver, erro
 	return out, nil
 }
 
-// Order reads an order; null when there is none.
+// Order reads an order; null when there is none, and when the caller may
+// not see it: an order of someone else reads exactly as one that does not
+// exist (the same read, the same answer). Restaurant staff see their
+// restaurant's orders without payment details.
 func (r *Resolver) Order(ctx context.Context, args struct{ ID graphql.ID }) (*OrderResolver, error) {
+	who, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
 	id := string(args.ID)
 	if id == "" {
 		return nil, errs.New(errs.BadUserInput, "id must not be empty")
@@ -52,15 +63,39 @@ func (r *Resolver) Order(ctx context.Context, args struct{ ID graphql.ID }) (*Or
 	if len(id) > maxIDLen {
 		return nil, nil // no order has such an id
 	}
-	o, err := r.store.Order(ctx, id)
-	if errors.Is(err, orders.ErrNotFound) {
+	o, v, err := r.visibleOrder(ctx, who, id)
+	if err != nil {
+		return nil, err
+	}
+	if v == hidden {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, r.internal(ctx, "read order", err)
-	}
-	return &OrderResolver{o: o}, nil
+	return present(o, v), nil
 }
+
+// visibleOrder reads order id (strongly consistent) and how who may see
+// it: hidden when there is no such order, the same as when it is someone
+// else's. Every caller asking for an id makes this one read, whoever owns
+// the order, so neither the answer nor the work done tells an order of
+// someone else from a missing one.
+func (r *Resolver) visibleOrder(ctx context.Context, who identity.Identity, id string) (orders.Order, view, error) {
+	o, err := r.store.Order(ctx, id)
+	if errors.Is(err, orders.ErrNotFound) {
+		return orders.Order{}, hidden, nil
+	}
+	if err != nil {
+		return orders.Order{}, hidden, r.internal(ctx, "read order", err)
+	}
+	v := viewOf(who, o)
+	if v == hidden {
+		return orders.Order{}, hidden, nil
+	}
+	return o, v, nil
+}
+
+// orderNotFound is the answer about an order that does not exist, or
+// that the caller may not see: the same in both cases.
+func orderNotFound(id string) error { return errs.Newf(errs.NotFound, "order %q not found", id) }
 
 // PlaceOrderInput is the placeOrder input.
 type PlaceOrderInput struct {
@@ -76,9 +111,14 @@ type OrderItemInput struct {
 
 // PlaceOrder checks the input's shape and that the restaurant exists,
 // then writes the order as PLACED in one conditional PutItem and returns
-// it. Whether the dishes are on the menu, and the quantities, are checked
-// by the validate-order step, which rejects the order with a reason.
+// it. The order belongs to the caller (its customerId is their subject).
+// Whether the dishes are on the menu, and the quantities, are checked by
+// the validate-order step, which rejects the order with a reason.
 func (r *Resolver) PlaceOrder(ctx context.Context, args struct{ Input PlaceOrderInput }) (*OrderResolver, error) {
+	who, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
 	in := args.Input
 	rid := string(in.RestaurantID)
 	switch {
@@ -106,6 +146,7 @@ func (r *Resolver) PlaceOrder(ctx context.Context, args struct{ Input PlaceOrder
 	}
 	o, err := r.store.Place(ctx, orders.Order{
 		ID:            orders.NewID("ord_"),
+		CustomerID:    who.Subject,
 		RestaurantID:  rid,
 		Items:         items,
 		CorrelationID: correlation.From(ctx),
@@ -114,7 +155,7 @@ func (r *Resolver) PlaceOrder(ctx context.Context, args struct{ Input PlaceOrder
 		return nil, r.internal(ctx, "place order", err)
 	}
 	r.log.InfoContext(ctx, "order placed", "orderId", o.ID, "restaurantId", rid, "lines", len(items))
-	return &OrderResolver{o: o}, nil
+	return present(o, customerView), nil
 }
 
 // PayOrderInput is the payOrder input.
@@ -125,6 +166,9 @@ type PayOrderInput struct {
 
 // PayOrder records a payment intent on a VALIDATED order in one
 // conditional update and returns at once; process-payment charges it.
+// Only the customer who placed the order may pay it: an order of someone
+// else is NOT_FOUND, exactly as a missing one (the same read, the same
+// error); its restaurant's staff, who can see it, get FORBIDDEN.
 //
 // An order has one intent, never replaced: repeating payOrder with the
 // same amount (a client retry) returns the order with the intent already
@@ -132,6 +176,10 @@ type PayOrderInput struct {
 // is a FAILED_PRECONDITION error. A declined payment ends the order
 // (PAYMENT_FAILED).
 func (r *Resolver) PayOrder(ctx context.Context, args struct{ Input PayOrderInput }) (*OrderResolver, error) {
+	who, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
 	id := string(args.Input.OrderID)
 	amount := int64(args.Input.AmountCents)
 	if amount <= 0 {
@@ -141,14 +189,16 @@ func (r *Resolver) PayOrder(ctx context.Context, args struct{ Input PayOrderInpu
 		return nil, errs.New(errs.BadUserInput, "orderId must not be empty")
 	}
 	if len(id) > maxIDLen {
-		return nil, errs.Newf(errs.NotFound, "order %q not found", id)
+		return nil, orderNotFound(id)
 	}
-	o, err := r.store.Order(ctx, id)
-	if errors.Is(err, orders.ErrNotFound) {
-		return nil, errs.Newf(errs.NotFound, "order %q not found", id)
-	}
-	if err != nil {
-		return nil, r.internal(ctx, "read order", err)
+	o, v, err := r.visibleOrder(ctx, who, id)
+	switch {
+	case err != nil:
+		return nil, err
+	case v == hidden:
+		return nil, orderNotFound(id)
+	case v != customerView:
+		return nil, errs.Newf(errs.Forbidden, "order %q can be paid only by the customer who placed it", id)
 	}
 	if res, err := payDecision(o, amount); res != nil || err != nil {
 		return res, err
@@ -167,7 +217,7 @@ func (r *Resolver) PayOrder(ctx context.Context, args struct{ Input PayOrderInpu
 		return nil, r.internal(ctx, "record payment intent", err)
 	}
 	r.log.InfoContext(ctx, "payment intent recorded", "orderId", id, "intentId", o.PaymentIntent.ID, "amountCents", amount)
-	return &OrderResolver{o: o}, nil
+	return present(o, customerView), nil
 }
 
 // payDecision answers payOrder without writing when it can: the order as
@@ -176,7 +226,7 @@ func (r *Resolver) PayOrder(ctx context.Context, args struct{ Input PayOrderInpu
 func payDecision(o orders.Order, amount int64) (*OrderResolver, error) {
 	if pi := o.PaymentIntent; pi != nil {
 		if pi.AmountCents == amount {
-			return &OrderResolver{o: o}, nil
+			return present(o, customerView), nil
 		}
 		return nil, errs.Newf(errs.FailedPrecondition, "order %q already has a payment of %d cents", o.ID, pi.AmountCents)
 	}

@@ -26,11 +26,9 @@ func (m *MenuItemResolver) ID() graphql.ID    { return graphql.ID(m.m.ID) }
 func (m *MenuItemResolver) Name() string      { return m.m.Name }
 func (m *MenuItemResolver) PriceCents() int32 { return int32(m.m.PriceCents) }
 
-// OrderResolver resolves an Order.
+// OrderResolver resolves an Order as one caller may see it (see present):
+// it is only ever built from an order already cut to the caller's view.
 type OrderResolver struct{ o orders.Order }
-
-// NewOrderResolver resolves o; the realtime fan-out and tests use it.
-func NewOrderResolver(o orders.Order) *OrderResolver { return &OrderResolver{o: o} }
 
 func (o *OrderResolver) ID() graphql.ID           { return graphql.ID(o.o.ID) }
 func (o *OrderResolver) Status() string           { return string(o.o.Status) }

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 
+	fooddelivery "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/infra/stack"
 )
 
@@ -287,7 +288,7 @@ func TestUserPool(t *testing.T) {
 				t.Errorf("%s in pool %v", gid, g.Properties["UserPoolId"])
 			}
 		}
-		if want := appGroups; !reflect.DeepEqual(sortedKeys(groups), want) {
+		if want := fooddelivery.App.Users.Groups; !reflect.DeepEqual(sortedKeys(groups), want) {
 			t.Errorf("groups %v, want %v", sortedKeys(groups), want)
 		}
 

@@ -30,14 +30,6 @@ func main() {
 	}
 }
 
-// The app's roles and the attribute that ties a user to a restaurant:
-// groups of the Cognito user pool and an admin-only custom attribute,
-// which tokens carry as cognito:groups and custom:restaurantId.
-var (
-	appGroups              = []string{"restaurant"}
-	appAdminOnlyAttributes = []string{"restaurantId"}
-)
-
 func run(app awscdk.App) error {
 	stage, err := stack.ParseStage(contextString(app, "stage", "dev"))
 	if err != nil {
@@ -108,11 +100,14 @@ func allowedOrigins(app awscdk.App, stage stack.Stage) ([]string, error) {
 // and the user pool's settings.
 func authConfig(app awscdk.App) (stack.AuthConfig, error) {
 	c := stack.AuthConfig{
-		Issuer:              contextString(app, "issuer", ""),
-		Audience:            contextList(app, "audience"),
-		GroupsClaim:         contextString(app, "groupsClaim", ""),
-		Groups:              appGroups,
-		AdminOnlyAttributes: appAdminOnlyAttributes,
+		Issuer:      contextString(app, "issuer", ""),
+		Audience:    contextList(app, "audience"),
+		GroupsClaim: contextString(app, "groupsClaim", ""),
+		// The app's roles and admin-only attributes, from its declaration:
+		// the user pool's groups and custom attributes (cognito:groups and
+		// custom:<name> in tokens).
+		Groups:              fooddelivery.App.Users.Groups,
+		AdminOnlyAttributes: fooddelivery.App.Users.AdminOnlyAttributes,
 	}
 	if m := contextString(app, "mfa", ""); m != "" {
 		mfa, err := stack.ParseMFA(m)

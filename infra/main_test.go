@@ -97,7 +97,7 @@ func TestContext(t *testing.T) {
 	auth, err := authConfig(app)
 	want := stack.AuthConfig{
 		Issuer: "https://example.okta.com/oauth2/default", Audience: []string{"api://default", "mobile"}, GroupsClaim: "groups",
-		Groups: appGroups, AdminOnlyAttributes: appAdminOnlyAttributes,
+		Groups: fooddelivery.App.Users.Groups, AdminOnlyAttributes: fooddelivery.App.Users.AdminOnlyAttributes,
 	}
 	if err != nil || !reflect.DeepEqual(auth, want) {
 		t.Errorf("authConfig = %+v, %v; want %+v", auth, err, want)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -82,7 +81,7 @@ var external = struct {
 
 // appAuth is the user pool configuration of the dev and prod stacks, as
 // main.go gives it.
-var appAuth = stack.AuthConfig{Groups: appGroups, AdminOnlyAttributes: appAdminOnlyAttributes}
+var appAuth = stack.AuthConfig{Groups: fooddelivery.App.Users.Groups, AdminOnlyAttributes: fooddelivery.App.Users.AdminOnlyAttributes}
 
 var synth struct {
 	once   sync.Once
@@ -202,8 +201,7 @@ func doSynth() error {
 	// The canary lives in an app of its own: with cdk.json's flags an error
 	// annotation fails the synthesis of its whole app.
 	canaryApp := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(dir, "canary.out"))})
-	synth.canary = awscdk.NewStack(canaryApp, jsii.String("nag-canary"), nil)
-	awssqs.NewQueue(synth.canary, jsii.String("PlainQueue"), &awssqs.QueueProps{Encryption: awssqs.QueueEncryption_UNENCRYPTED})
+	synth.canary = newNagCanary(canaryApp)
 	stack.ApplyChecks(canaryApp)
 
 	all := []*synthesized{synth.twoRoutes}

@@ -31,7 +31,9 @@ import (
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
 	"github.com/threefactor/framework/lib/graphqlhttp"
+	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/provision"
+	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/fanout"
 	"github.com/threefactor/framework/lib/realtime/localws"
 	"github.com/threefactor/framework/lib/realtime/store"
@@ -86,16 +88,25 @@ func load(b *testing.B, st *store.Store, subs []store.Subscription) {
 
 const benchQuery = `subscription Watch($id: ID!) { orderUpdated(id: $id) { id status totalCents } }`
 
+// watchers are n subscriptions to the order topicID, each as its
+// customer (benchCustomer), as connections that signed in store them.
 func watchers(topicID string, n int, connPrefix string) []store.Subscription {
+	session, err := realtime.Session(&identity.Identity{Subject: benchCustomer})
+	if err != nil {
+		panic(err)
+	}
 	subs := make([]store.Subscription, n)
 	for i := range subs {
 		subs[i] = store.Subscription{
 			Topic: gateway.OrderTopic(topicID), ConnectionID: fmt.Sprintf("%s%06d=", connPrefix, i), ID: "1",
-			Query: benchQuery, OperationName: "Watch", Variables: map[string]any{"id": topicID},
+			Query: benchQuery, OperationName: "Watch", Variables: map[string]any{"id": topicID}, Session: session,
 		}
 	}
 	return subs
 }
+
+// benchCustomer owns the benchmark's orders.
+const benchCustomer = "alice"
 
 // countingSink stands in for a WebSocket: it counts the frames the local
 // Management API delivers.
@@ -197,7 +208,7 @@ func BenchmarkFanout10k(b *testing.B) {
 		topics.Store(gateway.OrderTopic(id))
 		ev := change.Event{ID: "e-" + id, Table: "orders", Operation: topology.Modify, Changed: []string{"status"},
 			Keys: json.RawMessage(`{"id":"` + id + `"}`),
-			New:  json.RawMessage(`{"id":"` + id + `","status":"PAID","restaurantId":"r-pizza","items":[],"totalCents":1800,"payments":[],"createdAt":"x","updatedAt":"x"}`)}
+			New:  json.RawMessage(`{"id":"` + id + `","customerId":"` + benchCustomer + `","status":"PAID","restaurantId":"r-pizza","items":[],"totalCents":1800,"payments":[],"createdAt":"x","updatedAt":"x"}`)}
 		start := time.Now()
 		stats, err := f.Publish(ctx, ev)
 		d := time.Since(start)

@@ -237,7 +237,11 @@ func TestRealtimeE2E(t *testing.T) {
 	t.Run("a dropped connection is cleaned up", func(t *testing.T) {
 		n.do(map[string]any{"cmd": "connect", "client": "d", "url": s.wsURL(), "connectionParams": s.initPayload()})
 		n.await(time.Minute, "client d connected", func(ev map[string]any) bool { return ev["event"] == "connected" && ev["client"] == "d" })
-		topicID := fmt.Sprintf("ord_dropped_%d", time.Now().UnixNano())
+		dropped, err := s.placeOrder(ctx, "r-pizza", item("tiramisu", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		topicID := dropped.ID
 		n.do(map[string]any{"cmd": "subscribe", "client": "d", "sub": "d1", "query": watchOrder, "variables": map[string]any{"id": topicID}})
 		var conn string
 		rtWaitFor(t, time.Minute, "d's subscription stored", func() bool {

@@ -40,6 +40,18 @@ func initMessage(token string) string {
 	return `{"type":"connection_init","payload":{"Authorization":"Bearer ` + token + `"}}`
 }
 
+// placeOne places an order of the stack's caller (alice) and returns its
+// id: a subscription to an order must name one its subscriber may see.
+func placeOne(t *testing.T, s *devStack) string {
+	t.Helper()
+	o, err := s.placeOrder(context.Background(), "r-pizza", item("tiramisu", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.ID
+}
+
+// wsConnect opens a socket as the stack's caller and waits for the ack.
 func wsConnect(t *testing.T, s *devStack) *wsClient {
 	t.Helper()
 	c, _, err := wsDial(t, s.wsURL(), wsproto.Subprotocol)
@@ -75,6 +87,18 @@ func (c *wsClient) read() wsproto.Message {
 		c.t.Fatalf("read %s: %v", b, err)
 	}
 	return m
+}
+
+// awaitPong reads up to the next pong, skipping the pushes of the
+// connection's subscriptions (their orders' workflow may be moving them
+// on): the messages sent before the ping have been handled then.
+func (c *wsClient) awaitPong() {
+	c.t.Helper()
+	for m := c.read(); m.Type != wsproto.Pong; m = c.read() {
+		if m.Type != wsproto.Next {
+			c.t.Fatalf("got %s %s, want pushes, then pong", m.Type, m.Payload)
+		}
+	}
 }
 
 func (c *wsClient) expectClose(code int, reason string) {
@@ -183,18 +207,19 @@ func TestRealtimeProtocol(t *testing.T) {
 		}
 	})
 	t.Run("subscribe stores, complete removes", func(t *testing.T) {
+		mine := placeOne(t, s)
 		c := wsConnect(t, s)
-		c.send(`{"id":"s","type":"subscribe","payload":{"query":"subscription { orderUpdated(id: \"ord_protocol\") { status } }"}}`)
+		c.send(`{"id":"s","type":"subscribe","payload":{"query":"subscription { orderUpdated(id: \"` + mine + `\") { status } }"}}`)
 		c.send(`{"type":"ping"}`)
-		c.read()
-		subs, err := st.SubscriptionsFor(ctx, gateway.OrderTopic("ord_protocol"))
+		c.awaitPong()
+		subs, err := st.SubscriptionsFor(ctx, gateway.OrderTopic(mine))
 		if err != nil || len(subs) != 1 || subs[0].ID != "s" {
 			t.Fatalf("stored %+v, %v", subs, err)
 		}
 		c.send(`{"id":"s","type":"complete"}`)
 		c.send(`{"type":"ping"}`)
-		c.read()
-		if subs, _ := st.SubscriptionsFor(ctx, gateway.OrderTopic("ord_protocol")); len(subs) != 0 {
+		c.awaitPong()
+		if subs, _ := st.SubscriptionsFor(ctx, gateway.OrderTopic(mine)); len(subs) != 0 {
 			t.Fatalf("still stored: %+v", subs)
 		}
 	})
@@ -213,7 +238,7 @@ func TestRealtimeProtocol(t *testing.T) {
 	})
 	t.Run("4409 duplicate id", func(t *testing.T) {
 		c := wsConnect(t, s)
-		q := `{"id":"d","type":"subscribe","payload":{"query":"subscription { orderUpdated(id: \"ord_dup\") { status } }"}}`
+		q := `{"id":"d","type":"subscribe","payload":{"query":"subscription { orderUpdated(id: \"` + placeOne(t, s) + `\") { status } }"}}`
 		c.send(q)
 		c.send(q)
 		c.expectClose(wsproto.CloseSubscriberExists, "Subscriber for d already exists")

@@ -57,15 +57,22 @@ type gqlError struct {
 	Extensions struct{ Code string }
 }
 
-// do runs one GraphQL operation over HTTP and decodes data into out.
+// do runs one GraphQL operation over HTTP as alice and decodes data into
+// out.
 func (s *devStack) do(ctx context.Context, query string, vars map[string]any, out any) error {
+	return s.doAs(ctx, s.token, query, vars, out)
+}
+
+// doAs runs one GraphQL operation over HTTP with token and decodes data
+// into out; the first GraphQL error is the error.
+func (s *devStack) doAs(ctx context.Context, token, query string, vars map[string]any, out any) error {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
@@ -268,13 +275,19 @@ func deliverAll(ctx context.Context, t *testing.T, s *devStack, n int) []order {
 // causedBy is the subject the order item records as its last writer's.
 func causedBy(t *testing.T, id string) string {
 	t.Helper()
+	return storedOrder(t, id).CausedBy
+}
+
+// storedOrder is the order item as the table holds it.
+func storedOrder(t *testing.T, id string) orders.Order {
+	t.Helper()
 	o, err := orders.NewStore(dynamodb.NewFromConfig(emulatortest.Config(t)), orders.Tables{
 		Orders: fooddelivery.App.Topology().TableName(fooddelivery.Orders),
 	}).Order(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return o.CausedBy
+	return o
 }
 
 func chargesPerOrder(t *testing.T) map[string]int {
@@ -376,29 +389,42 @@ func TestWorkflow(t *testing.T) {
 	})
 
 	t.Run("every write records who caused it", func(t *testing.T) {
-		// alice places the order: validate-order's write, in her causal
-		// chain, records her; bob pays it: the payment and every step
-		// after it record him.
-		o, err := s.placeOrder(ctx, "r-pizza", item("margherita", 1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if o, err = s.waitFor(ctx, o.ID, "VALIDATED"); err != nil {
-			t.Fatal(err)
-		}
-		if got := causedBy(t, o.ID); got != "alice" {
-			t.Fatalf("validated order: causedBy %q, want alice", got)
-		}
-		bob := *s
-		bob.token = s.Token(t, devissuer.Options{Subject: "bob"})
-		if _, err := bob.payOrder(ctx, o.ID, o.TotalCents); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.waitFor(ctx, o.ID, "DRIVER_ASSIGNED"); err != nil {
-			t.Fatal(err)
-		}
-		if got := causedBy(t, o.ID); got != "bob" {
-			t.Fatalf("delivered order: causedBy %q, want bob", got)
+		// Each customer's order records them from the placement through
+		// every step its changes cause (the steps run in their causal
+		// chain). Bob's attempt to pay alice's order writes nothing: to
+		// him it does not exist.
+		bob := s.as(s.Token(t, devissuer.Options{Subject: "bob"}))
+		for _, c := range []struct {
+			who     *devStack
+			subject string
+		}{{s, "alice"}, {bob, "bob"}} {
+			o, err := c.who.placeOrder(ctx, "r-pizza", item("margherita", 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o, err = c.who.waitFor(ctx, o.ID, "VALIDATED"); err != nil {
+				t.Fatal(err)
+			}
+			if got := causedBy(t, o.ID); got != c.subject {
+				t.Fatalf("validated order: causedBy %q, want %s", got, c.subject)
+			}
+			if c.subject == "alice" {
+				if _, err := bob.payOrder(ctx, o.ID, o.TotalCents); err == nil || !strings.Contains(err.Error(), "NOT_FOUND") {
+					t.Fatalf("bob paying alice's order: err = %v, want NOT_FOUND", err)
+				}
+				if got := storedOrder(t, o.ID); got.PaymentIntent != nil || got.CausedBy != "alice" {
+					t.Fatalf("bob's payOrder wrote alice's order: %+v", got)
+				}
+			}
+			if _, err := c.who.payOrder(ctx, o.ID, o.TotalCents); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.who.waitFor(ctx, o.ID, "DRIVER_ASSIGNED"); err != nil {
+				t.Fatal(err)
+			}
+			if got := causedBy(t, o.ID); got != c.subject {
+				t.Fatalf("delivered order: causedBy %q, want %s", got, c.subject)
+			}
 		}
 	})
 

@@ -35,8 +35,12 @@ const (
 // names agree, so the same struct decodes a stored item and a change
 // event's image.
 type Order struct {
-	ID           string `dynamodbav:"id" json:"id"`
-	Status       Status `dynamodbav:"status" json:"status"`
+	ID     string `dynamodbav:"id" json:"id"`
+	Status Status `dynamodbav:"status" json:"status"`
+	// CustomerID is the subject (identity.Identity.Subject) of the user
+	// who placed the order: its owner. The ByCustomer index lists a
+	// customer's orders by it.
+	CustomerID   string `dynamodbav:"customerId,omitempty" json:"customerId,omitempty"`
 	RestaurantID string `dynamodbav:"restaurantId" json:"restaurantId"`
 	Items        []Item `dynamodbav:"items" json:"items"`
 	// TotalCents is set when the order is validated.
@@ -53,10 +57,17 @@ type Order struct {
 	CorrelationID string `dynamodbav:"correlationId,omitempty" json:"correlationId,omitempty"`
 	// CausedBy is the subject (correlation.Subject) who caused the latest
 	// write: every write of the store records it.
-	CausedBy  string `dynamodbav:"causedBy,omitempty" json:"causedBy,omitempty"`
+	CausedBy string `dynamodbav:"causedBy,omitempty" json:"causedBy,omitempty"`
+	// CreatedAt and UpdatedAt are UTC times in TimeLayout, whose text
+	// sorts as the times do: the indexes order a listing by CreatedAt.
 	CreatedAt string `dynamodbav:"createdAt" json:"createdAt"`
 	UpdatedAt string `dynamodbav:"updatedAt" json:"updatedAt"`
 }
+
+// TimeLayout is the layout of an order's times: RFC 3339 in UTC with a
+// fixed nine-digit fraction, so that their text sorts as the times do
+// (time.RFC3339Nano drops trailing zeros, which breaks that).
+const TimeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
 // Item is one line of an order.
 type Item struct {

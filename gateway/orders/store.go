@@ -14,6 +14,7 @@ import (
 
 	"github.com/threefactor/framework/lib/app"
 	"github.com/threefactor/framework/lib/correlation"
+	"github.com/threefactor/framework/lib/topology"
 )
 
 // dynamoDB is the part of the DynamoDB client the store uses.
@@ -22,6 +23,7 @@ type dynamoDB interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
 // ErrNotFound says there is no such order or restaurant.
@@ -52,6 +54,23 @@ const (
 	OrdersTable      = "orders"
 	RestaurantsTable = "restaurants"
 )
+
+// The orders table's indexes, as the app declares them: a customer's
+// orders and a restaurant's orders, each sorted by createdAt.
+const (
+	ByCustomer   = "byCustomer"
+	ByRestaurant = "byRestaurant"
+)
+
+// Indexes are the orders table's global secondary indexes (all attributes
+// projected), for the app's table declaration.
+func Indexes() []topology.Index {
+	createdAt := &topology.Key{Name: "createdAt", Type: topology.String}
+	return []topology.Index{
+		{Name: ByCustomer, PartitionKey: topology.Key{Name: "customerId", Type: topology.String}, SortKey: createdAt},
+		{Name: ByRestaurant, PartitionKey: topology.Key{Name: "restaurantId", Type: topology.String}, SortKey: createdAt},
+	}
+}
 
 // Tables are the physical table names the store uses.
 type Tables struct {
@@ -84,12 +103,14 @@ func NewStore(db dynamoDB, tables Tables) *Store {
 	return &Store{db: db, tables: tables, Now: time.Now}
 }
 
-func (s *Store) now() string { return s.Now().UTC().Format(time.RFC3339Nano) }
+func (s *Store) now() string { return s.Now().UTC().Format(TimeLayout) }
 
 // Place writes a new order as PLACED in one conditional PutItem: it never
 // overwrites an existing order. It fills in status, timestamps, an empty
 // payments list and who caused the write (correlation.Subject of ctx),
-// and returns the order as written.
+// and returns the order as written. The caller sets CustomerID (the
+// placeOrder resolver: the caller's subject); an order without one is in
+// no customer's listing.
 func (s *Store) Place(ctx context.Context, o Order) (Order, error) {
 	if sub := correlation.Subject(ctx); sub != "" {
 		o.CausedBy = sub
@@ -355,4 +376,86 @@ func (s *Store) PutRestaurant(ctx context.Context, r Restaurant) (bool, error) {
 		return false, fmt.Errorf("put restaurant %s: %w", r.ID, err)
 	}
 	return true, nil
+}
+
+// MaxPage bounds a listing's page.
+const MaxPage = 100
+
+// Cursor is where a listing stopped: the last order of a page, by its
+// index position. The next page starts after it.
+type Cursor struct {
+	CreatedAt string
+	ID        string
+}
+
+// Page is one page of a listing, newest first. Next is nil on the last
+// page.
+type Page struct {
+	Orders []Order
+	Next   *Cursor
+}
+
+// CustomerOrders lists the orders customerID placed, newest first, at
+// most limit (1 to MaxPage), after the cursor when there is one. It reads
+// the ByCustomer index, which is eventually consistent: an order placed a
+// moment ago may not be listed yet.
+func (s *Store) CustomerOrders(ctx context.Context, customerID string, limit int, after *Cursor) (Page, error) {
+	return s.list(ctx, ByCustomer, "customerId", customerID, limit, after)
+}
+
+// RestaurantOrders lists the orders of restaurantID, newest first, as
+// CustomerOrders does, through the ByRestaurant index.
+func (s *Store) RestaurantOrders(ctx context.Context, restaurantID string, limit int, after *Cursor) (Page, error) {
+	return s.list(ctx, ByRestaurant, "restaurantId", restaurantID, limit, after)
+}
+
+// list queries one partition of an index, newest first. It asks for one
+// order more than the page holds, so that a page that ends the listing
+// says so (no Next) instead of leading to an empty page.
+func (s *Store) list(ctx context.Context, index, attr, value string, limit int, after *Cursor) (Page, error) {
+	if limit < 1 || limit > MaxPage {
+		return Page{}, fmt.Errorf("list %s: limit %d is not within 1 to %d", index, limit, MaxPage)
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.tables.Orders),
+		IndexName:                 aws.String(index),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attr},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: value}},
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(int32(limit + 1)),
+	}
+	if after != nil {
+		// The partition comes from the caller, never from the cursor: a
+		// cursor only says where to start within it.
+		in.ExclusiveStartKey = map[string]types.AttributeValue{
+			"id":        &types.AttributeValueMemberS{Value: after.ID},
+			attr:        &types.AttributeValueMemberS{Value: value},
+			"createdAt": &types.AttributeValueMemberS{Value: after.CreatedAt},
+		}
+	}
+	var page Page
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return Page{}, fmt.Errorf("list %s %s: %w", index, value, err)
+		}
+		var got []Order
+		if err := attributevalue.UnmarshalListOfMaps(out.Items, &got); err != nil {
+			return Page{}, fmt.Errorf("list %s %s: unmarshal: %w", index, value, err)
+		}
+		page.Orders = append(page.Orders, got...)
+		if len(page.Orders) > limit {
+			page.Orders = page.Orders[:limit]
+			last := page.Orders[limit-1]
+			page.Next = &Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
+			return page, nil
+		}
+		if out.LastEvaluatedKey == nil {
+			return page, nil
+		}
+		// A page of the query ended early (its 1 MB limit): read on.
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+		in.Limit = aws.Int32(int32(limit + 1 - len(page.Orders)))
+	}
 }

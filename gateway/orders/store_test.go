@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -209,5 +211,97 @@ func TestWritesRecordCausedBy(t *testing.T) {
 	}
 	if got, _ := s.Order(context.Background(), o.ID); got.CausedBy != "validate-order's chain" {
 		t.Fatalf("after a write without a subject: causedBy %q", got.CausedBy)
+	}
+}
+
+// Listings read the indexes newest first, a page at a time, each page
+// ending with a cursor only when more orders follow; a customer's
+// listing holds only their orders and a restaurant's only its own.
+func TestListings(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	// A clock whose times have fractions with trailing zeros (…05.1Z
+	// against …05.12Z): their text must still sort as the times do.
+	base := time.Date(2026, 3, 1, 12, 0, 5, 0, time.UTC)
+	steps := []time.Duration{0, 100 * time.Millisecond, 120 * time.Millisecond, time.Second, 1500 * time.Millisecond, 2 * time.Second, 3 * time.Second}
+	var clock sync.Mutex
+	i := 0
+	s.Now = func() time.Time {
+		clock.Lock()
+		defer clock.Unlock()
+		return base.Add(steps[min(i, len(steps)-1)])
+	}
+	placed := map[string][]string{} // customer or restaurant -> ids, oldest first
+	for n, p := range []struct{ customer, restaurant string }{
+		{"alice", "r-pizza"}, {"bob", "r-pizza"}, {"alice", "r-sushi"}, {"alice", "r-pizza"}, {"bob", "r-sushi"}, {"alice", "r-pizza"}, {"alice", "r-sushi"},
+	} {
+		clock.Lock()
+		i = n
+		clock.Unlock()
+		o, err := s.Place(ctx, orders.Order{ID: orders.NewID("ord_"), CustomerID: p.customer, RestaurantID: p.restaurant,
+			Items: []orders.Item{{MenuItemID: "margherita", Quantity: 1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		placed[p.customer] = append(placed[p.customer], o.ID)
+		placed[p.restaurant] = append(placed[p.restaurant], o.ID)
+	}
+	// An order placed without a customer (by a step, a script) is in no
+	// customer's listing, and still in its restaurant's.
+	anon, err := s.Place(ctx, orders.Order{ID: orders.NewID("ord_"), RestaurantID: "r-pizza", Items: []orders.Item{{MenuItemID: "margherita", Quantity: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	placed["r-pizza"] = append(placed["r-pizza"], anon.ID)
+
+	for _, tt := range []struct {
+		name string
+		list func(limit int, after *orders.Cursor) (orders.Page, error)
+		want []string
+	}{
+		{"alice", func(l int, a *orders.Cursor) (orders.Page, error) { return s.CustomerOrders(ctx, "alice", l, a) }, placed["alice"]},
+		{"bob", func(l int, a *orders.Cursor) (orders.Page, error) { return s.CustomerOrders(ctx, "bob", l, a) }, placed["bob"]},
+		{"r-pizza", func(l int, a *orders.Cursor) (orders.Page, error) { return s.RestaurantOrders(ctx, "r-pizza", l, a) }, placed["r-pizza"]},
+		{"r-sushi", func(l int, a *orders.Cursor) (orders.Page, error) { return s.RestaurantOrders(ctx, "r-sushi", l, a) }, placed["r-sushi"]},
+		{"nobody", func(l int, a *orders.Cursor) (orders.Page, error) { return s.CustomerOrders(ctx, "carol", l, a) }, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			want := slices.Clone(tt.want)
+			slices.Reverse(want)
+			// Whole, in pages of 2, and in pages the size of the listing.
+			for _, size := range []int{orders.MaxPage, 2, max(1, len(want))} {
+				var got []string
+				var after *orders.Cursor
+				pages := 0
+				for {
+					p, err := tt.list(size, after)
+					if err != nil {
+						t.Fatal(err)
+					}
+					pages++
+					for _, o := range p.Orders {
+						got = append(got, o.ID)
+					}
+					if p.Next == nil {
+						break
+					}
+					if len(p.Orders) != size {
+						t.Fatalf("page size %d: a page of %d orders has a cursor", size, len(p.Orders))
+					}
+					after = p.Next
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("page size %d: listed %v, want %v", size, got, want)
+				}
+				if wantPages := max(1, (len(want)+size-1)/size); pages != wantPages {
+					t.Fatalf("page size %d: %d pages for %d orders, want %d", size, pages, len(want), wantPages)
+				}
+			}
+		})
+	}
+	for _, bad := range []int{0, -1, orders.MaxPage + 1} {
+		if _, err := s.CustomerOrders(ctx, "alice", bad, nil); err == nil {
+			t.Errorf("limit %d: no error", bad)
+		}
 	}
 }

@@ -7,17 +7,13 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
-// ApplyChecks runs the cdk-nag AwsSolutions rule pack over scope at
-// synthesis: a finding is an error annotation that fails `cdk synth`,
-// unless a suppression with a reason covers it.
-//
-// The Go binding of cdk-nag this module pins (v2.35) has no Serverless
-// pack. The infra tests run it, and AwsSolutions again, from the npm
-// release (infra/nag/check.mjs) over the synthesized templates; the
-// suppressions below are resource metadata, so they cover both packs'
-// findings there too.
+// ApplyChecks runs cdk-nag's AwsSolutions and Serverless rule packs over
+// scope at synthesis: a finding is an error annotation that fails `cdk
+// synth`, unless a suppression with a reason covers it.
 func ApplyChecks(scope constructs.IConstruct) {
-	awscdk.Aspects_Of(scope).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	props := &cdknag.NagPackProps{Verbose: jsii.Bool(true)}
+	awscdk.Aspects_Of(scope).Add(cdknag.NewAwsSolutionsChecks(props), nil)
+	awscdk.Aspects_Of(scope).Add(cdknag.NewServerlessChecks(props), nil)
 }
 
 // Every accepted finding is suppressed here, next to the reason, on the
@@ -149,4 +145,17 @@ func suppressAlarmEmailNoDLQ(subscription constructs.IConstruct) {
 		Reason: jsii.String("E-mail subscription of the alarm topic: an alarm on a DLQ for undelivered alarm e-mails could " +
 			"only notify through this same topic; the alarms' state stays in CloudWatch either way."),
 	}}, jsii.Bool(false))
+}
+
+// suppressLocalTargetNoDLQ: the data-plane stack (LocalStack) gives each
+// rule the target the dev runtime provisions, the route's queue with no
+// options, so that local and cloud-local behave alike (the parity test
+// holds it); its events are local test data.
+func suppressLocalTargetNoDLQ(rule constructs.IConstruct) {
+	cdknag.NagSuppressions_AddResourceSuppressions(rule, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("Serverless-EventBusDLQ"),
+		Reason: jsii.String("Data-plane stack for a local emulator: the rule's target is exactly what the dev runtime " +
+			"provisions (the route's queue, no options), which the parity test requires; the deployed stages give every " +
+			"target a dead-letter queue."),
+	}}, jsii.Bool(true))
 }

@@ -187,6 +187,7 @@ func (e *EventPipeline) addRoutes(c constructs.Construct, t topology.Topology, p
 			// The queue as the only target, with no options: what the dev
 			// runtime's provisioning puts (and replaces on every start).
 			rule.AddTarget(awseventstargets.NewSqsQueue(queue, nil))
+			suppressLocalTargetNoDLQ(rule)
 			continue
 		}
 		rule.AddTarget(awseventstargets.NewSqsQueue(queue, &awseventstargets.SqsQueueProps{

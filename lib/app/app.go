@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
+	"strings"
+	"unicode"
 
 	"github.com/threefactor/framework/lib/consumer"
 	"github.com/threefactor/framework/lib/realtime"
@@ -31,6 +34,9 @@ type App struct {
 	Routes []topology.Route
 	// GraphQL is the app's API, served over HTTP and WebSocket.
 	GraphQL GraphQL
+	// Users are the roles and the administrator-set attributes the API
+	// authorizes by; the deployment's identity provider must know them.
+	Users Users
 	// Seed, when set, writes the data a fresh local environment starts
 	// with (the dev runtime calls it at every start: it must be
 	// idempotent). It returns how many items it wrote.
@@ -82,6 +88,57 @@ type GraphQL struct {
 	Topics realtime.Topics
 }
 
+// Users describe the app's users as its resolvers authorize them, and as
+// the identity provider must know them: infra creates a Cognito user
+// pool's groups and custom attributes from them (an external issuer must
+// put the same claims in its tokens), and the local issuer mints tokens
+// with them (make token USER=pat ROLE=<group> ...).
+type Users struct {
+	// Groups are the app's roles, e.g. "restaurant". A token lists the
+	// caller's groups in its groups claim (cognito:groups by default), and
+	// resolvers read them with identity.Identity.InGroup.
+	Groups []string
+	// AdminOnlyAttributes are per-user attributes only an administrator
+	// sets and the user can read but never change, e.g. "restaurantId"
+	// (the restaurant a staff member works for). Names are without the
+	// "custom:" prefix; tokens carry each as the claim AttributeClaim(name).
+	AdminOnlyAttributes []string
+}
+
+// AttributeClaim is the claim a token carries the admin-only attribute
+// name in: "custom:" + name, as Cognito names custom attributes.
+func AttributeClaim(name string) string { return "custom:" + name }
+
+var attributeName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,19}$`)
+
+// Validate reports every problem of the declaration: a group must be 1
+// to 128 characters without spaces, an attribute a letter then up to 19
+// letters, digits or underscores (Cognito's limits); neither twice.
+func (u Users) Validate() error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, g := range u.Groups {
+		if g == "" || len(g) > 128 || strings.ContainsFunc(g, unicode.IsSpace) {
+			errs = append(errs, fmt.Errorf("user group %q: want 1 to 128 characters without spaces", g))
+		}
+		if seen[g] {
+			errs = append(errs, fmt.Errorf("user group %q is listed twice", g))
+		}
+		seen[g] = true
+	}
+	seen = map[string]bool{}
+	for _, a := range u.AdminOnlyAttributes {
+		if !attributeName.MatchString(a) {
+			errs = append(errs, fmt.Errorf("user attribute %q: want a letter then up to 19 letters, digits or _, without the custom: prefix", a))
+		}
+		if seen[a] {
+			errs = append(errs, fmt.Errorf("user attribute %q is listed twice", a))
+		}
+		seen[a] = true
+	}
+	return errors.Join(errs...)
+}
+
 // Topology is the app's declaration as plain data: what the provisioner,
 // the CDK constructs and the routes printer need.
 func (a App) Topology() topology.Topology {
@@ -125,6 +182,9 @@ func (a App) Validate() error {
 		if topology.IsFrameworkFunction(f.Name) {
 			errs = append(errs, fmt.Errorf("function %q: the name belongs to a framework function", f.Name))
 		}
+	}
+	if err := a.Users.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	g := a.GraphQL
 	if g.SDL == "" || g.Resolver == nil || g.Topics.Subscription == nil || g.Topics.Change == nil {

@@ -217,3 +217,28 @@ func TestGraphQLFunctionGraphiQL(t *testing.T) {
 		}
 	}
 }
+
+func TestUsersValidate(t *testing.T) {
+	good := notes
+	good.Users = app.Users{Groups: []string{"restaurant", "courier"}, AdminOnlyAttributes: []string{"restaurantId", "zone_2"}}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("valid users: %v", err)
+	}
+	bad := notes
+	bad.Users = app.Users{
+		Groups:              []string{"", "two words", strings.Repeat("g", 129), "staff", "staff"},
+		AdminOnlyAttributes: []string{"custom:restaurantId", "1st", strings.Repeat("a", 21), "zone", "zone"},
+	}
+	err := bad.Validate()
+	for _, want := range []string{
+		`user group ""`, `user group "two words"`, `user group "ggg`, `user group "staff" is listed twice`,
+		`user attribute "custom:restaurantId"`, `user attribute "1st"`, `user attribute "aaa`, `user attribute "zone" is listed twice`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v; want it to say %s", err, want)
+		}
+	}
+	if got := app.AttributeClaim("restaurantId"); got != "custom:restaurantId" {
+		t.Errorf("AttributeClaim = %q", got)
+	}
+}

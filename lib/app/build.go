@@ -97,7 +97,7 @@ func NewGraphQL(ctx context.Context, a App, env *Env) (*graphqlhttp.Handler, err
 	}
 	schema, err := NewSchema(ctx, a, env, limits)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", topology.GraphQLFunction, err)
 	}
 	return graphqlhttp.New(schema, graphqlhttp.Config{
 		Limits:   limits,
@@ -171,7 +171,7 @@ func NewRealtime(ctx context.Context, a App, env *Env, o RealtimeOptions) (*real
 		closer = s
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", topology.RealtimeFunction, err)
 	}
 	return realtime.NewHandler(realtime.Config{
 		Schema: p.schema, Topics: a.GraphQL.Topics, Store: p.store, Management: p.mgmt, Logger: env.Logger,
@@ -193,7 +193,7 @@ func NewFanout(ctx context.Context, a App, env *Env, mgmt realtime.ManagementAPI
 	}
 	p, perr := realtimeParts(ctx, a, env, mgmt, func(o *apigatewaymanagementapi.Options) { o.RetryMaxAttempts = 1 })
 	if err := errors.Join(err, qerr, perr); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", topology.FanOutFunction, err)
 	}
 	return fanout.New(fanout.Config{
 		Schema: p.schema, Topics: a.GraphQL.Topics.Change, Store: p.store, Management: p.mgmt,

@@ -89,7 +89,7 @@ func StartGraphQL(a App) {
 
 func start(name string, build func(context.Context, *Env) (any, error)) {
 	log := correlation.Logger()
-	h, err := buildFromProcess(name, log, build)
+	h, err := buildFromProcess(log, build)
 	if err != nil {
 		log.Error("init failed", "function", name, "error", err.Error())
 		fmt.Fprintln(os.Stderr, err)
@@ -98,15 +98,12 @@ func start(name string, build func(context.Context, *Env) (any, error)) {
 	lambda.Start(h)
 }
 
-func buildFromProcess(name string, log *slog.Logger, build func(context.Context, *Env) (any, error)) (any, error) {
+func buildFromProcess(log *slog.Logger, build func(context.Context, *Env) (any, error)) (any, error) {
 	ctx := context.Background()
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
-	h, err := build(ctx, NewEnv(cfg, os.Getenv, log))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return h, nil
+	// The builders name their component in their errors.
+	return build(ctx, NewEnv(cfg, os.Getenv, log))
 }

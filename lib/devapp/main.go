@@ -33,6 +33,10 @@ const (
 	// a second, like API Gateway's account throttle (e.g. 2000); unset: no
 	// limit.
 	EnvManagementRate = "DEV_MANAGEMENT_RATE"
+	// EnvLambda is how the functions run: "inprocess" (default) or
+	// "binary", their deployment binaries under the runtime interface
+	// emulator (see LambdaBinary).
+	EnvLambda = "DEV_LAMBDA"
 )
 
 // Main is the dev runtime's command (`make dev`): it makes sure an AWS
@@ -96,6 +100,7 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir string
 	if o.Issuer, err = devissuer.Open(stateDir, a.Name); err != nil {
 		return err
 	}
+	o.Lambda, o.BuildDir = os.Getenv(EnvLambda), filepath.Join(stateDir, "lambda")
 
 	userEndpoint := os.Getenv("AWS_ENDPOINT_URL") != ""
 	cfg, endpoint, err := awsConfig(ctx, stateDir)
@@ -111,7 +116,11 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir string
 	}
 	token := fmt.Sprintf("%-10s make token USER=alice  (then Authorization: Bearer <token> over HTTP, {\"Authorization\":\"Bearer <token>\"} in connection_init)", "Token")
 	issuer := fmt.Sprintf("%-10s %s  (client %s; keys in %s)", "Issuer", o.Issuer.Issuer(), o.Issuer.ClientID(), o.Issuer.Path())
-	rt, err := devruntime.New(devruntime.Config{AWS: cfg, Topology: a.Topology(), Addr: addr, Logger: log, Notes: []string{token, issuer, note}})
+	notes := []string{token, issuer, note}
+	if o.Lambda == LambdaBinary {
+		notes = append(notes, fmt.Sprintf("%-10s binaries under the runtime interface emulator (%s=binary), built in %s", "Functions", EnvLambda, o.BuildDir))
+	}
+	rt, err := devruntime.New(devruntime.Config{AWS: cfg, Topology: a.Topology(), Addr: addr, Logger: log, Notes: notes})
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,11 @@ type Options struct {
 	// second, as API Gateway's account throttle does (see
 	// localws.Config.ManagementRate); zero: no limit.
 	ManagementRate float64
+	// Lambda is how the functions run: LambdaInProcess (the default) or
+	// LambdaBinary. With LambdaBinary, BuildDir receives the binaries
+	// (default .dev/lambda), built from the module at ModuleDir (default
+	// the module of the working directory).
+	Lambda, BuildDir, ModuleDir string
 }
 
 // keyRefresh is how soon the verifier looks at the issuer's keys again
@@ -63,7 +68,7 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 	if err != nil {
 		return err
 	}
-	env := func(function string) *app.Env {
+	vars := func(function string) map[string]string {
 		e := rt.Env(function)
 		// What infra sets on AWS; locally the keys are read in process.
 		e[topology.EnvAuthIssuer] = vcfg.Issuer
@@ -75,8 +80,9 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 				}
 			}
 		}
-		return app.NewEnv(rt.AWS(), app.MapEnv(e), log)
+		return e
 	}
+	env := func(function string) *app.Env { return app.NewEnv(rt.AWS(), app.MapEnv(vars(function)), log) }
 
 	if a.Seed != nil {
 		n, err := a.Seed(ctx, env(topology.GraphQLFunction))
@@ -86,6 +92,14 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 		if n > 0 {
 			log.Info("seeded", "items", n)
 		}
+	}
+
+	switch o.Lambda {
+	case "", LambdaInProcess:
+	case LambdaBinary:
+		return wireBinaries(ctx, rt, a, o, vars, verifier)
+	default:
+		return fmt.Errorf("devapp: functions run %q: want %s or %s", o.Lambda, LambdaInProcess, LambdaBinary)
 	}
 
 	r, err := app.NewRouter(ctx, a, env(topology.RouterFunction))

@@ -29,6 +29,7 @@ type queueConsumer struct {
 	route topology.Route
 	fn    topology.Function
 	h     QueueHandler
+	sqs   queueAPI
 	log   *slog.Logger
 	// queue names the queue, its URL and ARN, and its dead-letter
 	// queue's name, once provisioned.
@@ -77,7 +78,7 @@ func (qc *queueConsumer) poll(ctx context.Context, url, arn string) {
 		if qc.receiving != nil {
 			qc.receiving.Lock()
 		}
-		out, err := qc.rt.sqs.ReceiveMessage(rctx, &sqs.ReceiveMessageInput{
+		out, err := qc.sqs.ReceiveMessage(rctx, &sqs.ReceiveMessageInput{
 			QueueUrl:                    aws.String(url),
 			MaxNumberOfMessages:         int32(qc.route.BatchSize),
 			WaitTimeSeconds:             wait,
@@ -142,7 +143,7 @@ func (qc *queueConsumer) handle(ctx context.Context, url, arn string, msgs []sqs
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if len(del) > 0 {
-		out, err := qc.rt.sqs.DeleteMessageBatch(actx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: del})
+		out, err := qc.sqs.DeleteMessageBatch(actx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: del})
 		switch {
 		case err != nil:
 			qc.log.Warn("delete handled messages; they will be delivered again", "error", err.Error())
@@ -153,7 +154,7 @@ func (qc *queueConsumer) handle(ctx context.Context, url, arn string, msgs []sqs
 	if len(back) > 0 {
 		// Without this a failed message would wait out the whole visibility
 		// timeout (six times the function timeout) before its retry.
-		if _, err := qc.rt.sqs.ChangeMessageVisibilityBatch(actx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(url), Entries: back}); err != nil {
+		if _, err := qc.sqs.ChangeMessageVisibilityBatch(actx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(url), Entries: back}); err != nil {
 			qc.log.Warn("back off failed messages; they return after the visibility timeout", "error", err.Error())
 		}
 	}

@@ -284,8 +284,9 @@ func (r *Runtime) URL() string { return "http://" + r.Addr() }
 // two (the router and the realtime fan-out), as DynamoDB allows. A reader
 // registered while Run runs starts at once; problems (unknown table, no
 // stream, duplicate name) fail Run, or are logged when Run already runs.
-func (r *Runtime) StreamReader(name, table string, h StreamHandler) {
-	sr := &streamReader{rt: r, name: name, table: table, h: h, log: r.cfg.Logger.With("component", "stream", "reader", name, "table", table)}
+func (r *Runtime) StreamReader(name, table string, h StreamHandler, opts ...MappingOption) {
+	o := r.mappingOptions(opts)
+	sr := &streamReader{rt: r, name: name, table: table, h: h, streams: o.streams, log: r.cfg.Logger.With("component", "stream", "reader", name, "table", table)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.checkReaderLocked(name, table, h); err != nil {
@@ -335,7 +336,8 @@ func (r *Runtime) checkReaderLocked(name, table string, h StreamHandler) error {
 // deleted, failures made visible again after a backoff, and after the
 // route's MaxReceiveCount receives the queue's redrive policy moves a
 // message to its dead-letter queue.
-func (r *Runtime) QueueConsumer(route string, h QueueHandler) {
+func (r *Runtime) QueueConsumer(route string, h QueueHandler, opts ...MappingOption) {
+	o := r.mappingOptions(opts)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rt, ok := r.cfg.Topology.Route(route)
@@ -354,7 +356,7 @@ func (r *Runtime) QueueConsumer(route string, h QueueHandler) {
 		}
 	}
 	fn, _ := r.cfg.Topology.Function(rt.Function)
-	r.addQueueLocked(&queueConsumer{rt: r, route: rt, fn: fn, h: h, queue: routeQueue(route),
+	r.addQueueLocked(&queueConsumer{rt: r, route: rt, fn: fn, h: h, sqs: o.sqs, queue: routeQueue(route),
 		log: r.cfg.Logger.With("component", "queue", "route", route, "function", rt.Function)})
 }
 
@@ -365,7 +367,8 @@ func (r *Runtime) QueueConsumer(route string, h QueueHandler) {
 // dead-lettered after topology.PushMaxReceiveCount receives. The queue is
 // FIFO: a message group stays locked while one of its messages is in
 // flight.
-func (r *Runtime) PushConsumer(h QueueHandler) {
+func (r *Runtime) PushConsumer(h QueueHandler, opts ...MappingOption) {
+	o := r.mappingOptions(opts)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if h == nil {
@@ -378,7 +381,7 @@ func (r *Runtime) PushConsumer(h QueueHandler) {
 			return
 		}
 	}
-	r.addQueueLocked(&queueConsumer{rt: r, h: h, queue: pushQueue, receiving: &sync.Mutex{},
+	r.addQueueLocked(&queueConsumer{rt: r, h: h, sqs: o.sqs, queue: pushQueue, receiving: &sync.Mutex{},
 		route: topology.Route{Name: "~push", Function: topology.PushFunction, BatchSize: topology.PushBatchSize,
 			MaxReceiveCount: topology.PushMaxReceiveCount, VisibilityTimeout: topology.PushVisibilityTimeout},
 		fn:  topology.Function{Name: topology.PushFunction, Timeout: topology.PushTimeout},
@@ -390,6 +393,34 @@ func (r *Runtime) addQueueLocked(qc *queueConsumer) {
 	if r.runCtx != nil {
 		r.startQueueLocked(qc)
 	}
+}
+
+// MappingOption configures one event source mapping (StreamReader,
+// QueueConsumer).
+type MappingOption func(*mappingOptions)
+
+type mappingOptions struct {
+	streams streamsAPI
+	sqs     queueAPI
+}
+
+// ReadWith makes a mapping read its stream or queue with cfg instead of
+// the runtime's own configuration: with the credentials of the function's
+// execution role, as Lambda's event source mappings do on AWS, so that a
+// role lacking a grant fails here too. Checkpoints stay the runtime's.
+func ReadWith(cfg aws.Config) MappingOption {
+	return func(o *mappingOptions) {
+		o.streams = dynamodbstreams.NewFromConfig(cfg)
+		o.sqs = sqs.NewFromConfig(cfg)
+	}
+}
+
+func (r *Runtime) mappingOptions(opts []MappingOption) mappingOptions {
+	o := mappingOptions{streams: r.streams, sqs: r.sqs}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
 }
 
 func (r *Runtime) registrationErrorLocked(err error) {

@@ -16,11 +16,12 @@ import (
 
 // streamReader is one event source mapping on one table's stream.
 type streamReader struct {
-	rt    *Runtime
-	name  string
-	table string
-	h     StreamHandler
-	log   *slog.Logger
+	rt      *Runtime
+	name    string
+	table   string
+	h       StreamHandler
+	streams streamsAPI
+	log     *slog.Logger
 }
 
 func (r *Runtime) startReaderLocked(sr *streamReader) {
@@ -99,7 +100,7 @@ func (sr *streamReader) shards(ctx context.Context, arn string) ([]types.Shard, 
 	var out []types.Shard
 	var start *string
 	for {
-		d, err := sr.rt.streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn), ExclusiveStartShardId: start})
+		d, err := sr.streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn), ExclusiveStartShardId: start})
 		if err != nil {
 			return out, fmt.Errorf("describe stream: %w", err)
 		}
@@ -167,14 +168,14 @@ func (sr *streamReader) poll(ctx context.Context, arn, shard, seq string) ([]typ
 		in.ShardIteratorType = types.ShardIteratorTypeAfterSequenceNumber
 		in.SequenceNumber = aws.String(seq)
 	}
-	it, err := sr.rt.streams.GetShardIterator(ctx, in)
+	it, err := sr.streams.GetShardIterator(ctx, in)
 	if err != nil {
 		return nil, nil, fmt.Errorf("shard iterator: %w", err)
 	}
 	if it.ShardIterator == nil {
 		return nil, nil, nil
 	}
-	out, err := sr.rt.streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it.ShardIterator, Limit: aws.Int32(int32(sr.rt.cfg.StreamBatchSize))})
+	out, err := sr.streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it.ShardIterator, Limit: aws.Int32(int32(sr.rt.cfg.StreamBatchSize))})
 	if err != nil {
 		return nil, nil, fmt.Errorf("get records: %w", err)
 	}

@@ -56,13 +56,30 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// Option configures a server started with Start.
+type Option func(*options)
+
+type options struct {
+	env []string
+}
+
+// WithEnv adds "NAME=value" settings to the server's environment, such
+// as moto's own (see StartEnforcingIAM).
+func WithEnv(kv ...string) Option {
+	return func(o *options) { o.env = append(o.env, kv...) }
+}
+
 // Start starts a private moto server on a free loopback port and waits
 // until it answers. The caller must Close it. Its output goes to logPath
 // when set, else it is discarded.
-func Start(ctx context.Context, logPath string) (*Server, error) {
+func Start(ctx context.Context, logPath string, opts ...Option) (*Server, error) {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
 		return nil, ErrNotInstalled
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -70,7 +87,7 @@ func Start(ctx context.Context, logPath string) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s, err := launch(ctx, bin, port, logPath, false)
+		s, err := launch(ctx, bin, port, logPath, false, o.env)
 		if err == nil {
 			return s, nil
 		}
@@ -101,10 +118,16 @@ func command(bin string, port int) *exec.Cmd {
 // launch starts moto on port: the serialized server, or, when its Python
 // cannot run it (moto installed for another interpreter), moto_server as
 // installed.
-func launch(ctx context.Context, bin string, port int, logPath string, detached bool) (*Server, error) {
-	s, err := launchCmd(ctx, command(bin, port), port, logPath, detached)
+func launch(ctx context.Context, bin string, port int, logPath string, detached bool, env []string) (*Server, error) {
+	withEnv := func(cmd *exec.Cmd) *exec.Cmd {
+		if len(env) > 0 {
+			cmd.Env = append(os.Environ(), env...)
+		}
+		return cmd
+	}
+	s, err := launchCmd(ctx, withEnv(command(bin, port)), port, logPath, detached)
 	if errors.Is(err, errExited) {
-		return launchCmd(ctx, exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port)), port, logPath, detached)
+		return launchCmd(ctx, withEnv(exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))), port, logPath, detached)
 	}
 	return s, err
 }
@@ -207,7 +230,7 @@ func Ensure(ctx context.Context, stateDir string) (endpoint string, started bool
 	if err != nil {
 		return "", false, err
 	}
-	s, err := launch(ctx, bin, port, filepath.Join(stateDir, "moto.log"), true)
+	s, err := launch(ctx, bin, port, filepath.Join(stateDir, "moto.log"), true, nil)
 	if err != nil {
 		return "", false, err
 	}

@@ -223,6 +223,7 @@ func TestEnv(t *testing.T) {
 		"TABLE_IDEMPOTENCY":        "provenv-idempotency",
 		"TABLE_CONNECTIONS":        "provenv-connections",
 		"TABLE_SUBSCRIPTIONS":      "provenv-subscriptions",
+		"TABLE_EVENTLOG":           "provenv-eventlog",
 		"EVENT_BUS_NAME":           "provenv-bus",
 		"ROUTE_PLACED_QUEUE_ARN":   res.Routes["placed"].QueueARN,
 		"ROUTE_PLACED_DLQ_URL":     res.Routes["placed"].DLQURL,

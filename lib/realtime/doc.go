@@ -15,4 +15,11 @@
 // it (identity.From), and the connection ends when it expires (Expire, run
 // by an in-process timer or, on AWS, an EventBridge Scheduler schedule
 // through Invoke; see package expiry).
+//
+// A subscription is authorized by its resolver when it starts and again
+// for every push: before storing it the handler runs the operation once as
+// the subscriber, with no change in the context (ChangeFrom reports
+// false), and an error the resolver returns refuses it; the fan-out runs
+// it for each change as the identity stored with it, and the resolver
+// yields nothing for a change the subscriber may not see.
 package realtime

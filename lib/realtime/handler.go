@@ -416,6 +416,9 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 		return h.sendErrors(ctx, log, id, m.ID, p.OperationName,
 			&gqlerrors.QueryError{Message: err.Error(), ResolverError: err, Path: []any{fields[0].Name}})
 	}
+	if qerrs := h.start(ctx, log, p, vars, fields[0]); len(qerrs) > 0 {
+		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, qerrs...)
+	}
 	expires := conn.ExpiresAt
 	if hasID && !who.Expires.IsZero() && who.Expires.Before(expires) {
 		// Gone from the store's reads (and DynamoDB's TTL) at the token's expiry.
@@ -441,6 +444,47 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 	}
 	log.InfoContext(ctx, "subscribed", "topic", topic)
 	return nil
+}
+
+// start runs a subscription operation once before it is stored, as the
+// subscriber (ctx carries the connection's identity) and with no change
+// in ctx (realtime.ChangeFrom reports false): the resolver decides there
+// whether the caller may have the subscription. The errors it returns
+// refuse the subscription (they reach the client as its error message,
+// with their codes); none lets it be stored. Values it yields are not
+// sent: pushes come from changes.
+func (h *Handler) start(ctx context.Context, log *slog.Logger, p wsproto.SubscribePayload, vars map[string]any, root gqldoc.Field) []*gqlerrors.QueryError {
+	if h.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.cfg.Timeout)
+		defer cancel()
+	}
+	ch, err := h.cfg.Schema.Subscribe(ctx, p.Query, p.OperationName, vars)
+	if err != nil {
+		return []*gqlerrors.QueryError{{Message: err.Error(), ResolverError: err}}
+	}
+	key := root.Name
+	if root.Alias != "" {
+		key = root.Alias
+	}
+	var qerrs []*gqlerrors.QueryError
+	for v := range ch {
+		resp, ok := v.(*graphql.Response)
+		if !ok {
+			continue
+		}
+		if len(resp.Errors) == 0 {
+			log.WarnContext(ctx, "a subscription resolver yielded a value at its start; it is not sent", "field", root.Name)
+			continue
+		}
+		for _, e := range resp.Errors {
+			if len(e.Path) == 0 {
+				e.Path = []any{key}
+			}
+			qerrs = append(qerrs, e)
+		}
+	}
+	return qerrs
 }
 
 // execute runs a query or mutation once, within the timeout: next (the

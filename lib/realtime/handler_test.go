@@ -95,6 +95,12 @@ func (*root) ItemChanged(ctx context.Context, args struct{ ID graphql.ID }) (<-c
 	defer close(ch)
 	e, ok := realtime.ChangeFrom(ctx)
 	if !ok {
+		// The start: "private-<subject>" is only that subject's.
+		if owner, private := strings.CutPrefix(string(args.ID), "private-"); private {
+			if who, _ := identity.From(ctx); who.Subject != owner {
+				return nil, errs.Newf(errs.Forbidden, "item %q is not yours", args.ID)
+			}
+		}
 		return ch, nil
 	}
 	var it struct {
@@ -458,6 +464,26 @@ func TestProtocol(t *testing.T) {
 		}
 		if st, _ := s.fanout.Publish(ctx, ev); st.Matched != 0 {
 			t.Fatalf("completed subscription matched: %+v", st)
+		}
+	})
+	t.Run("the resolver decides at the start, as the subscriber", func(t *testing.T) {
+		ctx := context.Background()
+		c := s.connect(t)
+		c.send(`{"id":"no","type":"subscribe","payload":{"query":"subscription { x: itemChanged(id: \"private-bob\") { status } }"}}`)
+		m := c.read()
+		if m.Type != wsproto.Error || m.ID != "no" || string(m.Payload) != `[{"message":"item \"private-bob\" is not yours","path":["x"],"extensions":{"code":"FORBIDDEN"}}]` {
+			t.Fatalf("got %s %s %s", m.Type, m.ID, m.Payload)
+		}
+		c.send(`{"id":"yes","type":"subscribe","payload":{"query":"subscription { itemChanged(id: \"private-ann\") { status } }"}}`)
+		c.send(`{"type":"ping"}`)
+		if m := c.read(); m.Type != wsproto.Pong {
+			t.Fatalf("got %+v, want pong (no message for a subscription that starts)", m)
+		}
+		if subs, err := s.store.SubscriptionsFor(ctx, "item:private-bob"); err != nil || len(subs) != 0 {
+			t.Fatalf("a refused subscription was stored: %+v, %v", subs, err)
+		}
+		if subs, err := s.store.SubscriptionsFor(ctx, "item:private-ann"); err != nil || len(subs) != 1 || subs[0].ID != "yes" {
+			t.Fatalf("stored = %+v, %v", subs, err)
 		}
 	})
 	t.Run("subscriptions per connection are bounded", func(t *testing.T) {

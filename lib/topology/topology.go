@@ -165,10 +165,19 @@ const (
 	SubscriptionsTable = "subscriptions"
 	// SubscriptionsByConnection is the index of subscriptions by connection id.
 	SubscriptionsByConnection = "byConnection"
+	// EventLogTable keeps change events, deliveries, pushes and the
+	// realtime topic log (package eventlog); its indexes follow.
+	EventLogTable = "eventlog"
+	// EventLogByItem: an item's changes in stream sequence order.
+	EventLogByItem = "byItem"
+	// EventLogByCorrelation: the changes of one request, in time order.
+	EventLogByCorrelation = "byCorrelation"
+	// EventLogByTime: changes by day bucket (and shard), in time order.
+	EventLogByTime = "byTime"
 )
 
-// FrameworkTables are the tables every app gets: the idempotency records
-// and the realtime connection and subscription stores.
+// FrameworkTables are the tables every app gets: the idempotency records,
+// the realtime connection and subscription stores, and the event log.
 func FrameworkTables() []Table {
 	return []Table{
 		{Name: IdempotencyTable, PartitionKey: Key{"pk", String}, TTLAttribute: "expiresAt"},
@@ -182,6 +191,17 @@ func FrameworkTables() []Table {
 				PartitionKey: Key{"connectionId", String},
 				SortKey:      &Key{"subKey", String},
 			}},
+			TTLAttribute: "expiresAt",
+		},
+		{
+			Name:         EventLogTable,
+			PartitionKey: Key{"pk", String},
+			SortKey:      &Key{"sk", String},
+			Indexes: []Index{ // by name, the order DescribeTable lists them in
+				{Name: EventLogByCorrelation, PartitionKey: Key{"correlationId", String}, SortKey: &Key{"at", String}},
+				{Name: EventLogByItem, PartitionKey: Key{"item", String}, SortKey: &Key{"itemSeq", String}},
+				{Name: EventLogByTime, PartitionKey: Key{"bucket", String}, SortKey: &Key{"at", String}},
+			},
 			TTLAttribute: "expiresAt",
 		},
 	}

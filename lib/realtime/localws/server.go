@@ -354,6 +354,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return false
 	}
+	// The connection is known before the handshake completes, as on API
+	// Gateway: a client that has its 101 can be posted to at once (what
+	// is posted waits in its send queue for the writer).
+	c = newConn(nil, log, s.cfg, func() { s.Unregister(id) })
+	s.mu.Lock()
+	s.conns[id] = &entry{sink: c, connectedAt: connectedAt, lastActive: connectedAt, sourceIP: sourceIP(r), userAgent: r.UserAgent()}
+	s.mu.Unlock()
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols: protocols,
 		// The origin was checked above, against the configured policy.
@@ -368,11 +375,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(MaxMessageBytes)
-	c = newConn(ws, log, s.cfg, func() { s.Unregister(id) })
+	c.ws = ws // before the writer starts: it alone uses the socket's write side
 	go c.writeLoop()
-	s.mu.Lock()
-	s.conns[id] = &entry{sink: c, connectedAt: connectedAt, lastActive: connectedAt, sourceIP: sourceIP(r), userAgent: r.UserAgent()}
-	s.mu.Unlock()
 	s.wg.Add(1)
 	defer s.wg.Done()
 	defer func() {
