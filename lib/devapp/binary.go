@@ -103,7 +103,7 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 				e[topology.EnvAllowedOrigins] = origins.String()
 				e[topology.EnvExpiryScheduleGroup], e[topology.EnvExpirySchedulerRoleARN] = group, role
 				fallthrough
-			case topology.FanOutFunction:
+			case topology.FanOutFunction, topology.PushFunction:
 				e[topology.EnvManagementEndpoint] = rt.URL()
 			}
 			return e
@@ -133,6 +133,13 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 			return f.DynamoDBStream(ctx, ev)
 		})
 	}
+	rt.PushConsumer(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		f, err := fns.get(ctx, topology.PushFunction)
+		if err != nil {
+			return events.SQSEventResponse{}, err
+		}
+		return f.SQS(ctx, ev)
+	})
 	for _, name := range a.FunctionNames() {
 		for _, route := range rt.Resources().RoutesOf(name) {
 			rt.QueueConsumer(route.Name, func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
@@ -166,6 +173,7 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 		// The binaries sign their Management API calls with the runtime's
 		// credentials, which they are given.
 		Credentials: rt.AWS().Credentials, Region: rt.AWS().Region, Origins: origins,
+		ManagementRate: o.ManagementRate,
 	})
 	if err != nil {
 		return err

@@ -218,6 +218,8 @@ func (e *env) wire(t *testing.T) {
 			switch {
 			case m.Route != "":
 				rt.QueueConsumer(m.Route, f.SQS, read)
+			case m.Push:
+				rt.PushConsumer(f.SQS, read)
 			case m.Table != "":
 				rt.StreamReader(name+"-"+m.Table, m.Table, f.DynamoDBStream, read)
 			}
