@@ -1,6 +1,9 @@
-# The developer entry points. `make test` is what CI runs (.ci/run).
+# The developer entry points. `make` (or `make help`) lists them; `make test`
+# is what CI runs (.ci/run). Each target's `## target: text` line is its
+# entry in that list.
 
 SHELL         := /bin/bash
+.DEFAULT_GOAL := help
 GO            ?= go
 GOBIN         := $(shell $(GO) env GOPATH)/bin
 TEST_TIMEOUT  ?= 45m
@@ -11,36 +14,56 @@ MOTO_VERSION  ?= 5.2.1
 # staticcheck 2026.1, the first release that understands Go 1.26.
 STATICCHECK_VERSION ?= v0.7.0
 GOVULNCHECK_VERSION ?= v1.1.4
-# Directories with a package.json whose node_modules tests need; npm ci
-# runs again when the lock file is newer than the installed tree.
-NODE_DIRS     := tests/js infra
+# Directories with a package.json whose node_modules are needed: GraphiQL's
+# files (served by make dev), the JS clients and browser the tests drive,
+# the CDK CLI. npm ci runs again when the lock file is newer than the
+# installed tree.
+NODE_DIRS     := lib/graphqlhttp/graphiql tests/js infra
+# The dev runtime's state: the emulator's pid and endpoint, the local
+# token issuer's keys.
+STATE_DIR     ?= .dev
+# The browser the GraphiQL test drives (Debian's chromium package).
+CHROMIUM      ?= /usr/bin/chromium
 
-.PHONY: dev dev-stop dev-clean token deps test test-short test-lambda bench check
+.PHONY: help dev dev-stop dev-clean token subscribe deps test test-short test-lambda bench check
 
-## dev: run the app locally (GraphQL, realtime, functions) on the local emulator
-dev: deps-emulator
+## help: this list
+help:
+	@echo "make <target>, from the repository root:"
+	@sed -nE 's/^## ([a-z-]+): (.*)/\1\t\2/p' $(MAKEFILE_LIST) | awk -F'\t' '{ printf "  %-14s %s\n", $$1, $$2 }'
+
+## dev: run the app locally: GraphiQL, GraphQL and its WebSocket on http://127.0.0.1:8080, the functions, on the local emulator
+dev: deps-emulator deps-graphiql
 	@mkdir -p build
 	$(GO) build -o build/dev ./cmd/dev
-	exec ./build/dev
+	exec ./build/dev -state-dir $(STATE_DIR)
 
-## token: print a token the local dev runtime accepts, and only it, on stdout:
-##   make token USER=alice [ROLE=restaurant RESTAURANT=r-pizza] [TTL=30s]
+## token: print a token make dev accepts, alone on stdout: make token USER=alice [ROLE=restaurant RESTAURANT=r-pizza] [TTL=30s]
 ## (groups in cognito:groups, the restaurant in custom:restaurantId; 12h by
-## default; signed by the issuer in .dev, which `make dev` shares)
+## default; signed by the issuer in .dev, or STATE_DIR, which make dev shares)
 token:
-	@$(GO) run ./cmd/threefactor token "$(USER)" --state-dir .dev \
+	@$(GO) run ./cmd/threefactor token "$(USER)" --state-dir $(STATE_DIR) \
 		$(if $(ROLE),--group "$(ROLE)") $(if $(RESTAURANT),--claim "custom:restaurantId=$(RESTAURANT)") $(if $(TTL),--ttl "$(TTL)")
 
-## dev-stop: stop the long-lived local emulator (its data is in memory: gone)
-dev-stop:
-	$(GO) run ./cmd/dev -stop-emulator
+## subscribe: print each push of a subscription as a JSON line: make subscribe Q='subscription ...' [VARS="id=ord_1"] [TOKEN=... | USER=alice] [UNTIL=TEXT]
+## (Q is taken as written, $variables included; without TOKEN a token is
+## minted for USER; Ctrl-C stops it)
+subscribe:
+	@if [ -z '$(value Q)' ]; then echo "usage: make subscribe Q='subscription { ... }' [VARS=\"name=value ...\"] [TOKEN=... | USER=alice] [UNTIL=TEXT]"; exit 2; fi
+	@$(GO) run ./cmd/threefactor subscribe '$(subst ','\'',$(value Q))' --state-dir $(STATE_DIR) \
+		$(foreach v,$(VARS),--var '$(v)') $(if $(TOKEN),--token "$(TOKEN)",--user "$(USER)") $(if $(UNTIL),--until '$(UNTIL)')
 
-## dev-clean: stop the emulator and delete local state (.dev)
+## dev-stop: stop the long-lived local emulator (its memory is gone; the next make dev restores it from the event log in .dev/eventlog)
+dev-stop:
+	$(GO) run ./cmd/dev -stop-emulator -state-dir $(STATE_DIR)
+
+## dev-clean: stop the emulator and delete local state (.dev, or STATE_DIR), the event log with it
 dev-clean:
-	$(GO) run ./cmd/dev -wipe
+	$(GO) run ./cmd/dev -wipe -state-dir $(STATE_DIR)
 
 # The emulator is only needed when AWS_ENDPOINT_URL does not name one.
-.PHONY: deps-emulator deps-node
+.PHONY: deps-emulator deps-node deps-graphiql deps-browser
+## deps-emulator: install moto (the local AWS emulator) with pip when moto_server is missing
 deps-emulator:
 	@if [ -z "$$AWS_ENDPOINT_URL" ] && ! command -v moto_server >/dev/null 2>&1; then \
 		echo "moto_server (the local AWS emulator) is not on PATH: installing it with pip install \"moto[server]==$(MOTO_VERSION)\""; \
@@ -49,6 +72,7 @@ deps-emulator:
 		command -v moto_server >/dev/null 2>&1 || { echo "moto installed but moto_server is not on PATH (add pip's bin directory to PATH)"; exit 1; }; \
 	fi
 
+## deps-node: npm ci where a lock file is newer than its node_modules (GraphiQL's files, the test clients, the CDK CLI)
 deps-node:
 	@for d in $(NODE_DIRS); do \
 		if [ -f $$d/package.json ] && { [ ! -d $$d/node_modules ] || [ $$d/package-lock.json -nt $$d/node_modules/.package-lock.json ]; }; then \
@@ -57,12 +81,31 @@ deps-node:
 		fi; \
 	done
 
-## deps: install what the tests need (moto, npm packages)
-deps: deps-emulator deps-node
+## deps-graphiql: GraphiQL's files for make dev (npm ci in lib/graphqlhttp/graphiql); offline, make dev runs without them
+deps-graphiql:
+	@d=lib/graphqlhttp/graphiql; \
+	if [ ! -d $$d/node_modules ] || [ $$d/package-lock.json -nt $$d/node_modules/.package-lock.json ]; then \
+		echo "npm ci in $$d (GraphiQL's files, served by make dev)"; \
+		(cd $$d && npm ci --no-audit --no-fund) || echo "could not install GraphiQL's files (no npm or no network?): make dev runs without GraphiQL; run make deps later"; \
+	fi
+
+## deps-browser: Chromium for the GraphiQL test (apt-get when missing, as root in CI; else say how)
+deps-browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if [ "$$CI" = "true" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing chromium (apt-get) for the GraphiQL test"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null || exit 1; \
+		else \
+			echo "the GraphiQL test needs Chromium at $(CHROMIUM): install it (Debian/Ubuntu: sudo apt-get install chromium) or set CHROMIUM=/path/to/chrome"; \
+		fi; \
+	fi
+
+## deps: install what make dev and the tests need (moto, npm packages, Chromium in CI)
+deps: deps-emulator deps-node deps-browser
 
 ## test: every test, end to end, against a private local emulator per test binary (or AWS_ENDPOINT_URL)
 test: deps
-	@start=$$(date +%s); $(GO) test -timeout $(TEST_TIMEOUT) ./...; rc=$$?; \
+	@start=$$(date +%s); CHROMIUM=$(CHROMIUM) $(GO) test -timeout $(TEST_TIMEOUT) ./...; rc=$$?; \
 		echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 ## test-short: the edit-test loop: unit tests only (go test -short: no emulator, no end-to-end, no browser)

@@ -26,12 +26,14 @@ const (
 // step a function that one committed change starts.
 var App = app.App{
 	Name: "fooddelivery",
+	// Every table has a stream, so that every change is in the event log:
+	// an item's audit trail, and restore, cover all of the app's data.
 	Tables: []topology.Table{
 		// A customer's orders (myOrders) and a restaurant's
 		// (restaurantOrders), newest first.
 		{Name: Orders, PartitionKey: topology.Key{Name: "id", Type: topology.String}, Indexes: orders.Indexes(), Stream: true},
-		{Name: Restaurants, PartitionKey: topology.Key{Name: "id", Type: topology.String}},
-		{Name: Charges, PartitionKey: topology.Key{Name: "idempotencyKey", Type: topology.String}},
+		{Name: Restaurants, PartitionKey: topology.Key{Name: "id", Type: topology.String}, Stream: true},
+		{Name: Charges, PartitionKey: topology.Key{Name: "idempotencyKey", Type: topology.String}, Stream: true},
 	},
 	Functions: []app.Function{
 		{

@@ -49,6 +49,7 @@ var API = app.GraphQL{
 	SDL:      SDL,
 	Resolver: Build,
 	Topics:   realtime.Topics{Subscription: SubscriptionTopic, Change: ChangeTopics},
+	Examples: Examples,
 }
 
 // Build is the root resolver over the order store the environment names.

@@ -31,8 +31,8 @@ func TestDataPlaneStack(t *testing.T) {
 	if got := s.res(t, s.st.Pipeline.Bus, "AWS::Events::EventBus").Properties["Name"]; got != topo.BusName() {
 		t.Errorf("bus named %v, want %s", got, topo.BusName())
 	}
-	if len(s.st.Pipeline.Routes) != len(topo.Routes) {
-		t.Fatalf("%d routes, want %d", len(s.st.Pipeline.Routes), len(topo.Routes))
+	if len(s.st.Pipeline.Routes) != len(topo.RoutesWithDefaults()) {
+		t.Fatalf("%d routes, want %d", len(s.st.Pipeline.Routes), len(topo.RoutesWithDefaults()))
 	}
 	for _, pr := range s.st.Pipeline.Routes {
 		name := pr.Route.Name

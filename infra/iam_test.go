@@ -82,13 +82,14 @@ func TestIAMTableAccess(t *testing.T) {
 			"router":   {s.st.Pipeline.Router, topo.StreamTables()},
 			"graphql":  {s.st.HTTP.Function, with(app, []string{topology.IdempotencyTable})},
 			"realtime": {s.st.Realtime.Function, with(app, []string{topology.IdempotencyTable}, framework)},
-			"fanout":   {s.st.Realtime.FanOut, with(app, framework)},
+			"fanout":   {s.st.Realtime.FanOut, with(app, framework, []string{topology.EventLogTable})},
+			"eventlog": {s.st.Pipeline.EventLog, []string{topology.EventLogTable}},
 		}
 		for _, f := range topo.Functions {
 			cases[f.Name] = struct {
 				fn     awslambda.Function
 				tables []string
-			}{s.st.Pipeline.Functions[f.Name], with(f.Tables, []string{topology.IdempotencyTable})}
+			}{s.st.Pipeline.Functions[f.Name], with(f.Tables, []string{topology.IdempotencyTable, topology.EventLogTable})}
 		}
 		tableOf := map[string]string{}
 		for _, tb := range topo.AllTables() {
@@ -108,6 +109,14 @@ func TestIAMTableAccess(t *testing.T) {
 						continue
 					}
 					got[tb] = true
+					if tb == topology.EventLogTable {
+						// Writers of the log only write it.
+						for _, a := range actions(st) {
+							if !writes[a.(string)] && a != "dynamodb:DescribeTable" {
+								t.Errorf("%s may %v on the event log; it only writes records", name, a)
+							}
+						}
+					}
 					if name == "fanout" && containsString(app, tb) {
 						for _, a := range actions(st) {
 							if writes[a.(string)] {

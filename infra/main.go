@@ -12,12 +12,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
 	fooddelivery "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/infra/stack"
+	"github.com/threefactor/framework/lib/eventlog"
 )
 
 func main() {
@@ -58,6 +60,9 @@ func run(app awscdk.App) error {
 		AlarmEmails:   contextList(app, "alarmEmails"),
 	}
 	if props.AccountLoggingRole, err = contextBool(app, "apiGatewayAccountLoggingRole", true); err != nil {
+		return err
+	}
+	if props.EventLogRetention, err = eventLogRetention(app); err != nil {
 		return err
 	}
 	if !dataPlane {
@@ -142,6 +147,20 @@ func throttle(app awscdk.App, api string) (stack.Throttle, error) {
 		*dst = f
 	}
 	return t, t.Validate()
+}
+
+// eventLogRetention reads -c eventLogRetention=90d (or 2160h): how long
+// the event log keeps records; unset, 30 days.
+func eventLogRetention(app awscdk.App) (time.Duration, error) {
+	v := contextString(app, "eventLogRetention", "")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := eventlog.ParseRetention(v)
+	if err != nil {
+		return 0, fmt.Errorf("context eventLogRetention: %w", err)
+	}
+	return d, nil
 }
 
 // contextString reads a context value given with -c key=value or in

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
@@ -122,5 +123,14 @@ func TestContext(t *testing.T) {
 	}
 	if origins, err := allowedOrigins(awscdk.NewApp(nil), stack.Dev); err != nil || origins != nil {
 		t.Errorf("dev without allowedOrigins = %v, %v", origins, err)
+	}
+	for v, want := range map[string]time.Duration{"": 0, "90d": 90 * 24 * time.Hour, "36h": 36 * time.Hour} {
+		got, err := eventLogRetention(awscdk.NewApp(&awscdk.AppProps{Context: &map[string]interface{}{"eventLogRetention": v}}))
+		if err != nil || got != want {
+			t.Errorf("eventLogRetention %q = %v, %v; want %v", v, got, err, want)
+		}
+	}
+	if _, err := eventLogRetention(awscdk.NewApp(&awscdk.AppProps{Context: &map[string]interface{}{"eventLogRetention": "forever"}})); err == nil {
+		t.Error("eventLogRetention=forever accepted")
 	}
 }

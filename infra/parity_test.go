@@ -85,9 +85,9 @@ func TestParityWithLocalProvisioning(t *testing.T) {
 			WholeEvent:        r.TargetInputTemplate == "" || r.TargetInputTemplate == provision.TargetInputTemplate,
 		}
 	}
-	if len(local.Tables) != len(topo.AllTables()) || len(local.Routes) != len(topo.Routes) {
+	if len(local.Tables) != len(topo.AllTables()) || len(local.Routes) != len(topo.RoutesWithDefaults()) {
 		t.Fatalf("emulator holds %d tables and %d routes, the topology declares %d and %d",
-			len(local.Tables), len(local.Routes), len(topo.AllTables()), len(topo.Routes))
+			len(local.Tables), len(local.Routes), len(topo.AllTables()), len(topo.RoutesWithDefaults()))
 	}
 
 	for _, stage := range []stack.Stage{stack.Dev, stack.Prod, dataPlane} {

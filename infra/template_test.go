@@ -11,6 +11,7 @@ import (
 
 	fooddelivery "github.com/threefactor/framework/events"
 	"github.com/threefactor/framework/infra/stack"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/topology"
 )
 
@@ -206,10 +207,11 @@ func TestStreamReaders(t *testing.T) {
 func TestQueuesEncryptedAndTLSOnly(t *testing.T) {
 	forStages(t, func(t *testing.T, s *synthesized) {
 		queues := s.ofType("AWS::SQS::Queue")
-		// A route queue and DLQ each, plus the two on-failure queues, the
-		// rule targets' dead-letter queue, the realtime function's, and
-		// the fan-out's push queue and its DLQ.
-		if want := 2*len(fooddelivery.App.Topology().Routes) + 6; len(queues) != want {
+		// A route queue and DLQ each (the framework's eventlog route's
+		// too), plus the two on-failure queues, the rule targets'
+		// dead-letter queue, the realtime function's, and the fan-out's
+		// push queue and its DLQ.
+		if want := 2*len(fooddelivery.App.Topology().RoutesWithDefaults()) + 6; len(queues) != want {
 			t.Errorf("%d queues, want %d", len(queues), want)
 		}
 		tlsOnly := map[string]bool{}
@@ -242,11 +244,12 @@ func TestQueuesEncryptedAndTLSOnly(t *testing.T) {
 func TestRoutes(t *testing.T) {
 	forStages(t, func(t *testing.T, s *synthesized) {
 		topo := fooddelivery.App.Topology()
-		if got, want := len(s.ofType("AWS::Events::Rule")), len(topo.Routes); got != want {
+		routes := topo.RoutesWithDefaults()
+		if got, want := len(s.ofType("AWS::Events::Rule")), len(routes); got != want {
 			t.Errorf("%d rules, want one per route (%d)", got, want)
 		}
-		if len(s.st.Pipeline.Routes) != len(topo.Routes) {
-			t.Fatalf("%d pipeline routes, want %d", len(s.st.Pipeline.Routes), len(topo.Routes))
+		if len(s.st.Pipeline.Routes) != len(routes) || s.st.Pipeline.Routes[len(routes)-1].Function != s.st.Pipeline.EventLog {
+			t.Fatalf("%d pipeline routes, want %d, the framework's eventlog route to its function last", len(s.st.Pipeline.Routes), len(routes))
 		}
 		for _, pr := range s.st.Pipeline.Routes {
 			r := pr.Route
@@ -328,7 +331,17 @@ func TestRoutes(t *testing.T) {
 				if v := env[topology.RouteDLQURLEnv(r.Name)]; !reflect.DeepEqual(v, ref(s.id(pr.DLQ))) {
 					t.Errorf("%s = %v, want the DLQ's URL", topology.RouteDLQURLEnv(r.Name), v)
 				}
-				for _, tb := range append(fnDecl.Tables, topology.IdempotencyTable) {
+				tables := fnDecl.Tables
+				if !r.IsFrameworkRoute() {
+					tables = append(tables, topology.IdempotencyTable)
+				}
+				// Every function records in the event log, with its
+				// retention (30 days unless the context says otherwise).
+				tables = append(tables, topology.EventLogTable)
+				if env[eventlog.EnvRetention] != "720h0m0s" {
+					t.Errorf("%s = %v", eventlog.EnvRetention, env[eventlog.EnvRetention])
+				}
+				for _, tb := range tables {
 					if !reflect.DeepEqual(env[topology.TableEnv(tb)], ref(stack.LogicalTableID(tb))) {
 						t.Errorf("%s = %v", topology.TableEnv(tb), env[topology.TableEnv(tb)])
 					}
@@ -495,6 +508,11 @@ func TestHttpApi(t *testing.T) {
 			}
 		}
 		s.checkInvokePermission(t, h.Function, h.Api)
+		// The dev stage's GraphiQL page subscribes over the WebSocket API.
+		ws, set := s.env(t, h.Function)[topology.EnvGraphiQLSubscriptionsURL]
+		if set != (s.stage == stack.Dev) || (set && !strings.Contains(jsonString(ws), s.id(s.st.Realtime.Api))) {
+			t.Errorf("%s = %s on %s, want the WebSocket API's URL on dev only", topology.EnvGraphiQLSubscriptionsURL, jsonString(ws), s.stage)
+		}
 
 		st := s.res(t, h.Stage, "AWS::ApiGatewayV2::Stage").Properties
 		if st["StageName"] != "$default" || st["AutoDeploy"] != true {
@@ -558,6 +576,42 @@ func TestRealtime(t *testing.T) {
 		out := jsonString(s.outputs[stack.OutputWebSocketURL])
 		if !strings.Contains(out, `"wss://"`) || !strings.Contains(out, s.id(r.Api)) {
 			t.Errorf("WebSocket URL output %s", out)
+		}
+	})
+}
+
+// The event log is fed by the framework's eventlog route like any
+// function, retained for the stage's retention, and found by the
+// threefactor CLI through the stack's outputs.
+func TestEventLogFeed(t *testing.T) {
+	forStages(t, func(t *testing.T, s *synthesized) {
+		topo := fooddelivery.App.Topology()
+		fn := s.res(t, s.st.Pipeline.EventLog, "AWS::Lambda::Function").Properties
+		if fn["Description"] != "Writes every change event to the event log" {
+			t.Errorf("eventlog function %v", fn["Description"])
+		}
+		env := s.env(t, s.st.Pipeline.EventLog)
+		if !reflect.DeepEqual(env[topology.TableEnv(topology.EventLogTable)], ref(stack.LogicalTableID(topology.EventLogTable))) || env[eventlog.EnvRetention] != "720h0m0s" {
+			t.Errorf("eventlog function env %v", env)
+		}
+		// The fan-out records pushes with the same retention.
+		if fo := s.env(t, s.st.Realtime.FanOut); fo[eventlog.EnvRetention] != "720h0m0s" || fo[topology.TableEnv(topology.EventLogTable)] == nil {
+			t.Errorf("fan-out env %v", fo)
+		}
+		if tb := s.resources[stack.LogicalTableID(topology.EventLogTable)].Properties; path(tb, "TimeToLiveSpecification", "AttributeName") != "expiresAt" {
+			t.Errorf("eventlog table TTL %v", tb["TimeToLiveSpecification"])
+		}
+		want := map[string]any{topology.OutputEventLogTable: ref(stack.LogicalTableID(topology.EventLogTable))}
+		for _, tb := range topo.Tables {
+			want[topology.TableOutput(tb.Name)] = ref(stack.LogicalTableID(tb.Name))
+		}
+		for _, pr := range s.st.Pipeline.Routes {
+			want[topology.QueueOutput(pr.Route.Name)] = ref(s.id(pr.Queue))
+		}
+		for name, v := range want {
+			if got := path(s.outputs[name], "Value"); !reflect.DeepEqual(got, v) {
+				t.Errorf("output %s = %v, want %v", name, got, v)
+			}
 		}
 	})
 }

@@ -125,7 +125,7 @@ func TestAuthentication(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(b), `url: "/graphql"`) {
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(b), `"endpoint":"/graphql"`) {
 			t.Fatalf("%d %s", resp.StatusCode, resp.Header)
 		}
 		req, _ := http.NewRequest(http.MethodGet, s.url, nil)

@@ -16,6 +16,8 @@ import (
 	"github.com/threefactor/framework/lib/benchfig"
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
+	"github.com/threefactor/framework/lib/eventlog"
+	"github.com/threefactor/framework/lib/topology"
 	"github.com/threefactor/framework/tests/harness"
 )
 
@@ -119,4 +121,106 @@ func BenchmarkPipelineBaselineSQS(b *testing.B) {
 	mps := float64(total) / elapsed.Seconds()
 	b.ReportMetric(mps, "msgs/s")
 	benchfig.Record("pipeline_baseline_sqs_msgs_per_s", mps, "msgs/s")
+}
+
+// loggedCounter counts the distinct changes the eventlog function writes.
+type loggedCounter struct {
+	l   *eventlog.FileStore
+	ids sync.Map
+	n   atomic.Int64
+}
+
+func (c *loggedCounter) WriteChanges(ctx context.Context, events ...change.Event) error {
+	if err := c.l.WriteChanges(ctx, events...); err != nil {
+		return err
+	}
+	for _, e := range events {
+		if _, dup := c.ids.LoadOrStore(e.ID, true); !dup {
+			c.n.Add(1)
+		}
+	}
+	return nil
+}
+
+// BenchmarkPipelineEventLog measures what the event log costs the local
+// pipeline: events per second through PutItem -> stream -> router ->
+// PutEvents -> rule -> SQS -> consumer, with the log on (the eventlog
+// route's rule, queue and function writing every change to the file
+// store, the consumer recording every delivery) and off (an app with
+// DisableEventLog), in the same run. The two pipelines take turns, a
+// round of eventsPerOp events each, so that both see the same machine;
+// an event counts as through when its function handled it and, with the
+// log on, when it is logged too.
+func BenchmarkPipelineEventLog(b *testing.B) {
+	type side struct {
+		p       *harness.Pipeline
+		handled atomic.Int64
+		logged  *loggedCounter
+		elapsed time.Duration
+		total   int64
+	}
+	newSide := func(app string, logged bool) *side {
+		topo := pipelineTopology(app)
+		topo.DisableEventLog = !logged
+		s := &side{p: harness.New(b, harness.FastConfig(emulatortest.Config(b), topo))}
+		if logged {
+			l, err := eventlog.OpenFileStore(eventlog.LocalDir(b.TempDir()), eventlog.FileConfig{Topology: topo, Logger: harness.Logger()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = l.Close() })
+			s.logged = &loggedCounter{l: l}
+			feed, err := eventlog.NewFeed(s.logged, harness.Logger())
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.p.RT.QueueConsumer(topology.EventLogRoute, feed.Handle)
+			s.p.Log = l
+		}
+		s.p.Consume(b, "bulk", false, func(context.Context, change.Event) error {
+			s.handled.Add(1)
+			return nil
+		})
+		s.p.Start(b)
+		return s
+	}
+	off, on := newSide("benchlogoff", false), newSide("benchlogon", true)
+	prefix := fmt.Sprintf("r%d-", benchRun.Add(1))
+	round := func(s *side, r int) {
+		start := time.Now()
+		ids := make(chan string)
+		var wg sync.WaitGroup
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for id := range ids {
+					put(b, s.p, id, map[string]string{"kind": "bulk"})
+				}
+			}()
+		}
+		for i := 0; i < eventsPerOp; i++ {
+			ids <- fmt.Sprintf("%s%d-%d", prefix, r, i)
+		}
+		close(ids)
+		wg.Wait()
+		s.total += eventsPerOp
+		harness.WaitFor(b, 10*time.Minute, "every event through", func() bool {
+			return s.handled.Load() >= s.total && (s.logged == nil || s.logged.n.Load() >= s.total)
+		})
+		s.elapsed += time.Since(start)
+	}
+	b.ResetTimer()
+	for r := 0; r < b.N; r++ {
+		round(off, r)
+		round(on, r)
+	}
+	b.StopTimer()
+	offEPS := float64(off.total) / off.elapsed.Seconds()
+	onEPS := float64(on.total) / on.elapsed.Seconds()
+	b.ReportMetric(onEPS, "events/s")
+	b.ReportMetric(onEPS/offEPS, "ratio")
+	benchfig.Record("eventlog_pipeline_events_per_s", onEPS, "events/s")
+	benchfig.Record("eventlog_pipeline_baseline_no_log_events_per_s", offEPS, "events/s")
+	benchfig.Record("eventlog_overhead_ratio", onEPS/offEPS, "ratio")
 }

@@ -438,6 +438,10 @@ func TestWorkflow(t *testing.T) {
 			}
 		}
 	})
+
+	// Nothing in that run was the user's code going wrong: the dev
+	// runtime printed no warning, the SDK's least of all.
+	checkNoWarnings(t, s.Output(t))
 }
 
 // With the provider failing half the time (before or after capturing),

@@ -77,7 +77,7 @@ func TestRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	topo := fooddelivery.App.Topology()
-	if got.App != "fooddelivery" || len(got.Routes) != len(topo.Routes) {
+	if got.App != "fooddelivery" || len(got.Routes) != len(topo.RoutesWithDefaults()) {
 		t.Fatalf("app %s, %d routes", got.App, len(got.Routes))
 	}
 	for i, r := range topo.RoutesWithDefaults() {

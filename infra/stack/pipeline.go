@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"time"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
@@ -35,6 +37,10 @@ type EventPipelineProps struct {
 	// rules and queues as the dev runtime does: what a LocalStack user
 	// deploys with cdklocal before running `make dev` against it.
 	DataPlaneOnly bool
+	// EventLogRetention is how long the event log keeps records; zero is
+	// eventlog.DefaultRetention (30 days). Every writer of the log (the
+	// eventlog function, the app's functions, the fan-out) gets it.
+	EventLogRetention time.Duration
 }
 
 // PipelineRoute is the cloud side of one topology route: a rule on the bus
@@ -69,7 +75,10 @@ type EventPipeline struct {
 	Undeliverable awssqs.Queue
 	// Functions are the app's functions, by name.
 	Functions map[string]awslambda.Function
-	// Routes in declaration order.
+	// EventLog is the framework's eventlog function, fed every change
+	// event by the eventlog route; nil when the app's log is disabled.
+	EventLog awslambda.Function
+	// Routes in declaration order, the framework's (eventlog) last.
 	Routes []*PipelineRoute
 }
 
@@ -128,11 +137,14 @@ func NewEventPipeline(scope constructs.Construct, id string, p EventPipelineProp
 		e.RouterMappings[name] = src
 	}
 
-	// The app's functions.
+	// The app's functions; each records its deliveries in the event log.
 	for _, f := range t.Functions {
 		f, _ = t.Function(f.Name) // defaults applied
 		tables := append(append([]string(nil), f.Tables...), topology.IdempotencyTable)
 		env := p.Tables.Env(tables...)
+		for k, v := range p.Tables.EventLogEnv(t, p.EventLogRetention) {
+			env[k] = v
+		}
 		for k, v := range f.Env {
 			env[k] = v
 		}
@@ -146,11 +158,35 @@ func NewEventPipeline(scope constructs.Construct, id string, p EventPipelineProp
 			Env:         env,
 		})
 		p.Tables.GrantReadWrite(fn, tables...)
+		p.Tables.GrantEventLogWrite(t, fn)
 		e.Functions[f.Name] = fn
+	}
+
+	// The framework's eventlog function: every change event, written to
+	// the event log table.
+	if f, ok := t.Function(topology.EventLogFunction); ok {
+		e.EventLog = newGoFunction(c, "EventLog", goFunctionProps{
+			Name:        topology.EventLogFunction,
+			Description: "Writes every change event to the event log",
+			Code:        p.Code,
+			Stage:       p.Stage,
+			Timeout:     awscdk.Duration_Millis(jsii.Number(float64(f.Timeout.Milliseconds()))),
+			MemoryMB:    f.MemoryMB,
+			Env:         p.Tables.EventLogEnv(t, p.EventLogRetention),
+		})
+		p.Tables.GrantEventLogWrite(t, e.EventLog)
 	}
 
 	e.addRoutes(c, t, p)
 	return e
+}
+
+// function is the function a route feeds.
+func (e *EventPipeline) function(name string) awslambda.Function {
+	if name == topology.EventLogFunction {
+		return e.EventLog
+	}
+	return e.Functions[name]
 }
 
 // addRoutes creates one rule, queue and dead-letter queue per route and,
@@ -196,7 +232,7 @@ func (e *EventPipeline) addRoutes(c constructs.Construct, t topology.Topology, p
 			RetryAttempts:   jsii.Number(185),
 		}))
 
-		fn := e.Functions[r.Function]
+		fn := e.function(r.Function)
 		mapping := awslambdaeventsources.NewSqsEventSource(queue, &awslambdaeventsources.SqsEventSourceProps{
 			BatchSize:               jsii.Number(float64(r.BatchSize)),
 			ReportBatchItemFailures: jsii.Bool(true),
@@ -232,13 +268,14 @@ func (e *EventPipeline) DeadLetterQueues() map[string]awssqs.IQueue {
 // eventPattern is the route's EventBridge pattern, field for field the one
 // topology.EventPattern gives the local provisioning.
 func eventPattern(t topology.Topology, r topology.Route) *awsevents.EventPattern {
-	p := t.EventPattern(r)
-	detail := p["detail"].(map[string]any)
-	return &awsevents.EventPattern{
+	p := &awsevents.EventPattern{
 		Source:     jsii.Strings(t.EventSource()),
 		DetailType: jsii.Strings(topology.DetailType),
-		Detail:     &detail,
 	}
+	if detail, ok := t.EventPattern(r)["detail"].(map[string]any); ok {
+		p.Detail = &detail
+	}
+	return p
 }
 
 // streamParallelization is the parallelization factor the topology gives

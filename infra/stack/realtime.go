@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"time"
+
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -47,6 +49,8 @@ type RealtimeProps struct {
 	// Logs role, without which a WebSocket stage cannot write access logs.
 	// Leave it false where the account already has one.
 	AccountLoggingRole bool
+	// EventLogRetention: see EventPipelineProps.
+	EventLogRetention time.Duration
 }
 
 // Realtime is the GraphQL subscription side: a WebSocket API whose
@@ -150,6 +154,11 @@ func NewRealtime(scope constructs.Construct, id string, p RealtimeProps) *Realti
 	})
 	p.Tables.GrantRead(r.FanOut, app...)
 	p.Tables.GrantReadWrite(r.FanOut, framework...)
+	// Every push is recorded in the event log.
+	for k, v := range p.Tables.EventLogEnv(t, p.EventLogRetention) {
+		r.FanOut.AddEnvironment(jsii.String(k), jsii.String(v), nil)
+	}
+	p.Tables.GrantEventLogWrite(t, r.FanOut)
 
 	integration := func(id string) *awsapigatewayv2.WebSocketRouteOptions {
 		return &awsapigatewayv2.WebSocketRouteOptions{
@@ -246,6 +255,11 @@ func (r *Realtime) addPushQueue(c constructs.Construct, p RealtimeProps, tables 
 	})
 	p.Tables.GrantRead(r.PushWorker, AppTables(p.Topology)...)
 	p.Tables.GrantReadWrite(r.PushWorker, topology.ConnectionsTable, topology.SubscriptionsTable)
+	// Its pushes are recorded in the event log, as the fan-out's are.
+	for k, v := range p.Tables.EventLogEnv(p.Topology, p.EventLogRetention) {
+		r.PushWorker.AddEnvironment(jsii.String(k), jsii.String(v), nil)
+	}
+	p.Tables.GrantEventLogWrite(p.Topology, r.PushWorker)
 	r.PushMapping = awslambdaeventsources.NewSqsEventSource(r.PushQueue, &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(topology.PushBatchSize),
 		ReportBatchItemFailures: jsii.Bool(true),

@@ -3,6 +3,7 @@ package stack
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -53,6 +54,9 @@ type Props struct {
 	AccountLoggingRole bool
 	// AlarmEmails are subscribed to the alarm topic.
 	AlarmEmails []string
+	// EventLogRetention is how long the event log keeps its records (CDK
+	// context eventLogRetention); zero is 30 days.
+	EventLogRetention time.Duration
 	// DataPlaneOnly builds only the tables, bus, rules and queues, named as
 	// the dev runtime names them: for LocalStack (cdklocal deploy), whose
 	// community edition has no API Gateway v2. Code may be nil.
@@ -79,6 +83,9 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	}
 	if _, err := ParseStage(string(p.Stage)); err != nil {
 		return nil, err
+	}
+	if p.EventLogRetention < 0 || (p.EventLogRetention > 0 && p.EventLogRetention < time.Hour) {
+		return nil, fmt.Errorf("stack %s: event log retention %s: want an hour or more (or zero for 30 days)", id, p.EventLogRetention)
 	}
 	if p.Code == nil && !p.DataPlaneOnly {
 		return nil, fmt.Errorf("stack %s: no Code source for the functions", id)
@@ -110,6 +117,7 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	s.Tables = NewTables(st, "Tables", TablesProps{Topology: p.Topology, Stage: p.Stage, LocalNames: p.DataPlaneOnly})
 	s.Pipeline = NewEventPipeline(st, "EventPipeline", EventPipelineProps{
 		Topology: p.Topology, Stage: p.Stage, Tables: s.Tables, Code: p.Code, DataPlaneOnly: p.DataPlaneOnly,
+		EventLogRetention: p.EventLogRetention,
 	})
 	output := func(name, desc string, value *string) {
 		awscdk.NewCfnOutput(st, jsii.String(name), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(desc)})
@@ -126,8 +134,12 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	s.Realtime = NewRealtime(st, "Realtime", RealtimeProps{
 		Topology: p.Topology, Stage: p.Stage, Tables: s.Tables, Code: p.Code,
 		Identity: s.Identity, AllowedOrigins: p.AllowedOrigins, Throttle: p.WebSocketThrottle,
-		AccountLoggingRole: p.AccountLoggingRole,
+		AccountLoggingRole: p.AccountLoggingRole, EventLogRetention: p.EventLogRetention,
 	})
+	if !p.Stage.IsProd() {
+		// The dev stage's GraphiQL page subscribes over the WebSocket API.
+		s.HTTP.Function.AddEnvironment(jsii.String(topology.EnvGraphiQLSubscriptionsURL), s.Realtime.URL, nil)
+	}
 
 	dlqs := s.Pipeline.DeadLetterQueues()
 	dlqs["FanOutOnFailure"] = s.Realtime.FanOutOnFailure
@@ -142,6 +154,9 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	}
 	for name, fn := range s.Pipeline.Functions {
 		functions["Fn"+pascal(name)] = fn
+	}
+	if s.Pipeline.EventLog != nil {
+		functions["EventLog"] = s.Pipeline.EventLog
 	}
 	s.Observability = NewObservability(st, "Observability", ObservabilityProps{
 		Stage:            p.Stage,
@@ -167,6 +182,16 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 		parts = append(parts, jsii.String(sep+name+"="), dlqs[name].QueueUrl())
 	}
 	output(OutputDeadLetterQueues, "Dead-letter queues (name=url, comma-separated)", awscdk.Fn_Join(jsii.String(""), &parts))
+	// What the threefactor CLI's log, trace and replay read.
+	if !p.Topology.DisableEventLog {
+		output(topology.OutputEventLogTable, "Event log table", s.Tables.Table(topology.EventLogTable).TableName())
+	}
+	for _, tb := range p.Topology.Tables {
+		output(topology.TableOutput(tb.Name), "Table "+tb.Name, s.Tables.Table(tb.Name).TableName())
+	}
+	for _, pr := range s.Pipeline.Routes {
+		output(topology.QueueOutput(pr.Route.Name), "Queue of route "+pr.Route.Name, pr.Queue.QueueUrl())
+	}
 	if s.Identity.UserPool != nil {
 		output(OutputUserPoolID, "Cognito user pool of the app's users", s.Identity.UserPool.UserPoolId())
 		output(OutputUserPoolClientID, "Cognito app client (public, no secret): the tokens' audience", s.Identity.Client.UserPoolClientId())

@@ -2,12 +2,14 @@ package stack
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/topology"
 )
 
@@ -150,4 +152,29 @@ func attribute(k topology.Key) *awsdynamodb.Attribute {
 		typ = awsdynamodb.AttributeType_BINARY
 	}
 	return &awsdynamodb.Attribute{Name: jsii.String(k.Name), Type: typ}
+}
+
+// EventLogEnv is the environment through which a writer of t's event log
+// finds it: the table (topology.TableEnv of topology.EventLogTable) and
+// the retention (eventlog.EnvRetention; zero is the default).
+// Empty when t's log is disabled.
+func (t *Tables) EventLogEnv(topo topology.Topology, retention time.Duration) map[string]string {
+	if topo.DisableEventLog {
+		return map[string]string{}
+	}
+	env := t.Env(topology.EventLogTable)
+	if retention <= 0 {
+		retention = eventlog.DefaultRetention
+	}
+	env[eventlog.EnvRetention] = retention.String()
+	return env
+}
+
+// GrantEventLogWrite lets grantee write records to t's event log
+// (BatchWriteItem and the item writes; no reads), unless it is disabled.
+func (t *Tables) GrantEventLogWrite(topo topology.Topology, grantee awsiam.IGrantable) {
+	if !topo.DisableEventLog {
+		t.Table(topology.EventLogTable).GrantWriteData(grantee)
+		t.suppressIndexes(grantee, topology.EventLogTable)
+	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -9,7 +10,10 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/graph-gophers/graphql-go"
+
 	"github.com/threefactor/framework/lib/consumer"
+	"github.com/threefactor/framework/lib/graphqlhttp"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/topology"
 )
@@ -32,6 +36,10 @@ type App struct {
 	Functions []Function
 	// Routes say which changes reach which function.
 	Routes []topology.Route
+	// DisableEventLog leaves out the event log (its route, queue and
+	// function, and the delivery and push records): see
+	// topology.Topology.DisableEventLog.
+	DisableEventLog bool
 	// GraphQL is the app's API, served over HTTP and WebSocket.
 	GraphQL GraphQL
 	// Users are the roles and the administrator-set attributes the API
@@ -86,6 +94,10 @@ type GraphQL struct {
 	// Topics map subscriptions and changes to the topics the fan-out
 	// matches them by.
 	Topics realtime.Topics
+	// Examples are the operations GraphiQL opens with (locally and on the
+	// dev stage), a tab each: name them, and give them variables a first
+	// visit can run as they are.
+	Examples []graphqlhttp.GraphiQLTab
 }
 
 // Users describe the app's users as its resolvers authorize them, and as
@@ -142,7 +154,7 @@ func (u Users) Validate() error {
 // Topology is the app's declaration as plain data: what the provisioner,
 // the CDK constructs and the routes printer need.
 func (a App) Topology() topology.Topology {
-	t := topology.Topology{App: a.Name, Source: a.Source, Tables: a.Tables, Routes: a.Routes}
+	t := topology.Topology{App: a.Name, Source: a.Source, Tables: a.Tables, Routes: a.Routes, DisableEventLog: a.DisableEventLog}
 	for _, f := range a.Functions {
 		t.Functions = append(t.Functions, f.Function)
 	}
@@ -190,10 +202,36 @@ func (a App) Validate() error {
 	if g.SDL == "" || g.Resolver == nil || g.Topics.Subscription == nil || g.Topics.Change == nil {
 		errs = append(errs, errors.New("GraphQL: SDL, Resolver, Topics.Subscription and Topics.Change are all required"))
 	}
+	if len(g.Examples) > 0 && g.SDL != "" {
+		errs = append(errs, validExamples(g))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("app %s: %w", a.Name, err)
 	}
 	return nil
+}
+
+// validExamples holds the examples to the schema: a tab that opens with
+// an operation the API refuses would teach the wrong thing.
+func validExamples(g GraphQL) error {
+	var errs []error
+	if err := (graphqlhttp.GraphiQLConfig{Endpoint: "/", Tabs: g.Examples}).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("GraphQL examples: %w", err))
+	}
+	s, err := graphql.ParseSchema(g.SDL, nil)
+	if err != nil {
+		return fmt.Errorf("GraphQL schema: %w", err)
+	}
+	for i, ex := range g.Examples {
+		var vars map[string]any
+		if ex.Variables != "" && json.Unmarshal([]byte(ex.Variables), &vars) != nil {
+			continue // reported above
+		}
+		for _, e := range s.ValidateWithVariables(ex.Query, vars) {
+			errs = append(errs, fmt.Errorf("GraphQL example %d: %s", i+1, e.Message))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Lambdas are every Lambda a deployment of the app runs, sorted: the

@@ -14,6 +14,7 @@ import (
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/consumer"
 	"github.com/threefactor/framework/lib/errs"
+	"github.com/threefactor/framework/lib/graphqlhttp"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/topology"
 )
@@ -77,9 +78,35 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// GraphiQL's ready tabs are held to the schema: a tab that opens with an
+// operation the API refuses would teach the wrong thing.
+func TestValidateExamples(t *testing.T) {
+	good := notes
+	good.GraphQL.Examples = []graphqlhttp.GraphiQLTab{
+		{Query: "query Hello { hello }"},
+		{Query: "subscription Watch($id: String!) { noteChanged(id: $id) }", Variables: `{"id": "n1"}`},
+	}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("valid examples: %v", err)
+	}
+	bad := notes
+	bad.GraphQL.Examples = []graphqlhttp.GraphiQLTab{
+		{Query: "query Hello { hello }"},
+		{Query: "query { goodbye }"},
+		{Query: "subscription Watch($id: String!) { noteChanged(id: $id) }", Variables: `{"other": "n1"}`},
+		{Query: "{ hello }", Variables: "[]"},
+	}
+	err := bad.Validate()
+	for _, want := range []string{`example 2: Cannot query field "goodbye"`, "example 3: Variable \"id\" has invalid value null", "tab 4: variables are not a JSON object"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v; want it to say %s", err, want)
+		}
+	}
+}
+
 func TestLambdas(t *testing.T) {
 	got := strings.Join(notes.Lambdas(), ",")
-	if got != "fanout,graphql,index,pushworker,realtime,router" {
+	if got != "eventlog,fanout,graphql,index,pushworker,realtime,router" {
 		t.Errorf("Lambdas = %s", got)
 	}
 }
@@ -103,8 +130,9 @@ func TestBuildersNameMissingVariables(t *testing.T) {
 			"TABLE_CONNECTIONS is not set", "TABLE_SUBSCRIPTIONS is not set", "AUTH_ISSUER is not set", "AUTH_AUDIENCE is not set",
 			"EXPIRY_SCHEDULE_GROUP is not set", "EXPIRY_SCHEDULER_ROLE_ARN is not set",
 		}},
-		{"fanout", func(e *app.Env) error { _, err := app.NewFanout(ctx, notes, e, nil); return err }, []string{"TABLE_CONNECTIONS is not set", "PUSH_QUEUE_URL is not set"}},
-		{"pushworker", func(e *app.Env) error { _, err := app.NewPushWorker(ctx, notes, e, nil); return err }, []string{"TABLE_CONNECTIONS is not set", "WS_MANAGEMENT_ENDPOINT is not set"}},
+		{"fanout", func(e *app.Env) error { _, err := app.NewFanout(ctx, notes, e, nil); return err }, []string{"TABLE_CONNECTIONS is not set", "PUSH_QUEUE_URL is not set", "TABLE_EVENTLOG is not set"}},
+		{"pushworker", func(e *app.Env) error { _, err := app.NewPushWorker(ctx, notes, e, nil); return err }, []string{"TABLE_CONNECTIONS is not set", "WS_MANAGEMENT_ENDPOINT is not set", "TABLE_EVENTLOG is not set"}},
+		{"eventlog", func(e *app.Env) error { _, err := app.NewEventLogFeed(ctx, notes, e); return err }, []string{"TABLE_EVENTLOG is not set"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,6 +144,17 @@ func TestBuildersNameMissingVariables(t *testing.T) {
 			}
 		})
 	}
+	t.Run("eventlog retention", func(t *testing.T) {
+		_, err := app.NewEventLogFeed(ctx, notes, env(map[string]string{"TABLE_EVENTLOG": "l", "EVENTLOG_RETENTION": "a while"}))
+		if err == nil || !strings.Contains(err.Error(), "EVENTLOG_RETENTION") {
+			t.Errorf("err = %v", err)
+		}
+		off := notes
+		off.DisableEventLog = true
+		if _, err := app.NewEventLogFeed(ctx, off, env(map[string]string{"TABLE_EVENTLOG": "l"})); err == nil || !strings.Contains(err.Error(), "disabled") {
+			t.Errorf("an app without a log built its feed: %v", err)
+		}
+	})
 	t.Run("management endpoint", func(t *testing.T) {
 		_, err := app.NewRealtime(ctx, notes, env(map[string]string{"TABLE_CONNECTIONS": "c", "TABLE_SUBSCRIPTIONS": "s"}), app.RealtimeOptions{InProcessExpiry: true})
 		if err == nil || !strings.Contains(err.Error(), topology.EnvManagementEndpoint) {
@@ -199,7 +238,7 @@ func TestGraphQLFunctionGraphiQL(t *testing.T) {
 		}
 	}
 	for _, stage := range []string{"dev", "prod"} {
-		fn, err := app.NewGraphQLFunction(context.Background(), notes, env(map[string]string{topology.EnvStage: stage}), "")
+		fn, err := app.NewGraphQLFunction(context.Background(), notes, env(map[string]string{topology.EnvStage: stage}), app.GraphiQLOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,7 +246,7 @@ func TestGraphQLFunctionGraphiQL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		page := resp.StatusCode == 200 && strings.HasPrefix(resp.Headers["Content-Type"], "text/html") && strings.Contains(resp.Body, `url: "/graphql"`)
+		page := resp.StatusCode == 200 && strings.HasPrefix(resp.Headers["Content-Type"], "text/html") && strings.Contains(resp.Body, `"endpoint":"/graphql"`)
 		if page != (stage == "dev") {
 			t.Errorf("STAGE=%s: GET %s = %d %s %.80s; page served: %v", stage, topology.GraphiQLPath, resp.StatusCode, resp.Headers["Content-Type"], resp.Body, page)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/consumer"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/graphqlhttp"
 	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/origin"
@@ -36,7 +37,8 @@ const ConsumerConcurrency = 10
 
 // NewConsumer builds function name's handler and puts it behind the SQS
 // batch runtime: the routes feeding it and their dead-letter queues come
-// from env (consumer.ConfigFromEnv).
+// from env (consumer.ConfigFromEnv), and every attempt is recorded in the
+// app's event log (env.Log).
 func NewConsumer(ctx context.Context, a App, name string, env *Env) (*consumer.Consumer, error) {
 	f, ok := a.Function(name)
 	if !ok {
@@ -53,11 +55,33 @@ func NewConsumer(ctx context.Context, a App, name string, env *Env) (*consumer.C
 	cfg.SQS = sqs.NewFromConfig(env.AWS)
 	cfg.Logger = env.Logger
 	cfg.Concurrency = ConsumerConcurrency
+	l, err := env.Log(a)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: %w", name, err)
+	}
+	if l != nil {
+		cfg.Deliveries = l
+	}
 	c, err := consumer.NewEvent(h, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("function %s: %w", name, err)
 	}
 	return c, nil
+}
+
+// NewEventLogFeed builds the framework's eventlog function: the change
+// events the eventlog route delivers are written to the app's event log
+// (env.Log). Its own deliveries are not recorded: a change in the log is
+// the record of its delivery.
+func NewEventLogFeed(_ context.Context, a App, env *Env) (*eventlog.Feed, error) {
+	l, err := env.Log(a)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", topology.EventLogFunction, err)
+	}
+	if l == nil {
+		return nil, fmt.Errorf("%s: app %s has its event log disabled", topology.EventLogFunction, a.Name)
+	}
+	return eventlog.NewFeed(l, env.Logger)
 }
 
 // NewRouter builds the stream router: the bus and the stream tables come
@@ -107,13 +131,33 @@ func NewGraphQL(ctx context.Context, a App, env *Env) (*graphqlhttp.Handler, err
 	})
 }
 
+// GraphiQLOptions say how the dev stage serves its GraphiQL page
+// (NewGraphQLFunction). The zero value is what a deployment does.
+type GraphiQLOptions struct {
+	// SubscriptionsURL is where the page opens its WebSocket. Empty: the
+	// URL in topology.EnvGraphiQLSubscriptionsURL (infra sets the
+	// WebSocket API's), or none.
+	SubscriptionsURL string
+	// Assets is where the page loads GraphiQL from (see
+	// graphqlhttp.GraphiQLConfig.Assets). Empty: pinned CDN URLs with
+	// subresource integrity.
+	Assets string
+	// Headers are the headers each page load starts with (the dev
+	// runtime's: a fresh token of its demo user). Nil: an Authorization
+	// header to fill in with a token.
+	Headers func(context.Context) (map[string]string, error)
+}
+
+// tokenPlaceholder is the header the page starts with when nobody mints
+// tokens for it: where a user's token goes.
+var tokenPlaceholder = map[string]string{"Authorization": "Bearer <an ID token of a user of the app>"}
+
 // NewGraphQLFunction is the graphql function: the API (NewGraphQL) and,
 // on the dev stage only, the GraphiQL page at topology.GraphiQLPath, whose
 // route has no authorizer (the page holds no data; its requests to the
-// API carry the user's token). subscriptionsURL is where the page opens
-// its WebSocket ("" offers no subscriptions: on AWS the WebSocket API has
-// its own domain).
-func NewGraphQLFunction(ctx context.Context, a App, env *Env, subscriptionsURL string) (func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error), error) {
+// API carry the user's token), opening with the app's examples
+// (GraphQL.Examples).
+func NewGraphQLFunction(ctx context.Context, a App, env *Env, o GraphiQLOptions) (func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error), error) {
 	h, err := NewGraphQL(ctx, a, env)
 	if err != nil {
 		return nil, err
@@ -121,7 +165,16 @@ func NewGraphQLFunction(ctx context.Context, a App, env *Env, subscriptionsURL s
 	if env.Getenv(topology.EnvStage) != "dev" {
 		return h.HandleAPIGateway, nil
 	}
-	page, err := graphqlhttp.GraphiQL(graphqlhttp.GraphiQLConfig{Endpoint: topology.GraphQLPath, SubscriptionsURL: subscriptionsURL})
+	if o.SubscriptionsURL == "" {
+		o.SubscriptionsURL = env.Getenv(topology.EnvGraphiQLSubscriptionsURL)
+	}
+	if o.Headers == nil {
+		o.Headers = func(context.Context) (map[string]string, error) { return tokenPlaceholder, nil }
+	}
+	page, err := graphqlhttp.GraphiQL(graphqlhttp.GraphiQLConfig{
+		Endpoint: topology.GraphQLPath, SubscriptionsURL: o.SubscriptionsURL,
+		Assets: o.Assets, Tabs: a.GraphQL.Examples, Headers: o.Headers,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -181,9 +234,10 @@ func NewRealtime(ctx context.Context, a App, env *Env, o RealtimeOptions) (*real
 
 // NewFanout builds the realtime fan-out, the second reader of every table
 // stream, which sends the changes with a large audience to the push
-// queue (topology.EnvPushQueueURL). mgmt nil: a Management API client for
-// the endpoint in env, without the SDK's retries (the fan-out retries
-// with its own backoff, without stalling other subscribers).
+// queue (topology.EnvPushQueueURL); every push is recorded in the app's
+// event log (env.Log). mgmt nil: a Management API client for the
+// endpoint in env, without the SDK's retries (the fan-out retries with
+// its own backoff, without stalling other subscribers).
 func NewFanout(ctx context.Context, a App, env *Env, mgmt realtime.ManagementAPI) (*fanout.Fanout, error) {
 	tables, err := a.Topology().StreamTablesFromEnv(env.Getenv)
 	queue := env.Getenv(topology.EnvPushQueueURL)
@@ -192,27 +246,38 @@ func NewFanout(ctx context.Context, a App, env *Env, mgmt realtime.ManagementAPI
 		qerr = fmt.Errorf("%s is not set", topology.EnvPushQueueURL)
 	}
 	p, perr := realtimeParts(ctx, a, env, mgmt, func(o *apigatewaymanagementapi.Options) { o.RetryMaxAttempts = 1 })
-	if err := errors.Join(err, qerr, perr); err != nil {
+	l, lerr := env.Log(a)
+	if err := errors.Join(err, qerr, perr, lerr); err != nil {
 		return nil, fmt.Errorf("%s: %w", topology.FanOutFunction, err)
 	}
-	return fanout.New(fanout.Config{
+	cfg := fanout.Config{
 		Schema: p.schema, Topics: a.GraphQL.Topics.Change, Store: p.store, Management: p.mgmt,
 		Decode: change.StreamDecoder(tables), Logger: env.Logger,
 		Queue: sqs.NewFromConfig(env.AWS), QueueURL: queue,
-	})
+	}
+	if l != nil {
+		cfg.Pushes = l
+	}
+	return fanout.New(cfg)
 }
 
 // NewPushWorker builds the push worker (topology.PushFunction): the
 // fan-out's push path, fed by the push queue; its handler is
-// fanout.Fanout.HandlePushes. mgmt as for NewFanout.
+// fanout.Fanout.HandlePushes. Its pushes are recorded in the event log as
+// the fan-out's are. mgmt as for NewFanout.
 func NewPushWorker(ctx context.Context, a App, env *Env, mgmt realtime.ManagementAPI) (*fanout.Fanout, error) {
 	p, err := realtimeParts(ctx, a, env, mgmt, func(o *apigatewaymanagementapi.Options) { o.RetryMaxAttempts = 1 })
-	if err != nil {
-		return nil, err
+	l, lerr := env.Log(a)
+	if err := errors.Join(err, lerr); err != nil {
+		return nil, fmt.Errorf("%s: %w", topology.PushFunction, err)
 	}
-	return fanout.New(fanout.Config{
+	cfg := fanout.Config{
 		Schema: p.schema, Topics: a.GraphQL.Topics.Change, Store: p.store, Management: p.mgmt, Logger: env.Logger,
-	})
+	}
+	if l != nil {
+		cfg.Pushes = l
+	}
+	return fanout.New(cfg)
 }
 
 type realtimeDeps struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/threefactor/framework/lib/correlation"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/topology"
 )
 
@@ -24,6 +25,12 @@ type Env struct {
 	Getenv func(string) string
 	// Logger writes JSON lines carrying the correlation id.
 	Logger *slog.Logger
+	// EventLog, when set, is the event log the component writes to and
+	// reads (the dev runtime's local file store, shared by every
+	// component of its process). Nil: the DynamoDB store its environment
+	// names (eventlog.DynamoConfigFromEnv: TABLE_EVENTLOG,
+	// EVENTLOG_RETENTION), as in a Lambda.
+	EventLog eventlog.Log
 
 	ddbOnce sync.Once
 	ddb     *dynamodb.Client
@@ -71,4 +78,26 @@ func (e *Env) Table(logical string) (string, error) {
 func (e *Env) DynamoDB() *dynamodb.Client {
 	e.ddbOnce.Do(func() { e.ddb = dynamodb.NewFromConfig(e.AWS) })
 	return e.ddb
+}
+
+// Log is the event log of app a in this environment: EventLog when set,
+// else the DynamoDB store the environment names. It is nil, with no
+// error, when a's event log is disabled.
+func (e *Env) Log(a App) (eventlog.Log, error) {
+	if a.DisableEventLog {
+		return nil, nil
+	}
+	if e.EventLog != nil {
+		return e.EventLog, nil
+	}
+	cfg, err := eventlog.DynamoConfigFromEnv(e.Getenv, a.Topology())
+	if err != nil {
+		return nil, fmt.Errorf("event log: %w", err)
+	}
+	cfg.Logger = e.Logger
+	l, err := eventlog.NewDynamoStore(e.DynamoDB(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("event log: %w", err)
+	}
+	return l, nil
 }

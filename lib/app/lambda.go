@@ -32,6 +32,18 @@ func StartFunction(a App, name string) {
 	})
 }
 
+// StartEventLog runs the framework's eventlog function of a behind its
+// route's queue: every change event, written to the event log.
+func StartEventLog(a App) {
+	start(topology.EventLogFunction, func(ctx context.Context, env *Env) (any, error) {
+		f, err := NewEventLogFeed(ctx, a, env)
+		if err != nil {
+			return nil, err
+		}
+		return f.Handle, nil
+	})
+}
+
 // StartRouter runs the stream router of a.
 func StartRouter(a App) {
 	start(topology.RouterFunction, func(ctx context.Context, env *Env) (any, error) {
@@ -83,7 +95,7 @@ func StartRealtime(a App) {
 // (NewGraphQLFunction).
 func StartGraphQL(a App) {
 	start(topology.GraphQLFunction, func(ctx context.Context, env *Env) (any, error) {
-		return NewGraphQLFunction(ctx, a, env, "")
+		return NewGraphQLFunction(ctx, a, env, GraphiQLOptions{})
 	})
 }
 

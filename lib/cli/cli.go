@@ -7,12 +7,18 @@
 //
 //	threefactor new function NAME --table TABLE --on INSERT|MODIFY|REMOVE [--where ATTR=VALUE]... [--changed ATTR]...
 //	threefactor routes [--json]
+//	threefactor token USER [--group GROUP]... [--claim NAME=VALUE]... [--ttl 12h]
+//	threefactor subscribe SUBSCRIPTION [--var NAME=VALUE]... [--token TOKEN | --user USER] [-- COMMAND...]
+//	threefactor log TABLE/KEY [--json]
+//	threefactor trace CORRELATION_ID [--json]
+//	threefactor replay --restore | --redeliver --route ROUTE | --digest
 //
 // Each command is one file of this package that registers itself with its
 // flags; this file parses the command line (flags may come before or after
 // the arguments), prints usage and help, and turns errors into exit codes:
 // 2 for a bad command line, 1 for a failure. What a command does lives in
-// the package it calls (lib/scaffold, lib/topology).
+// the package it calls (lib/scaffold, lib/topology, lib/realtime/wsclient,
+// lib/eventlog, lib/replay).
 package cli
 
 import (
@@ -40,6 +46,10 @@ type Config struct {
 	// code; its zero fields are scaffold's defaults (this repository's
 	// layout: events/app.go and functions/). Flags override it.
 	Layout scaffold.Layout
+	// Getenv reads the environment variables that choose where the event
+	// log commands look (AWS_ENDPOINT_URL, AWS_PROFILE); nil is
+	// os.Getenv.
+	Getenv func(string) string
 }
 
 // Main runs the command line of os.Args and exits with its code.
@@ -62,6 +72,8 @@ type command struct {
 	summary string
 	// help is printed after the usage line and before the flags.
 	help string
+	// command says it takes a command line after "--" (env.rest).
+	command bool
 	// setup declares its flags on fs, with defaults from cfg, and returns
 	// what runs it with the positional arguments.
 	setup func(fs *flag.FlagSet, cfg Config) func(ctx context.Context, e *env, args []string) error
@@ -72,6 +84,9 @@ type env struct {
 	cfg    Config
 	stdout io.Writer
 	stderr io.Writer
+	// rest is what followed "--", for a command that takes one.
+	rest   []string
+	getenv func(string) string
 }
 
 var commands = map[string]*command{}
@@ -95,7 +110,10 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 // returns the exit code: 0, 1 for a failure, 2 for a bad command line.
 func Run(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) int {
 	a := cfg.App
-	e := &env{cfg: cfg, stdout: stdout, stderr: stderr}
+	e := &env{cfg: cfg, stdout: stdout, stderr: stderr, getenv: cfg.Getenv}
+	if e.getenv == nil {
+		e.getenv = os.Getenv
+	}
 	if len(args) == 0 {
 		printHelp(e.stderr, a)
 		return 2
@@ -129,7 +147,12 @@ func Run(ctx context.Context, cfg Config, args []string, stdout, stderr io.Write
 	}
 	fs := c.flags(io.Discard)
 	runner := c.setup(fs, cfg)
-	pos, err := parse(fs, rest)
+	pos, after, err := parse(fs, rest)
+	if c.command {
+		e.rest = after
+	} else {
+		pos = append(pos, after...)
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		c.printUsage(e.stdout, fs)
 		return 0
@@ -198,26 +221,25 @@ func (c *command) flags(w io.Writer) *flag.FlagSet {
 }
 
 // parse parses flags wherever they are among the positional arguments
-// (Go's flag package stops at the first of those); after "--" everything
-// is positional.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
+// (Go's flag package stops at the first of those); what follows "--" is
+// returned apart, unparsed.
+func parse(fs *flag.FlagSet, args []string) (pos, after []string, err error) {
 	for {
 		before := args
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
+				return nil, nil, err
 			}
-			return nil, usageError{err.Error()}
+			return nil, nil, usageError{err.Error()}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			return pos, nil
+			return pos, nil, nil
 		}
 		// fs.Parse stopped at a positional argument, or after "--".
 		consumed := before[:len(before)-len(args)]
 		if n := len(consumed); n > 0 && consumed[n-1] == "--" {
-			return append(pos, args...), nil
+			return pos, args, nil
 		}
 		pos = append(pos, args[0])
 		args = args[1:]

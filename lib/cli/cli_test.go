@@ -148,7 +148,7 @@ func TestRoutes(t *testing.T) {
 		t.Fatalf("exit %d, %v:\n%s", code, err, out)
 	}
 	topo := notes.Topology()
-	if got.App != "notes" || len(got.Routes) != 2 {
+	if got.App != "notes" || len(got.Routes) != 3 || got.Routes[2].Name != topology.EventLogRoute {
 		t.Fatalf("%+v", got)
 	}
 	for i, r := range topo.RoutesWithDefaults() {
@@ -156,7 +156,7 @@ func TestRoutes(t *testing.T) {
 		var compact bytes.Buffer
 		_ = json.Compact(&compact, g.Pattern)
 		if g.Name != r.Name || g.Function != r.Function || compact.String() != topo.EventPatternJSON(r) || g.BatchSize != r.BatchSize ||
-			g.MaxReceiveCount != r.MaxReceiveCount || g.VisibilityTimeoutSeconds != 120 || g.LocalQueue != topo.QueueName(r.Name) || g.LocalDLQ != topo.DLQName(r.Name) {
+			g.MaxReceiveCount != r.MaxReceiveCount || g.VisibilityTimeoutSeconds != int(r.VisibilityTimeout.Seconds()) || g.LocalQueue != topo.QueueName(r.Name) || g.LocalDLQ != topo.DLQName(r.Name) {
 			t.Errorf("route %d: %+v %s", i, g, compact.String())
 		}
 	}

@@ -43,4 +43,14 @@ func ExampleRun() {
 	//       "detail-type": ["Change"],
 	//       "source": ["notes.changes"]
 	//     }
+	//
+	// eventlog -> eventlog
+	//   the framework's: every change event, to the event log
+	//   batch size 10, max receive count 20, visibility timeout 180s
+	//   local queue notes-eventlog (dlq notes-eventlog-dlq)
+	//   pattern
+	//     {
+	//       "detail-type": ["Change"],
+	//       "source": ["notes.changes"]
+	//     }
 }

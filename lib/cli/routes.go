@@ -22,9 +22,10 @@ rule (topology.EventPatternJSON), pretty-printed. The queue settings are
 the route's, with their defaults: batch size, max receive count (receives
 before the dead-letter queue) and visibility timeout. Locally the route's
 queue and dead-letter queue have the names shown; on AWS, CloudFormation
-names them.`,
+names them. The app's routes come first, then the framework's: eventlog
+takes every change event to the event log (docs/eventlog.md).`,
 		setup: func(fs *flag.FlagSet, _ Config) func(context.Context, *env, []string) error {
-			asJSON := fs.Bool("json", false, "print JSON: {app, routes: [{name, function, pattern, batchSize, maxReceiveCount, visibilityTimeoutSeconds, localQueue, localDLQ}]}")
+			asJSON := fs.Bool("json", false, "print JSON: {app, routes: [{name, function, pattern, batchSize, maxReceiveCount, visibilityTimeoutSeconds, localQueue, localDLQ, framework}]}")
 			return func(_ context.Context, e *env, _ []string) error {
 				routes := describeRoutes(e.cfg.App.Topology())
 				if *asJSON {
@@ -47,10 +48,12 @@ type routeInfo struct {
 	VisibilityTimeoutSeconds int64  `json:"visibilityTimeoutSeconds"`
 	LocalQueue               string `json:"localQueue"`
 	LocalDLQ                 string `json:"localDLQ"`
+	// Framework marks the framework's own routes (the event log feed).
+	Framework bool `json:"framework,omitempty"`
 }
 
-// describeRoutes lists the routes of t in declaration order, with their
-// defaults applied.
+// describeRoutes lists the routes of t in declaration order, then the
+// framework's, with their defaults applied.
 func describeRoutes(t topology.Topology) []routeInfo {
 	var out []routeInfo
 	for _, r := range t.RoutesWithDefaults() {
@@ -59,6 +62,7 @@ func describeRoutes(t topology.Topology) []routeInfo {
 			BatchSize: r.BatchSize, MaxReceiveCount: r.MaxReceiveCount,
 			VisibilityTimeoutSeconds: int64(r.VisibilityTimeout.Seconds()),
 			LocalQueue:               t.QueueName(r.Name), LocalDLQ: t.DLQName(r.Name),
+			Framework: r.IsFrameworkRoute(),
 		})
 	}
 	return out
@@ -78,6 +82,9 @@ func writeRoutes(w io.Writer, routes []routeInfo) error {
 			return fmt.Errorf("route %s: pattern: %w", r.Name, err)
 		}
 		fmt.Fprintf(w, "%s -> %s\n", r.Name, r.Function)
+		if r.Framework {
+			fmt.Fprintln(w, "  the framework's: every change event, to the event log")
+		}
 		fmt.Fprintf(w, "  batch size %d, max receive count %d, visibility timeout %ds\n", r.BatchSize, r.MaxReceiveCount, r.VisibilityTimeoutSeconds)
 		fmt.Fprintf(w, "  local queue %s (dlq %s)\n", r.LocalQueue, r.LocalDLQ)
 		fmt.Fprintf(w, "  pattern\n    %s\n", pattern)

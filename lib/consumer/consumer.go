@@ -20,6 +20,7 @@ import (
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/errs"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/topology"
 )
 
@@ -36,6 +37,12 @@ type EventHandler func(ctx context.Context, e change.Event) error
 // Middleware wraps an EventHandler: logging, metrics, idempotency. It sees
 // every change, whatever type the handler decodes into.
 type Middleware func(EventHandler) EventHandler
+
+// DeliveryLog is the part of the event log the consumer records
+// deliveries in (an eventlog.Log).
+type DeliveryLog interface {
+	WriteDeliveries(ctx context.Context, ds ...eventlog.Delivery) error
+}
 
 // sqsAPI is the part of *sqs.Client the consumer uses.
 type sqsAPI interface {
@@ -73,6 +80,15 @@ type Config struct {
 	SafetyMargin time.Duration
 	// Middleware wraps the handler, the first outermost.
 	Middleware []Middleware
+	// Deliveries, when set, records every attempt of every message
+	// (route, function, attempt, outcome, error, duration, correlation
+	// id, causedBy): one write per batch, after the batch ran, best
+	// effort. A failed or slow write never fails a message: it is logged
+	// and given up after DeliveryLogTimeout.
+	Deliveries DeliveryLog
+	// DeliveryLogTimeout bounds the wait for the delivery records of a
+	// batch. Default 2s (and never past the invocation's deadline).
+	DeliveryLogTimeout time.Duration
 }
 
 // Route is one route feeding a function, as its consumer sees it.
@@ -86,6 +102,10 @@ type Route struct {
 	// goes at once. Empty: permanent failures are retried like any other
 	// until the queue's redrive policy moves them.
 	DLQURL string
+	// MaxReceiveCount is the queue's redrive setting: a message that fails
+	// its MaxReceiveCount-th receive is moved to the dead-letter queue by
+	// SQS, and that attempt is recorded as dead-lettered. Zero: unknown.
+	MaxReceiveCount int
 }
 
 // ConfigFromEnv is the configuration a function's Lambda (or the dev
@@ -107,7 +127,7 @@ func ConfigFromEnv(t topology.Topology, function string, getenv func(string) str
 	var missing []string
 	for _, r := range routes {
 		arnEnv, dlqEnv := topology.RouteQueueARNEnv(r.Name), topology.RouteDLQURLEnv(r.Name)
-		rt := Route{Name: r.Name, QueueARN: getenv(arnEnv), DLQURL: getenv(dlqEnv)}
+		rt := Route{Name: r.Name, QueueARN: getenv(arnEnv), DLQURL: getenv(dlqEnv), MaxReceiveCount: r.MaxReceiveCount}
 		if rt.QueueARN == "" {
 			missing = append(missing, arnEnv)
 		}
@@ -141,8 +161,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("consumer: route %s has a dead-letter queue but there is no SQS client", r.Name))
 		}
 	}
-	if c.Concurrency < 0 || c.SafetyMargin < 0 {
-		errs = append(errs, errors.New("consumer: negative concurrency or safety margin"))
+	if c.Concurrency < 0 || c.SafetyMargin < 0 || c.DeliveryLogTimeout < 0 {
+		errs = append(errs, errors.New("consumer: negative concurrency, safety margin or delivery log timeout"))
 	}
 	return errors.Join(errs...)
 }
@@ -219,6 +239,9 @@ func NewEvent(h EventHandler, cfg Config) (*Consumer, error) {
 	if cfg.SafetyMargin == 0 {
 		cfg.SafetyMargin = time.Second
 	}
+	if cfg.DeliveryLogTimeout == 0 {
+		cfg.DeliveryLogTimeout = DefaultDeliveryLogTimeout
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = correlation.Logger()
@@ -234,12 +257,24 @@ func NewEvent(h EventHandler, cfg Config) (*Consumer, error) {
 	return c, nil
 }
 
-// Outcomes of a message, as logged.
+// DefaultDeliveryLogTimeout is Config.DeliveryLogTimeout's default.
+const DefaultDeliveryLogTimeout = 2 * time.Second
+
+// Outcomes of a message, as logged and recorded in the event log.
 const (
-	OutcomeOK           = "ok"
-	OutcomeRetry        = "retry"
-	OutcomeDeadLettered = "dead-lettered"
-	OutcomePanic        = "panic"
+	// OutcomeOK: handled; the message is deleted.
+	OutcomeOK = string(eventlog.OK)
+	// OutcomeRetry: failed; SQS delivers it again.
+	OutcomeRetry = string(eventlog.Retry)
+	// OutcomePermanent: failed permanently but could not go to the
+	// dead-letter queue at once (the route has none, or sending failed):
+	// retried until the redrive policy moves it.
+	OutcomePermanent = string(eventlog.Permanent)
+	// OutcomeDeadLettered: sent to the dead-letter queue by the consumer,
+	// or failed on the receive after which SQS's redrive moves it there.
+	OutcomeDeadLettered = string(eventlog.DeadLettered)
+	// OutcomePanic: the handler panicked; retried.
+	OutcomePanic = string(eventlog.Panic)
 )
 
 // Message describes the message being handled; handlers and middleware
@@ -259,9 +294,10 @@ type Message struct {
 type msgContext struct {
 	context.Context
 	Message
-	base *slog.Logger
-	once sync.Once
-	log  *slog.Logger
+	causedBy string
+	base     *slog.Logger
+	once     sync.Once
+	log      *slog.Logger
 }
 
 type messageKey struct{}
@@ -310,38 +346,77 @@ func (c *Consumer) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEv
 	hctx, cancel := c.handlerContext(ctx)
 	defer cancel()
 	var resp events.SQSEventResponse
+	failed := make([]bool, len(ev.Records))
+	var records []eventlog.Delivery
+	if c.cfg.Deliveries != nil {
+		records = make([]eventlog.Delivery, len(ev.Records))
+	}
+	var rec func(i int) *eventlog.Delivery
+	if records != nil {
+		rec = func(i int) *eventlog.Delivery { return &records[i] }
+	} else {
+		rec = func(int) *eventlog.Delivery { return nil }
+	}
 	if c.cfg.Concurrency <= 1 || len(ev.Records) <= 1 {
 		for i := range ev.Records {
-			if !c.process(ctx, hctx, &ev.Records[i]) {
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: ev.Records[i].MessageId})
-			}
+			failed[i] = !c.process(ctx, hctx, &ev.Records[i], rec(i))
 		}
-		return resp, nil
+	} else {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, c.cfg.Concurrency)
+		for i := range ev.Records {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				failed[i] = !c.process(ctx, hctx, &ev.Records[i], rec(i))
+			}()
+		}
+		wg.Wait()
 	}
-	failed := make([]bool, len(ev.Records))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, c.cfg.Concurrency)
-	for i := range ev.Records {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			failed[i] = !c.process(ctx, hctx, &ev.Records[i])
-		}()
-	}
-	wg.Wait()
 	for i, f := range failed {
 		if f {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: ev.Records[i].MessageId})
 		}
 	}
+	if records != nil {
+		c.recordDeliveries(ctx, records)
+	}
 	return resp, nil
+}
+
+// recordDeliveries writes a batch's delivery records, waiting at most
+// DeliveryLogTimeout (and never past the invocation's deadline): the
+// records are the log's, the messages' outcomes do not depend on them.
+func (c *Consumer) recordDeliveries(ctx context.Context, records []eventlog.Delivery) {
+	ds := records[:0]
+	for _, d := range records {
+		if d.EventID != "" { // a message that is no change event has none
+			ds = append(ds, d)
+		}
+	}
+	if len(ds) == 0 {
+		return
+	}
+	wait := c.cfg.DeliveryLogTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl))
+	}
+	if wait <= 0 {
+		c.log.WarnContext(ctx, "delivery records not written: no time left", "records", len(ds))
+		return
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
+	defer cancel()
+	if err := c.cfg.Deliveries.WriteDeliveries(wctx, ds...); err != nil {
+		c.log.WarnContext(ctx, "delivery records not written", "records", len(ds), "eventId", ds[0].EventID, "error", err.Error())
+	}
 }
 
 // process handles one message and reports whether it is done with (handled
 // or dead-lettered) and may be deleted. ctx is the invocation's context,
-// hctx the handlers'.
-func (c *Consumer) process(ctx, hctx context.Context, msg *events.SQSMessage) bool {
+// hctx the handlers'. rec, when not nil, receives the delivery record.
+func (c *Consumer) process(ctx, hctx context.Context, msg *events.SQSMessage, rec *eventlog.Delivery) bool {
 	start := time.Now()
 	attempt, _ := strconv.Atoi(msg.Attributes["ApproximateReceiveCount"])
 	rt := c.routeOf(msg.EventSourceARN)
@@ -354,9 +429,9 @@ func (c *Consumer) process(ctx, hctx context.Context, msg *events.SQSMessage) bo
 	ev, err := change.FromEventBridge(msg.Body)
 	if err != nil {
 		m.Context = ctx
-		return c.finish(ctx, m, rt, msg, start, errs.Permanent(err), false)
+		return c.finish(ctx, m, rt, msg, start, errs.Permanent(err), false, rec)
 	}
-	m.EventID = ev.ID
+	m.EventID, m.causedBy = ev.ID, ev.CausedBy
 	if ev.CorrelationID != "" {
 		hctx = correlation.With(hctx, ev.CorrelationID)
 	}
@@ -366,10 +441,10 @@ func (c *Consumer) process(ctx, hctx context.Context, msg *events.SQSMessage) bo
 	}
 	m.Context = hctx
 	if rt == nil {
-		return c.finish(ctx, m, rt, msg, start, nil, false)
+		return c.finish(ctx, m, rt, msg, start, nil, false, rec)
 	}
 	err, panicked := c.run(m, ev)
-	return c.finish(ctx, m, rt, msg, start, err, panicked)
+	return c.finish(ctx, m, rt, msg, start, err, panicked, rec)
 }
 
 // handlerContext ends before the invocation deadline by the safety margin,
@@ -403,8 +478,9 @@ func (c *Consumer) run(ctx context.Context, ev change.Event) (err error, panicke
 // finish logs the outcome and says whether the message is done with. m
 // carries the correlation id for the log line; the dead-letter queue is
 // sent to with the invocation's context ctx, whose deadline keeps the
-// safety margin for it. rt is nil for a message of no known route.
-func (c *Consumer) finish(ctx context.Context, m *msgContext, rt *route, msg *events.SQSMessage, start time.Time, err error, panicked bool) bool {
+// safety margin for it. rt is nil for a message of no known route. rec,
+// when not nil, receives the delivery record.
+func (c *Consumer) finish(ctx context.Context, m *msgContext, rt *route, msg *events.SQSMessage, start time.Time, err error, panicked bool, rec *eventlog.Delivery) bool {
 	var (
 		level   slog.Level
 		text    string
@@ -427,15 +503,31 @@ func (c *Consumer) finish(ctx context.Context, m *msgContext, rt *route, msg *ev
 	case !errs.IsPermanent(err):
 		level, text, outcome = slog.LevelWarn, "handler failed; message will be retried", OutcomeRetry
 	case rt.DLQURL == "":
-		level, text, outcome = slog.LevelError, "permanent failure but the route has no dead-letter queue; message will be retried", OutcomeRetry
+		level, text, outcome = slog.LevelError, "permanent failure but the route has no dead-letter queue; message will be retried", OutcomePermanent
 	default:
 		if derr := c.deadLetter(ctx, m, rt, msg, err); derr != nil {
 			// The message must not be lost: leave it on its queue.
-			level, text, outcome = slog.LevelError, "permanent failure; sending to the dead-letter queue failed, message will be retried", OutcomeRetry
+			level, text, outcome = slog.LevelError, "permanent failure; sending to the dead-letter queue failed, message will be retried", OutcomePermanent
 			extra = slog.String("dlqError", derr.Error())
 		} else {
 			level, text, outcome, done = slog.LevelError, "permanent failure; message sent to the dead-letter queue", OutcomeDeadLettered, true
 			extra = slog.String("code", string(errs.CodeOf(err)))
+		}
+	}
+	if !done && rt != nil && rt.MaxReceiveCount > 0 && m.Attempt >= rt.MaxReceiveCount {
+		// The queue's redrive policy moves it after this receive.
+		outcome = OutcomeDeadLettered
+		text += "; this was its last receive: the queue's redrive policy moves it to the dead-letter queue"
+	}
+	now := time.Now()
+	if rec != nil {
+		*rec = eventlog.Delivery{
+			EventID: m.EventID, Route: m.Route, Function: m.Function, Attempt: max(1, m.Attempt),
+			Outcome: eventlog.Outcome(outcome), DurationMs: float64(now.Sub(start).Microseconds()) / 1000,
+			At: start, MessageID: m.MessageID, CorrelationID: correlation.From(m), CausedBy: m.causedBy,
+		}
+		if err != nil {
+			rec.Error, rec.Code = err.Error(), errs.CodeOf(err)
 		}
 	}
 	// The record goes straight to the handler: Logger.LogAttrs would also
@@ -444,7 +536,6 @@ func (c *Consumer) finish(ctx context.Context, m *msgContext, rt *route, msg *ev
 	if !h.Enabled(m, level) {
 		return done
 	}
-	now := time.Now()
 	r := slog.NewRecord(now, level, text, 0)
 	r.AddAttrs(
 		slog.String("eventId", m.EventID),

@@ -25,6 +25,7 @@ import (
 	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
 	"github.com/threefactor/framework/lib/errs"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/topology"
 )
 
@@ -147,10 +148,10 @@ func TestHandleOutcomes(t *testing.T) {
 			dlq: true, outcome: OutcomeDeadLettered, code: "FAILED_PRECONDITION"},
 		{name: "DLQ send failure keeps the message", body: body("e1", `"VALIDATED"`),
 			handler: func(ctx context.Context, c change.Change[order]) error { return errs.Permanent(errors.New("bad")) },
-			sqsErr:  errors.New("AccessDenied"), failed: true, outcome: OutcomeRetry},
+			sqsErr:  errors.New("AccessDenied"), failed: true, outcome: OutcomePermanent},
 		{name: "permanent without a DLQ is retried", body: body("e1", `"VALIDATED"`),
 			handler: func(ctx context.Context, c change.Change[order]) error { return errs.Permanent(errors.New("bad")) },
-			noDLQ:   true, failed: true, outcome: OutcomeRetry},
+			noDLQ:   true, failed: true, outcome: OutcomePermanent},
 		{name: "truncated body goes to the DLQ", body: `{"hello":`,
 			handler: func(ctx context.Context, c change.Change[order]) error { t.Error("handler ran"); return nil },
 			dlq:     true, outcome: OutcomeDeadLettered, code: "FAILED_PRECONDITION",
@@ -177,8 +178,9 @@ func TestHandleOutcomes(t *testing.T) {
 			// readable: the body is a change event, with ids to report.
 			readable := strings.HasPrefix(tt.body, "{\"version\"") && !strings.Contains(tt.reason, "malformed")
 			var logs bytes.Buffer
+			deliveries := &deliveryLog{}
 			cfg := Config{Function: "validateorder", Routes: validateRoute("https://sqs/dlq"), SQS: dlq,
-				Logger: slog.New(correlation.WrapHandler(slog.NewJSONHandler(&logs, nil)))}
+				Logger: slog.New(correlation.WrapHandler(slog.NewJSONHandler(&logs, nil))), Deliveries: deliveries}
 			if tt.noDLQ {
 				cfg.Routes, cfg.SQS = validateRoute(""), nil
 			}
@@ -235,7 +237,137 @@ func TestHandleOutcomes(t *testing.T) {
 			if tt.outcome == OutcomePanic && !strings.Contains(fmt.Sprint(l["stack"]), "consumer_test.go") {
 				t.Errorf("panic logged without stack: %v", l)
 			}
+			// The attempt is recorded in the event log, with the same
+			// outcome; a body that is no change event has no event to
+			// record it under.
+			ds := deliveries.all()
+			if !readable {
+				if len(ds) != 0 {
+					t.Errorf("recorded %+v for a message that is no change event", ds)
+				}
+				return
+			}
+			if len(ds) != 1 {
+				t.Fatalf("recorded %d deliveries, want 1", len(ds))
+			}
+			d := ds[0]
+			if d.EventID != "e1" || d.Route != "validate-order" || d.Function != "validateorder" || d.Attempt != 2 ||
+				string(d.Outcome) != tt.outcome || d.MessageID != "msg-e1" || d.CorrelationID != "req-e1" || d.CausedBy != "user-e1" ||
+				d.At.IsZero() || d.DurationMs < 0 {
+				t.Errorf("delivery %+v", d)
+			}
+			if (tt.outcome == OutcomeOK) != (d.Error == "") {
+				t.Errorf("delivery error %q for outcome %s", d.Error, tt.outcome)
+			}
+			if tt.code != "" && string(d.Code) != tt.code {
+				t.Errorf("delivery code %q, want %q", d.Code, tt.code)
+			}
 		})
+	}
+}
+
+// deliveryLog records the delivery records a consumer writes.
+type deliveryLog struct {
+	mu    sync.Mutex
+	ds    []eventlog.Delivery
+	calls int
+	err   error
+	block chan struct{}
+}
+
+func (l *deliveryLog) WriteDeliveries(ctx context.Context, ds ...eventlog.Delivery) error {
+	if l.block != nil {
+		select {
+		case <-l.block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls++
+	if l.err != nil {
+		return l.err
+	}
+	l.ds = append(l.ds, ds...)
+	return nil
+}
+
+func (l *deliveryLog) all() []eventlog.Delivery {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]eventlog.Delivery(nil), l.ds...)
+}
+
+// The receive after which SQS's redrive moves a failing message is
+// recorded as its dead-lettering; the earlier ones as retries.
+func TestLastReceiveIsRecordedDeadLettered(t *testing.T) {
+	for _, tt := range []struct {
+		attempt int
+		want    string
+	}{{1, OutcomeRetry}, {2, OutcomeRetry}, {3, OutcomeDeadLettered}, {4, OutcomeDeadLettered}} {
+		deliveries := &deliveryLog{}
+		routes := []Route{{Name: "validate-order", QueueARN: validateQueueARN, MaxReceiveCount: 3}}
+		c, err := New(func(context.Context, change.Change[order]) error { return errors.New("provider down") },
+			Config{Function: "validateorder", Routes: routes, Deliveries: deliveries, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := message("e1", body("e1", `"VALIDATED"`))
+		msg.Attributes["ApproximateReceiveCount"] = fmt.Sprint(tt.attempt)
+		resp, _ := c.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{msg}})
+		ds := deliveries.all()
+		if len(resp.BatchItemFailures) != 1 || len(ds) != 1 || string(ds[0].Outcome) != tt.want || ds[0].Error != "provider down" || ds[0].Attempt != tt.attempt {
+			t.Errorf("attempt %d: failures %d, deliveries %+v; want a failure recorded %s", tt.attempt, len(resp.BatchItemFailures), ds, tt.want)
+		}
+	}
+}
+
+// A batch's records are one write; a failing or hanging log never
+// changes the messages' outcomes, and is waited on only so long.
+func TestDeliveryRecordsAreBestEffort(t *testing.T) {
+	newConsumer := func(l *deliveryLog, timeout time.Duration) *Consumer {
+		c, err := New(func(_ context.Context, ch change.Change[order]) error {
+			if ch.ID == "e2" {
+				return errors.New("transient")
+			}
+			return nil
+		}, Config{Function: "f", Routes: validateRoute(""), Deliveries: l, DeliveryLogTimeout: timeout, Concurrency: 3, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	var ev events.SQSEvent
+	for _, id := range []string{"e1", "e2", "e3"} {
+		ev.Records = append(ev.Records, message(id, body(id, `"VALIDATED"`)))
+	}
+	ok := &deliveryLog{}
+	resp, _ := newConsumer(ok, 0).Handle(context.Background(), ev)
+	if ok.calls != 1 || len(ok.all()) != 3 || len(resp.BatchItemFailures) != 1 {
+		t.Fatalf("%d writes of %d records, %d failures; want 1 write of 3, 1 failure", ok.calls, len(ok.all()), len(resp.BatchItemFailures))
+	}
+	for _, d := range ok.all() {
+		if want := map[string]eventlog.Outcome{"e1": eventlog.OK, "e2": eventlog.Retry, "e3": eventlog.OK}[d.EventID]; d.Outcome != want {
+			t.Errorf("%s recorded %s, want %s", d.EventID, d.Outcome, want)
+		}
+	}
+
+	failing := &deliveryLog{err: errors.New("table missing")}
+	resp, _ = newConsumer(failing, 0).Handle(context.Background(), ev)
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "msg-e2" {
+		t.Fatalf("a failing delivery log changed the outcomes: %+v", resp.BatchItemFailures)
+	}
+
+	hanging := &deliveryLog{block: make(chan struct{})}
+	defer close(hanging.block)
+	start := time.Now()
+	resp, _ = newConsumer(hanging, 50*time.Millisecond).Handle(context.Background(), ev)
+	if len(resp.BatchItemFailures) != 1 {
+		t.Fatalf("a hanging delivery log changed the outcomes: %+v", resp.BatchItemFailures)
+	}
+	if waited := time.Since(start); waited > 10*time.Second {
+		t.Fatalf("Handle waited %s on a hanging delivery log", waited)
 	}
 }
 
@@ -493,8 +625,8 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Function: "validate", Routes: []Route{
-		{Name: "validate-order", QueueARN: validateQueueARN, DLQURL: "http://sqs/validate-dlq"},
-		{Name: "recheck-order", QueueARN: recheckQueueARN, DLQURL: "http://sqs/recheck-dlq"},
+		{Name: "validate-order", QueueARN: validateQueueARN, DLQURL: "http://sqs/validate-dlq", MaxReceiveCount: 5},
+		{Name: "recheck-order", QueueARN: recheckQueueARN, DLQURL: "http://sqs/recheck-dlq", MaxReceiveCount: 5},
 	}}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("ConfigFromEnv = %+v, want %+v", cfg, want)
@@ -544,8 +676,8 @@ func TestRouteOfEachMessage(t *testing.T) {
 		}
 		return nil
 	}, Config{Function: "validate", SQS: dlq, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Routes: []Route{
-		{Name: "validate-order", QueueARN: validateQueueARN, DLQURL: "http://sqs/validate-dlq"},
-		{Name: "recheck-order", QueueARN: recheckQueueARN, DLQURL: "http://sqs/recheck-dlq"},
+		{Name: "validate-order", QueueARN: validateQueueARN, DLQURL: "http://sqs/validate-dlq", MaxReceiveCount: 5},
+		{Name: "recheck-order", QueueARN: recheckQueueARN, DLQURL: "http://sqs/recheck-dlq", MaxReceiveCount: 5},
 	}})
 	if err != nil {
 		t.Fatal(err)

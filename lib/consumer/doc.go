@@ -16,7 +16,16 @@
 // permanent failure (errs.Permanent, an undecodable message) goes to its
 // route's dead-letter queue at once with its reason and is then
 // acknowledged; if that send fails, the message stays on its queue instead
-// of being lost. Each message is logged as one JSON line with its outcome.
+// of being lost. Each message is logged as one JSON line with its outcome
+// (ok, retry, permanent, dead-lettered, panic).
+//
+// With Config.Deliveries (the event log), every attempt is also recorded:
+// route, function, attempt, outcome with the error or reason, duration,
+// correlation id and causedBy; the receive after which the queue's
+// redrive policy moves a failing message is recorded as dead-lettered.
+// The records of a batch are one write after the batch ran, best effort:
+// a log that fails or hangs is logged and given up after a short bound,
+// and never changes what happens to the messages.
 //
 // Lambda mains and the dev runtime call Consumer.Handle, which has the
 // signature lambda.Start expects of an SQS handler with partial batch

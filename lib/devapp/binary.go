@@ -2,10 +2,13 @@ package devapp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -99,6 +102,10 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 		extra := func(name string) map[string]string {
 			e := map[string]string{topology.EnvAuthJWKSURL: rt.URL() + devissuer.JWKSPath}
 			switch name {
+			case topology.GraphQLFunction:
+				// The binary serves the dev stage's GraphiQL page (its files
+				// from the CDN, as deployed); its WebSocket is this one.
+				e[topology.EnvGraphiQLSubscriptionsURL] = "ws" + strings.TrimPrefix(rt.URL(), "http") + topology.GraphQLPath
 			case topology.RealtimeFunction:
 				e[topology.EnvAllowedOrigins] = origins.String()
 				e[topology.EnvExpiryScheduleGroup], e[topology.EnvExpirySchedulerRoleARN] = group, role
@@ -239,7 +246,7 @@ func (b *binaries) start(ctx context.Context, a app.App, rt *devruntime.Runtime,
 		f, err := lambdarun.Start(ctx, lambdarun.Config{
 			Name: name, Bootstrap: bins[name], Emulator: rie, Env: env,
 			Region: rt.AWS().Region, Credentials: creds, Endpoint: endpoint,
-			Timeout: timeout, MemoryMB: memory, Output: functionLog{},
+			Timeout: timeout, MemoryMB: memory, Output: functionLog{log: rt.Logger(), name: name},
 		})
 		if err != nil {
 			errs = append(errs, err)
@@ -260,23 +267,124 @@ func (b *binaries) close() {
 	}
 }
 
-// functionLog passes what a function prints to the dev runtime's log
-// (stderr): its JSON log lines as they are, other lines after the
-// function's name; the emulator's per-invocation START, END and REPORT
-// lines are left out.
-type functionLog struct{}
+// functionLog passes what a function prints to the dev runtime's log:
+// its JSON log lines as records of the runtime's logger (so they read
+// like the in-process functions' lines, in either format), other lines
+// as they are after the function's name; the emulator's per-invocation
+// START, END and REPORT lines are left out.
+type functionLog struct {
+	log  *slog.Logger
+	name string
+}
 
-func (functionLog) Write(p []byte) (int, error) {
+func (f functionLog) Write(p []byte) (int, error) {
 	line := strings.TrimRight(string(p), "\n")
 	_, rest, _ := strings.Cut(line, "] ")
 	switch {
 	case strings.HasPrefix(rest, "START RequestId") || strings.HasPrefix(rest, "END RequestId") || strings.HasPrefix(rest, "REPORT RequestId"):
 	case strings.HasPrefix(rest, "{"):
+		if r, ok := jsonRecord(rest); ok {
+			if !r.attrs("component") {
+				r.AddAttrs(slog.String("component", f.name))
+			}
+			if f.log.Enabled(context.Background(), r.Level) {
+				_ = f.log.Handler().Handle(context.Background(), r.Record)
+			}
+			break
+		}
 		fmt.Fprintln(os.Stderr, rest)
 	default:
 		fmt.Fprintln(os.Stderr, line)
 	}
 	return len(p), nil
+}
+
+// decodedRecord is a JSON log line read back as a record.
+type decodedRecord struct {
+	slog.Record
+	keys map[string]bool
+}
+
+func (r decodedRecord) attrs(key string) bool { return r.keys[key] }
+
+// jsonRecord reads a line slog's JSON handler wrote: time, level, msg and
+// the attributes in their order.
+func jsonRecord(line string) (decodedRecord, bool) {
+	dec := json.NewDecoder(strings.NewReader(line))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return decodedRecord{}, false
+	}
+	var (
+		at    time.Time
+		level slog.Level
+		msg   string
+		attrs []slog.Attr
+		keys  = map[string]bool{}
+	)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return decodedRecord{}, false
+		}
+		key, _ := t.(string)
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return decodedRecord{}, false
+		}
+		switch s, _ := v.(string); key {
+		case slog.TimeKey:
+			at, _ = time.Parse(time.RFC3339Nano, s)
+		case slog.LevelKey:
+			if level.UnmarshalText([]byte(s)) != nil {
+				return decodedRecord{}, false
+			}
+		case slog.MessageKey:
+			msg = s
+		default:
+			keys[key] = true
+			attrs = append(attrs, slog.Any(key, jsonValue(v)))
+		}
+	}
+	if at.IsZero() {
+		at = time.Now()
+	}
+	r := slog.NewRecord(at, level, msg, 0)
+	r.AddAttrs(attrs...)
+	return decodedRecord{Record: r, keys: keys}, true
+}
+
+// jsonValue turns a decoded JSON value back into what slog logs alike:
+// numbers as numbers, objects as groups.
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		as := make([]any, 0, len(keys))
+		for _, k := range keys {
+			as = append(as, slog.Any(k, jsonValue(x[k])))
+		}
+		return slog.GroupValue(attrsOf(as)...)
+	}
+	return v
+}
+
+func attrsOf(as []any) []slog.Attr {
+	out := make([]slog.Attr, len(as))
+	for i, a := range as {
+		out[i] = a.(slog.Attr)
+	}
+	return out
 }
 
 // moduleRoot is the nearest directory at or above dir holding a go.mod.

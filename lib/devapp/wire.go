@@ -3,6 +3,8 @@ package devapp
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -12,7 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 
 	"github.com/threefactor/framework/lib/app"
+	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/devruntime"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/identity/devissuer"
 	"github.com/threefactor/framework/lib/origin"
@@ -37,12 +41,33 @@ type Options struct {
 	// second, as API Gateway's account throttle does (see
 	// localws.Config.ManagementRate); zero: no limit.
 	ManagementRate float64
+	// GraphiQLAssets is the directory of the npm packages the GraphiQL
+	// page loads (graphqlhttp.GraphiQLNodeModules, installed by make
+	// deps), which the runtime serves itself: GraphiQL works offline.
+	// Empty, or not installed: /graphiql says how to install them.
+	GraphiQLAssets string
+	// DemoUser is the user GraphiQL's requests act as: each page load
+	// starts with a fresh token of it in the Authorization header.
+	// Default DefaultDemoUser.
+	DemoUser string
 	// Lambda is how the functions run: LambdaInProcess (the default) or
 	// LambdaBinary. With LambdaBinary, BuildDir receives the binaries
 	// (default .dev/lambda), built from the module at ModuleDir (default
 	// the module of the working directory).
 	Lambda, BuildDir, ModuleDir string
+	// EventLog is the event log every component of the process writes
+	// to and the eventlog route's function feeds (Main's: the file store
+	// under the state directory). Nil: the DynamoDB store in the
+	// endpoint's eventlog table, as on AWS. Unused when the app's event
+	// log is disabled.
+	EventLog eventlog.Log
 }
+
+// DefaultDemoUser is the user GraphiQL signs in as locally.
+const DefaultDemoUser = "demo"
+
+// GraphiQLAssetsPath is where the runtime serves GraphiQL's files.
+const GraphiQLAssetsPath = "/graphiql/assets/"
 
 // keyRefresh is how soon the verifier looks at the issuer's keys again
 // for a token naming a key it does not know: the keys are a local file,
@@ -60,6 +85,9 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 	}
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
+	}
+	if o.DemoUser == "" {
+		o.DemoUser = DefaultDemoUser
 	}
 	log := rt.Logger()
 	vcfg := o.Issuer.VerifierConfig()
@@ -82,7 +110,20 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 		}
 		return e
 	}
-	env := func(function string) *app.Env { return app.NewEnv(rt.AWS(), app.MapEnv(vars(function)), log) }
+	env := func(function string) *app.Env {
+		// On AWS each function logs to its own log group; here the
+		// component attribute says which one a line comes from.
+		flog := log.With("component", function)
+		if function == topology.RouterFunction {
+			// The router names itself. Each change has its line
+			// (changeLog); the router's account of its batches is for
+			// LOG_LEVEL=debug.
+			flog = slog.New(atLeast(log.Handler(), slog.LevelWarn))
+		}
+		env := app.NewEnv(rt.AWS(), app.MapEnv(vars(function)), flog)
+		env.EventLog = o.EventLog
+		return env
+	}
 
 	if a.Seed != nil {
 		n, err := a.Seed(ctx, env(topology.GraphQLFunction))
@@ -102,12 +143,18 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 		return fmt.Errorf("devapp: functions run %q: want %s or %s", o.Lambda, LambdaInProcess, LambdaBinary)
 	}
 
-	r, err := app.NewRouter(ctx, a, env(topology.RouterFunction))
+	renv := env(topology.RouterFunction)
+	r, err := app.NewRouter(ctx, a, renv)
 	if err != nil {
 		return err
 	}
+	tables, err := a.Topology().StreamTablesFromEnv(renv.Getenv)
+	if err != nil {
+		return err
+	}
+	changes := newChangeLog(log, change.StreamDecoder(tables))
 	for _, logical := range a.Topology().StreamTables() {
-		rt.StreamReader("router-"+logical, logical, r.Handle)
+		rt.StreamReader("router-"+logical, logical, changes.wrap(r.Handle))
 	}
 
 	for _, name := range a.FunctionNames() {
@@ -119,17 +166,35 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 			rt.QueueConsumer(route.Name, c.Handle)
 		}
 	}
+	if !a.DisableEventLog {
+		feed, err := app.NewEventLogFeed(ctx, a, env(topology.EventLogFunction))
+		if err != nil {
+			return err
+		}
+		rt.QueueConsumer(topology.EventLogRoute, feed.Handle)
+	}
 
 	// As on AWS: HTTP API routes to the graphql function, /graphql with a
-	// JWT authorizer (the function reads the claims it verified), and on
-	// the dev stage /graphiql without one (the page; the WebSocket is on
-	// the same host here).
-	gql, err := app.NewGraphQLFunction(ctx, a, env(topology.GraphQLFunction), topology.GraphQLPath)
+	// JWT authorizer on every method (the function reads the claims it
+	// verified), and on the dev stage /graphiql without one (the page; the
+	// WebSocket is on the same host here, its files are served from
+	// node_modules, and each load starts with a token of the demo user).
+	gql, err := app.NewGraphQLFunction(ctx, a, env(topology.GraphQLFunction), app.GraphiQLOptions{
+		SubscriptionsURL: topology.GraphQLPath,
+		Assets:           GraphiQLAssetsPath,
+		Headers:          demoHeaders(o.Issuer, a.Name, o.DemoUser),
+	})
 	if err != nil {
 		return err
 	}
 	rt.HandleHTTPAPI(topology.GraphQLPath, gql, verifier)
-	rt.HandleHTTPAPI(topology.GraphiQLPath, gql, nil)
+	if assets, err := graphiqlAssets(o.GraphiQLAssets); err != nil {
+		log.Warn("GraphiQL is not available: "+err.Error(), "component", "graphiql")
+		rt.Handle(topology.GraphiQLPath, missingGraphiQL(err))
+	} else {
+		rt.Handle("GET "+GraphiQLAssetsPath, http.StripPrefix(strings.TrimSuffix(GraphiQLAssetsPath, "/"), assets))
+		rt.HandleHTTPAPI(topology.GraphiQLPath, gql, nil)
+	}
 	rt.ServeIssuer(o.Issuer)
 	return wireRealtime(ctx, rt, a, o, env, verifier)
 }
@@ -222,7 +287,9 @@ func (m *management) PostToConnection(ctx context.Context, in *apigatewaymanagem
 	if err != nil {
 		return nil, err
 	}
-	return c.PostToConnection(ctx, in, opts...)
+	out, err := c.PostToConnection(ctx, in, opts...)
+	logPush(ctx, m.rt.Logger(), in, err)
+	return out, err
 }
 
 func (m *management) DeleteConnection(ctx context.Context, in *apigatewaymanagementapi.DeleteConnectionInput, opts ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.DeleteConnectionOutput, error) {

@@ -110,7 +110,7 @@ func (a *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		switch {
 		case errors.Is(err, identity.ErrUnauthenticated):
-			a.rt.log.InfoContext(ctx, "http api: unauthorized", "requestId", reqID, "path", r.URL.Path, "reason", err.Error())
+			a.rt.log.InfoContext(ctx, "http api: unauthorized", "requestId", reqID, "method", r.Method, "path", r.URL.Path, "reason", err.Error())
 			unauthorized(w, reqID, err)
 			return
 		case err != nil:

@@ -121,7 +121,9 @@ func (qc *queueConsumer) handle(ctx context.Context, url, arn string, msgs []sqs
 		meta := bodyMeta(m.Body)
 		attrs := []any{"messageId", m.MessageId, "eventId", meta.EventID, "correlationId", meta.CorrelationID, "attempt", attempt}
 		if !failed[m.MessageId] {
-			qc.log.Info("message handled", append(attrs, "outcome", "ok")...)
+			// The function's consumer logs each delivery with its
+			// duration; this is the mapping's own account.
+			qc.log.Debug("message handled", append(attrs, "outcome", "ok")...)
 			del = append(del, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(m.ReceiptHandle)})
 			continue
 		}
@@ -134,7 +136,13 @@ func (qc *queueConsumer) handle(ctx context.Context, url, arn string, msgs []sqs
 			// hold it to that), so the runtime never moves messages itself.
 			outcome = "to-dlq"
 		}
-		qc.log.Warn("message failed", append(attrs, "outcome", outcome, "retryIn", vis.String(), "maxReceiveCount", qc.route.MaxReceiveCount, "error", errString(err))...)
+		// The consumer logs the failure; the queue's redrive moving the
+		// message to the DLQ is news only the mapping knows.
+		level := slog.LevelDebug
+		if outcome == "to-dlq" {
+			level = slog.LevelWarn
+		}
+		qc.log.Log(ctx, level, "message failed", append(attrs, "outcome", outcome, "retryIn", vis.String(), "maxReceiveCount", qc.route.MaxReceiveCount, "error", errString(err))...)
 		back = append(back, sqstypes.ChangeMessageVisibilityBatchRequestEntry{
 			Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(m.ReceiptHandle), VisibilityTimeout: int32(vis / time.Second),
 		})

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,8 +48,10 @@ type Config struct {
 	// Out receives the human summary of what is served. Default os.Stdout;
 	// io.Discard to silence it.
 	Out io.Writer
-	// Notes are extra lines for that summary, such as the emulator in use.
-	Notes []string
+	// Banner gives the summary's lines about what is served, once the
+	// runtime listens at url (http://host:port): what a person opens
+	// first. Nil: every registered endpoint is listed.
+	Banner func(url string) []string
 
 	// StreamPollInterval is the pause after a poll of a shard found nothing. Default 250ms.
 	StreamPollInterval time.Duration
@@ -523,37 +526,54 @@ func (r *Runtime) drain() {
 func (r *Runtime) printSummary() {
 	w := r.cfg.Out
 	base := "http://" + r.addr
-	fmt.Fprintln(w, "threefactor dev runtime ready")
-	for _, line := range r.front.describe(base) {
+	fmt.Fprintf(w, "threefactor dev runtime ready: %s\n\n", r.cfg.Topology.App)
+	lines := r.front.describe(base)
+	if r.cfg.Banner != nil {
+		lines = r.cfg.Banner(base)
+	}
+	for _, line := range lines {
 		fmt.Fprintln(w, "  "+line)
 	}
 	fmt.Fprintf(w, "  %-10s %s/healthz\n", "Health", base)
-	for _, n := range r.cfg.Notes {
-		fmt.Fprintln(w, "  "+n)
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var lines []string
-	for _, sr := range r.readers {
-		lines = append(lines, fmt.Sprintf("  stream %s -> %s", r.res.Tables[sr.table].Name, sr.name))
-	}
+	var routes []string
 	for _, qc := range r.queues {
 		name, _, _, dlq := qc.queue(r.res)
-		lines = append(lines, fmt.Sprintf("  queue  %s -> %s (dlq %s)", name, qc.route.Function, dlq))
+		routes = append(routes, fmt.Sprintf("%s -> %s  (queue %s, dlq %s)", qc.route.Name, qc.route.Function, name, dlq))
 	}
-	sort.Strings(lines)
-	for _, l := range lines {
-		fmt.Fprintln(w, l)
-	}
-	for _, rt := range r.cfg.Topology.Routes {
+	for _, rt := range r.cfg.Topology.RoutesWithDefaults() {
 		registered := false
 		for _, qc := range r.queues {
 			registered = registered || qc.route.Name == rt.Name
 		}
 		if !registered {
-			fmt.Fprintf(w, "  route %s has no consumer: its queue %s fills until one runs\n", rt.Name, r.res.Routes[rt.Name].QueueName)
+			routes = append(routes, fmt.Sprintf("%s has no consumer: its queue %s fills until one runs", rt.Name, r.res.Routes[rt.Name].QueueName))
 		}
 	}
+	readers := map[string][]string{}
+	for _, sr := range r.readers {
+		name := r.res.Tables[sr.table].Name
+		readers[name] = append(readers[name], sr.name)
+	}
+	var streams []string
+	for name, rs := range readers {
+		sort.Strings(rs)
+		streams = append(streams, name+" -> "+strings.Join(rs, ", "))
+	}
+	sort.Strings(routes)
+	sort.Strings(streams)
+	list := func(title string, items []string) {
+		for i, it := range items {
+			if i > 0 {
+				title = ""
+			}
+			fmt.Fprintf(w, "  %-10s %s\n", title, it)
+		}
+	}
+	list("Routes", routes)
+	list("Streams", streams)
+	fmt.Fprintln(w)
 }
 
 // sleep waits d or until ctx is done; it reports whether ctx is still live.

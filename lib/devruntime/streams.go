@@ -204,7 +204,7 @@ func (sr *streamReader) deliver(ctx context.Context, arn, shard string, log *slo
 			ids[i] = r.EventID
 		}
 		if failedFrom == len(batch) {
-			log.Info("stream batch handled", "eventIds", ids, "attempt", attempt, "outcome", "ok", "lastSeq", batch[len(batch)-1].Change.SequenceNumber)
+			log.Debug("stream batch handled", "eventIds", ids, "attempt", attempt, "outcome", "ok", "lastSeq", batch[len(batch)-1].Change.SequenceNumber)
 		} else {
 			log.Warn("stream batch failed", "eventIds", ids, "attempt", attempt, "outcome", "retry", "handled", failedFrom, "failedEventId", batch[failedFrom].EventID, "error", errString(err))
 		}

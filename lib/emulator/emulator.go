@@ -266,14 +266,17 @@ func StopRecorded(stateDir string) error {
 }
 
 // Config is an aws.Config for a local emulator at endpoint: the fixed
-// region and dummy credentials, and the endpoint for every service.
+// region and dummy credentials, the endpoint for every service, and
+// request bodies buffered (BufferRequestBodies).
 func Config(ctx context.Context, endpoint string) (aws.Config, error) {
-	return config.LoadDefaultConfig(ctx,
+	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithRegion(Region),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, "")),
 		config.WithBaseEndpoint(endpoint),
 		config.WithRetryMaxAttempts(5),
 	)
+	cfg.HTTPClient = BufferRequestBodies(cfg.HTTPClient)
+	return cfg, err
 }
 
 // SetEnv points the standard AWS environment variables at endpoint, so

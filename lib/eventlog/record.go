@@ -80,7 +80,10 @@ type Delivery struct {
 	At            time.Time `json:"at"`
 	MessageID     string    `json:"messageId"`
 	CorrelationID string    `json:"correlationId,omitempty"`
-	LoggedAt      time.Time `json:"loggedAt"`
+	// CausedBy is the subject who started the causal chain (the change's
+	// causedBy).
+	CausedBy string    `json:"causedBy,omitempty"`
+	LoggedAt time.Time `json:"loggedAt"`
 }
 
 // PushOutcome is what one realtime push came to.
@@ -122,7 +125,10 @@ type Push struct {
 	At            time.Time `json:"at"`
 	DurationMs    float64   `json:"durationMs"`
 	CorrelationID string    `json:"correlationId,omitempty"`
-	LoggedAt      time.Time `json:"loggedAt"`
+	// CausedBy is the subject who started the causal chain (the change's
+	// causedBy).
+	CausedBy string    `json:"causedBy,omitempty"`
+	LoggedAt time.Time `json:"loggedAt"`
 }
 
 // EventRecord is everything logged about one change event.

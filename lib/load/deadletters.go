@@ -22,10 +22,11 @@ type DeadLetterQueue struct {
 }
 
 // LocalDeadLetterQueues are an app's dead-letter queues as the dev
-// runtime names them: each route's and the push queue's.
+// runtime names them: each route's (the framework's eventlog route's
+// too) and the push queue's.
 func LocalDeadLetterQueues(t topology.Topology) []DeadLetterQueue {
 	var qs []DeadLetterQueue
-	for _, r := range t.Routes {
+	for _, r := range t.RoutesWithDefaults() {
 		qs = append(qs, DeadLetterQueue{Name: t.DLQName(r.Name)})
 	}
 	qs = append(qs, DeadLetterQueue{Name: t.PushDLQName()})

@@ -58,7 +58,7 @@ func TestLocalDeadLetterQueues(t *testing.T) {
 	for _, q := range LocalDeadLetterQueues(topo) {
 		names = append(names, q.Name)
 	}
-	if got := strings.Join(names, " "); got != "shop-ship-dlq shop-bill-dlq shop-push-dlq.fifo" {
+	if got := strings.Join(names, " "); got != "shop-ship-dlq shop-bill-dlq shop-eventlog-dlq shop-push-dlq.fifo" {
 		t.Fatalf("%s", got)
 	}
 }

@@ -110,7 +110,7 @@ func Describe(ctx context.Context, cfg aws.Config, t topology.Topology) (*Invent
 	case !errors.As(err, &nf):
 		return nil, fmt.Errorf("describe bus: %w", err)
 	}
-	for _, r := range t.Routes {
+	for _, r := range t.RoutesWithDefaults() {
 		ri, err := describeRoute(ctx, c, t, r.Name)
 		if err != nil {
 			return nil, err

@@ -603,7 +603,7 @@ func ensureTarget(ctx context.Context, eb busAPI, bus, rule, queueARN string) er
 
 func removeStaleRules(ctx context.Context, eb busAPI, t topology.Topology) error {
 	want := map[string]bool{}
-	for _, r := range t.Routes {
+	for _, r := range t.RoutesWithDefaults() {
 		want[t.RuleName(r.Name)] = true
 	}
 	var token *string

@@ -91,8 +91,8 @@ func checkMatches(t *testing.T, inv *provision.Inventory, res *provision.Resourc
 	if inv.Bus.Name != topo.BusName() || inv.Bus.ARN == "" || inv.Bus.ARN != res.Bus.ARN {
 		t.Errorf("bus %+v, resources %+v", inv.Bus, res.Bus)
 	}
-	if len(inv.Routes) != len(topo.Routes) {
-		t.Errorf("%d routes, want %d", len(inv.Routes), len(topo.Routes))
+	if len(inv.Routes) != len(topo.Routes)+1 || inv.Routes[topology.EventLogRoute].Pattern == "" {
+		t.Errorf("%d routes, want %d and the event log's", len(inv.Routes), len(topo.Routes))
 	}
 	for _, r := range topo.RoutesWithDefaults() {
 		got := inv.Routes[r.Name]
@@ -245,6 +245,13 @@ func TestEnv(t *testing.T) {
 			!strings.HasSuffix(got.DLQURL, "/provenv-"+r+"-dlq") {
 			t.Errorf("route %s: queue %s, dead-letter queue %s", r, got.QueueARN, got.DLQURL)
 		}
+	}
+	// The framework's event log function gets its route's queues and
+	// its table.
+	logEnv := res.Env(topology.EventLogFunction)
+	if logEnv["ROUTE_EVENTLOG_QUEUE_ARN"] != res.Routes[topology.EventLogRoute].QueueARN || logEnv["ROUTE_EVENTLOG_DLQ_URL"] == "" ||
+		logEnv["TABLE_EVENTLOG"] != "provenv-eventlog" || logEnv["TABLE_ORDERS"] != "" {
+		t.Errorf("eventlog env %v", logEnv)
 	}
 	if _, ok := res.Env("notify")["ROUTE_PLACED_DLQ_URL"]; ok {
 		t.Errorf("notify got the dead-letter queue of a route that does not feed it")

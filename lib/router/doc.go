@@ -16,4 +16,7 @@
 // images); the stream mapping keeps each item's records in order, with
 // any parallelization factor, for the readers that need it. A change too large for one
 // entry is published without its images (change.Event.Reduce) and logged.
+// A restore's writes (change.IsRestoreWrite: the item as the event log
+// has it, written back by package replay) are acknowledged without being
+// published, so a restore runs no function again.
 package router

@@ -188,7 +188,14 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 	// records from it on are delivered again.
 	firstFailed := len(ev.Records)
 	var todo []*pending
+	restored := 0
 	for i := range ev.Records {
+		if change.IsRestoreWrite(ev.Records[i]) {
+			// A restore wrote the item as the event log has it: its
+			// change happened (and was published) before.
+			restored++
+			continue
+		}
 		p, err := r.prepare(ctx, &ev.Records[i])
 		if err != nil {
 			// Retrying the conversion cannot help, but acknowledging would
@@ -249,7 +256,7 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 	if firstFailed < len(ev.Records) {
 		resp.BatchItemFailures = []events.DynamoDBBatchItemFailure{{ItemIdentifier: ev.Records[firstFailed].Change.SequenceNumber}}
 	}
-	r.log.InfoContext(ctx, "stream batch routed", "records", len(ev.Records), "published", published,
+	r.log.InfoContext(ctx, "stream batch routed", "records", len(ev.Records), "published", published, "restoreWrites", restored,
 		"redelivered", len(ev.Records)-firstFailed, "durationMs", time.Since(start).Milliseconds())
 	return resp, nil
 }

@@ -484,3 +484,34 @@ func TestCallsEndBeforeInvocationDeadline(t *testing.T) {
 		}
 	}
 }
+
+// A restore's writes (change.RestoreAttribute set or removed) are not
+// published: the changes they restore were published when they happened.
+// The app's writes around them are.
+func TestRestoreWritesAreNotPublished(t *testing.T) {
+	bus := newFakeBus()
+	var logs bytes.Buffer
+	r := newRouter(t, bus, &logs)
+	ev := batchOf(4, 0)
+	marked := ev.Records[1].Change.NewImage
+	marked[change.RestoreAttribute] = events.NewStringAttribute("restore-1/1")
+	// The restore's second write: the same item without the marker.
+	second := record(2, 0)
+	second.EventName = "MODIFY"
+	second.Change.OldImage = map[string]events.DynamoDBAttributeValue{}
+	for k, v := range second.Change.NewImage {
+		second.Change.OldImage[k] = v
+	}
+	second.Change.OldImage[change.RestoreAttribute] = events.NewStringAttribute("restore-1/2")
+	ev.Records[2] = second
+	resp, err := r.Handle(context.Background(), ev)
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Handle = %+v, %v", resp, err)
+	}
+	if len(bus.published) != 2 || !bus.published["ev-000"] || !bus.published["ev-003"] {
+		t.Fatalf("published %v, want ev-000 and ev-003 only", bus.published)
+	}
+	if !strings.Contains(logs.String(), `"restoreWrites":2`) || !strings.Contains(logs.String(), `"redelivered":0`) {
+		t.Errorf("batch log line does not count the restore's writes: %s", logs.String())
+	}
+}

@@ -23,8 +23,13 @@ type Topology struct {
 	Tables []Table
 	// Functions are the async functions that routes deliver to.
 	Functions []Function
-	// Routes say which changes reach which function.
+	// Routes say which changes reach which function. The framework adds
+	// its own (see FrameworkRoutes).
 	Routes []Route
+	// DisableEventLog leaves the event log out: no eventlog route, queue
+	// and function, and no delivery or push records. Items' audit trails,
+	// traces, replay and the local restore then have nothing to read.
+	DisableEventLog bool
 }
 
 // KeyType is a DynamoDB key attribute type.
@@ -108,7 +113,8 @@ const (
 )
 
 // Route delivers the changes matching Match to Function through one SQS
-// queue with a dead-letter queue.
+// queue with a dead-letter queue. A framework route (FrameworkRoutes) has
+// an empty Match.Table: it takes every change event of the app.
 type Route struct {
 	// Name is unique; it names the rule and queues.
 	Name     string
@@ -207,6 +213,40 @@ func FrameworkTables() []Table {
 	}
 }
 
+// The framework's event log feed: a route of every change event of the
+// app to the eventlog function, which writes them to the event log
+// (package eventlog). It is the framework's at-least-once path (rule,
+// queue, dead-letter queue, function), not a third stream reader.
+const (
+	// EventLogRoute is the framework route's name; apps cannot use it.
+	EventLogRoute = "eventlog"
+	// EventLogMaxReceiveCount: the log keeps trying for a while (about
+	// half an hour with the backoff) before a change lands in its
+	// dead-letter queue.
+	EventLogMaxReceiveCount = 20
+)
+
+// FrameworkRoutes are the routes the framework adds to the app's: the
+// event log feed, unless DisableEventLog. Their defaults are applied.
+func (t Topology) FrameworkRoutes() []Route {
+	if t.DisableEventLog {
+		return nil
+	}
+	return []Route{t.withDefaults(Route{Name: EventLogRoute, Function: EventLogFunction, MaxReceiveCount: EventLogMaxReceiveCount})}
+}
+
+// IsFrameworkRoute reports whether a route is the framework's.
+func (r Route) IsFrameworkRoute() bool { return r.Match.Table == "" }
+
+// frameworkFunction is a framework function fed by a framework route, as
+// a Function: what the provisioner, the dev runtime and infra need.
+func (t Topology) frameworkFunction(name string) (Function, bool) {
+	if name == EventLogFunction && !t.DisableEventLog {
+		return Function{Name: EventLogFunction, Tables: []string{EventLogTable}, Timeout: 30 * time.Second, MemoryMB: 256}, true
+	}
+	return Function{}, false
+}
+
 // AllTables is the app's tables followed by the framework's.
 func (t Topology) AllTables() []Table {
 	return append(append([]Table(nil), t.Tables...), FrameworkTables()...)
@@ -230,33 +270,37 @@ func (t Topology) Table(name string) (Table, bool) {
 	return Table{}, false
 }
 
-// Function finds a function by name, with defaults applied.
+// Function finds a function by name, with defaults applied: one of the
+// app's, or the framework function a framework route feeds (eventlog).
 func (t Topology) Function(name string) (Function, bool) {
 	for _, f := range t.Functions {
 		if f.Name == name {
 			return f.withDefaults(), true
 		}
 	}
-	return Function{}, false
+	return t.frameworkFunction(name)
 }
 
-// Route finds a route by name, with defaults applied.
+// Route finds a route by name, the app's or the framework's, with
+// defaults applied.
 func (t Topology) Route(name string) (Route, bool) {
-	for _, r := range t.Routes {
+	for _, r := range t.RoutesWithDefaults() {
 		if r.Name == name {
-			return t.withDefaults(r), true
+			return r, true
 		}
 	}
 	return Route{}, false
 }
 
-// RoutesWithDefaults returns every route with its defaults applied.
+// RoutesWithDefaults returns every route with its defaults applied: the
+// app's in declaration order, then the framework's (FrameworkRoutes).
+// These are what is provisioned and deployed.
 func (t Topology) RoutesWithDefaults() []Route {
-	out := make([]Route, len(t.Routes))
-	for i, r := range t.Routes {
-		out[i] = t.withDefaults(r)
+	out := make([]Route, 0, len(t.Routes)+1)
+	for _, r := range t.Routes {
+		out = append(out, t.withDefaults(r))
 	}
-	return out
+	return append(out, t.FrameworkRoutes()...)
 }
 
 func (f Function) withDefaults() Function {
@@ -319,6 +363,9 @@ func (t Topology) Validate() error {
 			errs = append(errs, fmt.Errorf("function %q declared twice", f.Name))
 		}
 		funcs[f.Name] = true
+		if f.Name == EventLogFunction && !t.DisableEventLog {
+			errs = append(errs, fmt.Errorf("function %q: the name belongs to the framework's event log function", f.Name))
+		}
 		for _, tn := range f.Tables {
 			if _, ok := tables[tn]; !ok {
 				errs = append(errs, fmt.Errorf("function %q: unknown table %q", f.Name, tn))
@@ -337,6 +384,9 @@ func (t Topology) Validate() error {
 			errs = append(errs, fmt.Errorf("route %q declared twice", r.Name))
 		}
 		routes[r.Name] = true
+		if r.Name == EventLogRoute {
+			errs = append(errs, fmt.Errorf("route %q: the name belongs to the framework's event log route", r.Name))
+		}
 		if !funcs[r.Function] {
 			errs = append(errs, fmt.Errorf("route %q: unknown function %q", r.Name, r.Function))
 		}
@@ -367,8 +417,15 @@ func (t Topology) Validate() error {
 
 // EventPattern is the EventBridge pattern of a route: the change source,
 // the detail type, and conditions on the change event's detail fields
-// (table, operation, new, old, changed).
+// (table, operation, new, old, changed). A framework route's pattern
+// (no table) is every change event of the app.
 func (t Topology) EventPattern(r Route) map[string]any {
+	if r.IsFrameworkRoute() {
+		return map[string]any{
+			"source":      []any{t.EventSource()},
+			"detail-type": []any{DetailType},
+		}
+	}
 	detail := map[string]any{"table": []any{r.Match.Table}}
 	if len(r.Match.Operations) > 0 {
 		ops := make([]any, len(r.Match.Operations))
@@ -443,6 +500,10 @@ const (
 	EnvManagementEndpoint = "WS_MANAGEMENT_ENDPOINT"
 	// EnvStage is dev or prod.
 	EnvStage = "STAGE"
+	// EnvGraphiQLSubscriptionsURL is the WebSocket URL the dev stage's
+	// GraphiQL page opens for subscriptions (infra sets the WebSocket
+	// API's on the graphql function); unset, the page has none.
+	EnvGraphiQLSubscriptionsURL = "GRAPHIQL_SUBSCRIPTIONS_URL"
 	// EnvAllowedOrigins lists the browser origins (comma-separated,
 	// scheme://host[:port] or scheme://host:*) that may open the WebSocket
 	// and call the HTTP API; see package origin.
@@ -514,12 +575,12 @@ func envName(name string) string {
 }
 
 // RoutesOf lists the routes that feed function, with defaults applied,
-// in declaration order.
+// in declaration order (a framework function's are the framework's).
 func (t Topology) RoutesOf(function string) []Route {
 	var out []Route
-	for _, r := range t.Routes {
+	for _, r := range t.RoutesWithDefaults() {
 		if r.Function == function {
-			out = append(out, t.withDefaults(r))
+			out = append(out, r)
 		}
 	}
 	return out
@@ -579,10 +640,13 @@ const (
 	// where the fan-out puts the changes whose audience is too large to
 	// push from the stream, partitioned by connection.
 	PushFunction = "pushworker"
+	// EventLogFunction writes the change events the eventlog route
+	// delivers to the event log.
+	EventLogFunction = "eventlog"
 )
 
 // FrameworkFunctions are the framework's function names, sorted.
-var FrameworkFunctions = []string{FanOutFunction, GraphQLFunction, PushFunction, RealtimeFunction, RouterFunction}
+var FrameworkFunctions = []string{EventLogFunction, FanOutFunction, GraphQLFunction, PushFunction, RealtimeFunction, RouterFunction}
 
 // The push queue: a FIFO queue whose message groups are partitions of
 // connections, so that each connection's pushes keep their order while
@@ -621,10 +685,49 @@ func IsFrameworkFunction(name string) bool {
 // Lambdas are every Lambda a deployment runs, sorted: the framework's and
 // the app's functions. Each is a folder functions/<name>/lambda.
 func (t Topology) Lambdas() []string {
-	names := append([]string(nil), FrameworkFunctions...)
+	var names []string
+	for _, n := range FrameworkFunctions {
+		if n != EventLogFunction || !t.DisableEventLog {
+			names = append(names, n)
+		}
+	}
 	for _, f := range t.Functions {
 		names = append(names, f.Name)
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Outputs of the deployed stack through which tools (the threefactor
+// CLI's log, trace and replay) find the resources CloudFormation named.
+const (
+	// OutputEventLogTable is the event log table's name.
+	OutputEventLogTable = "EventLogTable"
+)
+
+// TableOutput is the stack output holding an app table's name, e.g.
+// TableOrders for "orders".
+func TableOutput(table string) string { return "Table" + pascal(table) }
+
+// QueueOutput is the stack output holding a route's queue URL, e.g.
+// QueueValidateOrder for "validate-order".
+func QueueOutput(route string) string { return "Queue" + pascal(route) }
+
+// pascal turns a name of lower case letters, digits and dashes into
+// PascalCase ("validate-order" -> "ValidateOrder").
+func pascal(name string) string {
+	var b strings.Builder
+	up := true
+	for _, r := range name {
+		if r == '-' || r == '_' {
+			up = true
+			continue
+		}
+		if up && r >= 'a' && r <= 'z' {
+			r -= 'a' - 'A'
+		}
+		up = false
+		b.WriteRune(r)
+	}
+	return b.String()
 }

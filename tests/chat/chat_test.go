@@ -17,12 +17,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/coder/websocket"
 
 	"github.com/threefactor/framework/lib/cli"
 	"github.com/threefactor/framework/lib/devapp/devapptest"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
 	"github.com/threefactor/framework/lib/realtime/store"
+	"github.com/threefactor/framework/lib/realtime/wsclient"
 	"github.com/threefactor/framework/lib/topology"
 	"github.com/threefactor/framework/tests/chat"
 )
@@ -101,14 +101,14 @@ func TestChatEndToEnd(t *testing.T) {
 	// The generated function runs behind its route's queue, as the startup
 	// listing says.
 	waitFor(t, "the startup listing", func() bool {
-		return strings.Contains(s.Listing(), "queue  chat-moderate -> moderate (dlq chat-moderate-dlq)")
+		return strings.Contains(s.Listing(), "-> moderate  (queue chat-moderate, dlq chat-moderate-dlq)")
 	})
 
 	lobby := dialGraphQLWS(t, s.WebSocketURL(), token)
 	kitchen := dialGraphQLWS(t, s.WebSocketURL(), token)
 	sub := `subscription($room: ID!) { messageAdded(room: $room) { ` + messageFields + ` } }`
-	lobby.subscribe("lobby-1", sub, map[string]any{"room": "lobby"})
-	kitchen.subscribe("kitchen-1", sub, map[string]any{"room": "kitchen"})
+	lobby.subscribe(t, "lobby-1", sub, map[string]any{"room": "lobby"})
+	kitchen.subscribe(t, "kitchen-1", sub, map[string]any{"room": "kitchen"})
 	// And the graphql-ws npm client, as a web or mobile app would.
 	npm := startNodeSubscriber(t, s.WebSocketURL(), token, sub, map[string]any{"room": "lobby"})
 
@@ -220,94 +220,48 @@ func postGraphQL(t *testing.T, url, token, query string, vars map[string]any) []
 	return raw
 }
 
-// graphQLWS is a graphql-transport-ws client over a real WebSocket.
+// graphQLWS is the framework's Go client (lib/realtime/wsclient) on one
+// connection, its token in connection_init.
 type graphQLWS struct {
-	t    *testing.T
-	conn *websocket.Conn
-	in   chan map[string]any
+	c    *wsclient.Client
+	subs map[string]*wsclient.Subscription
 }
 
 func dialGraphQLWS(t *testing.T, url, token string) *graphQLWS {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	c, err := wsclient.Dial(ctx, wsclient.Config{URL: url, ConnectionParams: wsclient.Bearer(token)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &graphQLWS{t: t, conn: conn, in: make(chan map[string]any, 64)}
-	t.Cleanup(func() { _ = conn.Close(websocket.StatusNormalClosure, "") })
-	go func() {
-		defer close(c.in)
-		for {
-			_, b, err := conn.Read(context.Background())
-			if err != nil {
-				return
-			}
-			var m map[string]any
-			if json.Unmarshal(b, &m) == nil {
-				c.in <- m
-			}
-		}
-	}()
-	c.send(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}})
-	if m := c.read(t, time.Minute); m["type"] != "connection_ack" {
-		t.Fatalf("got %v, want connection_ack", m)
-	}
-	return c
+	t.Cleanup(func() { _ = c.Close() })
+	return &graphQLWS{c: c, subs: map[string]*wsclient.Subscription{}}
 }
 
-func (c *graphQLWS) send(m map[string]any) {
-	c.t.Helper()
-	b, _ := json.Marshal(m)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+func (c *graphQLWS) subscribe(t *testing.T, name, query string, vars map[string]any) {
+	t.Helper()
+	s, err := c.c.Subscribe(context.Background(), wsclient.Request{Query: query, Variables: vars})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.subs[name] = s
+}
+
+// next is the next message pushed to subscription name.
+func (c *graphQLWS) next(t *testing.T, name string) message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := c.conn.Write(ctx, websocket.MessageText, b); err != nil {
-		c.t.Fatalf("send: %v", err)
+	r, err := c.subs[name].Next(ctx)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
 	}
-}
-
-// read is the next message, answering pings on the way.
-func (c *graphQLWS) read(t *testing.T, limit time.Duration) map[string]any {
-	t.Helper()
-	deadline := time.After(limit)
-	for {
-		select {
-		case m, ok := <-c.in:
-			if !ok {
-				t.Fatal("the server closed the connection")
-			}
-			if m["type"] == "ping" {
-				c.send(map[string]any{"type": "pong"})
-				continue
-			}
-			return m
-		case <-deadline:
-			t.Fatalf("no message in %s", limit)
-		}
+	var data struct{ MessageAdded message }
+	if len(r.Errors) > 0 || json.Unmarshal(r.Data, &data) != nil {
+		t.Fatalf("%s: payload %s", name, r.Raw)
 	}
-}
-
-func (c *graphQLWS) subscribe(id, query string, vars map[string]any) {
-	c.send(map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": query, "variables": vars}})
-}
-
-// next is the next message pushed to subscription id.
-func (c *graphQLWS) next(t *testing.T, id string) message {
-	t.Helper()
-	m := c.read(t, 2*time.Minute)
-	if m["type"] != "next" || m["id"] != id {
-		t.Fatalf("got %v, want next of %s", m, id)
-	}
-	b, _ := json.Marshal(m["payload"])
-	var p struct {
-		Data   struct{ MessageAdded message }
-		Errors []json.RawMessage
-	}
-	if err := json.Unmarshal(b, &p); err != nil || len(p.Errors) > 0 {
-		t.Fatalf("payload %s: %v", b, err)
-	}
-	return p.Data.MessageAdded
+	return data.MessageAdded
 }
 
 // nodeSubscriber is tests/js/subscribe.mjs: the graphql-ws npm client,

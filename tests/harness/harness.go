@@ -26,6 +26,7 @@ import (
 	"github.com/threefactor/framework/lib/consumer"
 	"github.com/threefactor/framework/lib/devapp/devapptest"
 	"github.com/threefactor/framework/lib/devruntime"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/idempotency"
 	"github.com/threefactor/framework/lib/router"
 	"github.com/threefactor/framework/lib/topology"
@@ -48,9 +49,33 @@ type Pipeline struct {
 	DDB  *dynamodb.Client
 	SQS  *sqs.Client
 
+	// Log, when set (WithEventLog), is the pipeline's event log: the
+	// eventlog route feeds it and consumers record their deliveries in it.
+	Log *eventlog.FileStore
+
 	cancel context.CancelFunc
 	errc   chan error
 	once   sync.Once
+}
+
+// WithEventLog gives the pipeline an event log in a temporary directory,
+// fed by the framework's eventlog route, as the dev runtime keeps one;
+// consumers registered after it record their deliveries in it. Call it
+// before Start.
+func (p *Pipeline) WithEventLog(t testing.TB) *eventlog.FileStore {
+	t.Helper()
+	l, err := eventlog.OpenFileStore(eventlog.LocalDir(t.TempDir()), eventlog.FileConfig{Topology: p.Topo, Logger: Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	feed, err := eventlog.NewFeed(l, Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.RT.QueueConsumer(topology.EventLogRoute, feed.Handle)
+	p.Log = l
+	return l
 }
 
 // New provisions topo and registers the stream router; register handlers
@@ -113,6 +138,9 @@ func (p *Pipeline) ConsumerHandler(t testing.TB, route string, idempotent bool, 
 		t.Fatal(err)
 	}
 	cfg.SQS, cfg.Logger = p.SQS, Logger()
+	if p.Log != nil {
+		cfg.Deliveries = p.Log
+	}
 	if idempotent {
 		store := idempotency.New(p.DDB, env[topology.TableEnv(topology.IdempotencyTable)], idempotency.WithLogger(Logger()))
 		cfg.Middleware = []consumer.Middleware{idempotency.Middleware(store, "")}

@@ -34,6 +34,7 @@ import (
 	"github.com/threefactor/framework/lib/devapp"
 	"github.com/threefactor/framework/lib/devruntime"
 	"github.com/threefactor/framework/lib/emulator/emulatortest"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/identity/devissuer"
 	"github.com/threefactor/framework/lib/topology"
 )
@@ -63,7 +64,11 @@ func FastConfig(cfg aws.Config, topo topology.Topology) devruntime.Config {
 type Stack struct {
 	RT     *devruntime.Runtime
 	Issuer *devissuer.Issuer
-	out    *lockedBuffer
+	// EventLog is the app's event log, in the test's temporary state
+	// directory as make dev keeps it under .dev (nil when the app's log
+	// is disabled).
+	EventLog *eventlog.FileStore
+	out      *lockedBuffer
 }
 
 // Options adjust Start.
@@ -81,7 +86,7 @@ func Start(t testing.TB, a app.App, opts ...Options) *Stack {
 	cfg := FastConfig(emulatortest.Config(t), a.Topology())
 	s := &Stack{out: &lockedBuffer{}}
 	cfg.Out = s.out
-	wo := devapp.Options{Getenv: func(string) string { return "" }}
+	wo := devapp.Options{Getenv: func(string) string { return "" }, GraphiQLAssets: devapp.FindGraphiQLAssets()}
 	for _, o := range opts {
 		if o.Config != nil {
 			o.Config(&cfg)
@@ -91,10 +96,18 @@ func Start(t testing.TB, a app.App, opts ...Options) *Stack {
 		}
 	}
 	var err error
-	if s.Issuer, err = devissuer.Open(filepath.Join(t.TempDir(), "state"), a.Name); err != nil {
+	stateDir := filepath.Join(t.TempDir(), "state")
+	if s.Issuer, err = devissuer.Open(stateDir, a.Name); err != nil {
 		t.Fatal(err)
 	}
 	wo.Issuer = s.Issuer
+	if !a.DisableEventLog && wo.EventLog == nil {
+		if s.EventLog, err = eventlog.OpenFileStore(eventlog.LocalDir(stateDir), eventlog.FileConfig{Topology: a.Topology(), Logger: cfg.Logger}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.EventLog.Close() })
+		wo.EventLog = s.EventLog
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if s.RT, err = devruntime.New(cfg); err != nil {
 		cancel()

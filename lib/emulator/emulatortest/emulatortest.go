@@ -81,5 +81,6 @@ func Config(t testing.TB) aws.Config {
 	if err != nil {
 		t.Fatalf("aws config: %v", err)
 	}
+	cfg.HTTPClient = emulator.BufferRequestBodies(cfg.HTTPClient)
 	return cfg
 }

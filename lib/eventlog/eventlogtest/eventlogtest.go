@@ -228,7 +228,7 @@ func jsonEqual(a, b json.RawMessage) bool {
 func delivery(eventID, corr string, attempt int, outcome eventlog.Outcome, at time.Time) eventlog.Delivery {
 	d := eventlog.Delivery{
 		EventID: eventID, Route: "process-payment", Function: "processpayment", Attempt: attempt,
-		Outcome: outcome, DurationMs: 12.5, At: at, MessageID: "msg-" + eventID, CorrelationID: corr,
+		Outcome: outcome, DurationMs: 12.5, At: at, MessageID: "msg-" + eventID, CorrelationID: corr, CausedBy: "alice",
 	}
 	if outcome != eventlog.OK {
 		d.Error, d.Code = "provider timeout", errs.Unavailable
@@ -239,7 +239,7 @@ func delivery(eventID, corr string, attempt int, outcome eventlog.Outcome, at ti
 func push(eventID, corr, sub string, at time.Time) eventlog.Push {
 	return eventlog.Push{
 		EventID: eventID, Topic: "order:" + eventID, ConnectionID: "conn-1", SubscriptionID: sub,
-		Outcome: eventlog.Pushed, At: at, DurationMs: 3, CorrelationID: corr,
+		Outcome: eventlog.Pushed, At: at, DurationMs: 3, CorrelationID: corr, CausedBy: "alice",
 	}
 }
 
@@ -310,10 +310,10 @@ func testDuplicatesCollapse(t *testing.T, b Backend) {
 	if len(rec.Deliveries) != 1 || len(rec.Pushes) != 1 {
 		t.Fatalf("ev-1: %d deliveries, %d pushes; want 1 and 1", len(rec.Deliveries), len(rec.Pushes))
 	}
-	if got := rec.Deliveries[0]; got.Outcome != eventlog.Retry || got.Error != "provider timeout" || got.Code != errs.Unavailable || got.Attempt != 1 || got.DurationMs != 12.5 || !got.At.Equal(at) {
+	if got := rec.Deliveries[0]; got.Outcome != eventlog.Retry || got.Error != "provider timeout" || got.Code != errs.Unavailable || got.Attempt != 1 || got.DurationMs != 12.5 || !got.At.Equal(at) || got.CausedBy != "alice" || got.CorrelationID != "req-1" {
 		t.Fatalf("delivery %+v", got)
 	}
-	if got := rec.Pushes[0]; got.SubscriptionID != "sub-1" || got.Topic != "order:ev-1" || got.Outcome != eventlog.Pushed {
+	if got := rec.Pushes[0]; got.SubscriptionID != "sub-1" || got.Topic != "order:ev-1" || got.Outcome != eventlog.Pushed || got.CausedBy != "alice" || got.CorrelationID != "req-1" {
 		t.Fatalf("push %+v", got)
 	}
 	rec, _ = l.Event(c, "ev-2")

@@ -52,4 +52,11 @@
 // A result over the 128 KiB message limit is replaced by an error message
 // for that subscription, which ends it. Every push's outcome is known in
 // one place (deliver).
+//
+// With Config.Pushes (the event log), each push's outcome (ok, gone,
+// oversize, denied for an expired token, failed) is recorded with the
+// change's correlation id and causedBy: one write per change and path
+// (the stream reader's, each push-queue message's), best effort, waited on
+// for a short bound. A restore's writes (change.IsRestoreWrite) are not
+// pushed.
 package fanout

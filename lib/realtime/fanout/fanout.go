@@ -22,6 +22,7 @@ import (
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/errs"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/graphqlhttp"
 	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/realtime"
@@ -131,6 +132,12 @@ type Config struct {
 	// Now is the clock pushes are checked against identities' expiry
 	// with; default time.Now.
 	Now func() time.Time
+	// Pushes, when set, records every push's outcome in the event log:
+	// one write per change (per change and push-queue message on the
+	// queued path), best effort, waited on at most
+	// PushLogTimeout (default 2s).
+	Pushes         PushLog
+	PushLogTimeout time.Duration
 }
 
 // Validate reports missing settings.
@@ -212,6 +219,9 @@ func New(cfg Config) (*Fanout, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.PushLogTimeout == 0 {
+		cfg.PushLogTimeout = DefaultPushLogTimeout
+	}
 	// Stored operations were checked against the limits when they were
 	// subscribed; the gate here only maps results.
 	gate, err := graphqlhttp.NewGate(cfg.Schema, graphqlhttp.Limits{}, cfg.Logger)
@@ -279,6 +289,9 @@ func (f *Fanout) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 	items := map[string][]record{}
 	var order []string
 	for i, rec := range ev.Records {
+		if change.IsRestoreWrite(rec) {
+			continue // a restore's write: subscribers saw this change when it happened
+		}
 		e, err := f.cfg.Decode(rec)
 		if err != nil {
 			// Retrying cannot make a record decode: skip it, loudly.
@@ -396,11 +409,11 @@ type outcome int
 const (
 	pushed     outcome = iota
 	gone               // the connection is gone (410): deleted
+	goneAgain          // the connection was found gone for this change already: counted once
 	oversize           // the result was over the message limit: replaced by an error
 	failed             // dropped after the retries
 	expired            // the connection's identity had expired: not pushed
 	unfinished         // still throttled at the deadline: to be delivered again
-	nothing            // the operation produced no result for this change
 )
 
 // push runs the stored operations of subs against e (once per identical
@@ -409,7 +422,8 @@ const (
 // stream has Concurrency to itself; the messages of one push worker
 // invocation share Concurrency); each subscription's pushes go in order.
 // Pushes from the stream and from the push workers both come here, and
-// each push's outcome is known in one place, deliver.
+// each push's outcome is known in one place, deliver, and recorded in
+// the push log (Config.Pushes) with one write per call.
 func (f *Fanout) push(ctx context.Context, log *slog.Logger, e change.Event, subs []store.Subscription, sem chan struct{}) Stats {
 	var (
 		mu        sync.Mutex
@@ -418,11 +432,13 @@ func (f *Fanout) push(ctx context.Context, log *slog.Logger, e change.Event, sub
 		goneConns sync.Map
 		wg        sync.WaitGroup
 	)
+	records := f.pushRecords(e)
 	for _, sub := range subs {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			start := time.Now()
 			v, _ := results.LoadOrStore(opKey(sub), &result{})
 			r := v.(*result)
 			payloads := r.get(func() [][]byte { return f.run(ctx, log, e, sub, r) })
@@ -430,10 +446,11 @@ func (f *Fanout) push(ctx context.Context, log *slog.Logger, e change.Event, sub
 				mu.Lock()
 				st.Expired++
 				mu.Unlock()
+				records.add(sub, start, eventlog.Denied, errExpired)
 				return
 			}
-			for _, p := range payloads {
-				o := f.deliver(ctx, log, sub, r, p, &goneConns)
+			for i, p := range payloads {
+				o, err := f.deliver(ctx, log, sub, r, p, &goneConns)
 				mu.Lock()
 				switch o {
 				case pushed:
@@ -450,49 +467,70 @@ func (f *Fanout) push(ctx context.Context, log *slog.Logger, e change.Event, sub
 					st.Unfinished++
 				}
 				mu.Unlock()
-				if o != pushed {
-					return
+				if o == pushed {
+					if i == len(payloads)-1 {
+						records.add(sub, start, eventlog.Pushed, nil)
+					}
+					continue
 				}
+				records.add(sub, start, o.record(), err)
+				return
 			}
 		}()
 	}
 	wg.Wait()
+	records.write(ctx)
 	return st
 }
 
+// record is the event log's name for a push that did not go through.
+func (o outcome) record() eventlog.PushOutcome {
+	switch o {
+	case gone, goneAgain:
+		return eventlog.Gone
+	case oversize:
+		return eventlog.Oversize
+	case expired:
+		return eventlog.Denied
+	default:
+		return eventlog.Failed
+	}
+}
+
 // deliver makes one push: the frame of payload p for sub, posted to its
-// connection. It is where the outcome of every push is known.
-func (f *Fanout) deliver(ctx context.Context, log *slog.Logger, sub store.Subscription, r *result, p []byte, goneConns *sync.Map) outcome {
+// connection. It is where the outcome of every push is known; err says
+// why a push expired, failed or is unfinished.
+func (f *Fanout) deliver(ctx context.Context, log *slog.Logger, sub store.Subscription, r *result, p []byte, goneConns *sync.Map) (outcome, error) {
 	// Checked before each push: an identity may expire while a change is
 	// being pushed.
 	if r.hasID && r.id.Expired(f.cfg.Now()) {
-		return expired
+		return expired, errExpired
 	}
 	frame := wsproto.NextMessage(sub.ID, p)
 	if len(frame) > f.cfg.MaxMessageBytes {
 		f.tooLarge(ctx, log, sub, len(frame))
-		return oversize
+		return oversize, nil
 	}
 	switch err := f.post(ctx, sub.ConnectionID, frame); {
 	case err == nil:
-		return pushed
+		return pushed, nil
 	case errors.Is(err, errGone):
 		if _, seen := goneConns.LoadOrStore(sub.ConnectionID, true); !seen {
 			if err := f.cfg.Store.DeleteConnection(ctx, sub.ConnectionID); err != nil {
 				log.ErrorContext(ctx, "fanout: delete gone connection", "connectionId", sub.ConnectionID, "err", err)
 			}
-			return gone
+			return gone, nil
 		}
-		return nothing // counted once per connection
+		return goneAgain, nil
 	case errors.Is(err, errTooLarge):
 		f.tooLarge(ctx, log, sub, len(frame))
-		return oversize
+		return oversize, nil
 	case errors.Is(err, errStillThrottled):
 		log.WarnContext(ctx, "fanout: push still throttled at the deadline", "connectionId", sub.ConnectionID, "subscriptionId", sub.ID)
-		return unfinished
+		return unfinished, err
 	default:
 		log.ErrorContext(ctx, "fanout: push dropped", "connectionId", sub.ConnectionID, "subscriptionId", sub.ID, "err", err)
-		return failed
+		return failed, err
 	}
 }
 
@@ -577,6 +615,7 @@ var (
 	errGone           = errors.New("connection gone")
 	errTooLarge       = errors.New("payload too large")
 	errStillThrottled = errors.New("still throttled at the deadline")
+	errExpired        = errors.New("the connection's token has expired")
 )
 
 // post sends a frame, retrying what a retry can help with; each call has

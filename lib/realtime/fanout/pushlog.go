@@ -1,0 +1,68 @@
+package fanout
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/eventlog"
+	"github.com/threefactor/framework/lib/realtime/store"
+)
+
+// PushLog is the part of the event log the fan-out records pushes in (an
+// eventlog.Log).
+type PushLog interface {
+	WritePushes(ctx context.Context, ps ...eventlog.Push) error
+}
+
+// DefaultPushLogTimeout is Config.PushLogTimeout's default.
+const DefaultPushLogTimeout = 2 * time.Second
+
+// pushRecords collects the outcome of each push of one change, written to
+// the push log in one call once the change is pushed. A nil *pushRecords
+// (no push log) records nothing.
+type pushRecords struct {
+	f  *Fanout
+	e  change.Event
+	mu sync.Mutex
+	ps []eventlog.Push
+}
+
+func (f *Fanout) pushRecords(e change.Event) *pushRecords {
+	if f.cfg.Pushes == nil {
+		return nil
+	}
+	return &pushRecords{f: f, e: e}
+}
+
+// add records the outcome of the push to sub that started at start.
+func (r *pushRecords) add(sub store.Subscription, start time.Time, outcome eventlog.PushOutcome, err error) {
+	if r == nil {
+		return
+	}
+	p := eventlog.Push{
+		EventID: r.e.ID, Topic: sub.Topic, ConnectionID: sub.ConnectionID, SubscriptionID: sub.ID,
+		Outcome: outcome, At: start, DurationMs: float64(time.Since(start).Microseconds()) / 1000,
+		CorrelationID: r.e.CorrelationID, CausedBy: r.e.CausedBy,
+	}
+	if err != nil {
+		p.Error = err.Error()
+	}
+	r.mu.Lock()
+	r.ps = append(r.ps, p)
+	r.mu.Unlock()
+}
+
+// write writes the records, best effort: a failing or slow log is logged
+// and given up after PushLogTimeout; it never holds up the stream longer.
+func (r *pushRecords) write(ctx context.Context) {
+	if r == nil || len(r.ps) == 0 {
+		return
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.f.cfg.PushLogTimeout)
+	defer cancel()
+	if err := r.f.cfg.Pushes.WritePushes(wctx, r.ps...); err != nil {
+		r.f.log.WarnContext(ctx, "fanout: push records not written", "eventId", r.e.ID, "pushes", len(r.ps), "err", err)
+	}
+}
