@@ -155,6 +155,14 @@ func TestBuildersNameMissingVariables(t *testing.T) {
 			t.Errorf("an app without a log built its feed: %v", err)
 		}
 	})
+	t.Run("push queue threshold", func(t *testing.T) {
+		for _, v := range []string{"0", "-3", "many"} {
+			_, err := app.NewFanout(ctx, notes, env(map[string]string{topology.EnvPushQueueThreshold: v}), nil)
+			if err == nil || !strings.Contains(err.Error(), topology.EnvPushQueueThreshold+`="`+v+`": want a positive number`) {
+				t.Errorf("%s=%s: err = %v", topology.EnvPushQueueThreshold, v, err)
+			}
+		}
+	})
 	t.Run("management endpoint", func(t *testing.T) {
 		_, err := app.NewRealtime(ctx, notes, env(map[string]string{"TABLE_CONNECTIONS": "c", "TABLE_SUBSCRIPTIONS": "s"}), app.RealtimeOptions{InProcessExpiry: true})
 		if err == nil || !strings.Contains(err.Error(), topology.EnvManagementEndpoint) {

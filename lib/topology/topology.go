@@ -664,6 +664,10 @@ const (
 	PushVisibilityTimeout = 6 * PushTimeout
 	// EnvPushQueueURL is the push queue's URL, which the fan-out sends to.
 	EnvPushQueueURL = "PUSH_QUEUE_URL"
+	// EnvPushQueueThreshold, optional, is the audience (subscriptions of a
+	// change) over which the fan-out hands a change to the push queue; a
+	// positive integer, default fanout.DefaultQueueThreshold.
+	EnvPushQueueThreshold = "PUSH_QUEUE_THRESHOLD"
 )
 
 // PushQueueName is the local name of the push queue.
