@@ -147,16 +147,16 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 		}
 		return f.SQS(ctx, ev)
 	})
-	for _, name := range a.FunctionNames() {
-		for _, route := range rt.Resources().RoutesOf(name) {
-			rt.QueueConsumer(route.Name, func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-				f, err := fns.get(ctx, name)
-				if err != nil {
-					return events.SQSEventResponse{}, err
-				}
-				return f.SQS(ctx, ev)
-			})
-		}
+	// Every route's queue, the framework's eventlog route's too.
+	for _, route := range a.Topology().RoutesWithDefaults() {
+		name := route.Function
+		rt.QueueConsumer(route.Name, func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			f, err := fns.get(ctx, name)
+			if err != nil {
+				return events.SQSEventResponse{}, err
+			}
+			return f.SQS(ctx, ev)
+		})
 	}
 	gql := func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		f, err := fns.get(ctx, topology.GraphQLFunction)

@@ -101,6 +101,13 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 		// What infra sets on AWS; locally the keys are read in process.
 		e[topology.EnvAuthIssuer] = vcfg.Issuer
 		e[topology.EnvAuthAudience] = strings.Join(vcfg.Audience, ",")
+		if function == topology.FanOutFunction {
+			// Lets a developer send small audiences through the push
+			// queue (PUSH_QUEUE_THRESHOLD=1 make dev).
+			if v := o.Getenv(topology.EnvPushQueueThreshold); v != "" {
+				e[topology.EnvPushQueueThreshold] = v
+			}
+		}
 		if f, ok := a.Function(function); ok {
 			for _, k := range f.DevEnv {
 				if v := o.Getenv(k); v != "" {
