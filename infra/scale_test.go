@@ -104,6 +104,20 @@ func TestPushQueue(t *testing.T) {
 				t.Errorf("push worker has no %s", topology.TableEnv(tb))
 			}
 		}
+		// Its pushes are recorded in the event log, as the fan-out's are:
+		// the table's name and a write grant on it.
+		logTable := stack.LogicalTableID(topology.EventLogTable)
+		if !reflect.DeepEqual(wenv[topology.TableEnv(topology.EventLogTable)], ref(logTable)) {
+			t.Errorf("push worker %s = %s", topology.TableEnv(topology.EventLogTable), jsonString(wenv[topology.TableEnv(topology.EventLogTable)]))
+		}
+		writes := false
+		for _, st := range s.statementsOf(t, r.PushWorker) {
+			writes = writes || (path(st, "Effect") == "Allow" && contains(actions(st), "dynamodb:BatchWriteItem") &&
+				contains(resources(st), getAtt(logTable, "Arn")))
+		}
+		if !writes {
+			t.Error("the push worker may not write the event log")
+		}
 		if _, ok := wenv[topology.EnvPushQueueURL]; ok {
 			t.Error("the push worker knows the push queue's URL: it never sends")
 		}
