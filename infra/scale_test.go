@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 
 	fooddelivery "github.com/threefactor/framework/events"
@@ -34,6 +35,28 @@ func TestStreamParallelization(t *testing.T) {
 		if !found {
 			t.Errorf("no stream mapping of items to %s", fn)
 		}
+	}
+}
+
+// TestPushQueueThreshold: the stack's PushQueueThreshold (context
+// pushQueueThreshold) reaches the fan-out; unset, the fan-out keeps its
+// default.
+func TestPushQueueThreshold(t *testing.T) {
+	for stage, s := range synthesize(t) {
+		if s.st.Realtime == nil {
+			continue
+		}
+		if v, ok := s.env(t, s.st.Realtime.FanOut)[topology.EnvPushQueueThreshold]; ok {
+			t.Errorf("%s: fan-out %s = %v without the setting", stage, topology.EnvPushQueueThreshold, v)
+		}
+	}
+	s := synth.twoRoutes
+	if v := s.env(t, s.st.Realtime.FanOut)[topology.EnvPushQueueThreshold]; v != "250" {
+		t.Errorf("fan-out %s = %v, want the stack's 250", topology.EnvPushQueueThreshold, v)
+	}
+	if _, err := stack.NewStack(awscdk.NewApp(nil), "bad", stack.Props{Topology: twoRoutesTopology, Stage: stack.Dev,
+		DataPlaneOnly: true, PushQueueThreshold: -1}); err == nil || !strings.Contains(err.Error(), "push queue threshold") {
+		t.Errorf("a negative threshold: %v", err)
 	}
 }
 

@@ -1,9 +1,9 @@
 package stack
 
 import (
-	"time"
-
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
@@ -51,6 +51,10 @@ type RealtimeProps struct {
 	AccountLoggingRole bool
 	// EventLogRetention: see EventPipelineProps.
 	EventLogRetention time.Duration
+	// PushQueueThreshold is the audience (subscriptions of one change)
+	// over which the fan-out hands a change to the push queue
+	// (topology.EnvPushQueueThreshold). Zero: the fan-out's default.
+	PushQueueThreshold int
 }
 
 // Realtime is the GraphQL subscription side: a WebSocket API whose
@@ -240,6 +244,9 @@ func (r *Realtime) addPushQueue(c constructs.Construct, p RealtimeProps, tables 
 	})
 	r.PushQueue.GrantSendMessages(r.FanOut)
 	r.FanOut.AddEnvironment(jsii.String(topology.EnvPushQueueURL), r.PushQueue.QueueUrl(), nil)
+	if p.PushQueueThreshold > 0 {
+		r.FanOut.AddEnvironment(jsii.String(topology.EnvPushQueueThreshold), jsii.String(strconv.Itoa(p.PushQueueThreshold)), nil)
+	}
 
 	// The worker runs the stored operations (reading app tables) and
 	// cleans up gone connections and the queue marks (writing the

@@ -57,6 +57,9 @@ type Props struct {
 	// EventLogRetention is how long the event log keeps its records (CDK
 	// context eventLogRetention); zero is 30 days.
 	EventLogRetention time.Duration
+	// PushQueueThreshold: see RealtimeProps (CDK context
+	// pushQueueThreshold); zero is the fan-out's default.
+	PushQueueThreshold int
 	// DataPlaneOnly builds only the tables, bus, rules and queues, named as
 	// the dev runtime names them: for LocalStack (cdklocal deploy), whose
 	// community edition has no API Gateway v2. Code may be nil.
@@ -86,6 +89,9 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	}
 	if p.EventLogRetention < 0 || (p.EventLogRetention > 0 && p.EventLogRetention < time.Hour) {
 		return nil, fmt.Errorf("stack %s: event log retention %s: want an hour or more (or zero for 30 days)", id, p.EventLogRetention)
+	}
+	if p.PushQueueThreshold < 0 {
+		return nil, fmt.Errorf("stack %s: push queue threshold %d: want a positive number of subscriptions (or zero for the default)", id, p.PushQueueThreshold)
 	}
 	if p.Code == nil && !p.DataPlaneOnly {
 		return nil, fmt.Errorf("stack %s: no Code source for the functions", id)
@@ -135,6 +141,7 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 		Topology: p.Topology, Stage: p.Stage, Tables: s.Tables, Code: p.Code,
 		Identity: s.Identity, AllowedOrigins: p.AllowedOrigins, Throttle: p.WebSocketThrottle,
 		AccountLoggingRole: p.AccountLoggingRole, EventLogRetention: p.EventLogRetention,
+		PushQueueThreshold: p.PushQueueThreshold,
 	})
 	if !p.Stage.IsProd() {
 		// The dev stage's GraphiQL page subscribes over the WebSocket API.
