@@ -540,7 +540,11 @@ func (r *Runtime) printSummary() {
 	var routes []string
 	for _, qc := range r.queues {
 		name, _, _, dlq := qc.queue(r.res)
-		routes = append(routes, fmt.Sprintf("%s -> %s  (queue %s, dlq %s)", qc.route.Name, qc.route.Function, name, dlq))
+		label := qc.route.Name
+		if qc.route.Function == topology.PushFunction {
+			label = "push queue" // the fan-out's, not a route
+		}
+		routes = append(routes, fmt.Sprintf("%s -> %s  (queue %s, dlq %s)", label, qc.route.Function, name, dlq))
 	}
 	for _, rt := range r.cfg.Topology.RoutesWithDefaults() {
 		registered := false
