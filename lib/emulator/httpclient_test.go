@@ -86,11 +86,19 @@ func (s *sdkOrder) Do(r *http.Request) (*http.Response, error) {
 }
 
 func TestBufferRequestBodiesClosesTheSDKsRace(t *testing.T) {
-	var current *race
+	// current is the timeline of the attempt under way; a handler takes
+	// it when its request arrives (an earlier attempt's may still run).
+	var (
+		mu      sync.Mutex
+		current *race
+	)
 	// A DynamoDB endpoint on loopback that sends its headers and body in
 	// two writes, as moto's server does; the body goes once the client
 	// has the headers.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		rc := current
+		mu.Unlock()
 		_, _ = io.Copy(io.Discard, r.Body)
 		conn, bw, err := http.NewResponseController(w).Hijack()
 		if err != nil {
@@ -102,9 +110,9 @@ func TestBufferRequestBodiesClosesTheSDKsRace(t *testing.T) {
 		fmt.Fprintf(bw, "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Crc32: %d\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
 			crc32.ChecksumIEEE([]byte(body)), len(body))
 		_ = bw.Flush()
-		<-current.released
+		<-rc.released
 		select {
-		case <-current.stalled:
+		case <-rc.stalled:
 			// The writer resumes now and finds the body closed: wait
 			// until the client drops the connection, then send the rest
 			// to no one.
@@ -116,8 +124,10 @@ func TestBufferRequestBodiesClosesTheSDKsRace(t *testing.T) {
 	defer srv.Close()
 
 	call := func(t *testing.T, buffered bool) (*sdkLog, error) {
-		current = &race{stalled: make(chan struct{}), released: make(chan struct{})}
-		rc := current
+		rc := &race{stalled: make(chan struct{}), released: make(chan struct{})}
+		mu.Lock()
+		current = rc
+		mu.Unlock()
 		var client aws.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 			d := &net.Dialer{}
 			tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
