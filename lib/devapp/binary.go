@@ -25,7 +25,6 @@ import (
 	"github.com/threefactor/framework/lib/identity/devissuer"
 	"github.com/threefactor/framework/lib/lambdarun"
 	"github.com/threefactor/framework/lib/origin"
-	"github.com/threefactor/framework/lib/realtime/localws"
 	"github.com/threefactor/framework/lib/topology"
 )
 
@@ -168,31 +167,15 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 	rt.HandleHTTPAPI(topology.GraphQLPath, gql, verifier)
 	rt.HandleHTTPAPI(topology.GraphiQLPath, gql, nil)
 	rt.ServeIssuer(o.Issuer)
-	front, err := localws.New(localws.Config{
-		Handler: func(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
-			f, err := fns.get(ctx, topology.RealtimeFunction)
-			if err != nil {
-				return events.APIGatewayProxyResponse{}, err
-			}
-			return f.WebSocketAPI(ctx, req)
-		},
-		Logger: log, InitTimeout: o.WSInitTimeout,
-		IdleTimeout: o.WSIdleTimeout, MaxLifetime: o.WSMaxLifetime,
-		// The binaries sign their Management API calls with the runtime's
-		// credentials, which they are given.
-		Credentials: rt.AWS().Credentials, Region: rt.AWS().Region, Origins: origins,
-		ManagementRate: o.ManagementRate,
+	// The binaries sign their Management API calls with the runtime's
+	// credentials, which they are given.
+	return serveWebSocket(ctx, rt, o, origins, func(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		f, err := fns.get(ctx, topology.RealtimeFunction)
+		if err != nil {
+			return events.APIGatewayProxyResponse{}, err
+		}
+		return f.WebSocketAPI(ctx, req)
 	})
-	if err != nil {
-		return err
-	}
-	rt.HandleWebSocket(topology.GraphQLPath, front)
-	rt.Handle("/@connections/", front.Management())
-	go func() {
-		<-ctx.Done()
-		front.Close()
-	}()
-	return nil
 }
 
 // expirySchedules makes the schedule group the realtime function puts

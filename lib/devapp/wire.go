@@ -254,23 +254,11 @@ func wireRealtime(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 	if err != nil {
 		return err
 	}
-	front, err := localws.New(localws.Config{
-		Handler: h.Handle, Logger: rt.Logger(), InitTimeout: o.WSInitTimeout,
-		IdleTimeout: o.WSIdleTimeout, MaxLifetime: o.WSMaxLifetime,
-		// The Management API takes only calls signed with the runtime's
-		// own credentials, which its clients (mgmt) sign with.
-		Credentials: rt.AWS().Credentials, Region: rt.AWS().Region, Origins: origins,
-		ManagementRate: o.ManagementRate,
-	})
-	if err != nil {
+	// The Management API takes only calls signed with the runtime's own
+	// credentials, which its clients (mgmt) sign with.
+	if err := serveWebSocket(ctx, rt, o, origins, h.Handle); err != nil {
 		return err
 	}
-	rt.HandleWebSocket(topology.GraphQLPath, front)
-	rt.Handle("/@connections/", front.Management())
-	go func() {
-		<-ctx.Done()
-		front.Close()
-	}()
 
 	// One fan-out plays both Lambdas, the stream reader and the push
 	// worker behind the push queue: in one process they share its pace
@@ -325,4 +313,27 @@ func (m *management) DeleteConnection(ctx context.Context, in *apigatewaymanagem
 		return nil, err
 	}
 	return c.DeleteConnection(ctx, in, opts...)
+}
+
+// serveWebSocket plays API Gateway's WebSocket API in front of handler:
+// the connections at the GraphQL path, with o's timeouts and Management
+// API rate, and the Management API that signs with the runtime's
+// credentials; closed when ctx ends.
+func serveWebSocket(ctx context.Context, rt *devruntime.Runtime, o Options, origins origin.Policy, handler localws.HandlerFunc) error {
+	front, err := localws.New(localws.Config{
+		Handler: handler, Logger: rt.Logger(), InitTimeout: o.WSInitTimeout,
+		IdleTimeout: o.WSIdleTimeout, MaxLifetime: o.WSMaxLifetime,
+		Credentials: rt.AWS().Credentials, Region: rt.AWS().Region, Origins: origins,
+		ManagementRate: o.ManagementRate,
+	})
+	if err != nil {
+		return err
+	}
+	rt.HandleWebSocket(topology.GraphQLPath, front)
+	rt.Handle("/@connections/", front.Management())
+	go func() {
+		<-ctx.Done()
+		front.Close()
+	}()
+	return nil
 }
