@@ -45,11 +45,15 @@ const (
 
 type postAPI interface {
 	PostToConnection(ctx context.Context, in *apigatewaymanagementapi.PostToConnectionInput, opts ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error)
+	DeleteConnection(ctx context.Context, in *apigatewaymanagementapi.DeleteConnectionInput, opts ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.DeleteConnectionOutput, error)
 }
 
 // subscriptionStore is the part of the store the fan-out uses.
 type subscriptionStore interface {
+	realtime.PendingStore
+	AddPending(ctx context.Context, sub store.Subscription, ps ...store.Pending) (int, error)
 	SubscriptionsFor(ctx context.Context, topic string) ([]store.Subscription, error)
+	Nudge(ctx context.Context, sub store.Subscription) (live bool, cursor uint64, err error)
 	DeleteConnection(ctx context.Context, connectionID string) error
 	DeleteSubscription(ctx context.Context, sub store.Subscription) error
 }
@@ -64,6 +68,12 @@ type Config struct {
 	Decode     func(rec events.DynamoDBEventRecord) (change.Event, error)
 	Store      subscriptionStore
 	Management postAPI
+	// Log is the topic log (an eventlog.Log): each change is appended to
+	// the log of each of its topics before the topic's subscriptions are
+	// looked up, and every push carries the cursor of its position
+	// (payload.extensions.cursor), which a client resumes from. Nil: no
+	// cursors, and no resume.
+	Log TopicLog
 	// Concurrency bounds the pushes in flight for one record (records are
 	// pushed one after another, so it bounds them all).
 	Concurrency int
@@ -110,6 +120,11 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("fanout: negative concurrency, retries, backoff or post timeout"))
 	}
 	return errors.Join(errs...)
+}
+
+// TopicLog is the part of the event log the fan-out appends to.
+type TopicLog interface {
+	Append(ctx context.Context, topic string, e change.Event) (eventlog.Position, error)
 }
 
 // Fanout pushes changes to subscriptions.
@@ -172,11 +187,19 @@ type Stats struct {
 	Oversize int
 	// Gone is the number of connections found gone and deleted.
 	Gone int
-	// Failed is the number of pushes dropped after the retries.
+	// Failed is the number of pushes dropped: they failed after the
+	// retries and could not be kept either.
 	Failed int
+	// Kept is the number of subscriptions whose pushes failed after the
+	// retries and are kept for a later delivery.
+	Kept int
 	// Expired is the number of subscriptions not pushed to because their
 	// connection's identity had expired.
 	Expired int
+	// CatchingUp is the number of subscriptions not pushed to because
+	// they were catching up (their catch-up delivers the change), or had
+	// delivered the change in their catch-up already.
+	CatchingUp int
 }
 
 // Handle is the stream reader: it pushes each record's change in order.
@@ -216,36 +239,62 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 		// too): subscribers have seen this state already.
 		return Stats{}, nil
 	}
-	var subs []store.Subscription
+	var (
+		subs []target
+		st   Stats
+	)
 	for _, topic := range f.cfg.Topics(e) {
+		// The change goes into the topic's log before the topic's
+		// subscriptions are read; a subscription catching up stores
+		// itself before it reads the log. So either this read finds it,
+		// or its read of the log finds the change: nothing falls between.
+		var pos eventlog.Position
+		if f.cfg.Log != nil {
+			p, err := f.cfg.Log.Append(ctx, topic, e)
+			if err != nil {
+				return Stats{}, fmt.Errorf("change %s: topic %s: append to its log: %w", e.ID, topic, err)
+			}
+			pos = p
+		}
 		found, err := f.cfg.Store.SubscriptionsFor(ctx, topic)
 		if err != nil {
 			return Stats{}, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
 		}
-		subs = append(subs, found...)
+		st.Matched += len(found)
+		for _, sub := range found {
+			due, err := f.due(ctx, sub, pos)
+			if err != nil {
+				return Stats{}, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
+			}
+			if !due {
+				st.CatchingUp++
+				continue
+			}
+			subs = append(subs, target{sub: sub, topic: topic, pos: pos})
+		}
 	}
-	st := Stats{Matched: len(subs)}
 	if len(subs) == 0 {
 		return st, nil
 	}
 	var (
-		pushed, oversize, gone, failed, expired atomic.Int64
-		results                                 sync.Map // operation key -> *result
-		goneConns                               sync.Map
-		wg                                      sync.WaitGroup
-		sem                                     = make(chan struct{}, f.cfg.Concurrency)
+		pushed, oversize, gone, failed, expired, kept atomic.Int64
+		results                                       sync.Map // operation key -> *result
+		goneConns                                     sync.Map
+		wg                                            sync.WaitGroup
+		sem                                           = make(chan struct{}, f.cfg.Concurrency)
 	)
 	log := f.log.With("eventId", e.ID, "correlationId", e.CorrelationID)
 	records := f.pushRecords(e)
-	for _, sub := range subs {
+	for _, t := range subs {
+		sub := t.sub
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			start, delivered := time.Now(), false
-			v, _ := results.LoadOrStore(opKey(sub), &result{})
+			v, _ := results.LoadOrStore(t.topic+"\x00"+opKey(sub), &result{})
 			r := v.(*result)
-			payloads := r.get(func() [][]byte { return f.run(ctx, log, e, sub, r) })
+			payloads := r.get(func() [][]byte { return f.run(ctx, log, e, t, r) })
 			// Checked before each push: an identity may expire while a
 			// change is being pushed.
 			lapsed := func() bool { return r.hasID && r.id.Expired(f.cfg.Now()) }
@@ -254,12 +303,8 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 				records.add(sub, start, eventlog.Denied, errExpired)
 				return
 			}
+			frames := make([][]byte, 0, len(payloads))
 			for _, p := range payloads {
-				if lapsed() {
-					expired.Add(1)
-					records.add(sub, start, eventlog.Denied, errExpired)
-					return
-				}
 				frame := wsproto.NextMessage(sub.ID, p)
 				if len(frame) > f.cfg.MaxMessageBytes {
 					oversize.Add(1)
@@ -267,15 +312,48 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 					records.add(sub, start, eventlog.Oversize, nil)
 					return
 				}
+				frames = append(frames, frame)
+			}
+			goneConn := func() {
+				if _, seen := goneConns.LoadOrStore(sub.ConnectionID, true); !seen {
+					gone.Add(1)
+					if err := f.cfg.Store.DeleteConnection(ctx, sub.ConnectionID); err != nil {
+						log.ErrorContext(ctx, "fanout: delete gone connection", "connectionId", sub.ConnectionID, "err", err)
+					}
+				}
+				records.add(sub, start, eventlog.Gone, nil)
+			}
+			if len(sub.Pending) > 0 && len(frames) > 0 {
+				// Pushes kept for this subscription go first: these
+				// join them, and the whole list is delivered in order.
+				if !f.keep(ctx, log, t, frames, nil) {
+					failed.Add(1)
+					records.add(sub, start, eventlog.Failed, errNotKept)
+					return
+				}
+				n, err := realtime.DeliverPending(ctx, f.cfg.Store, sub, f.poster(sub.ConnectionID))
+				switch {
+				case errors.Is(err, realtime.ErrGone):
+					goneConn()
+				case err != nil:
+					kept.Add(1)
+					log.WarnContext(ctx, "fanout: kept pushes still undelivered", "connectionId", sub.ConnectionID, "subscriptionId", sub.ID, "delivered", n, "err", err)
+					records.add(sub, start, eventlog.Kept, err)
+				default:
+					pushed.Add(int64(len(frames)))
+					records.add(sub, start, eventlog.Pushed, nil)
+				}
+				return
+			}
+			for i, frame := range frames {
+				if lapsed() {
+					expired.Add(1)
+					records.add(sub, start, eventlog.Denied, errExpired)
+					return
+				}
 				switch err := f.post(ctx, sub.ConnectionID, frame); {
 				case errors.Is(err, errGone):
-					if _, seen := goneConns.LoadOrStore(sub.ConnectionID, true); !seen {
-						gone.Add(1)
-						if err := f.cfg.Store.DeleteConnection(ctx, sub.ConnectionID); err != nil {
-							log.ErrorContext(ctx, "fanout: delete gone connection", "connectionId", sub.ConnectionID, "err", err)
-						}
-					}
-					records.add(sub, start, eventlog.Gone, nil)
+					goneConn()
 					return
 				case errors.Is(err, errTooLarge):
 					oversize.Add(1)
@@ -283,6 +361,12 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 					records.add(sub, start, eventlog.Oversize, nil)
 					return
 				case err != nil:
+					// Kept unless retrying cannot help (a client fault).
+					if !errors.Is(err, realtime.ErrUndeliverable) && f.keep(ctx, log, t, frames[i:], err) {
+						kept.Add(1)
+						records.add(sub, start, eventlog.Kept, err)
+						return
+					}
 					failed.Add(1)
 					log.ErrorContext(ctx, "fanout: push dropped", "connectionId", sub.ConnectionID, "subscriptionId", sub.ID, "err", err)
 					records.add(sub, start, eventlog.Failed, err)
@@ -299,9 +383,40 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 	wg.Wait()
 	records.write(ctx)
 	st.Pushed, st.Oversize, st.Gone, st.Failed = int(pushed.Load()), int(oversize.Load()), int(gone.Load()), int(failed.Load())
-	st.Expired = int(expired.Load())
-	log.DebugContext(ctx, "fanout: change pushed", "matched", st.Matched, "pushed", st.Pushed, "gone", st.Gone, "failed", st.Failed, "oversize", st.Oversize, "expired", st.Expired)
+	st.Expired, st.Kept = int(expired.Load()), int(kept.Load())
+	log.DebugContext(ctx, "fanout: change pushed", "matched", st.Matched, "pushed", st.Pushed, "gone", st.Gone, "failed", st.Failed, "oversize", st.Oversize, "expired", st.Expired, "kept", st.Kept, "catchingUp", st.CatchingUp)
 	return st, nil
+}
+
+// target is a subscription a change is pushed to, and the change's
+// position in the subscription's topic log (0 without a log).
+type target struct {
+	sub   store.Subscription
+	topic string
+	pos   eventlog.Position
+}
+
+// due says whether the change at pos is pushed to sub live. A
+// subscription catching up is nudged instead: its catch-up reads the log
+// again before going live, and finds the change there. One that went
+// live meanwhile, or earlier, gets only changes after the last one its
+// catch-up delivered. A nudge that fails fails the change (the stream
+// retries it): skipping it could let the catch-up go live without it.
+func (f *Fanout) due(ctx context.Context, sub store.Subscription, pos eventlog.Position) (bool, error) {
+	cursor := sub.Cursor
+	if sub.Catchup {
+		live, cur, err := f.cfg.Store.Nudge(ctx, sub)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return false, nil // completed, or its connection gone
+		case err != nil:
+			return false, err
+		case !live:
+			return false, nil
+		}
+		cursor = cur
+	}
+	return pos == 0 || uint64(pos) > cursor, nil
 }
 
 // result is one operation's payloads, computed once per change for every
@@ -329,7 +444,8 @@ func opKey(sub store.Subscription) string {
 // the subscription's connection (identity.From), and returns the encoded
 // results it produced (none when the change does not concern it, or the
 // identity has expired). It records the identity in r.
-func (f *Fanout) run(ctx context.Context, log *slog.Logger, e change.Event, sub store.Subscription, r *result) [][]byte {
+func (f *Fanout) run(ctx context.Context, log *slog.Logger, e change.Event, t target, r *result) [][]byte {
+	sub := t.sub
 	if e.CorrelationID != "" {
 		ctx = correlation.With(ctx, e.CorrelationID)
 	}
@@ -348,21 +464,15 @@ func (f *Fanout) run(ctx context.Context, log *slog.Logger, e change.Event, sub 
 		}
 		ctx = identity.With(ctx, id)
 	}
-	ctx, cancel := context.WithTimeout(realtime.WithChange(ctx, e), f.cfg.ResolveTimeout)
-	defer cancel()
-	ch, err := f.cfg.Schema.Subscribe(ctx, sub.Query, sub.OperationName, sub.Variables)
+	out, err := realtime.RenderChanged(ctx, f.cfg.Schema, f.gate, sub, e, f.cfg.ResolveTimeout)
 	if err != nil {
 		log.ErrorContext(ctx, "fanout: run subscription", "subscriptionId", sub.ID, "err", err)
-		return nil
 	}
-	var out [][]byte
-	for v := range ch {
-		resp, ok := v.(*graphql.Response)
-		if !ok {
-			log.ErrorContext(ctx, "fanout: unexpected result", "subscriptionId", sub.ID, "type", fmt.Sprintf("%T", v))
-			continue
+	if t.pos > 0 {
+		cursor := realtime.EncodeCursor(t.topic, t.pos)
+		for i := range out {
+			out[i] = realtime.WithCursor(out[i], cursor)
 		}
-		out = append(out, f.gate.Response(ctx, sub.OperationName, resp.Data, resp.Errors))
 	}
 	return out
 }
@@ -381,7 +491,52 @@ func (f *Fanout) tooLarge(ctx context.Context, log *slog.Logger, sub store.Subsc
 	}
 }
 
+// keep keeps frames (the pushes of one change, from the first that
+// failed with cause, or behind pushes kept before) for a later delivery.
+// It reports false when they could not be kept. A subscription holding
+// more than realtime.MaxPending has its connection closed: the client
+// reconnects and resumes with after.
+func (f *Fanout) keep(ctx context.Context, log *slog.Logger, t target, frames [][]byte, cause error) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.cfg.PostTimeout)
+	defer cancel()
+	ps := make([]store.Pending, len(frames))
+	for i, fr := range frames {
+		ps[i] = store.Pending{Position: uint64(t.pos), Frame: fr}
+	}
+	held, err := f.cfg.Store.AddPending(ctx, t.sub, ps...)
+	if err != nil {
+		log.ErrorContext(ctx, "fanout: could not keep pushes", "connectionId", t.sub.ConnectionID, "subscriptionId", t.sub.ID, "cause", cause, "err", err)
+		return false
+	}
+	if cause != nil {
+		log.WarnContext(ctx, "fanout: push failed; kept for a later delivery", "connectionId", t.sub.ConnectionID, "subscriptionId", t.sub.ID, "held", held, "err", cause)
+	}
+	if held > realtime.MaxPending {
+		log.WarnContext(ctx, "fanout: too many undelivered pushes: closing the connection (the client resumes with after)", "connectionId", t.sub.ConnectionID, "held", held)
+		id := t.sub.ConnectionID
+		if _, err := f.cfg.Management.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: &id}); err != nil {
+			log.WarnContext(ctx, "fanout: close the connection", "connectionId", id, "err", err)
+		}
+		if err := f.cfg.Store.DeleteConnection(ctx, id); err != nil {
+			log.ErrorContext(ctx, "fanout: delete the connection", "connectionId", id, "err", err)
+		}
+	}
+	return true
+}
+
+// poster posts frames to one connection, as realtime.DeliverPending wants.
+func (f *Fanout) poster(connectionID string) func(context.Context, []byte) error {
+	return func(ctx context.Context, frame []byte) error {
+		err := f.post(ctx, connectionID, frame)
+		if errors.Is(err, errGone) {
+			return realtime.ErrGone
+		}
+		return err
+	}
+}
+
 var (
+	errNotKept  = errors.New("the push could not be kept for a later delivery")
 	errGone     = errors.New("connection gone")
 	errTooLarge = errors.New("payload too large")
 	errExpired  = errors.New("the connection's token has expired")
@@ -415,7 +570,7 @@ func (f *Fanout) post(ctx context.Context, connectionID string, frame []byte) er
 		case errors.As(err, &tooLarge):
 			return errTooLarge
 		case errors.As(err, &forbid), !retryable(err):
-			return fmt.Errorf("post to %s: %w", connectionID, err)
+			return fmt.Errorf("post to %s: %w: %w", connectionID, realtime.ErrUndeliverable, err)
 		}
 		if attempt >= f.cfg.Retries {
 			return fmt.Errorf("post to %s: %d attempts: %w", connectionID, attempt+1, err)

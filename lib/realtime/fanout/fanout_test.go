@@ -76,6 +76,7 @@ type fakeStore struct {
 	failTopic   string
 	deletedConn []string
 	deletedSub  []string
+	pending     map[string][]store.Pending // by store.SubKey
 }
 
 func (s *fakeStore) SubscriptionsFor(_ context.Context, topic string) ([]store.Subscription, error) {
@@ -84,7 +85,47 @@ func (s *fakeStore) SubscriptionsFor(_ context.Context, topic string) ([]store.S
 	if topic == s.failTopic {
 		return nil, errors.New("throttled")
 	}
-	return append([]store.Subscription(nil), s.subs[topic]...), nil
+	out := append([]store.Subscription(nil), s.subs[topic]...)
+	for i := range out {
+		out[i].Pending = append([]store.Pending(nil), s.pending[store.SubKey(out[i].ConnectionID, out[i].ID)]...)
+	}
+	return out, nil
+}
+
+func (s *fakeStore) AddPending(_ context.Context, sub store.Subscription, ps ...store.Pending) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending == nil {
+		s.pending = map[string][]store.Pending{}
+	}
+	k := store.SubKey(sub.ConnectionID, sub.ID)
+	s.pending[k] = append(s.pending[k], ps...)
+	return len(s.pending[k]), nil
+}
+
+func (s *fakeStore) TakePending(_ context.Context, sub store.Subscription, _ time.Duration) ([]store.Pending, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]store.Pending(nil), s.pending[store.SubKey(sub.ConnectionID, sub.ID)]...), nil
+}
+
+func (s *fakeStore) DonePending(_ context.Context, sub store.Subscription, n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := store.SubKey(sub.ConnectionID, sub.ID)
+	s.pending[k] = s.pending[k][n:]
+	return nil
+}
+
+func (s *fakeStore) held(conn, id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending[store.SubKey(conn, id)])
+}
+
+// Nudge: the fake's subscriptions are never catching up.
+func (s *fakeStore) Nudge(_ context.Context, sub store.Subscription) (bool, uint64, error) {
+	return true, sub.Cursor, nil
 }
 
 func (s *fakeStore) DeleteConnection(_ context.Context, id string) error {
@@ -124,6 +165,10 @@ func (a *fakeAPI) PostToConnection(_ context.Context, in *apigatewaymanagementap
 	}
 	a.frames[*in.ConnectionId] = append(a.frames[*in.ConnectionId], string(in.Data))
 	return &apigatewaymanagementapi.PostToConnectionOutput{}, nil
+}
+
+func (a *fakeAPI) DeleteConnection(context.Context, *apigatewaymanagementapi.DeleteConnectionInput, ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.DeleteConnectionOutput, error) {
+	return &apigatewaymanagementapi.DeleteConnectionOutput{}, nil
 }
 
 func (a *fakeAPI) sent(conn string) []string {
@@ -260,11 +305,11 @@ func TestPublishRetries(t *testing.T) {
 		name        string
 		failures    int // failed calls before success
 		wantPushed  int
-		wantFailed  int
+		wantKept    int
 		wantAttempt int
 	}{
 		{"recovers", 2, 1, 0, 3},
-		{"gives up", 100, 0, 1, 1 + DefaultRetries},
+		{"gives up and keeps it", 100, 0, 1, 1 + DefaultRetries},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -280,7 +325,7 @@ func TestPublishRetries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if stats.Pushed != tt.wantPushed+1 || stats.Failed != tt.wantFailed {
+			if stats.Pushed != tt.wantPushed+1 || stats.Kept != tt.wantKept || stats.Failed != 0 || st.held("flaky", "a") != tt.wantKept {
 				t.Fatalf("stats = %+v", stats)
 			}
 			api.mu.Lock()
@@ -301,8 +346,8 @@ func TestPublishClientErrorIsNotRetried(t *testing.T) {
 	api := &fakeAPI{fail: func(string, int) error { return &apitypes.ForbiddenException{} }}
 	f := newFanout(t, st, api, &rootResolver{}, nil)
 	stats, _ := f.Publish(context.Background(), itemEvent("i1", "PAID"))
-	if stats.Failed != 1 || api.calls["c"] != 1 {
-		t.Fatalf("stats %+v after %d calls; want one failed call", stats, api.calls["c"])
+	if stats.Failed != 1 || api.calls["c"] != 1 || st.held("c", "a") != 0 {
+		t.Fatalf("stats %+v after %d calls; want one failed call, not kept", stats, api.calls["c"])
 	}
 }
 
@@ -467,5 +512,43 @@ func TestUnreadableSessionIsNotRun(t *testing.T) {
 	f := newFanout(t, st, api, root, nil)
 	if stats, err := f.Publish(context.Background(), itemEvent("i1", "PAID")); err != nil || stats.Pushed != 0 || root.runs.Load() != 0 {
 		t.Fatalf("%+v, %v, %d runs", stats, err, root.runs.Load())
+	}
+}
+
+// TestKeptPushesGoFirst: a push that failed after its retries is kept and
+// delivered before the subscription's next push, in order, once.
+func TestKeptPushesGoFirst(t *testing.T) {
+	st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": {sub("c", "a", "i1", "")}}}
+	down := true
+	api := &fakeAPI{fail: func(string, int) error {
+		if down {
+			return &smithy.GenericAPIError{Code: "InternalServerError", Fault: smithy.FaultServer}
+		}
+		return nil
+	}}
+	f := newFanout(t, st, api, &rootResolver{}, nil)
+	for _, status := range []string{"PAID", "APPROVED"} {
+		stats, err := f.Publish(context.Background(), itemEvent("i1", status))
+		if err != nil || stats.Kept != 1 {
+			t.Fatalf("%s while down: %+v, %v", status, stats, err)
+		}
+	}
+	api.mu.Lock()
+	down = false
+	api.mu.Unlock()
+	stats, err := f.Publish(context.Background(), itemEvent("i1", "DRIVER_ASSIGNED"))
+	if err != nil || stats.Pushed != 1 {
+		t.Fatalf("back up: %+v, %v", stats, err)
+	}
+	var got []string
+	for _, fr := range api.sent("c") {
+		for _, s := range []string{"PAID", "APPROVED", "DRIVER_ASSIGNED"} {
+			if strings.Contains(fr, `"status":"`+s+`"`) {
+				got = append(got, s)
+			}
+		}
+	}
+	if strings.Join(got, " ") != "PAID APPROVED DRIVER_ASSIGNED" || st.held("c", "a") != 0 {
+		t.Fatalf("delivered %v (%d still held), want PAID APPROVED DRIVER_ASSIGNED", got, st.held("c", "a"))
 	}
 }
