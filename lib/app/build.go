@@ -204,8 +204,9 @@ type RealtimeOptions struct {
 
 // NewRealtime builds the WebSocket API handler: $connect accepts the
 // browser origins of topology.EnvAllowedOrigins, connection_init must
-// carry a token the verifier accepts, and each connection ends when its
-// token expires.
+// carry a token the verifier accepts, each connection ends when its
+// token expires, and subscriptions resume and catch up from the app's
+// event log (env.Log).
 func NewRealtime(ctx context.Context, a App, env *Env, o RealtimeOptions) (*realtime.Handler, error) {
 	var errs []error
 	p, err := realtimeParts(ctx, a, env, o.Management)
@@ -217,6 +218,8 @@ func NewRealtime(ctx context.Context, a App, env *Env, o RealtimeOptions) (*real
 	}
 	origins, err := origin.FromEnv(env.Getenv)
 	errs = append(errs, err)
+	l, err := env.Log(a)
+	errs = append(errs, err)
 	var closer realtime.ExpiryScheduler
 	if !o.InProcessExpiry {
 		s, err := expiry.FromEnv(env.AWS, env.Getenv)
@@ -226,14 +229,20 @@ func NewRealtime(ctx context.Context, a App, env *Env, o RealtimeOptions) (*real
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%s: %w", topology.RealtimeFunction, err)
 	}
-	return realtime.NewHandler(realtime.Config{
+	cfg := realtime.Config{
 		Schema: p.schema, Topics: a.GraphQL.Topics, Store: p.store, Management: p.mgmt, Logger: env.Logger,
 		Origins: origins, OnConnect: realtime.Authenticate(v), Expiry: closer,
-	})
+	}
+	if l != nil {
+		cfg.Log = l
+	}
+	return realtime.NewHandler(cfg)
 }
 
 // NewFanout builds the realtime fan-out, the second reader of every table
-// stream; every push is recorded in the app's event log (env.Log). mgmt
+// stream; each change is appended to its topics' logs in the app's event
+// log (env.Log), which gives pushes their cursors, and every push is
+// recorded there. mgmt
 // nil: a Management API client for the endpoint in env, without the SDK's
 // retries (the fan-out retries with its own backoff, without stalling
 // other subscribers).
@@ -249,7 +258,7 @@ func NewFanout(ctx context.Context, a App, env *Env, mgmt realtime.ManagementAPI
 		Decode: change.StreamDecoder(tables), Logger: env.Logger,
 	}
 	if l != nil {
-		cfg.Pushes = l
+		cfg.Pushes, cfg.Log = l, l
 	}
 	return fanout.New(cfg)
 }
