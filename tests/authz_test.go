@@ -221,7 +221,7 @@ func TestAuthorizationE2E(t *testing.T) {
 		})
 		// (Only pat's and sam's: the refused ones were not stored.)
 
-		watched, subA := subscribeWhilePlaced(t, alice, st, n, "a", "a")
+		watched, subA := subscribeToNewOrder(t, alice, n, "a", "a")
 		// Bob asks for alice's order and for a missing one: the same error.
 		nope := missingID()
 		n.do(map[string]any{"cmd": "subscribe", "client": "b", "sub": "b-other", "query": watchOrder, "variables": map[string]any{"id": watched.ID}})
