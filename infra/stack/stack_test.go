@@ -70,7 +70,7 @@ var testTopology = topology.Topology{
 }
 
 func TestLambdas(t *testing.T) {
-	want := []string{"fanout", "graphql", "realtime", "router", "ship"}
+	want := []string{"eventlog", "fanout", "graphql", "realtime", "router", "ship"}
 	if got := testTopology.Lambdas(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Lambdas = %v, want %v", got, want)
 	}

@@ -140,7 +140,13 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 			return f.DynamoDBStream(ctx, ev)
 		})
 	}
-	for _, name := range a.FunctionNames() {
+	consumers := a.FunctionNames()
+	if !a.DisableEventLog {
+		// The eventlog function too, writing the log's table on the
+		// endpoint as on AWS (Main opens no local log in this mode).
+		consumers = append(consumers, topology.EventLogFunction)
+	}
+	for _, name := range consumers {
 		for _, route := range rt.Resources().RoutesOf(name) {
 			rt.QueueConsumer(route.Name, func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 				f, err := fns.get(ctx, name)

@@ -110,7 +110,10 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir, graph
 
 	userEndpoint := os.Getenv("AWS_ENDPOINT_URL") != ""
 	var store *eventlog.FileStore
-	if !a.DisableEventLog && !userEndpoint {
+	// The local log is the process's own; with DEV_LAMBDA=binary the
+	// functions are other processes, which write the log's table on the
+	// endpoint, as on AWS.
+	if !a.DisableEventLog && !userEndpoint && o.Lambda != LambdaBinary {
 		if store, err = openLocalLog(a, stateDir, log); err != nil {
 			return err
 		}

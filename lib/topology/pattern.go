@@ -265,56 +265,24 @@ func filterTest(name string, arg any, field string) (func(any) bool, error) {
 		if !ok {
 			return bad("a string or a list of strings")
 		}
-		return func(v any) bool {
-			s, ok := v.(string)
-			if !ok {
-				return false
+		return anyString(list, func(s, p string) bool {
+			if fold {
+				s, p = strings.ToLower(s), strings.ToLower(p)
 			}
-			for _, p := range list {
-				a, b := s, p
-				if fold {
-					a, b = strings.ToLower(s), strings.ToLower(p)
-				}
-				if (name == "prefix" && strings.HasPrefix(a, b)) || (name == "suffix" && strings.HasSuffix(a, b)) {
-					return true
-				}
-			}
-			return false
-		}, nil
+			return (name == "prefix" && strings.HasPrefix(s, p)) || (name == "suffix" && strings.HasSuffix(s, p))
+		}), nil
 	case "equals-ignore-case":
 		list, ok := strs(arg)
 		if !ok {
 			return bad("a string or a list of strings")
 		}
-		return func(v any) bool {
-			s, ok := v.(string)
-			if !ok {
-				return false
-			}
-			for _, p := range list {
-				if strings.EqualFold(s, p) {
-					return true
-				}
-			}
-			return false
-		}, nil
+		return anyString(list, strings.EqualFold), nil
 	case "wildcard":
 		list, ok := strs(arg)
 		if !ok {
 			return bad("a string or a list of strings")
 		}
-		return func(v any) bool {
-			s, ok := v.(string)
-			if !ok {
-				return false
-			}
-			for _, p := range list {
-				if wildcard(s, p) {
-					return true
-				}
-			}
-			return false
-		}, nil
+		return anyString(list, wildcard), nil
 	case "numeric":
 		ops, ok := arg.([]any)
 		if !ok || len(ops) == 0 || len(ops)%2 != 0 {
@@ -430,4 +398,21 @@ func wildcard(s, p string) bool {
 		s = s[i+len(mid):]
 	}
 	return strings.HasSuffix(s, last) && len(s) >= len(last)
+}
+
+// anyString matches a string value for which match(value, p) holds for
+// some p of list; a value of another type never matches.
+func anyString(list []string, match func(s, p string) bool) func(any) bool {
+	return func(v any) bool {
+		s, ok := v.(string)
+		if !ok {
+			return false
+		}
+		for _, p := range list {
+			if match(s, p) {
+				return true
+			}
+		}
+		return false
+	}
 }

@@ -52,12 +52,14 @@ func TestRoutes(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
+	// The app's one route, then the framework's event log route.
 	var pattern bytes.Buffer
-	if len(got.Routes) == 1 {
+	if len(got.Routes) == 2 {
 		_ = json.Compact(&pattern, got.Routes[0].Pattern)
 	}
 	want := `{"detail":{"new":{"status":["PENDING"]},"operation":["INSERT"],"table":["messages"]},"detail-type":["Change"],"source":["chat.changes"]}`
-	if got.App != "chat" || len(got.Routes) != 1 || got.Routes[0].Name != "moderate" || got.Routes[0].Function != "moderate" || pattern.String() != want {
+	if got.App != "chat" || len(got.Routes) != 2 || got.Routes[0].Name != "moderate" || got.Routes[0].Function != "moderate" || pattern.String() != want ||
+		got.Routes[1].Name != topology.EventLogRoute || got.Routes[1].Function != topology.EventLogFunction {
 		t.Fatalf("routes %s", out.String())
 	}
 }

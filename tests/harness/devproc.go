@@ -163,7 +163,8 @@ func StartDevWith(t testing.TB, o DevOptions) *Dev {
 			d.DumpLog(t)
 		}
 	})
-	deadline := time.Now().Add(2 * time.Minute)
+	// Generous: with DEV_LAMBDA=binary it builds every function first.
+	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		select {
 		case err := <-d.exited:
@@ -180,7 +181,7 @@ func StartDevWith(t testing.TB, o DevOptions) *Dev {
 		}
 		if time.Now().After(deadline) {
 			d.DumpLog(t)
-			t.Fatal("dev did not become healthy in 2m")
+			t.Fatal("dev did not become healthy in 5m")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

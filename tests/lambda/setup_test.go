@@ -218,6 +218,9 @@ func synthesize() (*template, error) {
 		"realtime": logicalID(st.Realtime.Function),
 		"fanout":   logicalID(st.Realtime.FanOut),
 	}
+	if st.Pipeline.EventLog != nil {
+		functions[topology.EventLogFunction] = logicalID(st.Pipeline.EventLog)
+	}
 	for name, fn := range st.Pipeline.Functions {
 		functions[name] = logicalID(fn)
 	}
