@@ -39,13 +39,13 @@ type inProcess struct {
 	*devStack // alice's HTTP client
 }
 
-func startInProcess(t *testing.T, opts ...devapptest.Options) *inProcess {
+func startInProcess(t testing.TB, opts ...devapptest.Options) *inProcess {
 	t.Helper()
 	s := devapptest.Start(t, fooddelivery.App, opts...)
 	return &inProcess{Stack: s, devStack: &devStack{url: s.GraphQLURL(), token: s.Token(t, "alice")}}
 }
 
-func (s *inProcess) dial(t *testing.T, token string) *wsclient.Client {
+func (s *inProcess) dial(t testing.TB, token string) *wsclient.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -70,7 +70,7 @@ func (st step) String() string {
 	return st.Status
 }
 
-func watch(t *testing.T, c *wsclient.Client, id, after string) *wsclient.Subscription {
+func watch(t testing.TB, c *wsclient.Client, id, after string) *wsclient.Subscription {
 	t.Helper()
 	vars := map[string]any{"id": id}
 	if after != "" {
@@ -83,7 +83,7 @@ func watch(t *testing.T, c *wsclient.Client, id, after string) *wsclient.Subscri
 	return sub
 }
 
-func nextStep(t *testing.T, sub *wsclient.Subscription) step {
+func nextStep(t testing.TB, sub *wsclient.Subscription) step {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -112,7 +112,7 @@ func nextStep(t *testing.T, sub *wsclient.Subscription) step {
 }
 
 // stepsUntil reads pushes until one satisfies last.
-func stepsUntil(t *testing.T, sub *wsclient.Subscription, last func(step) bool) []step {
+func stepsUntil(t testing.TB, sub *wsclient.Subscription, last func(step) bool) []step {
 	t.Helper()
 	var out []step
 	for {
