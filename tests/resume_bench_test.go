@@ -121,6 +121,8 @@ type fanoutStore interface {
 	AddPending(ctx context.Context, sub store.Subscription, ps ...store.Pending) (int, error)
 	TakePending(ctx context.Context, sub store.Subscription, lease time.Duration) ([]store.Pending, error)
 	DonePending(ctx context.Context, sub store.Subscription, delivered int) error
+	Pushed(ctx context.Context, topic string) (uint64, error)
+	SetPushed(ctx context.Context, topic string, position uint64) error
 }
 
 func devNull() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }

@@ -34,9 +34,10 @@ var batchAliases = map[string]string{
 // single action. execute-api actions are left out: the Management API is
 // not the emulator's (see AuthorizeManagement). So is iam:PassRole, which
 // no API call is authorized as (the receiving service checks it; moto does
-// not), with its condition; other Conditions, NotAction and NotResource
-// are refused: moto cannot evaluate them as AWS does. Widened and left out
-// statements are listed in notes.
+// not), with its condition. An Allow whose only condition narrows it to
+// DynamoDB partitions (dynamodb:LeadingKeys) is widened without it; other
+// Conditions, NotAction and NotResource are refused: moto cannot evaluate
+// them as AWS does. Widened and left out statements are listed in notes.
 func EmulatorPolicy(stmts []Statement) (doc string, notes []string, err error) {
 	var widened, skipped []string
 	type out struct {
@@ -53,6 +54,12 @@ func EmulatorPolicy(stmts []Statement) (doc string, notes []string, err error) {
 			// role is passed to checks it, which moto does not do.
 			skipped = append(skipped, fmt.Sprintf("%s: iam:PassRole (checked by the receiving service, not by the emulator)", s.Source))
 			continue
+		case len(s.Condition) > 0 && s.Effect == "Allow" && leadingKeysOnly(s.Condition) && len(s.NotAction) == 0 && len(s.NotResource) == 0:
+			// A condition that only narrows an Allow to some DynamoDB
+			// partitions: dropped, which widens the grant as the
+			// resources are (the template tests check it).
+			widened = append(widened, fmt.Sprintf("%s: its condition on dynamodb:LeadingKeys", s.Source))
+			s.Condition = nil
 		case len(s.Condition) > 0 || len(s.NotAction) > 0 || len(s.NotResource) > 0:
 			errs = append(errs, fmt.Errorf("statement %s: Condition, NotAction and NotResource cannot be checked on the emulator", s.Source))
 			continue
@@ -101,6 +108,21 @@ func EmulatorPolicy(stmts []Statement) (doc string, notes []string, err error) {
 	}
 	b, err := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": doneStmts})
 	return string(b), append(widened, skipped...), err
+}
+
+// leadingKeysOnly reports whether a condition tests dynamodb:LeadingKeys
+// and nothing else.
+func leadingKeysOnly(cond map[string]any) bool {
+	for _, keys := range cond {
+		m, ok := keys.(map[string]any)
+		if !ok || len(m) != 1 {
+			return false
+		}
+		if _, ok := m["dynamodb:LeadingKeys"]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func passRoleOnly(actions []string) bool {

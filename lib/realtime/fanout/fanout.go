@@ -41,6 +41,7 @@ const (
 	DefaultBackoff        = 50 * time.Millisecond
 	DefaultResolveTimeout = 10 * time.Second
 	DefaultPostTimeout    = 3 * time.Second
+	DefaultOrderWait      = 5 * time.Second
 )
 
 type postAPI interface {
@@ -54,6 +55,8 @@ type subscriptionStore interface {
 	AddPending(ctx context.Context, sub store.Subscription, ps ...store.Pending) (int, error)
 	SubscriptionsFor(ctx context.Context, topic string) ([]store.Subscription, error)
 	Nudge(ctx context.Context, sub store.Subscription) (live bool, cursor uint64, err error)
+	Pushed(ctx context.Context, topic string) (uint64, error)
+	SetPushed(ctx context.Context, topic string, position uint64) error
 	DeleteConnection(ctx context.Context, connectionID string) error
 	DeleteSubscription(ctx context.Context, sub store.Subscription) error
 }
@@ -82,6 +85,10 @@ type Config struct {
 	// retried), so it holds up the change's other pushes, and the next
 	// change, no longer than that.
 	PostTimeout time.Duration
+	// OrderWait bounds how long a change waits for the change before it
+	// in a topic's log to be pushed (by another instance) before taking
+	// it over. Default DefaultOrderWait.
+	OrderWait time.Duration
 	// Retries is how many times a failed push is retried.
 	Retries int
 	// Backoff is the first retry delay; it doubles, with jitter.
@@ -116,8 +123,8 @@ func (c Config) Validate() error {
 	if c.Management == nil {
 		errs = append(errs, errors.New("fanout: no Management API client"))
 	}
-	if c.Concurrency < 0 || c.Retries < 0 || c.Backoff < 0 || c.PostTimeout < 0 {
-		errs = append(errs, errors.New("fanout: negative concurrency, retries, backoff or post timeout"))
+	if c.Concurrency < 0 || c.Retries < 0 || c.Backoff < 0 || c.PostTimeout < 0 || c.OrderWait < 0 {
+		errs = append(errs, errors.New("fanout: negative concurrency, retries, backoff, post timeout or order wait"))
 	}
 	return errors.Join(errs...)
 }
@@ -125,6 +132,7 @@ func (c Config) Validate() error {
 // TopicLog is the part of the event log the fan-out appends to.
 type TopicLog interface {
 	Append(ctx context.Context, topic string, e change.Event) (eventlog.Position, error)
+	Read(ctx context.Context, topic string, after eventlog.Position, limit int) ([]eventlog.Entry, error)
 }
 
 // Fanout pushes changes to subscriptions.
@@ -155,6 +163,9 @@ func New(cfg Config) (*Fanout, error) {
 	}
 	if cfg.PostTimeout == 0 {
 		cfg.PostTimeout = DefaultPostTimeout
+	}
+	if cfg.OrderWait == 0 {
+		cfg.OrderWait = DefaultOrderWait
 	}
 	if cfg.MaxMessageBytes == 0 {
 		cfg.MaxMessageBytes = MaxMessageBytes
@@ -239,42 +250,117 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 		// too): subscribers have seen this state already.
 		return Stats{}, nil
 	}
-	var (
-		subs []target
-		st   Stats
-	)
+	var st Stats
 	for _, topic := range f.cfg.Topics(e) {
-		// The change goes into the topic's log before the topic's
-		// subscriptions are read; a subscription catching up stores
-		// itself before it reads the log. So either this read finds it,
-		// or its read of the log finds the change: nothing falls between.
-		var pos eventlog.Position
-		if f.cfg.Log != nil {
-			p, err := f.cfg.Log.Append(ctx, topic, e)
-			if err != nil {
-				return Stats{}, fmt.Errorf("change %s: topic %s: append to its log: %w", e.ID, topic, err)
-			}
-			pos = p
-		}
-		found, err := f.cfg.Store.SubscriptionsFor(ctx, topic)
-		if err != nil {
-			return Stats{}, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
-		}
-		st.Matched += len(found)
-		for _, sub := range found {
-			due, err := f.due(ctx, sub, pos)
-			if err != nil {
-				return Stats{}, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
-			}
-			if !due {
-				st.CatchingUp++
-				continue
-			}
-			subs = append(subs, target{sub: sub, topic: topic, pos: pos})
+		if err := f.publishTopic(ctx, e, topic, 0, &st); err != nil {
+			return st, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
 		}
 	}
+	return st, nil
+}
+
+// publishTopic pushes a change to the subscriptions of one of its topics.
+// The change goes into the topic's log before the topic's subscriptions
+// are read; a subscription catching up stores itself before it reads the
+// log. So either this read finds it, or its read of the log finds the
+// change: nothing falls between. pos is the change's position when it is
+// known (a change taken over from the log), else 0.
+func (f *Fanout) publishTopic(ctx context.Context, e change.Event, topic string, pos eventlog.Position, st *Stats) error {
+	if f.cfg.Log != nil && pos == 0 {
+		p, err := f.cfg.Log.Append(ctx, topic, e)
+		if err != nil {
+			return fmt.Errorf("append to its log: %w", err)
+		}
+		pos = p
+		done, err := f.awaitTurn(ctx, e, topic, pos, st)
+		if err != nil || done {
+			return err
+		}
+	}
+	found, err := f.cfg.Store.SubscriptionsFor(ctx, topic)
+	if err != nil {
+		return err
+	}
+	st.Matched += len(found)
+	var subs []target
+	for _, sub := range found {
+		due, err := f.due(ctx, sub, pos)
+		if err != nil {
+			return err
+		}
+		if !due {
+			st.CatchingUp++
+			continue
+		}
+		subs = append(subs, target{sub: sub, topic: topic, pos: pos})
+	}
+	f.push(ctx, e, subs, st)
+	if pos > 0 {
+		if err := f.cfg.Store.SetPushed(ctx, topic, uint64(pos)); err != nil {
+			// The next change of the topic waits OrderWait, then takes
+			// this one over from the log (pushing it again).
+			f.log.WarnContext(ctx, "fanout: record the topic's pushed position", "topic", topic, "position", uint64(pos), "err", err)
+		}
+	}
+	return nil
+}
+
+// awaitTurn keeps pushes in the order of the topic's log. Changes of
+// different items of one topic (a restaurant's orders) may be read by
+// different fan-out instances (stream shards) at once; a change is pushed
+// once the topic's pushed position (the store's watermark) is the one
+// before it. One instance reading its item's changes in order never
+// waits for itself. When the position before does not come within
+// OrderWait (its instance failed, or gave it up), this one takes the
+// missing changes over from the log and pushes them first: in that case
+// a change may be pushed twice, with the same cursor. It reports true
+// when the change was pushed already (a retried record).
+func (f *Fanout) awaitTurn(ctx context.Context, e change.Event, topic string, pos eventlog.Position, st *Stats) (bool, error) {
+	deadline := f.cfg.Now().Add(f.cfg.OrderWait)
+	delay := 5 * time.Millisecond
+	for {
+		w, err := f.cfg.Store.Pushed(ctx, topic)
+		if err != nil {
+			return false, err
+		}
+		switch p := uint64(pos); {
+		case w == 0 || w == p-1:
+			return false, nil // its turn (or nothing known of the topic's pushes)
+		case w >= p:
+			return true, nil
+		}
+		if f.cfg.Now().After(deadline) {
+			entries, err := f.cfg.Log.Read(ctx, topic, eventlog.Position(w), int(uint64(pos)-1-w))
+			if err != nil {
+				// What cannot be read can no longer be resumed either.
+				f.log.WarnContext(ctx, "fanout: changes before this one not pushed and not readable", "topic", topic, "pushed", w, "position", uint64(pos), "err", err)
+				return false, nil
+			}
+			f.log.WarnContext(ctx, "fanout: taking over changes not pushed in time", "topic", topic, "pushed", w, "position", uint64(pos), "changes", len(entries))
+			for _, en := range entries {
+				if en.Position >= pos {
+					break
+				}
+				if err := f.publishTopic(ctx, en.Event, topic, en.Position, st); err != nil {
+					return false, err
+				}
+			}
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 100*time.Millisecond)
+	}
+}
+
+// push posts a change's results to subs, at most Concurrency at a time,
+// and adds what happened to st.
+func (f *Fanout) push(ctx context.Context, e change.Event, subs []target, st *Stats) {
 	if len(subs) == 0 {
-		return st, nil
+		return
 	}
 	var (
 		pushed, oversize, gone, failed, expired, kept atomic.Int64
@@ -382,10 +468,13 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 	}
 	wg.Wait()
 	records.write(ctx)
-	st.Pushed, st.Oversize, st.Gone, st.Failed = int(pushed.Load()), int(oversize.Load()), int(gone.Load()), int(failed.Load())
-	st.Expired, st.Kept = int(expired.Load()), int(kept.Load())
+	st.Pushed += int(pushed.Load())
+	st.Oversize += int(oversize.Load())
+	st.Gone += int(gone.Load())
+	st.Failed += int(failed.Load())
+	st.Expired += int(expired.Load())
+	st.Kept += int(kept.Load())
 	log.DebugContext(ctx, "fanout: change pushed", "matched", st.Matched, "pushed", st.Pushed, "gone", st.Gone, "failed", st.Failed, "oversize", st.Oversize, "expired", st.Expired, "kept", st.Kept, "catchingUp", st.CatchingUp)
-	return st, nil
 }
 
 // target is a subscription a change is pushed to, and the change's

@@ -20,6 +20,7 @@ import (
 	graphql "github.com/graph-gophers/graphql-go"
 
 	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/store"
@@ -77,6 +78,7 @@ type fakeStore struct {
 	deletedConn []string
 	deletedSub  []string
 	pending     map[string][]store.Pending // by store.SubKey
+	pushed      map[string]uint64          // topic -> pushed position
 }
 
 func (s *fakeStore) SubscriptionsFor(_ context.Context, topic string) ([]store.Subscription, error) {
@@ -114,6 +116,22 @@ func (s *fakeStore) DonePending(_ context.Context, sub store.Subscription, n int
 	defer s.mu.Unlock()
 	k := store.SubKey(sub.ConnectionID, sub.ID)
 	s.pending[k] = s.pending[k][n:]
+	return nil
+}
+
+func (s *fakeStore) Pushed(_ context.Context, topic string) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pushed[topic], nil
+}
+
+func (s *fakeStore) SetPushed(_ context.Context, topic string, p uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pushed == nil {
+		s.pushed = map[string]uint64{}
+	}
+	s.pushed[topic] = max(s.pushed[topic], p)
 	return nil
 }
 
@@ -551,4 +569,111 @@ func TestKeptPushesGoFirst(t *testing.T) {
 	if strings.Join(got, " ") != "PAID APPROVED DRIVER_ASSIGNED" || st.held("c", "a") != 0 {
 		t.Fatalf("delivered %v (%d still held), want PAID APPROVED DRIVER_ASSIGNED", got, st.held("c", "a"))
 	}
+}
+
+// memLog is a topic log in memory.
+type memLog struct {
+	mu      sync.Mutex
+	entries map[string][]eventlog.Entry
+}
+
+func (l *memLog) Append(_ context.Context, topic string, e change.Event) (eventlog.Position, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.entries == nil {
+		l.entries = map[string][]eventlog.Entry{}
+	}
+	for _, en := range l.entries[topic] {
+		if en.Event.ID == e.ID {
+			return en.Position, nil
+		}
+	}
+	p := eventlog.Position(1000 + len(l.entries[topic]))
+	l.entries[topic] = append(l.entries[topic], eventlog.Entry{Topic: topic, Position: p, Event: e})
+	return p, nil
+}
+
+func (l *memLog) Read(_ context.Context, topic string, after eventlog.Position, limit int) ([]eventlog.Entry, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []eventlog.Entry
+	for _, en := range l.entries[topic] {
+		if en.Position > after && len(out) < limit {
+			out = append(out, en)
+		}
+	}
+	return out, nil
+}
+
+func statuses(frames []string) string {
+	var got []string
+	for _, fr := range frames {
+		for _, s := range []string{"PAID", "APPROVED", "DRIVER_ASSIGNED"} {
+			if strings.Contains(fr, `"status":"`+s+`"`) {
+				got = append(got, s)
+			}
+		}
+	}
+	return strings.Join(got, " ")
+}
+
+// TestTopicOrder: the pushes of a topic follow its log even when its
+// changes are published out of order (two stream shards): a change waits
+// for the one before it, and takes it over from the log when it does not
+// come in time; the late one is then not pushed again.
+func TestTopicOrder(t *testing.T) {
+	e1, e2, e3 := itemEvent("i1", "PAID"), itemEvent("i1", "APPROVED"), itemEvent("i1", "DRIVER_ASSIGNED")
+	e1.ID, e2.ID, e3.ID = "e1", "e2", "e3"
+	t.Run("waits for the change before", func(t *testing.T) {
+		st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": {sub("c", "a", "i1", "")}}}
+		api, log := &fakeAPI{}, &memLog{}
+		f := newFanout(t, st, api, &rootResolver{}, func(c *Config) { c.Log, c.OrderWait = log, time.Minute })
+		if _, err := f.Publish(context.Background(), e1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := log.Append(context.Background(), "item:i1", e2); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { _, err := f.Publish(context.Background(), e3); done <- err }() // waits for e2
+		// e3 is in the log, so it waits (it has nothing else to wait on).
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+			if es, _ := log.Read(context.Background(), "item:i1", 0, 10); len(es) == 3 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("e3 never appended")
+			}
+		}
+		if _, err := f.Publish(context.Background(), e2); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := statuses(api.sent("c")); got != "PAID APPROVED DRIVER_ASSIGNED" {
+			t.Fatalf("pushed %s", got)
+		}
+	})
+	t.Run("takes over what does not come", func(t *testing.T) {
+		st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": {sub("c", "a", "i1", "")}}}
+		api, log := &fakeAPI{}, &memLog{}
+		f := newFanout(t, st, api, &rootResolver{}, func(c *Config) { c.Log, c.OrderWait = log, 100 * time.Millisecond })
+		if _, err := f.Publish(context.Background(), e1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := log.Append(context.Background(), "item:i1", e2); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Publish(context.Background(), e3); err != nil {
+			t.Fatal(err)
+		}
+		stats, err := f.Publish(context.Background(), e2) // late: pushed already
+		if err != nil || stats.Pushed != 0 {
+			t.Fatalf("the late change: %+v, %v", stats, err)
+		}
+		if got := statuses(api.sent("c")); got != "PAID APPROVED DRIVER_ASSIGNED" {
+			t.Fatalf("pushed %s", got)
+		}
+	})
 }

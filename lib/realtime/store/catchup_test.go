@@ -134,3 +134,27 @@ func TestPendingPushes(t *testing.T) {
 		t.Fatalf("keeping for a removed subscription = %v, want ErrNotFound", err)
 	}
 }
+
+// TestPushedPosition: a topic's pushed position moves forward only, and
+// is not a subscription of the topic.
+func TestPushedPosition(t *testing.T) {
+	ctx := context.Background()
+	st, _ := newStore(t, nil)
+	if p, err := st.Pushed(ctx, "t1"); err != nil || p != 0 {
+		t.Fatalf("unknown = %d, %v", p, err)
+	}
+	for _, p := range []uint64{5, 7, 6} {
+		if err := st.SetPushed(ctx, "t1", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, err := st.Pushed(ctx, "t1"); err != nil || p != 7 {
+		t.Fatalf("pushed = %d, %v; want 7 (never back)", p, err)
+	}
+	if err := st.PutSubscriptions(ctx, []store.Subscription{{Topic: "t1", ConnectionID: "c1", ID: "s1", Query: "subscription { x }"}}); err != nil {
+		t.Fatal(err)
+	}
+	if subs, err := st.SubscriptionsFor(ctx, "t1"); err != nil || len(subs) != 1 || subs[0].ConnectionID != "c1" {
+		t.Fatalf("subscriptions = %+v, %v", subs, err)
+	}
+}

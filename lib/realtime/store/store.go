@@ -750,6 +750,9 @@ func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscrip
 			return nil, fmt.Errorf("query subscriptions: %w", err)
 		}
 		for _, item := range out.Items {
+			if str(item["subKey"]) == pushedKey {
+				continue // the topic's pushed position, not a subscription
+			}
 			sub, err := decodeSub(item)
 			if err != nil {
 				return nil, err
