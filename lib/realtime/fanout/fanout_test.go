@@ -658,7 +658,7 @@ func TestTopicOrder(t *testing.T) {
 	t.Run("takes over what does not come", func(t *testing.T) {
 		st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": {sub("c", "a", "i1", "")}}}
 		api, log := &fakeAPI{}, &memLog{}
-		f := newFanout(t, st, api, &rootResolver{}, func(c *Config) { c.Log, c.OrderWait = log, 100 * time.Millisecond })
+		f := newFanout(t, st, api, &rootResolver{}, func(c *Config) { c.Log, c.OrderWait = log, 100*time.Millisecond })
 		if _, err := f.Publish(context.Background(), e1); err != nil {
 			t.Fatal(err)
 		}
