@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -14,14 +15,20 @@ import (
 // does.
 var resourceChecked = map[string]bool{"sqs": true, "iam": true, "sts": true, "s3": true}
 
-// batchAliases are the batch APIs AWS authorizes with the permission of
-// the single action (the SQS API reference: "the permission for
-// SendMessageBatch is sqs:SendMessage"...). moto checks the API's own
-// name, so a user allowed the single action is also allowed its batch.
+// batchAliases are the batch and transaction APIs AWS authorizes with the
+// permission of the single action (the SQS API reference: "the permission
+// for SendMessageBatch is sqs:SendMessage"; DynamoDB authorizes each item
+// of a TransactWriteItems with its PutItem, UpdateItem, DeleteItem or
+// ConditionCheckItem action). moto checks the API's own name, so a user
+// allowed the single action is also allowed its batch.
 var batchAliases = map[string]string{
 	"sqs:sendmessage":             "sqs:SendMessageBatch",
 	"sqs:deletemessage":           "sqs:DeleteMessageBatch",
 	"sqs:changemessagevisibility": "sqs:ChangeMessageVisibilityBatch",
+	"dynamodb:putitem":            "dynamodb:TransactWriteItems",
+	"dynamodb:updateitem":         "dynamodb:TransactWriteItems",
+	"dynamodb:deleteitem":         "dynamodb:TransactWriteItems",
+	"dynamodb:conditioncheckitem": "dynamodb:TransactWriteItems",
 }
 
 // EmulatorPolicy is the policy document of the emulator user standing for
@@ -72,7 +79,7 @@ func EmulatorPolicy(stmts []Statement) (doc string, notes []string, err error) {
 			svc, _, _ := strings.Cut(a, ":")
 			svc = strings.ToLower(svc)
 			byService[svc] = append(byService[svc], a)
-			if alias, ok := batchAliases[strings.ToLower(a)]; ok {
+			if alias, ok := batchAliases[strings.ToLower(a)]; ok && !slices.Contains(byService[svc], alias) {
 				byService[svc] = append(byService[svc], alias)
 			}
 		}

@@ -60,6 +60,12 @@ func TestEmulatorPolicy(t *testing.T) {
 	if err != nil || !strings.Contains(doc, `"Action":["dynamodb:GetItem"],"Resource":["*"]`) || len(notes) != 2 || !strings.Contains(notes[0], "P#4: its condition on dynamodb:LeadingKeys") {
 		t.Errorf("an Allow narrowed to partitions: %s, %q, %v; want it widened with a note", doc, notes, err)
 	}
+	doc, _, err = lambdarun.EmulatorPolicy([]lambdarun.Statement{{
+		Effect: "Allow", Action: []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}, Resource: []string{"*"}, Source: "P#5",
+	}})
+	if err != nil || !strings.Contains(doc, `"Action":["dynamodb:PutItem","dynamodb:TransactWriteItems","dynamodb:UpdateItem"]`) {
+		t.Errorf("item writes: %s, %v; want TransactWriteItems allowed once with them", doc, err)
+	}
 	for _, bad := range []lambdarun.Statement{
 		{Effect: "Deny", Action: []string{"dynamodb:GetItem"}, Resource: []string{"*"}, Condition: map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []any{"T#*"}}}},
 		{Effect: "Allow", Action: []string{"sqs:SendMessage"}, Resource: []string{"*"}, Condition: map[string]any{"Bool": map[string]any{"aws:SecureTransport": "true"}}},
