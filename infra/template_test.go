@@ -605,6 +605,7 @@ func TestEventLogFeed(t *testing.T) {
 		}
 		for _, pr := range s.st.Pipeline.Routes {
 			want[topology.QueueOutput(pr.Route.Name)] = ref(s.id(pr.Queue))
+			want[topology.DLQOutput(pr.Route.Name)] = ref(s.id(pr.DLQ))
 		}
 		for name, v := range want {
 			if got := path(s.outputs[name], "Value"); !reflect.DeepEqual(got, v) {

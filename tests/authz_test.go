@@ -232,6 +232,7 @@ func TestAuthorizationE2E(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The snapshot or the change: VALIDATED reaches the subscriber either way.
 		ev := n.await(2*time.Minute, "VALIDATED", hasStatus(n, subA, "VALIDATED"))
 		total := int(ev["payload"].(map[string]any)["data"].(map[string]any)["orderUpdated"].(map[string]any)["totalCents"].(float64))
 		if _, err := alice.payOrder(ctx, watched.ID, total); err != nil {

@@ -23,21 +23,9 @@ import (
 // installs it in CI).
 func TestGraphiQLInBrowser(t *testing.T) {
 	d := harness.StartDev(t, harness.FreeAddr(t))
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("no browser at %s: install Chromium (Debian: apt-get install chromium; make deps does it in CI) or set CHROMIUM", chromium)
-	}
-	js := filepath.Join(repoRoot(), "tests", "js")
-	if _, err := os.Stat(filepath.Join(js, "node_modules", "puppeteer-core")); err != nil {
-		t.Fatal("tests/js/node_modules is missing: run make deps (npm ci in tests/js)")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(js, "graphiql.mjs"), "http://"+d.Addr)
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	cmd := browserScript(ctx, t, "graphiql.mjs", "http://"+d.Addr)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -61,4 +49,25 @@ func TestGraphiQLInBrowser(t *testing.T) {
 	if steps["token"]["sub"] != "demo" || steps["rendered"]["csp"] != true || steps["orderUpdated"]["status"] != "DRIVER_ASSIGNED" {
 		t.Errorf("steps %v", steps)
 	}
+}
+
+// browserScript is a command running one of tests/js's puppeteer-core
+// scripts in headless Chromium: Debian's package, or the one CHROMIUM
+// names (puppeteer-core downloads none).
+func browserScript(ctx context.Context, t *testing.T, script string, args ...string) *exec.Cmd {
+	t.Helper()
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("no browser at %s: install Chromium (Debian: apt-get install chromium; make deps does it in CI) or set CHROMIUM", chromium)
+	}
+	js := filepath.Join(repoRoot(), "tests", "js")
+	if _, err := os.Stat(filepath.Join(js, "node_modules", "puppeteer-core")); err != nil {
+		t.Fatal("tests/js/node_modules is missing: run make deps (npm ci in tests/js)")
+	}
+	cmd := exec.CommandContext(ctx, "node", append([]string{filepath.Join(js, script)}, args...)...)
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	return cmd
 }

@@ -92,6 +92,7 @@ func TestRealtimeE2E(t *testing.T) {
 	watched, subA := subscribeToNewOrder(t, s, n, "a", "a")
 	other, subB := subscribeToNewOrder(t, s, n, "b", "b")
 
+	// The snapshot or the change: VALIDATED reaches the subscriber either way.
 	ev := n.await(2*time.Minute, "VALIDATED", hasStatus(n, subA, "VALIDATED"))
 	total := int(ev["payload"].(map[string]any)["data"].(map[string]any)["orderUpdated"].(map[string]any)["totalCents"].(float64))
 	if total != 1800 {

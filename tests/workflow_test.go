@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	fooddelivery "github.com/threefactor/framework/events"
@@ -290,27 +288,11 @@ func storedOrder(t *testing.T, id string) orders.Order {
 	return o
 }
 
+// chargesPerOrder counts the provider ledger's charges per order on the
+// package's emulator.
 func chargesPerOrder(t *testing.T) map[string]int {
 	t.Helper()
-	db := dynamodb.NewFromConfig(emulatortest.Config(t))
-	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(fooddelivery.App.Topology().TableName(fooddelivery.Charges))})
-	counts := map[string]int{}
-	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		var cs []struct {
-			OrderID string `dynamodbav:"orderId"`
-		}
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &cs); err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range cs {
-			counts[c.OrderID]++
-		}
-	}
-	return counts
+	return chargesOf(t, emulatortest.Config(t))
 }
 
 // checkSeeded asserts the dev process seeded the two demo restaurants,

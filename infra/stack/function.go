@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"unicode"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -117,23 +116,4 @@ func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) aws
 		suppressNoAsyncDLQ(fn)
 	}
 	return fn
-}
-
-// pascal turns a logical name such as "order-items" into "OrderItems", for
-// construct ids and logical ids.
-func pascal(name string) string {
-	var b strings.Builder
-	up := true
-	for _, r := range name {
-		if r == '-' || r == '_' {
-			up = true
-			continue
-		}
-		if up {
-			r = unicode.ToUpper(r)
-			up = false
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

@@ -320,7 +320,7 @@ func NewIdentity(scope constructs.Construct, id string, p IdentityProps) *Identi
 			WithStandardAttributes(&awscognito.StandardAttributesMask{Email: jsii.Bool(true), Fullname: jsii.Bool(true)}),
 	})
 	for _, g := range p.Auth.Groups {
-		i.Groups[g] = awscognito.NewCfnUserPoolGroup(c, jsii.String("Group"+pascal(g)), &awscognito.CfnUserPoolGroupProps{
+		i.Groups[g] = awscognito.NewCfnUserPoolGroup(c, jsii.String("Group"+topology.Pascal(g)), &awscognito.CfnUserPoolGroupProps{
 			UserPoolId:  i.UserPool.UserPoolId(),
 			GroupName:   jsii.String(g),
 			Description: jsii.String("Role " + g + " of " + p.App + "; tokens list it in " + DefaultGroupsClaim),

@@ -148,7 +148,7 @@ func NewEventPipeline(scope constructs.Construct, id string, p EventPipelineProp
 		for k, v := range f.Env {
 			env[k] = v
 		}
-		fn := newGoFunction(c, "Fn"+pascal(f.Name), goFunctionProps{
+		fn := newGoFunction(c, "Fn"+topology.Pascal(f.Name), goFunctionProps{
 			Name:        f.Name,
 			Description: "Async function " + f.Name,
 			Code:        p.Code,
@@ -193,7 +193,7 @@ func (e *EventPipeline) function(name string) awslambda.Function {
 // unless DataPlaneOnly, feeds the queue to the route's function.
 func (e *EventPipeline) addRoutes(c constructs.Construct, t topology.Topology, p EventPipelineProps) {
 	for _, r := range t.RoutesWithDefaults() {
-		id := pascal(r.Name)
+		id := topology.Pascal(r.Name)
 		dlq := newQueue(c, "DLQ"+id, 14)
 		suppressDLQHasNoRedrive(dlq, r.Name)
 		var queueName, ruleName *string
@@ -260,7 +260,7 @@ func (e *EventPipeline) DeadLetterQueues() map[string]awssqs.IQueue {
 		m["Undeliverable"] = e.Undeliverable
 	}
 	for _, r := range e.Routes {
-		m["DLQ"+pascal(r.Route.Name)] = r.DLQ
+		m["DLQ"+topology.Pascal(r.Route.Name)] = r.DLQ
 	}
 	return m
 }

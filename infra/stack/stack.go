@@ -146,7 +146,7 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 		"FanOut":   s.Realtime.FanOut,
 	}
 	for name, fn := range s.Pipeline.Functions {
-		functions["Fn"+pascal(name)] = fn
+		functions["Fn"+topology.Pascal(name)] = fn
 	}
 	if s.Pipeline.EventLog != nil {
 		functions["EventLog"] = s.Pipeline.EventLog
@@ -166,7 +166,7 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	output(OutputWebSocketURL, "GraphQL subscriptions (graphql-transport-ws)", s.Realtime.URL)
 	output(OutputManagementEndpoint, "WebSocket Management API endpoint", s.Realtime.ManagementEndpoint)
 	output(OutputAuthIssuer, "OIDC issuer of the tokens the APIs accept", s.Identity.Issuer)
-	// What the threefactor CLI's log, trace and replay read.
+	// What the threefactor CLI's log, trace, replay and dlq read.
 	if !p.Topology.DisableEventLog {
 		output(topology.OutputEventLogTable, "Event log table", s.Tables.Table(topology.EventLogTable).TableName())
 	}
@@ -175,6 +175,7 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	}
 	for _, pr := range s.Pipeline.Routes {
 		output(topology.QueueOutput(pr.Route.Name), "Queue of route "+pr.Route.Name, pr.Queue.QueueUrl())
+		output(topology.DLQOutput(pr.Route.Name), "Dead-letter queue of route "+pr.Route.Name, pr.DLQ.QueueUrl())
 	}
 	if s.Identity.UserPool != nil {
 		output(OutputUserPoolID, "Cognito user pool of the app's users", s.Identity.UserPool.UserPoolId())

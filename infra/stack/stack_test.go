@@ -50,8 +50,8 @@ func TestPascal(t *testing.T) {
 		"a-b-c":        "ABC",
 		"assigndriver": "Assigndriver",
 	} {
-		if got := pascal(in); got != want {
-			t.Errorf("pascal(%q) = %q, want %q", in, got, want)
+		if got := topology.Pascal(in); got != want {
+			t.Errorf("topology.Pascal(%q) = %q, want %q", in, got, want)
 		}
 	}
 	if LogicalTableID("order-items") != "TableOrderItems" {

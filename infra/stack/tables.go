@@ -67,7 +67,7 @@ func NewTables(scope constructs.Construct, id string, p TablesProps) *Tables {
 		if tb.TTLAttribute != "" {
 			props.TimeToLiveAttribute = jsii.String(tb.TTLAttribute)
 		}
-		table := awsdynamodb.NewTable(c, jsii.String(pascal(tb.Name)), props)
+		table := awsdynamodb.NewTable(c, jsii.String(topology.Pascal(tb.Name)), props)
 		t.indexed[tb.Name] = len(tb.Indexes) > 0
 		for _, ix := range tb.Indexes {
 			gsi := &awsdynamodb.GlobalSecondaryIndexProps{
@@ -90,7 +90,7 @@ func NewTables(scope constructs.Construct, id string, p TablesProps) *Tables {
 }
 
 // LogicalTableID is the CloudFormation logical id of a table.
-func LogicalTableID(name string) string { return "Table" + pascal(name) }
+func LogicalTableID(name string) string { return "Table" + topology.Pascal(name) }
 
 // Table returns a table by logical name; an unknown name is a programming
 // error in the topology (Validate catches it first).

@@ -12,13 +12,16 @@
 //	threefactor log TABLE/KEY [--json]
 //	threefactor trace CORRELATION_ID [--json]
 //	threefactor replay --restore | --redeliver --route ROUTE | --digest
+//	threefactor dlq list [ROUTE] [--json]
+//	threefactor dlq redrive ROUTE (--id ID... | --all)
+//	threefactor dlq drop ROUTE (--id ID... | --all) [--yes]
 //
 // Each command is one file of this package that registers itself with its
 // flags; this file parses the command line (flags may come before or after
 // the arguments), prints usage and help, and turns errors into exit codes:
 // 2 for a bad command line, 1 for a failure. What a command does lives in
 // the package it calls (lib/scaffold, lib/topology, lib/realtime/wsclient,
-// lib/eventlog, lib/replay).
+// lib/eventlog, lib/replay, lib/dlq).
 package cli
 
 import (
@@ -66,6 +69,8 @@ type command struct {
 	name string
 	// args name its positional arguments, in order, all required.
 	args []string
+	// optional name the positional arguments that may follow args.
+	optional []string
 	// synopsis follows the name and args in the usage line.
 	synopsis string
 	// summary is its line in the list of commands.
@@ -84,6 +89,10 @@ type env struct {
 	cfg    Config
 	stdout io.Writer
 	stderr io.Writer
+	// stdin is where a command reads a confirmation, when terminal says
+	// it is one.
+	stdin    io.Reader
+	terminal bool
 	// rest is what followed "--", for a command that takes one.
 	rest   []string
 	getenv func(string) string
@@ -110,7 +119,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 // returns the exit code: 0, 1 for a failure, 2 for a bad command line.
 func Run(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) int {
 	a := cfg.App
-	e := &env{cfg: cfg, stdout: stdout, stderr: stderr, getenv: cfg.Getenv}
+	e := &env{cfg: cfg, stdout: stdout, stderr: stderr, stdin: os.Stdin, terminal: isTerminal(os.Stdin), getenv: cfg.Getenv}
 	if e.getenv == nil {
 		e.getenv = os.Getenv
 	}
@@ -157,9 +166,9 @@ func Run(ctx context.Context, cfg Config, args []string, stdout, stderr io.Write
 		c.printUsage(e.stdout, fs)
 		return 0
 	}
-	if err == nil && len(pos) != len(c.args) {
-		err = usagef("want %s, got %d argument(s)%s", strings.Join(c.args, " "), len(pos), quoted(pos))
-		if len(c.args) == 0 {
+	if err == nil && (len(pos) < len(c.args) || len(pos) > len(c.args)+len(c.optional)) {
+		err = usagef("want %s, got %d argument(s)%s", c.argsLine(), len(pos), quoted(pos))
+		if len(c.args)+len(c.optional) == 0 {
 			err = usagef("takes no arguments, got %s", strings.Join(pos, " "))
 		}
 	}
@@ -246,9 +255,20 @@ func parse(fs *flag.FlagSet, args []string) (pos, after []string, err error) {
 	}
 }
 
+// argsLine is the positional arguments as usage shows them.
+func (c *command) argsLine() string {
+	parts := append([]string(nil), c.args...)
+	for _, o := range c.optional {
+		parts = append(parts, "["+o+"]")
+	}
+	return strings.Join(parts, " ")
+}
+
 func (c *command) usageLine() string {
 	parts := []string{"threefactor", c.name}
-	parts = append(parts, c.args...)
+	if a := c.argsLine(); a != "" {
+		parts = append(parts, a)
+	}
 	if c.synopsis != "" {
 		parts = append(parts, c.synopsis)
 	}

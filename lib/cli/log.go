@@ -31,8 +31,8 @@ The key is TABLE/KEY, or TABLE/PK/SK; a '/' or '%' inside a value is
 written %2F or %25.
 
 Where the log is: locally (AWS_ENDPOINT_URL and AWS_PROFILE unset, no
---profile) the one make dev keeps in .dev/eventlog, read while make dev
-runs; otherwise the deployed app's eventlog table, named by --table or by
+--profile, --stack or --table) the one make dev keeps in .dev/eventlog,
+read while make dev runs; otherwise the deployed app's eventlog table, named by --table or by
 the stack's EventLogTable output (stack APP-STAGE, or --stack).`,
 		setup: func(fs *flag.FlagSet, _ Config) func(context.Context, *env, []string) error {
 			where := addLogFlags(fs)

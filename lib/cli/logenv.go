@@ -2,14 +2,10 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -17,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/threefactor/framework/lib/dlq"
 	"github.com/threefactor/framework/lib/emulator"
 	"github.com/threefactor/framework/lib/errs"
 	"github.com/threefactor/framework/lib/eventlog"
@@ -24,16 +21,18 @@ import (
 )
 
 // This file finds the environment the event log commands (log, trace,
-// replay) read: the local dev environment, or a deployed one.
+// replay) and dlq work on: the local dev environment, or a deployed one.
 //
 // With AWS_ENDPOINT_URL unset and no AWS profile asked for (AWS_PROFILE
-// unset and no --profile), it is the local one: the event log the dev
-// runtime keeps under the state directory, read without its lock (make
-// dev may be running), and the emulator recorded there. Otherwise it is
-// the eventlog table of the endpoint or account: the table named by
-// --table, or the deployed stack's EventLogTable output (stack
-// <app>-<stage>, or --stack), or with AWS_ENDPOINT_URL and no --stack the
-// one the dev runtime names (<app>-eventlog).
+// unset, no --profile, --stack or --table), it is the local one: the
+// event log the dev runtime keeps under the state directory, read
+// without its lock (make dev may be running), and the emulator recorded
+// there. Otherwise it is the eventlog table of the endpoint or account:
+// the table named by --table, or the deployed stack's EventLogTable
+// output (stack <app>-<stage>, or --stack), or with AWS_ENDPOINT_URL and
+// no --stack the one the dev runtime names (<app>-eventlog); dlq's
+// queues likewise, by the dev runtime's names or the stack's
+// Queue<Route> and DLQ<Route> outputs.
 
 // logFlags are the flags that choose the environment.
 type logFlags struct {
@@ -57,8 +56,9 @@ type logEnv struct {
 	log  eventlog.Log
 	// local: the dev runtime's environment on this machine.
 	local bool
-	// where describes the log, for messages.
-	where string
+	// where describes the log, for messages; plane the environment's
+	// tables and queues.
+	where, plane string
 	// aws reaches the environment's data plane; awsErr says why not
 	// (locally: no emulator running).
 	aws    aws.Config
@@ -73,35 +73,41 @@ type logEnv struct {
 	close   func()
 }
 
-// openLogEnv opens the environment the flags and the process's
-// environment name.
+// open opens the environment the flags and the process's environment
+// name, for a command that reads its event log.
 func (f *logFlags) open(ctx context.Context, e *env) (*logEnv, error) {
+	return f.openEnv(ctx, e, true)
+}
+
+// openEnv opens the environment; without needLog, one whose app has its
+// log disabled, or that has no local log yet, is opened with log nil.
+func (f *logFlags) openEnv(ctx context.Context, e *env, needLog bool) (*logEnv, error) {
 	topo := e.cfg.App.Topology()
-	if topo.DisableEventLog {
+	if topo.DisableEventLog && needLog {
 		return nil, errs.Newf(errs.FailedPrecondition, "app %s has its event log disabled", topo.App)
 	}
 	getenv := e.getenv
 	le := &logEnv{topo: topo, close: func() {}}
-	if getenv("AWS_ENDPOINT_URL") == "" && getenv("AWS_PROFILE") == "" && f.profile == "" {
+	if getenv("AWS_ENDPOINT_URL") == "" && getenv("AWS_PROFILE") == "" && f.profile == "" && f.stack == "" && f.table == "" {
+		le.local, le.named, le.plane = true, true, "the local emulator"
 		dir := eventlog.LocalDir(f.stateDir)
-		if _, err := os.Stat(dir); err != nil {
+		_, statErr := os.Stat(dir)
+		switch {
+		case statErr == nil && !topo.DisableEventLog:
+			r, err := eventlog.OpenFileReader(dir, eventlog.FileConfig{Topology: topo})
+			if err != nil {
+				return nil, err
+			}
+			abs, _ := filepath.Abs(dir)
+			le.log, le.where, le.close = r, abs, func() { _ = r.Close() }
+		case needLog:
 			return nil, errs.Newf(errs.NotFound, "no local event log in %s: run make dev first (or --state-dir DIR), or name a deployed app with --profile", dir)
 		}
-		r, err := eventlog.OpenFileReader(dir, eventlog.FileConfig{Topology: topo})
-		if err != nil {
-			return nil, err
-		}
-		abs, _ := filepath.Abs(dir)
-		le.log, le.local, le.named, le.where, le.close = r, true, true, abs, func() { _ = r.Close() }
-		if b, err := os.ReadFile(filepath.Join(f.stateDir, "moto.endpoint")); err == nil {
-			ep := strings.TrimSpace(string(b))
-			if emulator.Alive(ctx, &http.Client{Timeout: 2 * time.Second}, ep) {
-				le.aws, le.awsErr = emulator.Config(ctx, ep)
-			} else {
-				le.awsErr = fmt.Errorf("the local emulator (%s) is not running: start make dev", ep)
-			}
+		if ep, err := emulator.Recorded(ctx, f.stateDir); err != nil {
+			le.awsErr = err
 		} else {
-			le.awsErr = errors.New("no local emulator recorded in " + f.stateDir + ": start make dev")
+			le.plane = "the local emulator at " + ep
+			le.aws, le.awsErr = emulator.Config(ctx, ep)
 		}
 		return le, nil
 	}
@@ -128,6 +134,17 @@ func (f *logFlags) open(ctx context.Context, e *env) (*logEnv, error) {
 	le.stack = f.stack
 	if le.stack == "" {
 		le.stack = topo.App + "-" + f.stage
+	}
+	switch {
+	case le.named:
+		le.plane = "the endpoint AWS_ENDPOINT_URL names (" + getenv("AWS_ENDPOINT_URL") + ")"
+	case le.endpoint:
+		le.plane = "stack " + le.stack + " at " + getenv("AWS_ENDPOINT_URL")
+	default:
+		le.plane = "stack " + le.stack + " (" + cfg.Region + ")"
+	}
+	if topo.DisableEventLog {
+		return le, nil
 	}
 	table := f.table
 	switch {
@@ -180,7 +197,7 @@ func (le *logEnv) output(ctx context.Context, name string) (string, error) {
 // dataPlane is the AWS config of the environment's tables and queues.
 func (le *logEnv) dataPlane() (aws.Config, error) {
 	if le.awsErr != nil {
-		return aws.Config{}, errs.Wrap(errs.FailedPrecondition, le.awsErr.Error(), le.awsErr)
+		return aws.Config{}, errs.New(errs.FailedPrecondition, le.awsErr.Error())
 	}
 	return le.aws, nil
 }
@@ -199,6 +216,28 @@ func (le *logEnv) queueURL(ctx context.Context, route string) (string, error) {
 		return queueURLByName(ctx, le.aws, le.topo.QueueName(route))
 	}
 	return le.output(ctx, topology.QueueOutput(route))
+}
+
+// routeQueues are the URLs of every route's queue and dead-letter queue
+// (the framework's routes included): by the dev runtime's names, or from
+// the stack's outputs.
+func (le *logEnv) routeQueues(ctx context.Context, api *sqs.Client) (map[string]dlq.QueueURLs, error) {
+	if le.named {
+		return dlq.LocalQueues(ctx, api, le.topo)
+	}
+	out := map[string]dlq.QueueURLs{}
+	for _, r := range le.topo.RoutesWithDefaults() {
+		q, err := le.output(ctx, topology.QueueOutput(r.Name))
+		if err != nil {
+			return nil, err
+		}
+		d, err := le.output(ctx, topology.DLQOutput(r.Name))
+		if err != nil {
+			return nil, err
+		}
+		out[r.Name] = dlq.QueueURLs{Queue: q, DLQ: d}
+	}
+	return out, nil
 }
 
 func queueURLByName(ctx context.Context, cfg aws.Config, name string) (string, error) {

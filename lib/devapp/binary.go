@@ -131,7 +131,7 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 				return events.DynamoDBEventResponse{}, err
 			}
 			return f.DynamoDBStream(ctx, ev)
-		})
+		}, devruntime.WakeDelay(routerWakeDelay))
 		rt.StreamReader("realtime-"+logical, logical, func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 			f, err := fns.get(ctx, topology.FanOutFunction)
 			if err != nil {
@@ -176,6 +176,7 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 			return f.WebSocketAPI(ctx, req)
 		},
 		Logger: log, InitTimeout: o.WSInitTimeout,
+		IdleTimeout: o.WSIdleTimeout, MaxLifetime: o.WSMaxLifetime,
 		// The binaries sign their Management API calls with the runtime's
 		// credentials, which they are given.
 		Credentials: rt.AWS().Credentials, Region: rt.AWS().Region, Origins: origins,

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/threefactor/framework/lib/app"
+	"github.com/threefactor/framework/lib/console"
 	"github.com/threefactor/framework/lib/devruntime"
 	"github.com/threefactor/framework/lib/emulator"
 	"github.com/threefactor/framework/lib/eventlog"
@@ -32,6 +33,12 @@ const (
 	// EnvWSInitTimeout overrides how long a WebSocket connection may stay
 	// unacknowledged before it is closed with 4408 (a Go duration, e.g. 3s).
 	EnvWSInitTimeout = "DEV_WS_INIT_TIMEOUT"
+	// EnvWSIdleTimeout and EnvWSMaxLifetime override how long a WebSocket
+	// connection may go without a message from its client (default 10m)
+	// and how long any connection lasts (default 2h), API Gateway's
+	// limits; short values show a client's keep-alive and reconnect.
+	EnvWSIdleTimeout = "DEV_WS_IDLE_TIMEOUT"
+	EnvWSMaxLifetime = "DEV_WS_MAX_LIFETIME"
 	// EnvLambda is how the functions run: "inprocess" (default) or
 	// "binary", their deployment binaries under the runtime interface
 	// emulator (see LambdaBinary).
@@ -96,12 +103,17 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir, graph
 		o   = Options{GraphiQLAssets: graphiqlAssets, DemoUser: DefaultDemoUser}
 		err error
 	)
-	if v := os.Getenv(EnvWSInitTimeout); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("%s: %w", EnvWSInitTimeout, err)
+	for _, d := range []struct {
+		env string
+		to  *time.Duration
+	}{{EnvWSInitTimeout, &o.WSInitTimeout}, {EnvWSIdleTimeout, &o.WSIdleTimeout}, {EnvWSMaxLifetime, &o.WSMaxLifetime}} {
+		if v := os.Getenv(d.env); v != "" {
+			t, err := time.ParseDuration(v)
+			if err != nil || t <= 0 {
+				return fmt.Errorf("%s=%q: want a positive Go duration such as 90s or 10m", d.env, v)
+			}
+			*d.to = t
 		}
-		o.WSInitTimeout = d
 	}
 	if o.Issuer, err = devissuer.Open(stateDir, a.Name); err != nil {
 		return err
@@ -139,6 +151,7 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir, graph
 		rows := [][3]string{
 			{"GraphiQL", url + topology.GraphiQLPath, graphiql},
 			{"GraphQL", url + topology.GraphQLPath, "the API: POST or GET with Authorization: Bearer <token>"},
+			{"Console", url + console.Path, "the event log live, traces, item histories, dead letters (this machine only)"},
 			{"WebSocket", ws + topology.GraphQLPath, `subscriptions (graphql-transport-ws), {"Authorization":"Bearer <token>"} in connection_init`},
 			{"Token", "make token USER=alice", "issuer " + o.Issuer.Issuer() + ", keys in " + shortPath(o.Issuer.Path())},
 			{"Watch", "make subscribe Q='subscription ...'", "each push as a JSON line (threefactor subscribe)"},

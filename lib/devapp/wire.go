@@ -34,6 +34,12 @@ type Options struct {
 	// unacknowledged before it is closed with 4408; zero is
 	// localws.DefaultInitTimeout.
 	WSInitTimeout time.Duration
+	// WSIdleTimeout and WSMaxLifetime close a WebSocket connection that
+	// sent no message for that long, and any connection that long after
+	// it opened, with 1001 Going away, as API Gateway does; zero is
+	// localws.DefaultIdleTimeout (10 minutes) and
+	// localws.DefaultMaxLifetime (2 hours).
+	WSIdleTimeout, WSMaxLifetime time.Duration
 	// Getenv is where the functions' DevEnv settings are read from; nil
 	// reads the process environment.
 	Getenv func(string) string
@@ -72,6 +78,14 @@ const GraphiQLAssetsPath = "/graphiql/assets/"
 // for a token naming a key it does not know: the keys are a local file,
 // so a rotation (devissuer.Issuer.Rotate) is seen at once.
 const keyRefresh = time.Second
+
+// routerWakeDelay is how long the router's stream readers let the
+// realtime fan-out's go first after a write of the process: the emulator
+// runs DynamoDB calls one at a time, and the router's (and what its
+// events set off) would otherwise queue the fan-out's read of the same
+// change behind them. The functions the router feeds run asynchronously;
+// the subscriber watches.
+const routerWakeDelay = 30 * time.Millisecond
 
 // Wire registers a on rt, which must be provisioned from a.Topology():
 // it seeds the app's data, serves the API and runs every function.
@@ -134,6 +148,11 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 		}
 	}
 
+	// The console reads what the functions write, however they run.
+	if err := serveConsole(ctx, rt, a, env("console")); err != nil {
+		return err
+	}
+
 	switch o.Lambda {
 	case "", LambdaInProcess:
 	case LambdaBinary:
@@ -153,7 +172,7 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 	}
 	changes := newChangeLog(log, change.StreamDecoder(tables))
 	for _, logical := range a.Topology().StreamTables() {
-		rt.StreamReader("router-"+logical, logical, changes.wrap(r.Handle))
+		rt.StreamReader("router-"+logical, logical, changes.wrap(r.Handle), devruntime.WakeDelay(routerWakeDelay))
 	}
 
 	for _, name := range a.FunctionNames() {
@@ -228,6 +247,7 @@ func wireRealtime(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 	}
 	front, err := localws.New(localws.Config{
 		Handler: h.Handle, Logger: rt.Logger(), InitTimeout: o.WSInitTimeout,
+		IdleTimeout: o.WSIdleTimeout, MaxLifetime: o.WSMaxLifetime,
 		// The Management API takes only calls signed with the runtime's
 		// own credentials, which its clients (mgmt) sign with.
 		Credentials: rt.AWS().Credentials, Region: rt.AWS().Region, Origins: origins,

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -36,7 +37,9 @@ type QueueHandler func(context.Context, events.SQSEvent) (events.SQSEventRespons
 // Config configures a Runtime. Its zero value, with AWS and Topology set,
 // is the default; durations are tuned for a laptop, and tests shorten them.
 type Config struct {
-	// AWS is the config of the endpoint that holds the data plane.
+	// AWS is the config of the endpoint that holds the data plane. The
+	// runtime adds a middleware to it (see Runtime.AWS): the stream
+	// readers of a table wake as soon as a write through it succeeds.
 	AWS aws.Config
 	// Topology is the app's declaration; the runtime provisions it.
 	Topology topology.Topology
@@ -53,7 +56,9 @@ type Config struct {
 	// first. Nil: every registered endpoint is listed.
 	Banner func(url string) []string
 
-	// StreamPollInterval is the pause after a poll of a shard found nothing. Default 250ms.
+	// StreamPollInterval is the pause after a poll of a shard found
+	// nothing, unless a write through Runtime.AWS wakes the reader first:
+	// polling is for writes from other processes. Default 250ms.
 	StreamPollInterval time.Duration
 	// ShardDiscoveryInterval is how often the shards of a stream are listed. Default 2s.
 	ShardDiscoveryInterval time.Duration
@@ -216,6 +221,9 @@ func New(cfg Config) (*Runtime, error) {
 		wg:      &sync.WaitGroup{},
 	}
 	rt.front = newFrontDoor(rt)
+	// Every client the process builds from Runtime.AWS wakes the readers
+	// of the tables it writes; Clip leaves the caller's slice untouched.
+	rt.cfg.AWS.APIOptions = append(slices.Clip(cfg.AWS.APIOptions), rt.wakeOnWrite)
 	return rt, nil
 }
 
@@ -258,7 +266,11 @@ func (r *Runtime) Env(function string) map[string]string {
 	return res.Env(function)
 }
 
-// AWS is the endpoint's config.
+// AWS is the endpoint's config, with the middleware that wakes the
+// stream readers of a table as soon as a DynamoDB write through it
+// succeeds (PutItem, UpdateItem, DeleteItem, BatchWriteItem,
+// TransactWriteItems, PartiQL writes): what the process's own handlers
+// write reaches its readers in milliseconds, not at the next poll.
 func (r *Runtime) AWS() aws.Config { return r.cfg.AWS }
 
 // Topology is the app's declaration.
@@ -289,7 +301,7 @@ func (r *Runtime) URL() string { return "http://" + r.Addr() }
 // stream, duplicate name) fail Run, or are logged when Run already runs.
 func (r *Runtime) StreamReader(name, table string, h StreamHandler, opts ...MappingOption) {
 	o := r.mappingOptions(opts)
-	sr := &streamReader{rt: r, name: name, table: table, h: h, streams: o.streams, log: r.cfg.Logger.With("component", "stream", "reader", name, "table", table)}
+	sr := &streamReader{rt: r, name: name, table: table, h: h, streams: o.streams, wakeDelay: o.wakeDelay, log: r.cfg.Logger.With("component", "stream", "reader", name, "table", table)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.checkReaderLocked(name, table, h); err != nil {
@@ -371,8 +383,20 @@ func (r *Runtime) QueueConsumer(route string, h QueueHandler, opts ...MappingOpt
 type MappingOption func(*mappingOptions)
 
 type mappingOptions struct {
-	streams streamsAPI
-	sqs     queueAPI
+	streams   streamsAPI
+	sqs       queueAPI
+	wakeDelay time.Duration
+}
+
+// WakeDelay makes a stream reader, woken by a write of the process (see
+// Runtime.AWS), wait d before it polls. Locally every reader shares one
+// emulator, which runs DynamoDB calls one at a time; a reader whose
+// latency matters less (the router, whose functions run asynchronously)
+// gives way to one a person waits on (the realtime fan-out), as on AWS,
+// where each has its own resources. d is also the most a burst of writes
+// is gathered into one poll.
+func WakeDelay(d time.Duration) MappingOption {
+	return func(o *mappingOptions) { o.wakeDelay = d }
 }
 
 // ReadWith makes a mapping read its stream or queue with cfg instead of

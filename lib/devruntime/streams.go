@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,6 +23,10 @@ type streamReader struct {
 	h       StreamHandler
 	streams streamsAPI
 	log     *slog.Logger
+	// wake is how writes made through the runtime's own AWS config cut
+	// the pause after an empty poll short (see Runtime.wakeOnWrite).
+	wake      wakeup
+	wakeDelay time.Duration // see WakeDelay
 }
 
 func (r *Runtime) startReaderLocked(sr *streamReader) {
@@ -120,8 +125,15 @@ func (sr *streamReader) readShard(ctx context.Context, arn string, s types.Shard
 	closed := s.SequenceNumberRange != nil && s.SequenceNumberRange.EndingSequenceNumber != nil
 	log.Debug("reading shard", "from", cp.Seq, "closed", closed)
 	backoff := sr.rt.cfg.StreamRetryBackoff
+	// next is an iterator at the checkpoint, asked for after an empty
+	// poll so that a woken poll costs one call (GetRecords), not two.
+	var next *string
 	for ctx.Err() == nil {
-		recs, next, err := sr.poll(ctx, arn, id, cp.Seq)
+		// Taken before the poll: a write that lands after the poll read
+		// still wakes the pause below.
+		woken := sr.wake.channel()
+		recs, more, err := sr.poll(ctx, arn, id, cp.Seq, next)
+		next = nil
 		if err != nil {
 			var trimmed *types.TrimmedDataAccessException
 			if errors.As(err, &trimmed) && cp.Seq != "" {
@@ -138,7 +150,7 @@ func (sr *streamReader) readShard(ctx context.Context, arn string, s types.Shard
 			continue
 		}
 		if len(recs) == 0 {
-			if closed && next == nil {
+			if closed && more == nil {
 				cp.Done = true
 				if err := sr.rt.cps.save(context.WithoutCancel(ctx), sr.name, id, cp); err != nil {
 					log.Warn("save checkpoint", "error", err.Error())
@@ -147,7 +159,11 @@ func (sr *streamReader) readShard(ctx context.Context, arn string, s types.Shard
 				log.Info("shard finished")
 				return true
 			}
-			sleep(ctx, sr.rt.cfg.StreamPollInterval)
+			// Asked for after this poll, never reused after the next: an
+			// iterator some emulators strand (see poll) costs at most one
+			// empty poll. On failure the next poll asks for its own.
+			next, _ = sr.iterator(ctx, arn, id, cp.Seq)
+			sleepOrWake(ctx, sr.rt.cfg.StreamPollInterval, sr.wakeDelay, woken)
 			continue
 		}
 		seq, ok := sr.deliver(ctx, arn, id, log, recs, cp.Seq)
@@ -159,10 +175,30 @@ func (sr *streamReader) readShard(ctx context.Context, arn string, s types.Shard
 	return false
 }
 
-// poll reads the next records after seq. It asks for a fresh iterator on
-// every poll: iterators are cheap, and some emulators strand iterators
-// handed out before a failed transaction.
-func (sr *streamReader) poll(ctx context.Context, arn, shard, seq string) ([]types.Record, *string, error) {
+// poll reads the next records after seq, with it when given an iterator
+// at seq. Each iterator serves one poll: some emulators strand iterators
+// handed out before a failed transaction, so none is followed from one
+// poll to the next (NextShardIterator is not used).
+func (sr *streamReader) poll(ctx context.Context, arn, shard, seq string, it *string) ([]types.Record, *string, error) {
+	if it == nil {
+		var err error
+		if it, err = sr.iterator(ctx, arn, shard, seq); err != nil {
+			return nil, nil, err
+		}
+	}
+	if it == nil {
+		return nil, nil, nil
+	}
+	out, err := sr.streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it, Limit: aws.Int32(int32(sr.rt.cfg.StreamBatchSize))})
+	if err != nil {
+		return nil, nil, fmt.Errorf("get records: %w", err)
+	}
+	return out.Records, out.NextShardIterator, nil
+}
+
+// iterator is a fresh iterator just after seq, or at the oldest record
+// when seq is empty; nil for a closed shard read to its end.
+func (sr *streamReader) iterator(ctx context.Context, arn, shard, seq string) (*string, error) {
 	in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn), ShardId: aws.String(shard), ShardIteratorType: types.ShardIteratorTypeTrimHorizon}
 	if seq != "" {
 		in.ShardIteratorType = types.ShardIteratorTypeAfterSequenceNumber
@@ -170,16 +206,9 @@ func (sr *streamReader) poll(ctx context.Context, arn, shard, seq string) ([]typ
 	}
 	it, err := sr.streams.GetShardIterator(ctx, in)
 	if err != nil {
-		return nil, nil, fmt.Errorf("shard iterator: %w", err)
+		return nil, fmt.Errorf("shard iterator: %w", err)
 	}
-	if it.ShardIterator == nil {
-		return nil, nil, nil
-	}
-	out, err := sr.streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it.ShardIterator, Limit: aws.Int32(int32(sr.rt.cfg.StreamBatchSize))})
-	if err != nil {
-		return nil, nil, fmt.Errorf("get records: %w", err)
-	}
-	return out.Records, out.NextShardIterator, nil
+	return it.ShardIterator, nil
 }
 
 // deliver calls the handler with recs until every record succeeded (or was

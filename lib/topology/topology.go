@@ -647,7 +647,8 @@ func (t Topology) Lambdas() []string {
 }
 
 // Outputs of the deployed stack through which tools (the threefactor
-// CLI's log, trace and replay) find the resources CloudFormation named.
+// CLI's log, trace, replay and dlq) find the resources CloudFormation
+// named.
 const (
 	// OutputEventLogTable is the event log table's name.
 	OutputEventLogTable = "EventLogTable"
@@ -655,15 +656,19 @@ const (
 
 // TableOutput is the stack output holding an app table's name, e.g.
 // TableOrders for "orders".
-func TableOutput(table string) string { return "Table" + pascal(table) }
+func TableOutput(table string) string { return "Table" + Pascal(table) }
 
 // QueueOutput is the stack output holding a route's queue URL, e.g.
 // QueueValidateOrder for "validate-order".
-func QueueOutput(route string) string { return "Queue" + pascal(route) }
+func QueueOutput(route string) string { return "Queue" + Pascal(route) }
 
-// pascal turns a name of lower case letters, digits and dashes into
+// DLQOutput is the stack output holding a route's dead-letter queue
+// URL, e.g. DLQValidateOrder for "validate-order".
+func DLQOutput(route string) string { return "DLQ" + Pascal(route) }
+
+// Pascal turns a name of lower case letters, digits and dashes into
 // PascalCase ("validate-order" -> "ValidateOrder").
-func pascal(name string) string {
+func Pascal(name string) string {
 	var b strings.Builder
 	up := true
 	for _, r := range name {

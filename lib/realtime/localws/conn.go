@@ -31,6 +31,9 @@ const (
 	// ReasonTooSlow goes with 1013 Try Again Later to a client whose
 	// outbound queue overflowed.
 	ReasonTooSlow = "Client too slow: send queue full"
+	// ReasonGoingAway goes with 1001 when a connection reaches its idle
+	// timeout or its maximum duration, as API Gateway closes them.
+	ReasonGoingAway = "Going away"
 )
 
 type closeFrame struct {

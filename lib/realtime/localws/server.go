@@ -71,6 +71,20 @@ type Config struct {
 	// InitTimeout closes a connection with 4408 when no connection_ack was
 	// sent to it in time. Negative: never.
 	InitTimeout time.Duration
+	// IdleTimeout closes a connection that sent no message for this long,
+	// and MaxLifetime any connection this long after it opened, as API
+	// Gateway does (its quotas: "Idle Connection Timeout 10 minutes",
+	// "Connection duration for WebSocket API 2 hours",
+	// https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-execution-service-websocket-limits-table.html).
+	// Both close with 1001 Going away and raise $disconnect. Only a
+	// message from the client (a graphql-transport-ws ping included) is
+	// activity; WebSocket ping frames and pushes to the client are not.
+	// AWS does not define activity; users of API Gateway report that its
+	// own messages to a client may keep a connection open too
+	// (hotsock.io/docs/connections/keep-alive). Counting the client's
+	// messages only is the stricter reading: a client that stays
+	// connected here keeps its connection on AWS. Defaults
+	// DefaultIdleTimeout and DefaultMaxLifetime; negative: never.
 	IdleTimeout time.Duration
 	MaxLifetime time.Duration
 	// SendQueueFrames and SendQueueBytes bound the frames queued for one
@@ -379,12 +393,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		})
 		defer t.Stop()
 	}
-	life := time.AfterFunc(s.cfg.MaxLifetime, func() { c.Close(int(websocket.StatusGoingAway), "Going away") })
-	defer life.Stop()
-	// A read deadline would drop the socket without a close frame; a timer
-	// closes it properly, as API Gateway does.
-	idle := time.AfterFunc(s.cfg.IdleTimeout, func() { c.Close(int(websocket.StatusGoingAway), "Going away") })
-	defer idle.Stop()
+	// A read deadline would drop the socket without a close frame; timers
+	// close it properly, as API Gateway does, after what is queued.
+	if s.cfg.MaxLifetime > 0 {
+		life := time.AfterFunc(s.cfg.MaxLifetime, func() {
+			log.InfoContext(ctx, "maximum connection duration reached: closing", "maxLifetime", s.cfg.MaxLifetime.String())
+			c.Close(int(websocket.StatusGoingAway), ReasonGoingAway)
+		})
+		defer life.Stop()
+	}
+	var idle *time.Timer
+	if s.cfg.IdleTimeout > 0 {
+		idle = time.AfterFunc(s.cfg.IdleTimeout, func() {
+			log.InfoContext(ctx, "idle: no message from the client: closing", "idleTimeout", s.cfg.IdleTimeout.String())
+			c.Close(int(websocket.StatusGoingAway), ReasonGoingAway)
+		})
+		defer idle.Stop()
+	}
 
 	for {
 		_, data, err := ws.Read(ctx)
@@ -394,7 +419,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !spend() {
 			continue // over the rate, closing: dropped
 		}
-		idle.Reset(s.cfg.IdleTimeout)
+		if idle != nil {
+			idle.Reset(s.cfg.IdleTimeout)
+		}
 		s.touch(id)
 		if _, err := s.cfg.Handler(ctx, s.event(r, id, realtime.RouteDefault, "MESSAGE", connectedAt, data)); err != nil {
 			// API Gateway drops a failed integration's error, too; the
