@@ -318,7 +318,7 @@ func (f *Fanout) publishTopic(ctx context.Context, e change.Event, topic string,
 func (f *Fanout) awaitTurn(ctx context.Context, e change.Event, topic string, pos eventlog.Position, st *Stats) (bool, error) {
 	deadline := f.cfg.Now().Add(f.cfg.OrderWait)
 	delay := 5 * time.Millisecond
-	for {
+	for first := true; ; first = false {
 		w, err := f.cfg.Store.Pushed(ctx, topic)
 		if err != nil {
 			return false, err
@@ -328,6 +328,13 @@ func (f *Fanout) awaitTurn(ctx context.Context, e change.Event, topic string, po
 			return false, nil // its turn (or nothing known of the topic's pushes)
 		case w >= p:
 			return true, nil
+		}
+		if first {
+			// A pushed position the log no longer has (its log expired
+			// and started again): nothing to wait for.
+			if _, err := f.cfg.Log.Read(ctx, topic, eventlog.Position(w), 1); errors.Is(err, eventlog.ErrExpired) {
+				return false, nil
+			}
 		}
 		if f.cfg.Now().After(deadline) {
 			entries, err := f.cfg.Log.Read(ctx, topic, eventlog.Position(w), int(uint64(pos)-1-w))

@@ -79,6 +79,7 @@ type fakeStore struct {
 	deletedSub  []string
 	pending     map[string][]store.Pending // by store.SubKey
 	pushed      map[string]uint64          // topic -> pushed position
+	pushedReads int
 }
 
 func (s *fakeStore) SubscriptionsFor(_ context.Context, topic string) ([]store.Subscription, error) {
@@ -122,6 +123,7 @@ func (s *fakeStore) DonePending(_ context.Context, sub store.Subscription, n int
 func (s *fakeStore) Pushed(_ context.Context, topic string) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.pushedReads++
 	return s.pushed[topic], nil
 }
 
@@ -596,6 +598,9 @@ func (l *memLog) Append(_ context.Context, topic string, e change.Event) (eventl
 func (l *memLog) Read(_ context.Context, topic string, after eventlog.Position, limit int) ([]eventlog.Entry, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if after > 0 && after+1 < 1000 {
+		return nil, eventlog.ErrExpired // before the log's first position
+	}
 	var out []eventlog.Entry
 	for _, en := range l.entries[topic] {
 		if en.Position > after && len(out) < limit {
@@ -653,6 +658,17 @@ func TestTopicOrder(t *testing.T) {
 		}
 		if got := statuses(api.sent("c")); got != "PAID APPROVED DRIVER_ASSIGNED" {
 			t.Fatalf("pushed %s", got)
+		}
+	})
+	t.Run("a pushed position of an expired log holds nothing up", func(t *testing.T) {
+		st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": {sub("c", "a", "i1", "")}}, pushed: map[string]uint64{"item:i1": 5}}
+		api := &fakeAPI{}
+		f := newFanout(t, st, api, &rootResolver{}, func(c *Config) { c.Log, c.OrderWait = &memLog{}, time.Hour })
+		if stats, err := f.Publish(context.Background(), e1); err != nil || stats.Pushed != 1 || st.pushedReads != 1 {
+			t.Fatalf("%+v, %v after %d reads of the pushed position; want pushed at once", stats, err, st.pushedReads)
+		}
+		if st.pushed["item:i1"] != 1000 {
+			t.Fatalf("pushed position %d, want the change's", st.pushed["item:i1"])
 		}
 	})
 	t.Run("takes over what does not come", func(t *testing.T) {
