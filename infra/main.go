@@ -65,6 +65,9 @@ func run(app awscdk.App) error {
 	if props.EventLogRetention, err = eventLogRetention(app); err != nil {
 		return err
 	}
+	if props.PushQueueThreshold, err = pushQueueThreshold(app); err != nil {
+		return err
+	}
 	if !dataPlane {
 		if props.AllowedOrigins, err = allowedOrigins(app, stage); err != nil {
 			return err
@@ -161,6 +164,21 @@ func eventLogRetention(app awscdk.App) (time.Duration, error) {
 		return 0, fmt.Errorf("context eventLogRetention: %w", err)
 	}
 	return d, nil
+}
+
+// pushQueueThreshold reads -c pushQueueThreshold=500: the audience over
+// which the fan-out hands a change to the push queue; unset, the
+// fan-out's default (fanout.DefaultQueueThreshold).
+func pushQueueThreshold(app awscdk.App) (int, error) {
+	v := contextString(app, "pushQueueThreshold", "")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("context pushQueueThreshold %q: want a positive number of subscriptions", v)
+	}
+	return n, nil
 }
 
 // contextString reads a context value given with -c key=value or in

@@ -133,4 +133,15 @@ func TestContext(t *testing.T) {
 	if _, err := eventLogRetention(awscdk.NewApp(&awscdk.AppProps{Context: &map[string]interface{}{"eventLogRetention": "forever"}})); err == nil {
 		t.Error("eventLogRetention=forever accepted")
 	}
+	for v, want := range map[string]int{"": 0, "500": 500, "1": 1} {
+		got, err := pushQueueThreshold(awscdk.NewApp(&awscdk.AppProps{Context: &map[string]interface{}{"pushQueueThreshold": v}}))
+		if err != nil || got != want {
+			t.Errorf("pushQueueThreshold %q = %v, %v; want %v", v, got, err, want)
+		}
+	}
+	for _, v := range []string{"0", "-5", "lots"} {
+		if _, err := pushQueueThreshold(awscdk.NewApp(&awscdk.AppProps{Context: &map[string]interface{}{"pushQueueThreshold": v}})); err == nil || !strings.Contains(err.Error(), "pushQueueThreshold") {
+			t.Errorf("pushQueueThreshold=%s: %v", v, err)
+		}
+	}
 }

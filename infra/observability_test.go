@@ -28,6 +28,7 @@ func TestAlarms(t *testing.T) {
 		dlqs := s.st.Pipeline.DeadLetterQueues()
 		dlqs["FanOutOnFailure"] = s.st.Realtime.FanOutOnFailure
 		dlqs["RealtimeAsyncFailures"] = s.st.Realtime.AsyncFailures
+		dlqs["PushDLQ"] = s.st.Realtime.PushDLQ
 		for name, q := range dlqs {
 			found := find("ApproximateNumberOfMessagesVisible",
 				map[string]any{"Name": "QueueName", "Value": getAtt(s.id(q.(awssqs.Queue)), "QueueName")})

@@ -191,7 +191,7 @@ func doSynth() error {
 	}
 	synth.stacks[dataPlane] = &synthesized{stage: dataPlane, st: st}
 	st, err = stack.NewStack(app, "tworoutes-dev", stack.Props{
-		Topology: twoRoutesTopology, Stage: stack.Dev, Code: stack.AssetDirs(code),
+		Topology: twoRoutesTopology, Stage: stack.Dev, Code: stack.AssetDirs(code), PushQueueThreshold: 250,
 	})
 	if err != nil {
 		return err

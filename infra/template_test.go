@@ -173,6 +173,7 @@ func TestStreamReaders(t *testing.T) {
 					"MaximumRecordAgeInSeconds":  rd.maxAg,
 					"BatchSize":                  rd.batch,
 					"StartingPosition":           rd.start,
+					"ParallelizationFactor":      float64(1),
 					"DestinationConfig": map[string]any{"OnFailure": map[string]any{
 						"Destination": getAtt(s.id(rd.onFailure), "Arn"),
 					}},
@@ -208,8 +209,9 @@ func TestQueuesEncryptedAndTLSOnly(t *testing.T) {
 		queues := s.ofType("AWS::SQS::Queue")
 		// A route queue and DLQ each (the framework's eventlog route's
 		// too), plus the two on-failure queues, the rule targets'
-		// dead-letter queue and the realtime function's.
-		if want := 2*len(fooddelivery.App.Topology().RoutesWithDefaults()) + 4; len(queues) != want {
+		// dead-letter queue, the realtime function's, and the fan-out's
+		// push queue and its DLQ.
+		if want := 2*len(fooddelivery.App.Topology().RoutesWithDefaults()) + 6; len(queues) != want {
 			t.Errorf("%d queues, want %d", len(queues), want)
 		}
 		tlsOnly := map[string]bool{}
@@ -553,8 +555,8 @@ func TestRealtime(t *testing.T) {
 			t.Errorf("no API Gateway account logging role; WebSocket access logs need one")
 		}
 
-		// Both functions may manage this API's stage connections, nothing else.
-		for _, fn := range []awslambda.Function{r.Function, r.FanOut} {
+		// The functions that post may manage this API's stage connections, nothing else.
+		for _, fn := range []awslambda.Function{r.Function, r.FanOut, r.PushWorker} {
 			env := s.env(t, fn)
 			if !strings.Contains(jsonString(env[topology.EnvManagementEndpoint]), `"https://"`) ||
 				!strings.Contains(jsonString(env[topology.EnvManagementEndpoint]), s.id(r.Api)) {

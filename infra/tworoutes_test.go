@@ -25,7 +25,7 @@ const twoRoutesFunction = "check"
 
 var twoRoutesTopology = topology.Topology{
 	App:       "tworoutes",
-	Tables:    []topology.Table{{Name: "items", PartitionKey: topology.Key{Name: "id", Type: topology.String}, Stream: true}},
+	Tables:    []topology.Table{{Name: "items", PartitionKey: topology.Key{Name: "id", Type: topology.String}, Stream: true, ParallelizationFactor: 4}},
 	Functions: []topology.Function{{Name: twoRoutesFunction, Tables: []string{"items"}, Timeout: 5 * time.Second}},
 	Routes: []topology.Route{
 		{Name: "check-new", Function: twoRoutesFunction,

@@ -117,14 +117,14 @@ func (s countingSink) Close(int, string)                  {}
 // matchedStore serves subscriptions already looked up, so that the
 // fan-out benchmark times the pushes and not the emulator's Query (moto's
 // Query sorts the whole table on every page; DynamoDB's reads only the
-// topic's partition). Deletions go to the real store.
+// topic's partition). Deletions and queue marks go to the real store.
 type matchedStore struct {
 	*store.Store
 	subs map[string][]store.Subscription
 }
 
-func (m matchedStore) SubscriptionsFor(_ context.Context, topic string) ([]store.Subscription, error) {
-	return m.subs[topic], nil
+func (m matchedStore) Audience(_ context.Context, topic string) (store.Audience, error) {
+	return store.Audience{Subscriptions: m.subs[topic]}, nil
 }
 
 // BenchmarkFanout10k measures one change fanned out to 10,000 subscribers

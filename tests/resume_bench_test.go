@@ -114,7 +114,9 @@ func newTopic1k(t testing.TB, matched bool) *topic1k {
 // fanoutStore is what the fan-out needs of a store: the store itself, or
 // matchedStore over it.
 type fanoutStore interface {
-	SubscriptionsFor(ctx context.Context, topic string) ([]store.Subscription, error)
+	Audience(ctx context.Context, topic string) (store.Audience, error)
+	MarkQueued(ctx context.Context, topics, ids []string) error
+	MarkDone(ctx context.Context, topics []string, id string) error
 	Nudge(ctx context.Context, sub store.Subscription) (bool, uint64, error)
 	DeleteConnection(ctx context.Context, connectionID string) error
 	DeleteSubscription(ctx context.Context, sub store.Subscription) error

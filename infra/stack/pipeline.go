@@ -131,7 +131,7 @@ func NewEventPipeline(scope constructs.Construct, id string, p EventPipelineProp
 	})
 	e.Bus.GrantPutEventsTo(e.Router, nil)
 	for _, name := range p.Tables.Streams {
-		src := streamSource(p.Tables.Table(name), e.RouterOnFailure, awslambda.StartingPosition_TRIM_HORIZON,
+		src := streamSource(p.Tables.Table(name), streamParallelization(t, name), e.RouterOnFailure, awslambda.StartingPosition_TRIM_HORIZON,
 			RouterBatchSize, RouterRetryAttempts, RouterMaxRecordAge)
 		e.Router.AddEventSource(src)
 		e.RouterMappings[name] = src
@@ -278,6 +278,13 @@ func eventPattern(t topology.Topology, r topology.Route) *awsevents.EventPattern
 	return p
 }
 
+// streamParallelization is the parallelization factor the topology gives
+// table's stream mappings.
+func streamParallelization(t topology.Topology, table string) int {
+	tb, _ := t.Table(table)
+	return tb.StreamParallelization()
+}
+
 // newQueue is an encrypted, TLS-only queue that holds failures for
 // retentionDays.
 func newQueue(scope constructs.Construct, id string, retentionDays float64) awssqs.Queue {
@@ -290,12 +297,15 @@ func newQueue(scope constructs.Construct, id string, retentionDays float64) awss
 
 // streamSource is a stream event source mapping that reports partial batch
 // failures, bisects a failing batch to isolate the poison record, and sends
-// what finally fails to onFailure.
-func streamSource(table awsdynamodb.ITable, onFailure awssqs.IQueue, start awslambda.StartingPosition,
+// what finally fails to onFailure. parallelization batches of a shard are
+// handled at once (topology.Table.ParallelizationFactor), each item's
+// records still in order.
+func streamSource(table awsdynamodb.ITable, parallelization int, onFailure awssqs.IQueue, start awslambda.StartingPosition,
 	batch, retries, maxAgeSeconds float64) awslambdaeventsources.DynamoEventSource {
 	return awslambdaeventsources.NewDynamoEventSource(table, &awslambdaeventsources.DynamoEventSourceProps{
 		StartingPosition:        start,
 		BatchSize:               jsii.Number(batch),
+		ParallelizationFactor:   jsii.Number(float64(parallelization)),
 		BisectBatchOnError:      jsii.Bool(true),
 		ReportBatchItemFailures: jsii.Bool(true),
 		RetryAttempts:           jsii.Number(retries),

@@ -1,9 +1,9 @@
 package stack
 
 import (
-	"time"
-
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
@@ -51,6 +51,10 @@ type RealtimeProps struct {
 	AccountLoggingRole bool
 	// EventLogRetention: see EventPipelineProps.
 	EventLogRetention time.Duration
+	// PushQueueThreshold is the audience (subscriptions of one change)
+	// over which the fan-out hands a change to the push queue
+	// (topology.EnvPushQueueThreshold). Zero: the fan-out's default.
+	PushQueueThreshold int
 }
 
 // Realtime is the GraphQL subscription side: a WebSocket API whose
@@ -76,6 +80,15 @@ type Realtime struct {
 	// FanOutOnFailure receives the description of stream batches the
 	// fan-out gave up on.
 	FanOutOnFailure awssqs.Queue
+	// PushQueue is where the fan-out puts the changes whose audience is
+	// too large to push from the stream: a FIFO queue whose message
+	// groups are partitions of connections, in high-throughput mode;
+	// PushDLQ takes a message after topology.PushMaxReceiveCount receives.
+	PushQueue awssqs.Queue
+	PushDLQ   awssqs.Queue
+	// PushWorker reads PushQueue through PushMapping and pushes.
+	PushWorker  awslambda.Function
+	PushMapping awslambdaeventsources.SqsEventSource
 	// ExpirySchedules is the schedule group of the connections' expiry
 	// schedules.
 	ExpirySchedules awsscheduler.ScheduleGroup
@@ -191,7 +204,9 @@ func NewRealtime(scope constructs.Construct, id string, p RealtimeProps) *Realti
 	r.URL = r.Stage.Url()
 	r.ManagementEndpoint = r.Stage.CallbackUrl()
 
-	for _, fn := range []awslambda.Function{r.Function, r.FanOut} {
+	r.addPushQueue(c, p, append(append([]string(nil), app...), framework...))
+
+	for _, fn := range []awslambda.Function{r.Function, r.FanOut, r.PushWorker} {
 		fn.AddEnvironment(jsii.String(topology.EnvManagementEndpoint), r.ManagementEndpoint, nil)
 		// POST/GET/DELETE @connections of this API's stage only.
 		r.Stage.GrantManagementApiAccess(fn)
@@ -201,12 +216,70 @@ func NewRealtime(scope constructs.Construct, id string, p RealtimeProps) *Realti
 	r.FanOutOnFailure = newQueue(c, "FanOutOnFailure", 14)
 	suppressFailureQueueHasNoDLQ(r.FanOutOnFailure, "on-failure destination of the fan-out's stream mappings")
 	for _, name := range p.Tables.Streams {
-		src := streamSource(p.Tables.Table(name), r.FanOutOnFailure, awslambda.StartingPosition_LATEST,
+		src := streamSource(p.Tables.Table(name), streamParallelization(t, name), r.FanOutOnFailure, awslambda.StartingPosition_LATEST,
 			FanOutBatchSize, FanOutRetryAttempts, FanOutMaxRecordAge)
 		r.FanOut.AddEventSource(src)
 		r.FanOutMappings[name] = src
 	}
 	return r
+}
+
+// addPushQueue creates the push queue, its dead-letter queue and the push
+// worker behind it, and lets the fan-out send to it.
+func (r *Realtime) addPushQueue(c constructs.Construct, p RealtimeProps, tables []string) {
+	r.PushDLQ = awssqs.NewQueue(c, jsii.String("PushDLQ"), &awssqs.QueueProps{
+		Fifo:            jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+	})
+	suppressDLQHasNoRedrive(r.PushDLQ, "the fan-out's push")
+	r.PushQueue = awssqs.NewQueue(c, jsii.String("PushQueue"), &awssqs.QueueProps{
+		Fifo: jsii.Bool(true),
+		// High-throughput FIFO: the limits apply per message group, and
+		// deduplication ids are per group (the fan-out's are hashes of
+		// the whole message, unique anyway).
+		FifoThroughputLimit: awssqs.FifoThroughputLimit_PER_MESSAGE_GROUP_ID,
+		DeduplicationScope:  awssqs.DeduplicationScope_MESSAGE_GROUP,
+		VisibilityTimeout:   awscdk.Duration_Seconds(jsii.Number(topology.PushVisibilityTimeout.Seconds())),
+		DeadLetterQueue: &awssqs.DeadLetterQueue{
+			Queue:           r.PushDLQ,
+			MaxReceiveCount: jsii.Number(topology.PushMaxReceiveCount),
+		},
+		Encryption: awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL: jsii.Bool(true),
+	})
+	r.PushQueue.GrantSendMessages(r.FanOut)
+	r.FanOut.AddEnvironment(jsii.String(topology.EnvPushQueueURL), r.PushQueue.QueueUrl(), nil)
+	if p.PushQueueThreshold > 0 {
+		r.FanOut.AddEnvironment(jsii.String(topology.EnvPushQueueThreshold), jsii.String(strconv.Itoa(p.PushQueueThreshold)), nil)
+	}
+
+	// The worker runs the stored operations (reading app tables) and
+	// cleans up gone connections and the queue marks (writing the
+	// framework's).
+	r.PushWorker = newGoFunction(c, "PushWorker", goFunctionProps{
+		Name:        topology.PushFunction,
+		Description: "Pushes changes with a large audience, one partition of connections per message group",
+		Code:        p.Code,
+		Stage:       p.Stage,
+		Timeout:     awscdk.Duration_Seconds(jsii.Number(topology.PushTimeout.Seconds())),
+		MemoryMB:    512,
+		Env:         p.Tables.Env(tables...),
+	})
+	p.Tables.GrantRead(r.PushWorker, AppTables(p.Topology)...)
+	p.Tables.GrantReadWrite(r.PushWorker, topology.ConnectionsTable, topology.SubscriptionsTable)
+	// Its pushes are recorded in the event log, as the fan-out's are.
+	for k, v := range p.Tables.EventLogEnv(p.Topology, p.EventLogRetention) {
+		r.PushWorker.AddEnvironment(jsii.String(k), jsii.String(v), nil)
+	}
+	p.Tables.GrantEventLogWrite(p.Topology, r.PushWorker)
+	r.PushMapping = awslambdaeventsources.NewSqsEventSource(r.PushQueue, &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(topology.PushBatchSize),
+		ReportBatchItemFailures: jsii.Bool(true),
+	})
+	r.PushWorker.AddEventSource(r.PushMapping)
+	suppressSQSMappingDestination(r.PushWorker.Node().FindChild(jsii.String("SqsEventSource:" + *awscdk.Names_NodeUniqueId(r.PushQueue.Node()))))
 }
 
 // addExpiry creates the expiry schedule group and the role its schedules

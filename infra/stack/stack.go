@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -21,6 +22,10 @@ const (
 	OutputAuthIssuer         = "AuthIssuer"
 	OutputUserPoolID         = "UserPoolId"
 	OutputUserPoolClientID   = "UserPoolClientId"
+	// OutputDeadLetterQueues lists every queue that only ever holds
+	// failures, as name=url pairs separated by commas (what `threefactor
+	// load` reads the DLQ depth of after a run).
+	OutputDeadLetterQueues = "DeadLetterQueueUrls"
 )
 
 // Props configures a Stack.
@@ -52,6 +57,9 @@ type Props struct {
 	// EventLogRetention is how long the event log keeps its records (CDK
 	// context eventLogRetention); zero is 30 days.
 	EventLogRetention time.Duration
+	// PushQueueThreshold: see RealtimeProps (CDK context
+	// pushQueueThreshold); zero is the fan-out's default.
+	PushQueueThreshold int
 	// DataPlaneOnly builds only the tables, bus, rules and queues, named as
 	// the dev runtime names them: for LocalStack (cdklocal deploy), whose
 	// community edition has no API Gateway v2. Code may be nil.
@@ -81,6 +89,9 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	}
 	if p.EventLogRetention < 0 || (p.EventLogRetention > 0 && p.EventLogRetention < time.Hour) {
 		return nil, fmt.Errorf("stack %s: event log retention %s: want an hour or more (or zero for 30 days)", id, p.EventLogRetention)
+	}
+	if p.PushQueueThreshold < 0 {
+		return nil, fmt.Errorf("stack %s: push queue threshold %d: want a positive number of subscriptions (or zero for the default)", id, p.PushQueueThreshold)
 	}
 	if p.Code == nil && !p.DataPlaneOnly {
 		return nil, fmt.Errorf("stack %s: no Code source for the functions", id)
@@ -130,6 +141,7 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 		Topology: p.Topology, Stage: p.Stage, Tables: s.Tables, Code: p.Code,
 		Identity: s.Identity, AllowedOrigins: p.AllowedOrigins, Throttle: p.WebSocketThrottle,
 		AccountLoggingRole: p.AccountLoggingRole, EventLogRetention: p.EventLogRetention,
+		PushQueueThreshold: p.PushQueueThreshold,
 	})
 	if !p.Stage.IsProd() {
 		// The dev stage's GraphiQL page subscribes over the WebSocket API.
@@ -139,11 +151,13 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	dlqs := s.Pipeline.DeadLetterQueues()
 	dlqs["FanOutOnFailure"] = s.Realtime.FanOutOnFailure
 	dlqs["RealtimeAsyncFailures"] = s.Realtime.AsyncFailures
+	dlqs["PushDLQ"] = s.Realtime.PushDLQ
 	functions := map[string]awslambda.IFunction{
-		"Router":   s.Pipeline.Router,
-		"GraphQL":  s.HTTP.Function,
-		"Realtime": s.Realtime.Function,
-		"FanOut":   s.Realtime.FanOut,
+		"Router":     s.Pipeline.Router,
+		"GraphQL":    s.HTTP.Function,
+		"Realtime":   s.Realtime.Function,
+		"FanOut":     s.Realtime.FanOut,
+		"PushWorker": s.Realtime.PushWorker,
 	}
 	for name, fn := range s.Pipeline.Functions {
 		functions["Fn"+topology.Pascal(name)] = fn
@@ -166,6 +180,17 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 	output(OutputWebSocketURL, "GraphQL subscriptions (graphql-transport-ws)", s.Realtime.URL)
 	output(OutputManagementEndpoint, "WebSocket Management API endpoint", s.Realtime.ManagementEndpoint)
 	output(OutputAuthIssuer, "OIDC issuer of the tokens the APIs accept", s.Identity.Issuer)
+	// Every dead-letter queue, the framework's own included (what
+	// threefactor load watches; dlq reads the routes' DLQ<Route> below).
+	var parts []*string
+	for i, name := range sortedNames(dlqs) {
+		sep := ","
+		if i == 0 {
+			sep = ""
+		}
+		parts = append(parts, jsii.String(sep+name+"="), dlqs[name].QueueUrl())
+	}
+	output(OutputDeadLetterQueues, "Dead-letter queues (name=url, comma-separated)", awscdk.Fn_Join(jsii.String(""), &parts))
 	// What the threefactor CLI's log, trace, replay and dlq read.
 	if !p.Topology.DisableEventLog {
 		output(topology.OutputEventLogTable, "Event log table", s.Tables.Table(topology.EventLogTable).TableName())
@@ -182,4 +207,13 @@ func NewStack(scope constructs.Construct, id string, p Props) (*Stack, error) {
 		output(OutputUserPoolClientID, "Cognito app client (public, no secret): the tokens' audience", s.Identity.Client.UserPoolClientId())
 	}
 	return s, nil
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }

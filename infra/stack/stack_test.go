@@ -70,7 +70,7 @@ var testTopology = topology.Topology{
 }
 
 func TestLambdas(t *testing.T) {
-	want := []string{"eventlog", "fanout", "graphql", "realtime", "router", "ship"}
+	want := []string{"eventlog", "fanout", "graphql", "pushworker", "realtime", "router", "ship"}
 	if got := testTopology.Lambdas(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Lambdas = %v, want %v", got, want)
 	}
@@ -79,7 +79,7 @@ func TestLambdas(t *testing.T) {
 func TestCheckAssets(t *testing.T) {
 	root := t.TempDir()
 	err := CheckAssets(root, testTopology)
-	if err == nil || !strings.Contains(err.Error(), "make build") || !strings.Contains(err.Error(), "fanout, graphql, realtime, router, ship") {
+	if err == nil || !strings.Contains(err.Error(), "make build") || !strings.Contains(err.Error(), "fanout, graphql, pushworker, realtime, router, ship") {
 		t.Fatalf("empty build dir: %v", err)
 	}
 	for _, name := range testTopology.Lambdas() {

@@ -106,7 +106,7 @@ func TestValidateExamples(t *testing.T) {
 
 func TestLambdas(t *testing.T) {
 	got := strings.Join(notes.Lambdas(), ",")
-	if got != "eventlog,fanout,graphql,index,realtime,router" {
+	if got != "eventlog,fanout,graphql,index,pushworker,realtime,router" {
 		t.Errorf("Lambdas = %s", got)
 	}
 }
@@ -130,7 +130,8 @@ func TestBuildersNameMissingVariables(t *testing.T) {
 			"TABLE_CONNECTIONS is not set", "TABLE_SUBSCRIPTIONS is not set", "AUTH_ISSUER is not set", "AUTH_AUDIENCE is not set",
 			"EXPIRY_SCHEDULE_GROUP is not set", "EXPIRY_SCHEDULER_ROLE_ARN is not set",
 		}},
-		{"fanout", func(e *app.Env) error { _, err := app.NewFanout(ctx, notes, e, nil); return err }, []string{"TABLE_CONNECTIONS is not set", "TABLE_EVENTLOG is not set"}},
+		{"fanout", func(e *app.Env) error { _, err := app.NewFanout(ctx, notes, e, nil); return err }, []string{"TABLE_CONNECTIONS is not set", "PUSH_QUEUE_URL is not set", "TABLE_EVENTLOG is not set"}},
+		{"pushworker", func(e *app.Env) error { _, err := app.NewPushWorker(ctx, notes, e, nil); return err }, []string{"TABLE_CONNECTIONS is not set", "WS_MANAGEMENT_ENDPOINT is not set", "TABLE_EVENTLOG is not set"}},
 		{"eventlog", func(e *app.Env) error { _, err := app.NewEventLogFeed(ctx, notes, e); return err }, []string{"TABLE_EVENTLOG is not set"}},
 	}
 	for _, tt := range tests {
@@ -152,6 +153,14 @@ func TestBuildersNameMissingVariables(t *testing.T) {
 		off.DisableEventLog = true
 		if _, err := app.NewEventLogFeed(ctx, off, env(map[string]string{"TABLE_EVENTLOG": "l"})); err == nil || !strings.Contains(err.Error(), "disabled") {
 			t.Errorf("an app without a log built its feed: %v", err)
+		}
+	})
+	t.Run("push queue threshold", func(t *testing.T) {
+		for _, v := range []string{"0", "-3", "many"} {
+			_, err := app.NewFanout(ctx, notes, env(map[string]string{topology.EnvPushQueueThreshold: v}), nil)
+			if err == nil || !strings.Contains(err.Error(), topology.EnvPushQueueThreshold+`="`+v+`": want a positive number`) {
+				t.Errorf("%s=%s: err = %v", topology.EnvPushQueueThreshold, v, err)
+			}
 		}
 	})
 	t.Run("management endpoint", func(t *testing.T) {

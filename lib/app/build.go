@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -240,22 +241,56 @@ func NewRealtime(ctx context.Context, a App, env *Env, o RealtimeOptions) (*real
 }
 
 // NewFanout builds the realtime fan-out, the second reader of every table
-// stream; each change is appended to its topics' logs in the app's event
-// log (env.Log), which gives pushes their cursors, and every push is
-// recorded there. mgmt
-// nil: a Management API client for the endpoint in env, without the SDK's
-// retries (the fan-out retries with its own backoff, without stalling
-// other subscribers).
+// stream, which sends the changes with a large audience to the push
+// queue (topology.EnvPushQueueURL; over topology.EnvPushQueueThreshold
+// subscriptions, default fanout.DefaultQueueThreshold); each change is appended to its topics'
+// logs in the app's event log (env.Log), which gives pushes their
+// cursors, and every push is recorded there. mgmt nil: a Management API client for the
+// endpoint in env, without the SDK's retries (the fan-out retries with
+// its own backoff, without stalling other subscribers).
 func NewFanout(ctx context.Context, a App, env *Env, mgmt realtime.ManagementAPI) (*fanout.Fanout, error) {
 	tables, err := a.Topology().StreamTablesFromEnv(env.Getenv)
+	queue := env.Getenv(topology.EnvPushQueueURL)
+	var qerr error
+	if queue == "" {
+		qerr = fmt.Errorf("%s is not set", topology.EnvPushQueueURL)
+	}
+	threshold := 0
+	if v := env.Getenv(topology.EnvPushQueueThreshold); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			qerr = errors.Join(qerr, fmt.Errorf("%s=%q: want a positive number of subscriptions", topology.EnvPushQueueThreshold, v))
+		}
+		threshold = n
+	}
 	p, perr := realtimeParts(ctx, a, env, mgmt, func(o *apigatewaymanagementapi.Options) { o.RetryMaxAttempts = 1 })
 	l, lerr := env.Log(a)
-	if err := errors.Join(err, perr, lerr); err != nil {
+	if err := errors.Join(err, qerr, perr, lerr); err != nil {
 		return nil, fmt.Errorf("%s: %w", topology.FanOutFunction, err)
 	}
 	cfg := fanout.Config{
 		Schema: p.schema, Topics: a.GraphQL.Topics.Change, Store: p.store, Management: p.mgmt,
 		Decode: change.StreamDecoder(tables), Logger: env.Logger,
+		Queue: sqs.NewFromConfig(env.AWS), QueueURL: queue, QueueThreshold: threshold,
+	}
+	if l != nil {
+		cfg.Pushes, cfg.Log = l, l
+	}
+	return fanout.New(cfg)
+}
+
+// NewPushWorker builds the push worker (topology.PushFunction): the
+// fan-out's push path, fed by the push queue; its handler is
+// fanout.Fanout.HandlePushes. Its pushes are recorded in the event log as
+// the fan-out's are. mgmt as for NewFanout.
+func NewPushWorker(ctx context.Context, a App, env *Env, mgmt realtime.ManagementAPI) (*fanout.Fanout, error) {
+	p, err := realtimeParts(ctx, a, env, mgmt, func(o *apigatewaymanagementapi.Options) { o.RetryMaxAttempts = 1 })
+	l, lerr := env.Log(a)
+	if err := errors.Join(err, lerr); err != nil {
+		return nil, fmt.Errorf("%s: %w", topology.PushFunction, err)
+	}
+	cfg := fanout.Config{
+		Schema: p.schema, Topics: a.GraphQL.Topics.Change, Store: p.store, Management: p.mgmt, Logger: env.Logger,
 	}
 	if l != nil {
 		cfg.Pushes, cfg.Log = l, l

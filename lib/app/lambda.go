@@ -66,6 +66,18 @@ func StartFanout(a App) {
 	})
 }
 
+// StartPushWorker runs the push worker of a, behind the push queue's
+// event source mapping.
+func StartPushWorker(a App) {
+	start(topology.PushFunction, func(ctx context.Context, env *Env) (any, error) {
+		f, err := NewPushWorker(ctx, a, env, nil)
+		if err != nil {
+			return nil, err
+		}
+		return f.HandlePushes, nil
+	})
+}
+
 // StartRealtime runs the WebSocket API handler of a: it takes the
 // WebSocket API's events and the expiry schedules' (realtime.Handler.Invoke).
 func StartRealtime(a App) {

@@ -110,7 +110,7 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 				e[topology.EnvAllowedOrigins] = origins.String()
 				e[topology.EnvExpiryScheduleGroup], e[topology.EnvExpirySchedulerRoleARN] = group, role
 				fallthrough
-			case topology.FanOutFunction:
+			case topology.FanOutFunction, topology.PushFunction:
 				e[topology.EnvManagementEndpoint] = rt.URL()
 			}
 			return e
@@ -140,22 +140,23 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 			return f.DynamoDBStream(ctx, ev)
 		})
 	}
-	consumers := a.FunctionNames()
-	if !a.DisableEventLog {
-		// The eventlog function too, writing the log's table on the
-		// endpoint as on AWS (Main opens no local log in this mode).
-		consumers = append(consumers, topology.EventLogFunction)
-	}
-	for _, name := range consumers {
-		for _, route := range rt.Resources().RoutesOf(name) {
-			rt.QueueConsumer(route.Name, func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-				f, err := fns.get(ctx, name)
-				if err != nil {
-					return events.SQSEventResponse{}, err
-				}
-				return f.SQS(ctx, ev)
-			})
+	rt.PushConsumer(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		f, err := fns.get(ctx, topology.PushFunction)
+		if err != nil {
+			return events.SQSEventResponse{}, err
 		}
+		return f.SQS(ctx, ev)
+	})
+	// Every route's queue, the framework's eventlog route's too.
+	for _, route := range a.Topology().RoutesWithDefaults() {
+		name := route.Function
+		rt.QueueConsumer(route.Name, func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			f, err := fns.get(ctx, name)
+			if err != nil {
+				return events.SQSEventResponse{}, err
+			}
+			return f.SQS(ctx, ev)
+		})
 	}
 	gql := func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		f, err := fns.get(ctx, topology.GraphQLFunction)
@@ -180,6 +181,7 @@ func wireBinaries(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 		// The binaries sign their Management API calls with the runtime's
 		// credentials, which they are given.
 		Credentials: rt.AWS().Credentials, Region: rt.AWS().Region, Origins: origins,
+		ManagementRate: o.ManagementRate,
 	})
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -39,6 +40,10 @@ const (
 	// limits; short values show a client's keep-alive and reconnect.
 	EnvWSIdleTimeout = "DEV_WS_IDLE_TIMEOUT"
 	EnvWSMaxLifetime = "DEV_WS_MAX_LIFETIME"
+	// EnvManagementRate holds the local Management API to that many calls
+	// a second, like API Gateway's account throttle (e.g. 2000); unset: no
+	// limit.
+	EnvManagementRate = "DEV_MANAGEMENT_RATE"
 	// EnvLambda is how the functions run: "inprocess" (default) or
 	// "binary", their deployment binaries under the runtime interface
 	// emulator (see LambdaBinary).
@@ -114,6 +119,13 @@ func run(ctx context.Context, a app.App, log *slog.Logger, addr, stateDir, graph
 			}
 			*d.to = t
 		}
+	}
+	if v := os.Getenv(EnvManagementRate); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r < 0 {
+			return fmt.Errorf("%s: want a number of calls a second, got %q", EnvManagementRate, v)
+		}
+		o.ManagementRate = r
 	}
 	if o.Issuer, err = devissuer.Open(stateDir, a.Name); err != nil {
 		return err

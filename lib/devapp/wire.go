@@ -43,6 +43,10 @@ type Options struct {
 	// Getenv is where the functions' DevEnv settings are read from; nil
 	// reads the process environment.
 	Getenv func(string) string
+	// ManagementRate holds the local Management API to that many calls a
+	// second, as API Gateway's account throttle does (see
+	// localws.Config.ManagementRate); zero: no limit.
+	ManagementRate float64
 	// GraphiQLAssets is the directory of the npm packages the GraphiQL
 	// page loads (graphqlhttp.GraphiQLNodeModules, installed by make
 	// deps), which the runtime serves itself: GraphiQL works offline.
@@ -114,6 +118,13 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 		// What infra sets on AWS; locally the keys are read in process.
 		e[topology.EnvAuthIssuer] = vcfg.Issuer
 		e[topology.EnvAuthAudience] = strings.Join(vcfg.Audience, ",")
+		if function == topology.FanOutFunction {
+			// Lets a developer send small audiences through the push
+			// queue (PUSH_QUEUE_THRESHOLD=1 make dev).
+			if v := o.Getenv(topology.EnvPushQueueThreshold); v != "" {
+				e[topology.EnvPushQueueThreshold] = v
+			}
+		}
 		if f, ok := a.Function(function); ok {
 			for _, k := range f.DevEnv {
 				if v := o.Getenv(k); v != "" {
@@ -223,7 +234,8 @@ func Wire(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options) err
 // its token expires (an in-process timer) and answers through the local
 // Management API at /@connections/; the fan-out
 // reads every table stream as its second reader and pushes through the
-// same Management API.
+// same Management API, and through the push queue's consumer for changes
+// with a large audience.
 func wireRealtime(ctx context.Context, rt *devruntime.Runtime, a app.App, o Options, env func(string) *app.Env, v *identity.Verifier) error {
 	mgmt := &management{rt: rt, cfg: rt.AWS()}
 	// Locally the loopback origins (any port) are allowed besides those
@@ -251,6 +263,7 @@ func wireRealtime(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 		// The Management API takes only calls signed with the runtime's
 		// own credentials, which its clients (mgmt) sign with.
 		Credentials: rt.AWS().Credentials, Region: rt.AWS().Region, Origins: origins,
+		ManagementRate: o.ManagementRate,
 	})
 	if err != nil {
 		return err
@@ -266,6 +279,9 @@ func wireRealtime(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 		front.Close()
 	}()
 
+	// One fan-out plays both Lambdas, the stream reader and the push
+	// worker behind the push queue: in one process they share its pace
+	// of Management API calls.
 	f, err := app.NewFanout(ctx, a, env(topology.FanOutFunction), mgmt)
 	if err != nil {
 		return err
@@ -273,6 +289,7 @@ func wireRealtime(ctx context.Context, rt *devruntime.Runtime, a app.App, o Opti
 	for _, logical := range a.Topology().StreamTables() {
 		rt.StreamReader("realtime-"+logical, logical, f.Handle)
 	}
+	rt.PushConsumer(f.HandlePushes)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -16,11 +17,13 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/threefactor/framework/lib/correlation"
+	"github.com/threefactor/framework/lib/provision"
 	"github.com/threefactor/framework/lib/topology"
 )
 
 // queueConsumer is one SQS event source mapping: a route's queue feeding
-// its function.
+// its function, or the push queue feeding the push worker. route holds
+// the mapping's settings (batch size, receive count, visibility timeout).
 type queueConsumer struct {
 	rt    *Runtime
 	route topology.Route
@@ -28,16 +31,37 @@ type queueConsumer struct {
 	h     QueueHandler
 	sqs   queueAPI
 	log   *slog.Logger
+	// queue names the queue, its URL and ARN, and its dead-letter
+	// queue's name, once provisioned.
+	queue func(*provision.Resources) (name, url, arn, dlq string)
+	// receiving, when set, makes the pollers receive one at a time (their
+	// batches are still handled in parallel). moto's ReceiveMessage is
+	// not safe against concurrent receives: two can take the same
+	// message, which on a FIFO queue would hand a message group to two
+	// handlers at once. SQS itself is.
+	receiving *sync.Mutex
+}
+
+func routeQueue(route string) func(*provision.Resources) (name, url, arn, dlq string) {
+	return func(res *provision.Resources) (string, string, string, string) {
+		q := res.Routes[route]
+		return q.QueueName, q.QueueURL, q.QueueARN, q.DLQName
+	}
+}
+
+func pushQueue(res *provision.Resources) (name, url, arn, dlq string) {
+	q := res.PushQueue
+	return q.Name, q.URL, q.ARN, q.DLQName
 }
 
 func (r *Runtime) startQueueLocked(qc *queueConsumer) {
 	ctx := r.runCtx
-	res := r.res.Routes[qc.route.Name]
+	_, url, arn, _ := qc.queue(r.res)
 	for i := 0; i < r.cfg.QueuePollers; i++ {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			qc.poll(ctx, res.QueueURL, res.QueueARN)
+			qc.poll(ctx, url, arn)
 		}()
 	}
 }
@@ -51,6 +75,9 @@ func (qc *queueConsumer) poll(ctx context.Context, url, arn string) {
 	wait := int32(cfg.QueueWaitTime / time.Second)
 	for ctx.Err() == nil {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.QueueWaitTime+30*time.Second)
+		if qc.receiving != nil {
+			qc.receiving.Lock()
+		}
 		out, err := qc.sqs.ReceiveMessage(rctx, &sqs.ReceiveMessageInput{
 			QueueUrl:                    aws.String(url),
 			MaxNumberOfMessages:         int32(qc.route.BatchSize),
@@ -58,6 +85,9 @@ func (qc *queueConsumer) poll(ctx context.Context, url, arn string) {
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
 			MessageAttributeNames:       []string{"All"},
 		})
+		if qc.receiving != nil {
+			qc.receiving.Unlock()
+		}
 		cancel()
 		if err != nil {
 			qc.log.Warn("receive", "error", err.Error())

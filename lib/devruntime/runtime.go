@@ -371,7 +371,39 @@ func (r *Runtime) QueueConsumer(route string, h QueueHandler, opts ...MappingOpt
 		}
 	}
 	fn, _ := r.cfg.Topology.Function(rt.Function)
-	qc := &queueConsumer{rt: r, route: rt, fn: fn, h: h, sqs: o.sqs, log: r.cfg.Logger.With("component", "queue", "route", route, "function", rt.Function)}
+	r.addQueueLocked(&queueConsumer{rt: r, route: rt, fn: fn, h: h, sqs: o.sqs, queue: routeQueue(route),
+		log: r.cfg.Logger.With("component", "queue", "route", route, "function", rt.Function)})
+}
+
+// PushConsumer registers h as the push worker (topology.PushFunction)
+// behind the realtime fan-out's push queue, like its SQS event source
+// mapping on AWS: batches of topology.PushBatchSize, a deadline of
+// topology.PushTimeout, failures made visible again after a backoff and
+// dead-lettered after topology.PushMaxReceiveCount receives. The queue is
+// FIFO: a message group stays locked while one of its messages is in
+// flight.
+func (r *Runtime) PushConsumer(h QueueHandler, opts ...MappingOption) {
+	o := r.mappingOptions(opts)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if h == nil {
+		r.registrationErrorLocked(fmt.Errorf("push consumer: nil handler"))
+		return
+	}
+	for _, q := range r.queues {
+		if q.route.Function == topology.PushFunction {
+			r.registrationErrorLocked(fmt.Errorf("push consumer registered twice"))
+			return
+		}
+	}
+	r.addQueueLocked(&queueConsumer{rt: r, h: h, sqs: o.sqs, queue: pushQueue, receiving: &sync.Mutex{},
+		route: topology.Route{Name: "~push", Function: topology.PushFunction, BatchSize: topology.PushBatchSize,
+			MaxReceiveCount: topology.PushMaxReceiveCount, VisibilityTimeout: topology.PushVisibilityTimeout},
+		fn:  topology.Function{Name: topology.PushFunction, Timeout: topology.PushTimeout},
+		log: r.cfg.Logger.With("component", "queue", "queue", "push", "function", topology.PushFunction)})
+}
+
+func (r *Runtime) addQueueLocked(qc *queueConsumer) {
 	r.queues = append(r.queues, qc)
 	if r.runCtx != nil {
 		r.startQueueLocked(qc)
@@ -531,8 +563,12 @@ func (r *Runtime) printSummary() {
 	defer r.mu.Unlock()
 	var routes []string
 	for _, qc := range r.queues {
-		res := r.res.Routes[qc.route.Name]
-		routes = append(routes, fmt.Sprintf("%s -> %s  (queue %s, dlq %s)", qc.route.Name, qc.route.Function, res.QueueName, res.DLQName))
+		name, _, _, dlq := qc.queue(r.res)
+		label := qc.route.Name
+		if qc.route.Function == topology.PushFunction {
+			label = "push queue" // the fan-out's, not a route
+		}
+		routes = append(routes, fmt.Sprintf("%s -> %s  (queue %s, dlq %s)", label, qc.route.Function, name, dlq))
 	}
 	for _, rt := range r.cfg.Topology.RoutesWithDefaults() {
 		registered := false

@@ -90,8 +90,10 @@ type StackFunction struct {
 // Mapping is an event source mapping, bound to the local resource it reads.
 type Mapping struct {
 	// Route is the route whose queue it reads (an SQS mapping), Table the
-	// logical table whose stream it reads (a DynamoDB stream mapping).
+	// logical table whose stream it reads (a DynamoDB stream mapping);
+	// Push is set when it reads the realtime fan-out's push queue.
 	Route, Table            string
+	Push                    bool
 	BatchSize               int
 	ReportBatchItemFailures bool
 	StartingPosition        string
@@ -165,8 +167,10 @@ func LoadStack(cfg StackConfig) (*Stack, error) {
 type binder struct {
 	cfg StackConfig
 	r   *cfn.Resolver
-	// routeQueues maps a queue's logical id to its route.
+	// routeQueues maps a queue's logical id to its route; pushQueue is the
+	// push queue's logical id.
 	routeQueues map[string]string
+	pushQueue   string
 	// tables maps a table's logical id to its logical table name.
 	tables map[string]string
 	// hosts maps an API's execute-api origin to its local front door.
@@ -197,6 +201,17 @@ func (b *binder) bind() error {
 			}
 			if k == topology.EnvEventBus && t.Type(id) == cfn.TypeEventBus {
 				b.r.Bind(id, res.Bus.Name, map[string]string{"Arn": res.Bus.ARN, "Name": res.Bus.Name})
+				continue
+			}
+			// The push queue, through the fan-out's variable, and its
+			// dead-letter queue, through its redrive policy.
+			if k == topology.EnvPushQueueURL && t.Type(id) == cfn.TypeQueue {
+				pq := res.PushQueue
+				b.pushQueue = id
+				b.r.Bind(id, pq.URL, map[string]string{"Arn": pq.ARN, "QueueName": pq.Name, "QueueUrl": pq.URL})
+				if dlq, attr, ok := cfn.Target(path(t.Resources[id].Properties, "RedrivePolicy", "deadLetterTargetArn")); ok && attr == "Arn" {
+					b.r.Bind(dlq, pq.DLQURL, map[string]string{"Arn": pq.DLQARN, "QueueName": pq.DLQName, "QueueUrl": pq.DLQURL})
+				}
 				continue
 			}
 			for _, tb := range topo.AllTables() {
@@ -350,10 +365,12 @@ func (b *binder) function(name, id string, notes map[string]bool) (*StackFunctio
 		switch {
 		case t.Type(m.Source) == cfn.TypeQueue && b.routeQueues[m.Source] != "":
 			local.Route = b.routeQueues[m.Source]
+		case t.Type(m.Source) == cfn.TypeQueue && m.Source == b.pushQueue:
+			local.Push = true
 		case t.Type(m.Source) == cfn.TypeTable && m.SourceAttr == "StreamArn" && b.tables[m.Source] != "":
 			local.Table = strings.TrimPrefix(b.tables[m.Source], "table ")
 		default:
-			errs = append(errs, fmt.Errorf("function %s: mapping %s reads %s.%s, which is neither a route's queue nor an app table's stream", name, m.ID, m.Source, m.SourceAttr))
+			errs = append(errs, fmt.Errorf("function %s: mapping %s reads %s.%s, which is neither a route's queue, the push queue nor an app table's stream", name, m.ID, m.Source, m.SourceAttr))
 			continue
 		}
 		f.Mappings = append(f.Mappings, local)

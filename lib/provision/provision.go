@@ -47,8 +47,21 @@ type Resources struct {
 	Bus    Bus
 	// Routes by route name.
 	Routes map[string]Route
+	// PushQueue is the realtime fan-out's push queue (FIFO) and its
+	// dead-letter queue.
+	PushQueue Queue
 
 	topo topology.Topology
+}
+
+// Queue is a provisioned queue and its dead-letter queue.
+type Queue struct {
+	Name    string
+	URL     string
+	ARN     string
+	DLQName string
+	DLQURL  string
+	DLQARN  string
 }
 
 // Table is a provisioned table.
@@ -100,7 +113,8 @@ func (r *Resources) RoutesOf(function string) []Route {
 // route's queue ARN (topology.RouteQueueARNEnv) and dead-letter queue URL
 // (topology.RouteDLQURLEnv), then the function's own Env. Unknown
 // functions get the table and bus variables only, which is what the
-// GraphQL and realtime functions need.
+// GraphQL, realtime and push worker functions need; the fan-out gets the
+// push queue's URL (topology.EnvPushQueueURL) too.
 func (r *Resources) Env(function string) map[string]string {
 	env := map[string]string{
 		topology.EnvEventBus: r.Bus.Name,
@@ -113,6 +127,9 @@ func (r *Resources) Env(function string) map[string]string {
 	if !ok {
 		for _, tb := range r.topo.Tables {
 			env[topology.TableEnv(tb.Name)] = r.Tables[tb.Name].Name
+		}
+		if function == topology.FanOutFunction {
+			env[topology.EnvPushQueueURL] = r.PushQueue.URL
 		}
 		return env
 	}
@@ -198,7 +215,31 @@ func Apply(ctx context.Context, cfg aws.Config, t topology.Topology) (*Resources
 	if err := removeStaleRules(ctx, c.eb, t); err != nil {
 		return nil, err
 	}
+	if res.PushQueue, err = ensurePushQueue(ctx, c.sqs, t); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// ensurePushQueue makes the fan-out's push queue: FIFO, its message
+// groups partitions of connections, redriving to a FIFO dead-letter
+// queue after topology.PushMaxReceiveCount receives.
+func ensurePushQueue(ctx context.Context, q queueAPI, t topology.Topology) (Queue, error) {
+	pq := Queue{Name: t.PushQueueName(), DLQName: t.PushDLQName()}
+	fifo := map[string]string{string(sqstypes.QueueAttributeNameFifoQueue): "true"}
+	var err error
+	pq.DLQURL, pq.DLQARN, err = ensureQueue(ctx, q, pq.DLQName, map[string]string{
+		string(sqstypes.QueueAttributeNameMessageRetentionPeriod): strconv.Itoa(int(DLQRetention.Seconds())),
+	}, fifo)
+	if err != nil {
+		return pq, err
+	}
+	redrive, _ := json.Marshal(map[string]any{"deadLetterTargetArn": pq.DLQARN, "maxReceiveCount": topology.PushMaxReceiveCount})
+	pq.URL, pq.ARN, err = ensureQueue(ctx, q, pq.Name, map[string]string{
+		string(sqstypes.QueueAttributeNameVisibilityTimeout): strconv.Itoa(int(topology.PushVisibilityTimeout.Seconds())),
+		string(sqstypes.QueueAttributeNameRedrivePolicy):     string(redrive),
+	}, fifo)
+	return pq, err
 }
 
 // EnsureTable creates the table name shaped like tb when it does not exist,
@@ -436,7 +477,7 @@ func ensureRoute(ctx context.Context, c clients, t topology.Topology, bus Bus, r
 	var err error
 	rr.DLQURL, rr.DLQARN, err = ensureQueue(ctx, c.sqs, rr.DLQName, map[string]string{
 		string(sqstypes.QueueAttributeNameMessageRetentionPeriod): strconv.Itoa(int(DLQRetention.Seconds())),
-	})
+	}, nil)
 	if err != nil {
 		return rr, err
 	}
@@ -444,7 +485,7 @@ func ensureRoute(ctx context.Context, c clients, t topology.Topology, bus Bus, r
 	rr.QueueURL, rr.QueueARN, err = ensureQueue(ctx, c.sqs, rr.QueueName, map[string]string{
 		string(sqstypes.QueueAttributeNameVisibilityTimeout): strconv.Itoa(int(r.VisibilityTimeout.Seconds())),
 		string(sqstypes.QueueAttributeNameRedrivePolicy):     string(redrive),
-	})
+	}, nil)
 	if err != nil {
 		return rr, err
 	}
@@ -488,7 +529,10 @@ func QueuePolicy(queueARN, ruleARN string) string {
 	return string(b)
 }
 
-func ensureQueue(ctx context.Context, q queueAPI, name string, attrs map[string]string) (url, arn string, err error) {
+// ensureQueue creates queue name with attrs and createOnly (attributes
+// that cannot change, such as FifoQueue), or sets attrs on the queue that
+// exists.
+func ensureQueue(ctx context.Context, q queueAPI, name string, attrs, createOnly map[string]string) (url, arn string, err error) {
 	got, err := q.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
 	var missing *sqstypes.QueueDoesNotExist
 	switch {
@@ -498,7 +542,14 @@ func ensureQueue(ctx context.Context, q queueAPI, name string, attrs map[string]
 			return "", "", fmt.Errorf("set attributes of %s: %w", name, err)
 		}
 	case errors.As(err, &missing):
-		out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+		all := map[string]string{}
+		for k, v := range attrs {
+			all[k] = v
+		}
+		for k, v := range createOnly {
+			all[k] = v
+		}
+		out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: all})
 		if err != nil {
 			return "", "", fmt.Errorf("create queue %s: %w", name, err)
 		}

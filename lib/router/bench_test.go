@@ -3,14 +3,19 @@ package router
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/threefactor/framework/lib/benchfig"
+	"github.com/threefactor/framework/lib/capacity"
 )
 
 // benchRecord is a stream record of an order's MODIFY, as the stream
@@ -84,4 +89,98 @@ func BenchmarkRoute(b *testing.B) {
 	b.ReportMetric(perRec/perBase, "x-baseline")
 	benchfig.Record("router_ns_per_record", perRec, "ns")
 	benchfig.Record("router_baseline_ns_per_record", perBase, "ns")
+}
+
+// recordCPU is the CPU time the router spends per record of batch,
+// publishing to a bus that answers at once.
+func recordCPU(b *testing.B, r *Router, batch events.DynamoDBEvent) time.Duration {
+	fast := *r
+	fast.cfg.Client = heldBus{}
+	const rounds = 20
+	start := benchfig.CPUTime()
+	for range rounds {
+		if _, err := fast.Handle(context.Background(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return (benchfig.CPUTime() - start) / time.Duration(rounds*len(batch.Records))
+}
+
+// heldBus answers every PutEvents call after Hold, as a bus whose calls
+// take that long would: each entry succeeds.
+type heldBus struct{ hold time.Duration }
+
+func (b heldBus) PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
+	t := time.NewTimer(b.hold)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+	}
+	out := &eventbridge.PutEventsOutput{Entries: make([]ebtypes.PutEventsResultEntry, len(in.Entries))}
+	for i := range out.Entries {
+		out.Entries[i].EventId = aws.String("e")
+	}
+	return out, nil
+}
+
+// shardBatchSize is the router's stream mapping batch size on AWS
+// (infra/stack RouterBatchSize).
+const shardBatchSize = 100
+
+// BenchmarkShardThroughput is what one stream shard's router carries
+// when every PutEvents call takes 20 ms: batches of 100 records handled
+// one after another, as a stream mapping with a parallelization factor of
+// 1 delivers them. router_shard_events_per_s publishes with the default
+// Concurrency; its baseline publishes one call after another
+// (Concurrency 1), as the router did before. Both run in the same loop.
+// model_router_shard_* are the capacity model's predictions of the two
+// (capacity.RouterShard), from the CPU per record measured in the same run.
+func BenchmarkShardThroughput(b *testing.B) {
+	const hold = 20 * time.Millisecond
+	rec := benchRecord(b)
+	batch := events.DynamoDBEvent{Records: make([]events.DynamoDBEventRecord, shardBatchSize)}
+	for i := range batch.Records {
+		r := rec
+		r.EventID = fmt.Sprintf("ev-%03d", i)
+		batch.Records[i] = r
+	}
+	router := func(concurrency int) *Router {
+		r, err := New(Config{
+			Client: heldBus{hold}, BusName: "fooddelivery-bus", Source: "fooddelivery.changes", Concurrency: concurrency,
+			Tables: map[string]string{"fooddelivery-orders": "orders"}, Logger: slog.New(slog.DiscardHandler),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return r
+	}
+	concurrent, sequential := router(0), router(1)
+	ctx := context.Background()
+	handle := func(r *Router) time.Duration {
+		start := time.Now()
+		resp, err := r.Handle(ctx, batch)
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			b.Fatalf("%+v, %v", resp, err)
+		}
+		return time.Since(start)
+	}
+	var conc, seq time.Duration
+	for b.Loop() {
+		conc += handle(concurrent)
+		seq += handle(sequential)
+	}
+	n := float64(b.N * shardBatchSize)
+	perS, basePerS := n/conc.Seconds(), n/seq.Seconds()
+	// The capacity model's prediction for the same shard, from this
+	// machine's CPU per record (measured here, single-threaded) and the
+	// held call.
+	cpu := recordCPU(b, concurrent, batch)
+	benchfig.Record("model_router_shard_events_per_s", capacity.RouterShard(shardBatchSize, DefaultConcurrency, hold, cpu), "events/s")
+	benchfig.Record("model_router_shard_baseline_sequential_events_per_s", capacity.RouterShard(shardBatchSize, 1, hold, cpu), "events/s")
+	b.ReportMetric(perS, "events/s")
+	b.ReportMetric(basePerS, "baseline-events/s")
+	benchfig.Record("router_shard_events_per_s", perS, "events/s")
+	benchfig.Record("router_shard_baseline_sequential_events_per_s", basePerS, "events/s")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -28,6 +29,11 @@ const (
 	MaxCallSize = 256 * 1024
 )
 
+// DefaultConcurrency is how many PutEvents calls a batch has in flight by
+// default: a batch of 100 records (the stream mapping's batch size) goes
+// out in one round of ten calls.
+const DefaultConcurrency = 10
+
 // putEventsAPI is the part of *eventbridge.Client the router uses.
 type putEventsAPI interface {
 	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, opts ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
@@ -48,6 +54,9 @@ type Config struct {
 	Tables map[string]string
 	// Logger receives JSON logs. Default: correlation.Logger().
 	Logger *slog.Logger
+	// Concurrency bounds the PutEvents calls in flight for one batch.
+	// Default DefaultConcurrency; 1 publishes one call after another.
+	Concurrency int
 	// MaxAttempts bounds the PutEvents attempts for one entry, the first
 	// included. Default 5.
 	MaxAttempts int
@@ -72,8 +81,8 @@ func (c Config) Validate() error {
 	if len(c.Tables) == 0 {
 		errs = append(errs, errors.New("router: no tables"))
 	}
-	if c.MaxAttempts < 0 || c.BaseDelay < 0 || c.MaxDelay < 0 {
-		errs = append(errs, errors.New("router: negative attempts or delay"))
+	if c.MaxAttempts < 0 || c.BaseDelay < 0 || c.MaxDelay < 0 || c.Concurrency < 0 {
+		errs = append(errs, errors.New("router: negative attempts, delay or concurrency"))
 	}
 	return errors.Join(errs...)
 }
@@ -116,6 +125,9 @@ func New(cfg Config) (*Router, error) {
 	}
 	if cfg.MaxAttempts == 0 {
 		cfg.MaxAttempts = 5
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = DefaultConcurrency
 	}
 	if cfg.BaseDelay == 0 {
 		cfg.BaseDelay = 50 * time.Millisecond
@@ -161,13 +173,20 @@ type pending struct {
 // A stream event source mapping does not acknowledge records one by one:
 // it checkpoints just before the lowest sequence number reported failed
 // and delivers again from there. So the response names the earliest
-// record that failed, and every record after it is delivered again even
-// when it was published (consumers see duplicates, which they tolerate,
-// and never a gap). Reporting a later record while an earlier one failed
-// would acknowledge the earlier one: that would lose it.
+// record that was not published, and every record after it is delivered
+// again even when it was published (consumers see duplicates, which they
+// tolerate, and never a gap). Reporting a later record while an earlier
+// one failed would acknowledge the earlier one: that would lose it.
+//
+// The batch is cut, in order, into PutEvents calls, up to Concurrency of
+// them in flight; each call retries its own failed entries. A call not
+// yet started whose records all come after a record that finally failed
+// is not made: those records are delivered again anyway.
 func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	start := time.Now()
-	failed := make([]bool, len(ev.Records))
+	// firstFailed is the earliest record known not to be published; the
+	// records from it on are delivered again.
+	firstFailed := len(ev.Records)
 	var todo []*pending
 	restored := 0
 	for i := range ev.Records {
@@ -184,8 +203,8 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 			// sends it to the on-failure destination.
 			r.log.ErrorContext(ctx, "change record not publishable",
 				"eventId", ev.Records[i].EventID, "sequenceNumber", ev.Records[i].Change.SequenceNumber, "error", err.Error())
-			failed[i] = true
-			continue
+			firstFailed = i
+			break
 		}
 		p.index = i
 		todo = append(todo, p)
@@ -193,40 +212,74 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 
 	pctx, cancel := publishContext(ctx)
 	defer cancel()
-	published := 0
-	for attempt := 1; len(todo) > 0; attempt++ {
-		var retry []*pending
-		for _, batch := range batches(todo) {
-			retry = append(retry, r.put(pctx, batch)...)
+	var (
+		mu        sync.Mutex
+		wg        sync.WaitGroup
+		published int
+		sem       = make(chan struct{}, r.cfg.Concurrency)
+	)
+	failedAt := func() int { mu.Lock(); defer mu.Unlock(); return firstFailed }
+	for _, call := range batches(todo) {
+		if call[0].index > failedAt() {
+			break // delivered again from the earlier failure anyway
 		}
-		published += countDone(todo, retry)
-		todo = retry
-		if len(todo) == 0 || attempt >= r.cfg.MaxAttempts {
+		select {
+		case sem <- struct{}{}:
+		case <-pctx.Done():
+		}
+		if pctx.Err() != nil {
+			mu.Lock()
+			firstFailed = min(firstFailed, call[0].index)
+			mu.Unlock()
+			for _, p := range call {
+				p.lastErr = pctx.Err().Error()
+			}
+			r.logUnpublished(ctx, call)
 			break
 		}
-		if !r.sleep(pctx, attempt) {
-			break
-		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			left := r.publish(pctx, call)
+			mu.Lock()
+			defer mu.Unlock()
+			published += len(call) - len(left)
+			if len(left) > 0 {
+				firstFailed = min(firstFailed, left[0].index)
+			}
+			r.logUnpublished(ctx, left)
+		}()
 	}
-	for _, p := range todo {
-		failed[p.index] = true
-		r.log.ErrorContext(correlation.With(ctx, p.ev.CorrelationID), "change not published",
-			"eventId", p.ev.ID, "table", p.ev.Table, "sequenceNumber", p.ev.SequenceNumber, "error", p.lastErr)
-	}
+	wg.Wait()
 
 	var resp events.DynamoDBEventResponse
-	for i, f := range failed {
-		if f {
-			resp.BatchItemFailures = []events.DynamoDBBatchItemFailure{{ItemIdentifier: ev.Records[i].Change.SequenceNumber}}
-			break
-		}
+	if firstFailed < len(ev.Records) {
+		resp.BatchItemFailures = []events.DynamoDBBatchItemFailure{{ItemIdentifier: ev.Records[firstFailed].Change.SequenceNumber}}
 	}
 	r.log.InfoContext(ctx, "stream batch routed", "records", len(ev.Records), "published", published, "restoreWrites", restored,
-		"failed", len(ev.Records)-published-restored, "durationMs", time.Since(start).Milliseconds())
+		"redelivered", len(ev.Records)-firstFailed, "durationMs", time.Since(start).Milliseconds())
 	return resp, nil
 }
 
-func countDone(sent, retry []*pending) int { return len(sent) - len(retry) }
+// publish sends one call's entries, retrying the failed ones with backoff
+// until MaxAttempts or the context's end, and returns those that were
+// never published, in batch order.
+func (r *Router) publish(ctx context.Context, call []*pending) []*pending {
+	todo := call
+	for attempt := 1; ; attempt++ {
+		todo = r.put(ctx, todo)
+		if len(todo) == 0 || attempt >= r.cfg.MaxAttempts || !r.sleep(ctx, attempt) {
+			return todo
+		}
+	}
+}
+
+func (r *Router) logUnpublished(ctx context.Context, ps []*pending) {
+	for _, p := range ps {
+		r.log.ErrorContext(correlation.With(ctx, p.ev.CorrelationID), "change not published",
+			"eventId", p.ev.ID, "table", p.ev.Table, "sequenceNumber", p.ev.SequenceNumber, "error", p.lastErr)
+	}
+}
 
 // prepare converts a record and builds its entry, reduced if too large.
 func (r *Router) prepare(ctx context.Context, rec *events.DynamoDBEventRecord) (*pending, error) {

@@ -134,7 +134,7 @@ func TestFrameworkRoute(t *testing.T) {
 	if rs := topo.RoutesOf(EventLogFunction); len(rs) != 1 || rs[0].Name != EventLogRoute {
 		t.Errorf("RoutesOf(eventlog) = %+v", rs)
 	}
-	if got := strings.Join(topo.Lambdas(), ","); got != "approve,eventlog,fanout,graphql,realtime,router" {
+	if got := strings.Join(topo.Lambdas(), ","); got != "approve,eventlog,fanout,graphql,pushworker,realtime,router" {
 		t.Errorf("Lambdas = %s", got)
 	}
 
@@ -146,7 +146,7 @@ func TestFrameworkRoute(t *testing.T) {
 	if _, ok := off.Function(EventLogFunction); ok {
 		t.Error("disabled log still has its function")
 	}
-	if got := strings.Join(off.Lambdas(), ","); got != "approve,fanout,graphql,realtime,router" {
+	if got := strings.Join(off.Lambdas(), ","); got != "approve,fanout,graphql,pushworker,realtime,router" {
 		t.Errorf("Lambdas without the log = %s", got)
 	}
 

@@ -65,8 +65,26 @@ type Table struct {
 	// Stream turns on a NEW_AND_OLD_IMAGES stream; the router and the
 	// realtime fan-out read it.
 	Stream bool
+	// ParallelizationFactor is how many batches of one stream shard each
+	// of its readers (the router and the realtime fan-out) handles at
+	// once, 1 to 10; records of one item (one partition key) still go in
+	// commit order. Raise it for a table whose write rate is more than
+	// one shard's reader keeps up with (see docs/scale.md). Default 1;
+	// only with Stream. The dev runtime reads each shard one batch at a
+	// time, which is the order any factor keeps.
+	ParallelizationFactor int
 	// TTLAttribute, when set, names the epoch-seconds expiry attribute.
 	TTLAttribute string
+}
+
+// MaxParallelizationFactor is the largest parallelization factor a
+// DynamoDB stream event source mapping takes.
+const MaxParallelizationFactor = 10
+
+// StreamParallelization is the parallelization factor of the table's
+// stream mappings, with the default applied.
+func (tb Table) StreamParallelization() int {
+	return max(1, tb.ParallelizationFactor)
 }
 
 // Function is an async function fed by one or more routes.
@@ -327,6 +345,12 @@ func (t Topology) Validate() error {
 		}
 		if tb.PartitionKey.Name == "" {
 			errs = append(errs, fmt.Errorf("table %q: no partition key", tb.Name))
+		}
+		switch pf := tb.ParallelizationFactor; {
+		case pf < 0 || pf > MaxParallelizationFactor:
+			errs = append(errs, fmt.Errorf("table %q: parallelization factor %d outside 1..%d", tb.Name, pf, MaxParallelizationFactor))
+		case pf > 1 && !tb.Stream:
+			errs = append(errs, fmt.Errorf("table %q: parallelization factor %d without a stream", tb.Name, pf))
 		}
 		tables[tb.Name] = tb
 	}
@@ -612,13 +636,45 @@ const (
 	GraphQLFunction = "graphql"
 	// RealtimeFunction is the WebSocket API's handler.
 	RealtimeFunction = "realtime"
+	// PushFunction is the fan-out's push worker: it reads the push queue,
+	// where the fan-out puts the changes whose audience is too large to
+	// push from the stream, partitioned by connection.
+	PushFunction = "pushworker"
 	// EventLogFunction writes the change events the eventlog route
 	// delivers to the event log.
 	EventLogFunction = "eventlog"
 )
 
 // FrameworkFunctions are the framework's function names, sorted.
-var FrameworkFunctions = []string{EventLogFunction, FanOutFunction, GraphQLFunction, RealtimeFunction, RouterFunction}
+var FrameworkFunctions = []string{EventLogFunction, FanOutFunction, GraphQLFunction, PushFunction, RealtimeFunction, RouterFunction}
+
+// The push queue: a FIFO queue whose message groups are partitions of
+// connections, so that each connection's pushes keep their order while
+// the partitions are pushed in parallel; its dead-letter queue takes a
+// message after PushMaxReceiveCount receives.
+const (
+	// PushTimeout is the push worker's timeout.
+	PushTimeout = time.Minute
+	// PushBatchSize is the push queue mapping's batch size.
+	PushBatchSize = 10
+	// PushMaxReceiveCount is how many receives before the dead-letter queue.
+	PushMaxReceiveCount = 5
+	// PushVisibilityTimeout is the push queue's visibility timeout: six
+	// times the worker's timeout, as AWS recommends for SQS event sources.
+	PushVisibilityTimeout = 6 * PushTimeout
+	// EnvPushQueueURL is the push queue's URL, which the fan-out sends to.
+	EnvPushQueueURL = "PUSH_QUEUE_URL"
+	// EnvPushQueueThreshold, optional, is the audience (subscriptions of a
+	// change) over which the fan-out hands a change to the push queue; a
+	// positive integer, default fanout.DefaultQueueThreshold.
+	EnvPushQueueThreshold = "PUSH_QUEUE_THRESHOLD"
+)
+
+// PushQueueName is the local name of the push queue.
+func (t Topology) PushQueueName() string { return t.App + "-push.fifo" }
+
+// PushDLQName is the local name of the push queue's dead-letter queue.
+func (t Topology) PushDLQName() string { return t.App + "-push-dlq.fifo" }
 
 // IsFrameworkFunction reports whether name is a framework function's.
 func IsFrameworkFunction(name string) bool {

@@ -79,6 +79,18 @@ func TestValidate(t *testing.T) {
 	if err := sample().Validate(); err != nil {
 		t.Fatalf("valid topology: %v", err)
 	}
+	fast := sample()
+	fast.Tables = append([]topology.Table(nil), fast.Tables...)
+	fast.Tables[0].ParallelizationFactor = 10
+	if err := fast.Validate(); err != nil {
+		t.Fatalf("parallelization factor 10: %v", err)
+	}
+	if got := fast.Tables[0].StreamParallelization(); got != 10 {
+		t.Errorf("StreamParallelization = %d, want 10", got)
+	}
+	if got := fast.Tables[1].StreamParallelization(); got != 1 {
+		t.Errorf("default StreamParallelization = %d, want 1", got)
+	}
 	for name, tc := range map[string]struct {
 		mutate func(*topology.Topology)
 		want   string
@@ -92,7 +104,9 @@ func TestValidate(t *testing.T) {
 		"dup table": {func(t *topology.Topology) {
 			t.Tables = append(t.Tables, topology.Table{Name: "idempotency", PartitionKey: topology.Key{Name: "k"}})
 		}, "declared twice"},
-		"function table": {func(t *topology.Topology) { t.Functions[0].Tables = []string{"x"} }, `unknown table "x"`},
+		"function table":                 {func(t *topology.Topology) { t.Functions[0].Tables = []string{"x"} }, `unknown table "x"`},
+		"parallelization":                {func(t *topology.Topology) { t.Tables[0].ParallelizationFactor = 11 }, "parallelization factor 11 outside 1..10"},
+		"parallelization without stream": {func(t *topology.Topology) { t.Tables[1].ParallelizationFactor = 2 }, "parallelization factor 2 without a stream"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			tp := sample()

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -128,7 +129,16 @@ func TestBinaries(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				f, err := e.start(ctx, name, e.stack.Functions[name].Env)
+				env := e.stack.Functions[name].Env
+				if name == topology.FanOutFunction {
+					// A test-only variant of the template's environment:
+					// a change with more than pushThreshold subscriptions
+					// takes the push queue, so that a few sockets reach
+					// the push worker's binary (testLargeAudience).
+					env = clone(env)
+					env[topology.EnvPushQueueThreshold] = strconv.Itoa(pushThreshold)
+				}
+				f, err := e.start(ctx, name, env)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -147,6 +157,7 @@ func TestBinaries(t *testing.T) {
 	e.wire(t)
 
 	t.Run("workflow", func(t *testing.T) { testWorkflow(t, e) })
+	t.Run("a large audience is pushed by the push worker's binary", func(t *testing.T) { testLargeAudience(t, e) })
 	t.Run("every binary answers its trigger's events", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -218,6 +229,8 @@ func (e *env) wire(t *testing.T) {
 			switch {
 			case m.Route != "":
 				rt.QueueConsumer(m.Route, f.SQS, read)
+			case m.Push:
+				rt.PushConsumer(f.SQS, read)
 			case m.Table != "":
 				rt.StreamReader(name+"-"+m.Table, m.Table, f.DynamoDBStream, read)
 			}
@@ -522,6 +535,62 @@ func testWorkflow(t *testing.T, e *env) {
 	ws.close(t)
 	if err := e.access.Err(); err != nil {
 		t.Errorf("calls refused during the workflow: %v", err)
+	}
+}
+
+// pushThreshold is the fan-out binary's push-queue threshold in this run:
+// the workflow's one subscription is pushed from the stream, the three of
+// testLargeAudience through the push queue.
+const pushThreshold = 2
+
+// lifecycle ranks an order's statuses in the order the workflow makes them.
+var lifecycle = map[string]int{"PLACED": 0, "VALIDATED": 1, "PAID": 2, "APPROVED": 3, "DRIVER_ASSIGNED": 4}
+
+// testLargeAudience watches an order with more subscriptions than the
+// fan-out's threshold, on two connections: the fan-out binary hands each
+// change to the push queue (FIFO, grouped by connection) and the push
+// worker's binary, invoked by the queue's event source mapping with its
+// own keys, posts them through the Management API with its own grant.
+// Every subscription sees the order reach DRIVER_ASSIGNED, its statuses in
+// commit order.
+func testLargeAudience(t *testing.T, e *env) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(e.runtime.URL(), "http") + "/" + e.wsStage()
+	a, b := dialWS(ctx, t, url, e.gql.token), dialWS(ctx, t, url, e.gql.token)
+	const q = `subscription($id: ID!) { orderUpdated(id: $id) { id status } }`
+	subs := []struct {
+		ws *wsClient
+		id string
+	}{{a, "a1"}, {a, "a2"}, {b, "b1"}}
+	if len(subs) <= pushThreshold {
+		t.Fatalf("%d subscriptions do not exceed the threshold %d", len(subs), pushThreshold)
+	}
+	o, err := e.gql.orderToDelivery(ctx, e.access.Err, func(id string) {
+		for _, s := range subs {
+			s.ws.subscribe(t, s.id, q, map[string]any{"id": id})
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDelivered(t, o)
+	for _, s := range subs {
+		seen := s.ws.awaitStatus(ctx, t, s.id, "DRIVER_ASSIGNED")
+		for i := 1; i < len(seen); i++ {
+			if lifecycle[seen[i]] < lifecycle[seen[i-1]] {
+				t.Errorf("subscription %s saw %v: not in commit order", s.id, seen)
+			}
+		}
+		t.Logf("subscription %s: %v", s.id, seen)
+	}
+	a.close(t)
+	b.close(t)
+	if fns[topology.PushFunction].ColdStart() == 0 {
+		t.Errorf("the push worker's binary was never invoked; the fan-out's output:\n%s", strings.Join(fns[topology.FanOutFunction].Output(), "\n"))
+	}
+	if err := e.access.Err(); err != nil {
+		t.Errorf("calls refused: %v", err)
 	}
 }
 

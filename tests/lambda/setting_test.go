@@ -59,7 +59,7 @@ func TestMissingSettingFailsAtStart(t *testing.T) {
 func (e *env) trigger(ctx context.Context, f *lambdarun.Function) error {
 	sf := e.stack.Functions[f.Name()]
 	switch {
-	case len(sf.Mappings) > 0 && sf.Mappings[0].Route != "":
+	case len(sf.Mappings) > 0 && (sf.Mappings[0].Route != "" || sf.Mappings[0].Push):
 		_, err := f.SQS(ctx, events.SQSEvent{})
 		return err
 	case len(sf.Mappings) > 0:

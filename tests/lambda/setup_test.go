@@ -213,10 +213,14 @@ func synthesize() (*template, error) {
 		return fmt.Sprint(st.Resolve(st.GetLogicalId(fn.Node().DefaultChild().(awscdk.CfnElement))))
 	}
 	functions := map[string]string{
-		"router":   logicalID(st.Pipeline.Router),
-		"graphql":  logicalID(st.HTTP.Function),
-		"realtime": logicalID(st.Realtime.Function),
-		"fanout":   logicalID(st.Realtime.FanOut),
+		"router":              logicalID(st.Pipeline.Router),
+		"graphql":             logicalID(st.HTTP.Function),
+		"realtime":            logicalID(st.Realtime.Function),
+		"fanout":              logicalID(st.Realtime.FanOut),
+		topology.PushFunction: logicalID(st.Realtime.PushWorker),
+	}
+	if st.Pipeline.EventLog != nil {
+		functions[topology.EventLogFunction] = logicalID(st.Pipeline.EventLog)
 	}
 	if st.Pipeline.EventLog != nil {
 		functions[topology.EventLogFunction] = logicalID(st.Pipeline.EventLog)

@@ -108,3 +108,49 @@ func TestRestoreWritesAreNotPushed(t *testing.T) {
 		t.Fatalf("c1 got %q, want the app's change only", got)
 	}
 }
+
+// The push worker records its pushes as the stream reader does: every
+// push of a queued change once, with the change's correlation id and
+// causedBy, one write per change and message, and the fan-out that
+// queued the change records none of them.
+func TestQueuedPushesAreRecordedByTheWorker(t *testing.T) {
+	subs := manySubs("i1", 12, "c")
+	st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": subs}}
+	api, q := &fakeAPI{fail: func(conn string, _ int) error {
+		if conn == "c003" {
+			return &apitypes.GoneException{Message: new(string)}
+		}
+		return nil
+	}}, &fakeQueue{}
+	reader, worker := &pushLog{}, &pushLog{}
+	f := newFanout(t, st, api, &rootResolver{}, func(c *Config) { queued(q, 5, 3)(c); c.Pushes = reader })
+	w := newFanout(t, st, api, &rootResolver{}, func(c *Config) { c.Pushes = worker })
+	e := itemEvent("i1", "PAID")
+	e.CorrelationID, e.CausedBy = "req-2", "bob"
+	if stats, err := f.Publish(context.Background(), e); err != nil || stats.Queued != 12 {
+		t.Fatalf("stats %+v, %v: want 12 queued", stats, err)
+	}
+	if reader.calls != 0 {
+		t.Fatalf("the stream reader wrote %d push records for a queued change", reader.calls)
+	}
+	msgs := q.len()
+	resp, err := w.HandlePushes(context.Background(), q.take())
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("HandlePushes = %+v, %v", resp, err)
+	}
+	if worker.calls != msgs || len(worker.ps) != len(subs) {
+		t.Fatalf("%d writes of %d pushes, want %d of %d", worker.calls, len(worker.ps), msgs, len(subs))
+	}
+	seen := map[string]bool{}
+	for _, p := range worker.ps {
+		want := eventlog.Pushed
+		if p.ConnectionID == "c003" {
+			want = eventlog.Gone
+		}
+		if seen[p.ConnectionID] || p.Outcome != want || p.EventID != e.ID || p.Topic != "item:i1" ||
+			p.CorrelationID != "req-2" || p.CausedBy != "bob" || p.At.IsZero() {
+			t.Errorf("push %+v, want one with outcome %s", p, want)
+		}
+		seen[p.ConnectionID] = true
+	}
+}

@@ -12,6 +12,9 @@
 // answers 429 LimitExceededException); a client that sends more than
 // Config.MessageRate messages a second is closed with 1008; a browser
 // origin not in Config.Origins is refused with 403 before $connect.
+// Config.ManagementRate holds the Management API to a rate of calls, as
+// API Gateway's account throttle does (429 LimitExceededException over
+// it), so that benchmarks and tests see the fan-out under that limit.
 //
 // Where it goes beyond API Gateway, it says so: it closes a connection
 // that has not been acknowledged within InitTimeout with 4408, and a

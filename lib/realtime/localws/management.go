@@ -27,7 +27,8 @@ import (
 // GoneException, a payload over 128 KiB 413 with PayloadTooLargeException,
 // a post to a client whose send queue is full 429 with
 // LimitExceededException (and the client is closed with 1013); a post
-// never waits on the client.
+// never waits on the client. With Config.ManagementRate set, a call over
+// that rate answers 429 LimitExceededException too, and does nothing.
 func (s *Server) Management() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") == "" {
@@ -49,6 +50,11 @@ func (s *Server) Management() http.Handler {
 			}
 			s.log.WarnContext(r.Context(), "management API call refused", "reason", d.msg, "remote", r.RemoteAddr)
 			awsError(w, http.StatusForbidden, d.code, d.msg)
+			return
+		}
+		if !s.mgmtLimit.take() {
+			awsError(w, http.StatusTooManyRequests, "LimitExceededException",
+				fmt.Sprintf("Rate exceeded: the Management API takes %g calls a second", s.cfg.ManagementRate))
 			return
 		}
 		raw := r.URL.EscapedPath()

@@ -101,6 +101,14 @@ type Config struct {
 	// MessageRate: no limit.
 	MessageRate  float64
 	MessageBurst int
+	// ManagementRate is how many Management API calls a second (POST,
+	// GET and DELETE together) the server takes on average, as API
+	// Gateway's account throttle does; a call over it answers 429
+	// LimitExceededException and does nothing. ManagementBurst is how
+	// many it takes at once; default a tenth of a second's worth. Zero
+	// ManagementRate: no limit.
+	ManagementRate  float64
+	ManagementBurst int
 	// Stage is the requestContext.stage of events; default "local".
 	Stage string
 	// Logger; default slog.Default().
@@ -118,6 +126,9 @@ func (c Config) Validate() error {
 	}
 	if c.SendQueueFrames < 0 || c.SendQueueBytes < 0 || c.WriteTimeout < 0 || c.MessageBurst < 0 {
 		errs = append(errs, errors.New("localws: negative send queue, write timeout or message burst"))
+	}
+	if c.ManagementRate < 0 || c.ManagementBurst < 0 {
+		errs = append(errs, errors.New("localws: negative Management API rate or burst"))
 	}
 	return errors.Join(errs...)
 }
@@ -149,6 +160,9 @@ type Server struct {
 	// signer recomputes Management API signatures; it caches the derived
 	// signing key (per day, region and service).
 	signer *v4.Signer
+
+	// mgmtLimit is the Management API's throttle; nil: none.
+	mgmtLimit *bucket
 
 	mu    sync.Mutex
 	conns map[string]*entry
@@ -190,7 +204,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, signer: v4.NewSigner(), conns: map[string]*entry{}}, nil
+	if cfg.ManagementRate > 0 && cfg.ManagementBurst == 0 {
+		cfg.ManagementBurst = max(1, int(cfg.ManagementRate/10))
+	}
+	return &Server{cfg: cfg, log: cfg.Logger, signer: v4.NewSigner(), conns: map[string]*entry{},
+		mgmtLimit: newBucket(cfg.ManagementRate, cfg.ManagementBurst)}, nil
 }
 
 // NewConnectionID returns an id shaped like API Gateway's.

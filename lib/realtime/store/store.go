@@ -649,19 +649,44 @@ func (st *Store) DeleteConnection(ctx context.Context, connectionID string) erro
 
 // SubscriptionsOf lists a connection's subscriptions.
 func (st *Store) SubscriptionsOf(ctx context.Context, connectionID string) ([]Subscription, error) {
-	return st.query(ctx, &dynamodb.QueryInput{
+	subs, _, err := st.query(ctx, &dynamodb.QueryInput{
 		TableName:                 &st.cfg.SubscriptionsTable,
 		IndexName:                 &st.cfg.ByConnectionIndex,
 		KeyConditionExpression:    aws.String("connectionId = :c"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":c": s(connectionID)},
 	})
+	return subs, err
 }
 
 // SubscriptionsFor lists the live subscriptions to a topic: one Query on
 // the topic's partition, paginated. Expired items DynamoDB has not yet
 // deleted are left out.
 func (st *Store) SubscriptionsFor(ctx context.Context, topic string) ([]Subscription, error) {
-	return st.query(ctx, &dynamodb.QueryInput{
+	a, err := st.Audience(ctx, topic)
+	return a.Subscriptions, err
+}
+
+// Audience is what the realtime fan-out reads for a topic in one Query:
+// its live subscriptions and the push-queue messages of its changes not
+// yet done (see MarkQueued).
+type Audience struct {
+	Subscriptions []Subscription
+	// Queued is the number of push-queue messages for the topic that
+	// were enqueued and not yet marked done, within the last TTL.
+	Queued int
+}
+
+// queueMarkKey is the sort key of a topic's push-queue mark: an item in
+// the topic's partition, so that the Query that finds the subscriptions
+// finds it too. Connection ids never start with "~" (API Gateway's and
+// localws's are base64), and the mark has no connectionId, so the
+// by-connection index leaves it out.
+const queueMarkKey = "~queued"
+
+// Audience reads a topic's subscriptions and its push-queue mark: one
+// Query on the topic's partition, paginated.
+func (st *Store) Audience(ctx context.Context, topic string) (Audience, error) {
+	subs, mark, err := st.query(ctx, &dynamodb.QueryInput{
 		TableName:                 &st.cfg.SubscriptionsTable,
 		KeyConditionExpression:    aws.String("topic = :t"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": s(topic)},
@@ -669,6 +694,13 @@ func (st *Store) SubscriptionsFor(ctx context.Context, topic string) ([]Subscrip
 		// began is in it (the catch-up handoff relies on it).
 		ConsistentRead: aws.Bool(true),
 	})
+	a := Audience{Subscriptions: subs}
+	if mark != nil && num(mark["expiresAt"]) > st.cfg.Now().Unix() {
+		if ids, ok := mark["pending"].(*types.AttributeValueMemberSS); ok {
+			a.Queued = len(ids.Value)
+		}
+	}
+	return a, err
 }
 
 func subKeyOf(sub Subscription) map[string]types.AttributeValue {
@@ -741,21 +773,74 @@ func (st *Store) Nudge(ctx context.Context, sub Subscription) (live bool, cursor
 	return false, 0, nil
 }
 
-func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscription, error) {
-	var subs []Subscription
+// MarkQueued records, on each topic, the ids of push-queue messages about
+// to be sent for a change that concerns it, before they are sent; MarkDone
+// removes each once handled. While a topic has a message not done, the
+// fan-out sends its next changes through the queue too, so that no push
+// overtakes a queued one. A mark lapses TTL after the last MarkQueued:
+// every connection an unfinished message could still reach has closed by
+// then (API Gateway closes connections after two hours).
+func (st *Store) MarkQueued(ctx context.Context, topics, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	exp := st.cfg.Now().Add(st.cfg.TTL).Unix()
+	for _, topic := range topics {
+		_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 &st.cfg.SubscriptionsTable,
+			Key:                       map[string]types.AttributeValue{"topic": s(topic), "subKey": s(queueMarkKey)},
+			UpdateExpression:          aws.String("ADD pending :ids SET expiresAt = :exp"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":ids": &types.AttributeValueMemberSS{Value: ids}, ":exp": n(exp)},
+		})
+		if err != nil {
+			return fmt.Errorf("mark %d queued messages on %s: %w", len(ids), topic, err)
+		}
+	}
+	return nil
+}
+
+// MarkDone removes a handled push-queue message from its topics' marks.
+// Removing an id twice, or one never marked, changes nothing.
+func (st *Store) MarkDone(ctx context.Context, topics []string, id string) error {
+	for _, topic := range topics {
+		_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 &st.cfg.SubscriptionsTable,
+			Key:                       map[string]types.AttributeValue{"topic": s(topic), "subKey": s(queueMarkKey)},
+			UpdateExpression:          aws.String("DELETE pending :id"),
+			ConditionExpression:       aws.String("attribute_exists(subKey)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":id": &types.AttributeValueMemberSS{Value: []string{id}}},
+		})
+		if err != nil && !st.isCondFailed(err) {
+			return fmt.Errorf("mark message %s done on %s: %w", id, topic, err)
+		}
+	}
+	return nil
+}
+
+// query runs a subscriptions Query to the end; it returns the topic's
+// push-queue mark apart, when the Query finds one.
+func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscription, map[string]types.AttributeValue, error) {
+	var (
+		subs []Subscription
+		mark map[string]types.AttributeValue
+	)
 	now := st.cfg.Now().Unix()
 	for {
 		out, err := st.db.Query(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("query subscriptions: %w", err)
+			return nil, nil, fmt.Errorf("query subscriptions: %w", err)
 		}
 		for _, item := range out.Items {
 			if str(item["subKey"]) == pushedKey {
 				continue // the topic's pushed position, not a subscription
 			}
+			if str(item["subKey"]) == queueMarkKey {
+				mark = item
+				continue
+			}
 			sub, err := decodeSub(item)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if sub.ExpiresAt.Unix() <= now {
 				continue
@@ -763,7 +848,7 @@ func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscrip
 			subs = append(subs, sub)
 		}
 		if len(out.LastEvaluatedKey) == 0 {
-			return subs, nil
+			return subs, mark, nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
