@@ -403,6 +403,7 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 		st        Stats
 		topics    []string
 		positions = map[string]eventlog.Position{}
+		audiences = map[string]store.Audience{}
 	)
 	for _, topic := range f.cfg.Topics(e) {
 		// The change goes into the topic's log before the topic's
@@ -415,7 +416,11 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 				return st, fmt.Errorf("change %s: topic %s: append to its log: %w", e.ID, topic, err)
 			}
 			positions[topic] = p
-			done, err := f.awaitTurn(ctx, topic, p, &st)
+			a, err := f.cfg.Store.Audience(ctx, topic)
+			if err != nil {
+				return st, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
+			}
+			done, waited, err := f.awaitTurn(ctx, topic, p, a.Pushed, &st)
 			if err != nil {
 				return st, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
 			}
@@ -423,26 +428,32 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 				delete(positions, topic)
 				continue // pushed already: the record is delivered again
 			}
+			if !waited {
+				audiences[topic] = a // still what it was: read again otherwise
+			}
 		}
 		topics = append(topics, topic)
 	}
 	if len(topics) == 0 {
 		return st, nil
 	}
-	return st, f.publish(ctx, e, topics, positions, &st)
+	return st, f.publish(ctx, e, topics, positions, audiences, &st)
 }
 
 // publish pushes e to the subscriptions of topics, at positions in their
 // logs (none without a log), and records the topics' pushed positions.
-func (f *Fanout) publish(ctx context.Context, e change.Event, topics []string, positions map[string]eventlog.Position, st *Stats) error {
+func (f *Fanout) publish(ctx context.Context, e change.Event, topics []string, positions map[string]eventlog.Position, audiences map[string]store.Audience, st *Stats) error {
 	var (
 		subs   []store.Subscription
 		queued int
 	)
 	for _, topic := range topics {
-		a, err := f.cfg.Store.Audience(ctx, topic)
-		if err != nil {
-			return fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
+		a, ok := audiences[topic]
+		if !ok {
+			var err error
+			if a, err = f.cfg.Store.Audience(ctx, topic); err != nil {
+				return fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
+			}
 		}
 		st.Matched += len(a.Subscriptions)
 		queued += a.Queued
@@ -529,27 +540,30 @@ func (f *Fanout) due(ctx context.Context, sub store.Subscription, pos eventlog.P
 // never wait for themselves. When the position before does not come
 // within OrderWait (its instance failed, or gave the record up), this one
 // takes the missing changes over from the log and pushes them first: in
-// that case a change may be pushed twice, with the same cursor. It
-// reports true when the change was pushed already (a retried record).
-func (f *Fanout) awaitTurn(ctx context.Context, topic string, pos eventlog.Position, st *Stats) (bool, error) {
+// that case a change may be pushed twice, with the same cursor. w is the
+// pushed position as the topic's audience read it. It reports done when
+// the change was pushed already (a retried record), and waited when it
+// had to wait.
+func (f *Fanout) awaitTurn(ctx context.Context, topic string, pos eventlog.Position, w uint64, st *Stats) (done, waited bool, err error) {
 	deadline := f.cfg.Now().Add(f.cfg.OrderWait)
 	delay := 5 * time.Millisecond
 	for first := true; ; first = false {
-		w, err := f.cfg.Store.Pushed(ctx, topic)
-		if err != nil {
-			return false, err
+		if !first {
+			if w, err = f.cfg.Store.Pushed(ctx, topic); err != nil {
+				return false, true, err
+			}
 		}
 		switch p := uint64(pos); {
 		case w == 0 || w == p-1:
-			return false, nil // its turn (or nothing known of the topic's pushes)
+			return false, !first, nil // its turn (or nothing known of the topic's pushes)
 		case w >= p:
-			return true, nil
+			return true, !first, nil
 		}
 		if first {
 			// A pushed position the log no longer has (its log expired
 			// and started again): nothing to wait for.
 			if _, err := f.cfg.Log.Read(ctx, topic, eventlog.Position(w), 1); errors.Is(err, eventlog.ErrExpired) {
-				return false, nil
+				return false, false, nil
 			}
 		}
 		if f.cfg.Now().After(deadline) {
@@ -557,21 +571,21 @@ func (f *Fanout) awaitTurn(ctx context.Context, topic string, pos eventlog.Posit
 			if err != nil {
 				// What cannot be read can no longer be resumed either.
 				f.log.WarnContext(ctx, "fanout: changes before this one not pushed and not readable", "topic", topic, "pushed", w, "position", uint64(pos), "err", err)
-				return false, nil
+				return false, true, nil
 			}
 			f.log.WarnContext(ctx, "fanout: taking over changes not pushed in time", "topic", topic, "pushed", w, "position", uint64(pos), "changes", len(entries))
 			for _, en := range entries {
 				if en.Position >= pos {
 					break
 				}
-				if err := f.publish(ctx, en.Event, []string{topic}, map[string]eventlog.Position{topic: en.Position}, st); err != nil {
-					return false, err
+				if err := f.publish(ctx, en.Event, []string{topic}, map[string]eventlog.Position{topic: en.Position}, nil, st); err != nil {
+					return false, true, err
 				}
 			}
-			return false, nil
+			return false, true, nil
 		}
 		if !sleep(ctx, delay) {
-			return false, ctx.Err()
+			return false, true, ctx.Err()
 		}
 		delay = min(2*delay, 100*time.Millisecond)
 	}

@@ -157,4 +157,7 @@ func TestPushedPosition(t *testing.T) {
 	if subs, err := st.SubscriptionsFor(ctx, "t1"); err != nil || len(subs) != 1 || subs[0].ConnectionID != "c1" {
 		t.Fatalf("subscriptions = %+v, %v", subs, err)
 	}
+	if a, err := st.Audience(ctx, "t1"); err != nil || a.Pushed != 7 || len(a.Subscriptions) != 1 {
+		t.Fatalf("audience = %+v, %v; want the pushed position with the subscription", a, err)
+	}
 }

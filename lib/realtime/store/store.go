@@ -649,7 +649,7 @@ func (st *Store) DeleteConnection(ctx context.Context, connectionID string) erro
 
 // SubscriptionsOf lists a connection's subscriptions.
 func (st *Store) SubscriptionsOf(ctx context.Context, connectionID string) ([]Subscription, error) {
-	subs, _, err := st.query(ctx, &dynamodb.QueryInput{
+	subs, _, _, err := st.query(ctx, &dynamodb.QueryInput{
 		TableName:                 &st.cfg.SubscriptionsTable,
 		IndexName:                 &st.cfg.ByConnectionIndex,
 		KeyConditionExpression:    aws.String("connectionId = :c"),
@@ -674,6 +674,9 @@ type Audience struct {
 	// Queued is the number of push-queue messages for the topic that
 	// were enqueued and not yet marked done, within the last TTL.
 	Queued int
+	// Pushed is the topic's pushed position (see Pushed), 0 when none
+	// is known.
+	Pushed uint64
 }
 
 // queueMarkKey is the sort key of a topic's push-queue mark: an item in
@@ -686,7 +689,7 @@ const queueMarkKey = "~queued"
 // Audience reads a topic's subscriptions and its push-queue mark: one
 // Query on the topic's partition, paginated.
 func (st *Store) Audience(ctx context.Context, topic string) (Audience, error) {
-	subs, mark, err := st.query(ctx, &dynamodb.QueryInput{
+	subs, mark, pushed, err := st.query(ctx, &dynamodb.QueryInput{
 		TableName:                 &st.cfg.SubscriptionsTable,
 		KeyConditionExpression:    aws.String("topic = :t"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": s(topic)},
@@ -694,7 +697,7 @@ func (st *Store) Audience(ctx context.Context, topic string) (Audience, error) {
 		// began is in it (the catch-up handoff relies on it).
 		ConsistentRead: aws.Bool(true),
 	})
-	a := Audience{Subscriptions: subs}
+	a := Audience{Subscriptions: subs, Pushed: pushed}
 	if mark != nil && num(mark["expiresAt"]) > st.cfg.Now().Unix() {
 		if ids, ok := mark["pending"].(*types.AttributeValueMemberSS); ok {
 			a.Queued = len(ids.Value)
@@ -819,19 +822,23 @@ func (st *Store) MarkDone(ctx context.Context, topics []string, id string) error
 
 // query runs a subscriptions Query to the end; it returns the topic's
 // push-queue mark apart, when the Query finds one.
-func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscription, map[string]types.AttributeValue, error) {
+func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscription, map[string]types.AttributeValue, uint64, error) {
 	var (
-		subs []Subscription
-		mark map[string]types.AttributeValue
+		subs   []Subscription
+		mark   map[string]types.AttributeValue
+		pushed uint64
 	)
 	now := st.cfg.Now().Unix()
 	for {
 		out, err := st.db.Query(ctx, in)
 		if err != nil {
-			return nil, nil, fmt.Errorf("query subscriptions: %w", err)
+			return nil, nil, 0, fmt.Errorf("query subscriptions: %w", err)
 		}
 		for _, item := range out.Items {
 			if str(item["subKey"]) == pushedKey {
+				if num(item["expiresAt"]) > now {
+					pushed = uint64(num(item["pushed"]))
+				}
 				continue // the topic's pushed position, not a subscription
 			}
 			if str(item["subKey"]) == queueMarkKey {
@@ -840,7 +847,7 @@ func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscrip
 			}
 			sub, err := decodeSub(item)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, 0, err
 			}
 			if sub.ExpiresAt.Unix() <= now {
 				continue
@@ -848,7 +855,7 @@ func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscrip
 			subs = append(subs, sub)
 		}
 		if len(out.LastEvaluatedKey) == 0 {
-			return subs, mark, nil
+			return subs, mark, pushed, nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
