@@ -151,7 +151,6 @@ func (s *fakeStore) Nudge(_ context.Context, sub store.Subscription) (bool, uint
 
 }
 
-
 func (s *fakeStore) MarkQueued(_ context.Context, topics, ids []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -32,8 +32,8 @@ type pushMessage struct {
 	// Positions are the change's positions in its topics' logs: the
 	// cursors of its pushes.
 	Positions map[string]eventlog.Position `json:"pos,omitempty"`
-	Ops       []queuedOp   `json:"ops"`
-	Subs      []queuedSub  `json:"subs"`
+	Ops       []queuedOp                   `json:"ops"`
+	Subs      []queuedSub                  `json:"subs"`
 }
 
 type queuedOp struct {
