@@ -236,6 +236,13 @@ func NewRealtime(ctx context.Context, a App, env *Env, o RealtimeOptions) (*real
 	}
 	if l != nil {
 		cfg.Log = l
+		if v := env.Getenv(eventlog.EnvRetention); v != "" {
+			r, err := eventlog.ParseRetention(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", topology.RealtimeFunction, err)
+			}
+			cfg.LogRetention = r
+		}
 	}
 	return realtime.NewHandler(cfg)
 }

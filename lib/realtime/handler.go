@@ -114,6 +114,11 @@ type Config struct {
 	// that missed more gets RESYNC_REQUIRED (re-querying is cheaper).
 	// Default DefaultMaxCatchup.
 	MaxCatchup int
+	// LogRetention is how long the event log keeps a topic's changes
+	// (eventlog's retention; default eventlog.DefaultRetention): a topic
+	// stays marked resumable (store.MarkResumable) that long, plus a
+	// connection's lifetime, after a subscription to it is stored.
+	LogRetention time.Duration
 	// SnapshotSettle bounds how long a subscription starting with a
 	// snapshot waits for the topic's log to hold the change the snapshot
 	// reflects (the fan-out appends a change once it reads it from the
@@ -201,6 +206,9 @@ func NewHandler(cfg Config) (*Handler, error) {
 	}
 	if cfg.MaxCatchup == 0 {
 		cfg.MaxCatchup = DefaultMaxCatchup
+	}
+	if cfg.LogRetention == 0 {
+		cfg.LogRetention = eventlog.DefaultRetention
 	}
 	if cfg.SnapshotSettle == 0 {
 		cfg.SnapshotSettle = DefaultSnapshotSettle
@@ -473,6 +481,16 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, graphqlhttp.NewError(errs.BadUserInput, err.Error()))
 	}
 	snapshot := !resume && slices.Contains(h.cfg.Topics.Snapshot, fields[0].Name)
+	if h.cfg.Log != nil {
+		// Before the head is read and the subscription stored: from now
+		// on the fan-out appends the topic's changes to its log. A
+		// cursor of the topic is valid no longer than the log keeps it,
+		// and no cursor is issued later than a connection's lifetime
+		// after this.
+		if err := h.cfg.Store.MarkResumable(ctx, topic, h.cfg.LogRetention+store.DefaultTTL+time.Hour); err != nil {
+			return err
+		}
+	}
 	// Where the catch-up starts: after the client's cursor, or after the
 	// head of the topic's log read before the snapshot is (a change
 	// committed after the head was read is then in the log after it,

@@ -406,18 +406,31 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 		audiences = map[string]store.Audience{}
 	)
 	for _, topic := range f.cfg.Topics(e) {
-		// The change goes into the topic's log before the topic's
-		// subscriptions are read; a subscription catching up stores
-		// itself before it reads the log. So either the read finds it,
-		// or its read of the log finds the change: nothing falls between.
 		if f.cfg.Log != nil {
+			// Only a topic marked resumable (or with subscriptions) has
+			// its changes appended: no client holds a cursor of another.
+			a, err := f.cfg.Store.Audience(ctx, topic)
+			if err != nil {
+				return st, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
+			}
+			if !a.Resumable && len(a.Subscriptions) == 0 {
+				audiences[topic] = a
+				topics = append(topics, topic)
+				continue
+			}
+			// The change goes into the topic's log before the topic's
+			// subscriptions are read (again); a subscription catching up
+			// stores itself before it reads the log. So either the read
+			// finds it, or its read of the log finds the change: nothing
+			// falls between. (A subscription stored after the topic was
+			// found unmarked marked it after this change committed: its
+			// snapshot shows the change.)
 			p, err := f.cfg.Log.Append(ctx, topic, e)
 			if err != nil {
 				return st, fmt.Errorf("change %s: topic %s: append to its log: %w", e.ID, topic, err)
 			}
 			positions[topic] = p
-			a, err := f.cfg.Store.Audience(ctx, topic)
-			if err != nil {
+			if a, err = f.cfg.Store.Audience(ctx, topic); err != nil {
 				return st, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
 			}
 			done, waited, err := f.awaitTurn(ctx, topic, p, a.Pushed, &st)

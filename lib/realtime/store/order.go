@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -45,6 +46,30 @@ func (st *Store) SetPushed(ctx context.Context, topic string, position uint64) e
 	})
 	if err != nil && !st.isCondFailed(err) {
 		return fmt.Errorf("topic %s: set pushed position: %w", topic, err)
+	}
+	return nil
+}
+
+// logKey is the sort key of a topic's resumable mark: the realtime
+// handler sets it before it stores a subscription to the topic, and for
+// as long as a cursor of the topic may be held (the event log's
+// retention). The fan-out appends a topic's changes to its log only while
+// the mark is there (or the topic has subscriptions): no client can hold
+// a cursor of a topic nobody subscribed to, and an unwatched topic (a
+// restaurant nobody watches) costs no append.
+const logKey = "#log"
+
+// MarkResumable marks a topic as one whose changes go into its log, for
+// ttl.
+func (st *Store) MarkResumable(ctx context.Context, topic string, ttl time.Duration) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.cfg.SubscriptionsTable,
+		Key:                       map[string]types.AttributeValue{"topic": s(topic), "subKey": s(logKey)},
+		UpdateExpression:          aws.String("SET expiresAt = :exp"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":exp": n(st.cfg.Now().Add(ttl).Unix())},
+	})
+	if err != nil {
+		return fmt.Errorf("topic %s: mark resumable: %w", topic, err)
 	}
 	return nil
 }

@@ -677,6 +677,8 @@ type Audience struct {
 	// Pushed is the topic's pushed position (see Pushed), 0 when none
 	// is known.
 	Pushed uint64
+	// Resumable says the topic is marked resumable (MarkResumable).
+	Resumable bool
 }
 
 // queueMarkKey is the sort key of a topic's push-queue mark: an item in
@@ -689,7 +691,7 @@ const queueMarkKey = "~queued"
 // Audience reads a topic's subscriptions and its push-queue mark: one
 // Query on the topic's partition, paginated.
 func (st *Store) Audience(ctx context.Context, topic string) (Audience, error) {
-	subs, mark, pushed, err := st.query(ctx, &dynamodb.QueryInput{
+	subs, mark, rows, err := st.query(ctx, &dynamodb.QueryInput{
 		TableName:                 &st.cfg.SubscriptionsTable,
 		KeyConditionExpression:    aws.String("topic = :t"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": s(topic)},
@@ -697,7 +699,7 @@ func (st *Store) Audience(ctx context.Context, topic string) (Audience, error) {
 		// began is in it (the catch-up handoff relies on it).
 		ConsistentRead: aws.Bool(true),
 	})
-	a := Audience{Subscriptions: subs, Pushed: pushed}
+	a := Audience{Subscriptions: subs, Pushed: rows.pushed, Resumable: rows.resumable}
 	if mark != nil && num(mark["expiresAt"]) > st.cfg.Now().Unix() {
 		if ids, ok := mark["pending"].(*types.AttributeValueMemberSS); ok {
 			a.Queued = len(ids.Value)
@@ -822,24 +824,28 @@ func (st *Store) MarkDone(ctx context.Context, topics []string, id string) error
 
 // query runs a subscriptions Query to the end; it returns the topic's
 // push-queue mark apart, when the Query finds one.
-func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscription, map[string]types.AttributeValue, uint64, error) {
+func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscription, map[string]types.AttributeValue, topicRows, error) {
 	var (
-		subs   []Subscription
-		mark   map[string]types.AttributeValue
-		pushed uint64
+		subs []Subscription
+		mark map[string]types.AttributeValue
+		rows topicRows
 	)
 	now := st.cfg.Now().Unix()
 	for {
 		out, err := st.db.Query(ctx, in)
 		if err != nil {
-			return nil, nil, 0, fmt.Errorf("query subscriptions: %w", err)
+			return nil, nil, rows, fmt.Errorf("query subscriptions: %w", err)
 		}
 		for _, item := range out.Items {
 			if str(item["subKey"]) == pushedKey {
 				if num(item["expiresAt"]) > now {
-					pushed = uint64(num(item["pushed"]))
+					rows.pushed = uint64(num(item["pushed"]))
 				}
 				continue // the topic's pushed position, not a subscription
+			}
+			if str(item["subKey"]) == logKey {
+				rows.resumable = num(item["expiresAt"]) > now
+				continue
 			}
 			if str(item["subKey"]) == queueMarkKey {
 				mark = item
@@ -847,7 +853,7 @@ func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscrip
 			}
 			sub, err := decodeSub(item)
 			if err != nil {
-				return nil, nil, 0, err
+				return nil, nil, rows, err
 			}
 			if sub.ExpiresAt.Unix() <= now {
 				continue
@@ -855,10 +861,16 @@ func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscrip
 			subs = append(subs, sub)
 		}
 		if len(out.LastEvaluatedKey) == 0 {
-			return subs, mark, pushed, nil
+			return subs, mark, rows, nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
+}
+
+// topicRows are what a topic's partition holds besides subscriptions.
+type topicRows struct {
+	pushed    uint64
+	resumable bool
 }
 
 func decodeSub(item map[string]types.AttributeValue) (Subscription, error) {
