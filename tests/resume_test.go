@@ -296,7 +296,8 @@ const staffResume = `subscription($r: ID!, $after: String) { restaurantOrderUpda
 // resuming their restaurant's topic get the orders without payment
 // details (the payment intent payOrder recorded is not even a push for
 // them); a customer cannot resume another's order with its cursor, nor
-// staff another restaurant's topic.
+// staff another restaurant's topic. (The sushi restaurant's: the other
+// tests' orders are the pizza one's.)
 func TestResumeAuthorization(t *testing.T) {
 	ctx := context.Background()
 	s := startInProcess(t)
@@ -307,17 +308,17 @@ func TestResumeAuthorization(t *testing.T) {
 		}
 		return tok
 	}
-	pizzaStaff := mint(devissuer.Options{Subject: "pat", Groups: []string{gateway.StaffGroup},
-		Claims: map[string]any{"custom:" + gateway.RestaurantAttribute: "r-pizza"}})
-	sushiStaff := mint(devissuer.Options{Subject: "sam", Groups: []string{gateway.StaffGroup},
+	ownStaff := mint(devissuer.Options{Subject: "sam-staff", Groups: []string{gateway.StaffGroup},
 		Claims: map[string]any{"custom:" + gateway.RestaurantAttribute: "r-sushi"}})
+	otherStaff := mint(devissuer.Options{Subject: "pat-staff", Groups: []string{gateway.StaffGroup},
+		Claims: map[string]any{"custom:" + gateway.RestaurantAttribute: "r-pizza"}})
 
-	staffConn := s.dial(t, pizzaStaff)
-	sub, err := staffConn.Subscribe(ctx, wsclient.Request{Query: staffResume, Variables: map[string]any{"r": "r-pizza"}})
+	staffConn := s.dial(t, ownStaff)
+	sub, err := staffConn.Subscribe(ctx, wsclient.Request{Query: staffResume, Variables: map[string]any{"r": "r-sushi"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := s.placeOrder(ctx, "r-pizza", map[string]any{"menuItemId": "margherita", "quantity": 2})
+	o, err := s.placeOrder(ctx, "r-sushi", map[string]any{"menuItemId": "miso-soup", "quantity": 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,12 +355,12 @@ func TestResumeAuthorization(t *testing.T) {
 	_ = staffConn.Close()
 
 	rtWaitFor(t, 2*time.Minute, "the order validated", func() bool { return s.mustOrder(t, o.ID).Status == "VALIDATED" })
-	if _, err := s.payOrder(ctx, o.ID, 1800); err != nil {
+	if _, err := s.payOrder(ctx, o.ID, s.mustOrder(t, o.ID).TotalCents); err != nil {
 		t.Fatal(err)
 	}
 	rtWaitFor(t, 2*time.Minute, "the order assigned", func() bool { return s.mustOrder(t, o.ID).Status == "DRIVER_ASSIGNED" })
 
-	resumed, err := s.dial(t, pizzaStaff).Subscribe(ctx, wsclient.Request{Query: staffResume, Variables: map[string]any{"r": "r-pizza", "after": cursor}})
+	resumed, err := s.dial(t, ownStaff).Subscribe(ctx, wsclient.Request{Query: staffResume, Variables: map[string]any{"r": "r-sushi", "after": cursor}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +397,7 @@ func TestResumeAuthorization(t *testing.T) {
 	// alice's cursor of her order, used by bob.
 	aliceCursor := nextStep(t, watch(t, s.dial(t, s.token), o.ID, "")).Cursor
 	refused(mint(devissuer.Options{Subject: "bob"}), resumeWatch, map[string]any{"id": o.ID, "after": aliceCursor}, "NOT_FOUND")
-	refused(sushiStaff, staffResume, map[string]any{"r": "r-pizza", "after": cursor}, "FORBIDDEN")
+	refused(otherStaff, staffResume, map[string]any{"r": "r-sushi", "after": cursor}, "FORBIDDEN")
 }
 
 // TestResumeSeamUnderLoad: a client that drops its connection again and
