@@ -36,13 +36,14 @@ const maxCatchupRounds = 50
 // the log before it is sent: at the change that renders what it says
 // (the changes before it are older states, not sent), or at from when
 // the change at from renders it (nothing newer was committed). While
-// neither is found the catch-up waits for the log, at most
-// Config.SnapshotSettle; then it sends the snapshot and what followed
-// from, and logs a warning.
+// neither is found the catch-up waits for the log, at most settle
+// (Config.SnapshotSettle; none for a topic just marked resumable, whose
+// log holds none of its earlier changes); then it sends the snapshot and
+// what followed from.
 //
 // Any failure ends the subscription with an error message: a
 // subscription must not stay stored half caught up.
-func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subscription, from eventlog.Position, snap [][]byte) error {
+func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subscription, from eventlog.Position, snap [][]byte, settle time.Duration) error {
 	who, hasID, err := SessionIdentity(sub.Session)
 	if err != nil {
 		return h.abort(ctx, log, sub, err)
@@ -57,7 +58,7 @@ func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subsc
 		held            = snap // the snapshot, not yet placed in the log
 		heldAt          = from
 		waiting         []out // what follows the snapshot, until it is placed
-		settleBy        = h.cfg.Now().Add(h.cfg.SnapshotSettle)
+		settleBy        = h.cfg.Now().Add(settle)
 	)
 	send := func(o out) error {
 		cursor := EncodeCursor(sub.Topic, o.pos)
@@ -143,8 +144,8 @@ func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subsc
 			continue
 		}
 		if held != nil {
-			if heldAt == from {
-				log.WarnContext(ctx, "snapshot not found in the topic's log in time: sent with what followed the head", "topic", sub.Topic, "settle", h.cfg.SnapshotSettle)
+			if heldAt == from && settle > 0 {
+				log.WarnContext(ctx, "snapshot not found in the topic's log in time: sent with what followed the head", "topic", sub.Topic, "settle", settle)
 			}
 			if err := place(); err != nil {
 				return h.finish(ctx, log, sub, err)

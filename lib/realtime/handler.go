@@ -481,14 +481,21 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, graphqlhttp.NewError(errs.BadUserInput, err.Error()))
 	}
 	snapshot := !resume && slices.Contains(h.cfg.Topics.Snapshot, fields[0].Name)
+	settle := h.cfg.SnapshotSettle
 	if h.cfg.Log != nil {
 		// Before the head is read and the subscription stored: from now
 		// on the fan-out appends the topic's changes to its log. A
 		// cursor of the topic is valid no longer than the log keeps it,
 		// and no cursor is issued later than a connection's lifetime
 		// after this.
-		if err := h.cfg.Store.MarkResumable(ctx, topic, h.cfg.LogRetention+store.DefaultTTL+time.Hour); err != nil {
+		marked, err := h.cfg.Store.MarkResumable(ctx, topic, h.cfg.LogRetention+store.DefaultTTL+time.Hour)
+		if err != nil {
 			return err
+		}
+		if !marked {
+			// The log has none of the topic's earlier changes: the
+			// snapshot has nothing to wait for there.
+			settle = 0
 		}
 	}
 	// Where the catch-up starts: after the client's cursor, or after the
@@ -549,7 +556,7 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 		}
 		return nil
 	}
-	return h.catchUp(ctx, log, sub, from, snap)
+	return h.catchUp(ctx, log, sub, from, snap, settle)
 }
 
 // afterArgument is the after argument of a root field: the cursor and

@@ -60,16 +60,18 @@ func (st *Store) SetPushed(ctx context.Context, topic string, position uint64) e
 const logKey = "#log"
 
 // MarkResumable marks a topic as one whose changes go into its log, for
-// ttl.
-func (st *Store) MarkResumable(ctx context.Context, topic string, ttl time.Duration) error {
-	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+// ttl. It reports whether the topic was marked already (its log may hold
+// changes from before).
+func (st *Store) MarkResumable(ctx context.Context, topic string, ttl time.Duration) (bool, error) {
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.cfg.SubscriptionsTable,
 		Key:                       map[string]types.AttributeValue{"topic": s(topic), "subKey": s(logKey)},
 		UpdateExpression:          aws.String("SET expiresAt = :exp"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":exp": n(st.cfg.Now().Add(ttl).Unix())},
+		ReturnValues:              types.ReturnValueUpdatedOld,
 	})
 	if err != nil {
-		return fmt.Errorf("topic %s: mark resumable: %w", topic, err)
+		return false, fmt.Errorf("topic %s: mark resumable: %w", topic, err)
 	}
-	return nil
+	return num(out.Attributes["expiresAt"]) > st.cfg.Now().Unix(), nil
 }
