@@ -37,9 +37,9 @@ const maxCatchupRounds = 50
 // (the changes before it are older states, not sent), or at from when
 // the change at from renders it (nothing newer was committed). While
 // neither is found the catch-up waits for the log, at most settle
-// (Config.SnapshotSettle; none for a topic just marked resumable, whose
-// log holds none of its earlier changes); then it sends the snapshot and
-// what followed from.
+// (Config.SnapshotSettle; a third of it for a topic just marked
+// resumable, whose log holds none of its earlier changes); then it sends
+// the snapshot and what followed from.
 //
 // Any failure ends the subscription with an error message: a
 // subscription must not stay stored half caught up.
@@ -144,8 +144,14 @@ func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subsc
 			continue
 		}
 		if held != nil {
-			if heldAt == from && settle > 0 {
-				log.WarnContext(ctx, "snapshot not found in the topic's log in time: sent with what followed the head", "topic", sub.Topic, "settle", settle)
+			if heldAt == from {
+				// Usual for a topic just marked resumable (its log holds
+				// none of its earlier changes); a warning otherwise.
+				lvl := slog.LevelWarn
+				if settle < h.cfg.SnapshotSettle {
+					lvl = slog.LevelInfo
+				}
+				log.Log(ctx, lvl, "snapshot not found in the topic's log in time: sent with what followed the head", "topic", sub.Topic, "settle", settle)
 			}
 			if err := place(); err != nil {
 				return h.finish(ctx, log, sub, err)

@@ -493,9 +493,10 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 			return err
 		}
 		if !marked {
-			// The log has none of the topic's earlier changes: the
-			// snapshot has nothing to wait for there.
-			settle = 0
+			// The log has none of the topic's earlier changes: only one
+			// committed just before (appended after the mark) can be
+			// waited for, briefly.
+			settle /= 3
 		}
 	}
 	// Where the catch-up starts: after the client's cursor, or after the
