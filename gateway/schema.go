@@ -48,7 +48,10 @@ func NewResolver(d Deps) (*Resolver, error) {
 var API = app.GraphQL{
 	SDL:      SDL,
 	Resolver: Build,
-	Topics:   realtime.Topics{Subscription: SubscriptionTopic, Change: ChangeTopics},
+	Topics: realtime.Topics{
+		Subscription: SubscriptionTopic, Change: ChangeTopics,
+		Snapshot: []string{"orderUpdated"},
+	},
 	Examples: Examples,
 }
 

@@ -29,7 +29,15 @@ import (
 // otherwise it closes empty, and nothing is pushed. An event reduced for
 // size has no images: the order is then read from the table (strongly
 // consistent, so at least as new as the change).
-func (r *Resolver) OrderUpdated(ctx context.Context, args struct{ ID graphql.ID }) (<-chan *OrderResolver, error) {
+//
+// It starts with a snapshot (the app declares it in Topics.Snapshot):
+// asked for one (realtime.SnapshotFrom), it yields the order as it is
+// now, read strongly consistent. after is the framework's (resume); the
+// resolver does not read it.
+func (r *Resolver) OrderUpdated(ctx context.Context, args struct {
+	ID    graphql.ID
+	After *string
+}) (<-chan *OrderResolver, error) {
 	id := string(args.ID)
 	e, ok := realtime.ChangeFrom(ctx)
 	if !ok {
@@ -37,10 +45,17 @@ func (r *Resolver) OrderUpdated(ctx context.Context, args struct{ ID graphql.ID 
 		if err != nil {
 			return nil, err
 		}
-		if _, v, err := r.visibleOrder(ctx, who, id); err != nil {
+		o, v, err := r.visibleOrder(ctx, who, id)
+		switch {
+		case err != nil:
 			return nil, err
-		} else if v == hidden {
+		case v == hidden:
 			return nil, orderNotFound(id)
+		case realtime.SnapshotFrom(ctx):
+			ch := make(chan *OrderResolver, 1)
+			ch <- present(o, v)
+			close(ch)
+			return ch, nil
 		}
 		return closed(), nil
 	}
@@ -65,8 +80,15 @@ func (r *Resolver) OrderUpdated(ctx context.Context, args struct{ ID graphql.ID 
 // restaurant's staff only, without payment details. At the start anyone
 // else gets FORBIDDEN and nothing is stored; for each change the
 // subscriber is checked again, so a stored subscription whose session no
-// longer qualifies gets no push.
-func (r *Resolver) RestaurantOrderUpdated(ctx context.Context, args struct{ RestaurantID graphql.ID }) (<-chan *OrderResolver, error) {
+// longer qualifies gets no push. It has no snapshot: the restaurant's
+// orders are listed from an index, which may lag a write, and a snapshot
+// that missed an order would be a silent gap; staff list the orders
+// (restaurantOrders), then keep the subscription's last cursor and resume
+// with after.
+func (r *Resolver) RestaurantOrderUpdated(ctx context.Context, args struct {
+	RestaurantID graphql.ID
+	After        *string
+}) (<-chan *OrderResolver, error) {
 	rid := string(args.RestaurantID)
 	e, ok := realtime.ChangeFrom(ctx)
 	if !ok {

@@ -300,3 +300,36 @@ func TestTopics(t *testing.T) {
 		}
 	}
 }
+
+// TestOrderUpdatedSnapshot: asked for a snapshot (realtime.SnapshotFrom),
+// orderUpdated yields the order as it is, cut to the caller's view; a
+// caller who may not see it gets NOT_FOUND, as at any start.
+func TestOrderUpdatedSnapshot(t *testing.T) {
+	a := newAPI(t, graphqlhttp.Limits{}, graphqlhttp.Config{})
+	schema, err := gateway.NewSchema(gateway.Deps{Store: a.store}, graphqlhttp.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.store.Place(context.Background(), orders.Order{ID: "ord_snap", CustomerID: "alice", RestaurantID: "r-sushi", Items: []orders.Item{{MenuItemID: "miso-soup", Quantity: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	const q = `subscription($id: ID!, $after: String) { orderUpdated(id: $id, after: $after) { id status } }`
+	for _, tt := range []struct {
+		name   string
+		caller map[string]string
+		data   []string
+		errs   int
+	}{
+		{"her order", alice, []string{`{"orderUpdated":{"id":"ord_snap","status":"PLACED"}}`}, 0},
+		{"staff of its restaurant", sam, []string{`{"orderUpdated":{"id":"ord_snap","status":"PLACED"}}`}, 0},
+		{"someone else", bob, nil, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := realtime.WithSnapshot(as(context.Background(), tt.caller))
+			data, errs := subscribe(t, schema, ctx, q, map[string]any{"id": "ord_snap", "after": nil})
+			if !reflect.DeepEqual(data, tt.data) || len(errs) != tt.errs {
+				t.Fatalf("got %v, %v; want %v and %d errors", data, errs, tt.data, tt.errs)
+			}
+		})
+	}
+}

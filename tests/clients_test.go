@@ -85,3 +85,55 @@ func TestDocumentedClients(t *testing.T) {
 		})
 	}
 }
+
+// TestClientsResume runs each JavaScript client of docs/clients.md (with
+// the resumable helper of docs/realtime.md) through a network drop:
+// subscribed to an order (its first push is the order as it is), the
+// socket is cut and new ones are refused while the order is paid,
+// approved and assigned; then the network comes back, the client
+// reconnects on its own and resumes with after, and receives PAID,
+// APPROVED and DRIVER_ASSIGNED once each, in order.
+func TestClientsResume(t *testing.T) {
+	s := startDev(t)
+	js := filepath.Join(repoRoot(), "tests", "js")
+	if _, err := os.Stat(filepath.Join(js, "node_modules", "@apollo", "client")); err != nil {
+		t.Fatal("tests/js/node_modules is missing: run make deps (npm ci in tests/js)")
+	}
+	for _, client := range []string{"apollo", "urql", "graphql-ws"} {
+		t.Run(client, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "node", filepath.Join(js, "clients.mjs"), client, "http://"+s.Addr, "resume")
+			cmd.Env = append(os.Environ(), "TOKEN="+s.token)
+			var stderr syncBuffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("clients.mjs %s resume: %v\n%s\n%s", client, err, out, stderr.String())
+			}
+			steps := map[string]map[string]any{}
+			for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				var step map[string]any
+				if err := json.Unmarshal([]byte(line), &step); err != nil {
+					t.Fatalf("clients.mjs printed %q", line)
+				}
+				steps[step["step"].(string)] = step
+			}
+			if missed := steps["missed"]; missed == nil || missed["status"] != "DRIVER_ASSIGNED" || missed["pushes"].(float64) != 1 {
+				t.Fatalf("the drop did not hide the workflow from the client: %v", steps)
+			}
+			var statuses []string
+			for _, s := range steps["pushes"]["statuses"].([]any) {
+				statuses = append(statuses, s.(string))
+			}
+			if got := strings.Join(statuses, " "); got != "VALIDATED PAID APPROVED DRIVER_ASSIGNED" {
+				t.Fatalf("%s received %s, want VALIDATED (the order as it was) PAID APPROVED DRIVER_ASSIGNED, once each", client, got)
+			}
+			subs := steps["pushes"]["subscribes"].([]any)
+			last, _ := subs[len(subs)-1].(map[string]any)
+			if first, _ := subs[0].(map[string]any); len(subs) < 2 || first["after"] != nil || last["after"] == nil || last["after"] == "" {
+				t.Fatalf("subscribe messages %v: want the first without after, the one after the reconnect with it", subs)
+			}
+		})
+	}
+}

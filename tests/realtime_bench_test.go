@@ -43,7 +43,7 @@ import (
 var benchApp atomic.Int64
 
 // benchStore provisions a fresh app's framework tables.
-func benchStore(b *testing.B) (*store.Store, *dynamodb.Client) {
+func benchStore(b testing.TB) (*store.Store, *dynamodb.Client) {
 	b.Helper()
 	cfg := emulatortest.Config(b)
 	topo := topology.Topology{App: fmt.Sprintf("rtbench%d-%d", os.Getpid()%10000, benchApp.Add(1))}
@@ -61,7 +61,7 @@ func benchStore(b *testing.B) (*store.Store, *dynamodb.Client) {
 }
 
 // load writes subscriptions concurrently, 25 per BatchWriteItem.
-func load(b *testing.B, st *store.Store, subs []store.Subscription) {
+func load(b testing.TB, st *store.Store, subs []store.Subscription) {
 	b.Helper()
 	const workers = 8
 	chunk := (len(subs) + workers - 1) / workers

@@ -60,43 +60,19 @@ func hasStatus(n *nodeClient, sub, status string) func(map[string]any) bool {
 	}
 }
 
-// subscribePlaced places an order and subscribes client to it. Whether
-// the subscription was stored while the order was still PLACED is a race
-// with validate-order, which the dev runtime starts within milliseconds
-// of the write: placed says whether it was, that is whether the VALIDATED
-// push must reach it. Every change after the subscription was stored
-// must reach it either way.
-func subscribePlaced(t *testing.T, s *devStack, st *store.Store, n *nodeClient, client, sub string) (o order, placed bool) {
+// subscribeToNewOrder places an order and subscribes client to it:
+// orderUpdated starts with a snapshot, so the first push is the order as
+// it is (PLACED, or VALIDATED already), and every later change follows,
+// whatever the race between the subscription and validate-order.
+func subscribeToNewOrder(t *testing.T, s *devStack, n *nodeClient, client, sub string) (order, string) {
 	t.Helper()
-	ctx := context.Background()
-	o, err := s.placeOrder(ctx, "r-pizza", map[string]any{"menuItemId": "margherita", "quantity": 2})
+	o, err := s.placeOrder(context.Background(), "r-pizza", map[string]any{"menuItemId": "margherita", "quantity": 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n.do(map[string]any{"cmd": "subscribe", "client": client, "sub": sub, "query": watchOrder, "variables": map[string]any{"id": o.ID}})
-	rtWaitFor(t, time.Minute, "subscription stored", func() bool {
-		subs, err := st.SubscriptionsFor(ctx, gateway.OrderTopic(o.ID))
-		return err == nil && len(subs) > 0
-	})
-	return o, s.mustOrder(t, o.ID).Status == "PLACED"
-}
-
-// validatedTotal is the order's total once it is VALIDATED: from its push
-// when the subscription was stored while the order was PLACED, else read,
-// as an app does. payOrder's own write (VALIDATED, with its payment
-// intent) is pushed either way, so the steps that follow are the same.
-func validatedTotal(t *testing.T, s *devStack, n *nodeClient, sub string, o order, placed bool) int {
-	t.Helper()
-	if placed {
-		ev := n.await(2*time.Minute, "VALIDATED", hasStatus(n, sub, "VALIDATED"))
-		return int(ev["payload"].(map[string]any)["data"].(map[string]any)["orderUpdated"].(map[string]any)["totalCents"].(float64))
-	}
-	var got order
-	rtWaitFor(t, 2*time.Minute, "order validated", func() bool {
-		got = s.mustOrder(t, o.ID)
-		return got.Status == "VALIDATED"
-	})
-	return got.TotalCents
+	n.await(time.Minute, "the snapshot of "+sub, func(ev map[string]any) bool { return ev["sub"] == sub && ev["event"] == "next" })
+	return o, sub
 }
 
 // TestRealtimeE2E drives the real graphql-ws npm client against the dev
@@ -113,11 +89,12 @@ func TestRealtimeE2E(t *testing.T) {
 		n.await(time.Minute, "client "+c+" connected", func(ev map[string]any) bool { return ev["event"] == "connected" && ev["client"] == c })
 	}
 
-	subA, subB := "a", "b"
-	watched, placed := subscribePlaced(t, s, st, n, "a", subA)
-	other, _ := subscribePlaced(t, s, st, n, "b", subB)
+	watched, subA := subscribeToNewOrder(t, s, n, "a", "a")
+	other, subB := subscribeToNewOrder(t, s, n, "b", "b")
 
-	total := validatedTotal(t, s, n, subA, watched, placed)
+	// The snapshot or the change: VALIDATED reaches the subscriber either way.
+	ev := n.await(2*time.Minute, "VALIDATED", hasStatus(n, subA, "VALIDATED"))
+	total := int(ev["payload"].(map[string]any)["data"].(map[string]any)["orderUpdated"].(map[string]any)["totalCents"].(float64))
 	if total != 1800 {
 		t.Fatalf("VALIDATED total %d, want 1800 (2 x 900)", total)
 	}
@@ -145,22 +122,28 @@ func TestRealtimeE2E(t *testing.T) {
 				runs = append(runs, o.Status)
 			}
 		}
-		// The PLACED insert itself may arrive too: the fan-out can read it
-		// after the subscription was stored.
-		if len(runs) > 0 && runs[0] == "PLACED" && count["PLACED"] == 1 {
+		// The snapshot first (PLACED, or VALIDATED already), then each
+		// step once: the payment intent payOrder records changes a field
+		// the subscription selects (paymentIntent), so it is one more
+		// VALIDATED push, and the only one.
+		if runs[0] == "PLACED" {
 			runs = runs[1:]
 		}
 		if fmt.Sprint(runs) != "[VALIDATED PAID APPROVED DRIVER_ASSIGNED]" {
 			t.Fatalf("statuses in order %v, want [VALIDATED PAID APPROVED DRIVER_ASSIGNED]; pushes %v", runs, raw)
 		}
-		for _, s := range []string{"PAID", "APPROVED", "DRIVER_ASSIGNED"} {
-			if count[s] != 1 {
+		for _, s := range []string{"PLACED", "PAID", "APPROVED", "DRIVER_ASSIGNED"} {
+			if count[s] > 1 || (s != "PLACED" && count[s] != 1) {
 				t.Fatalf("%s pushed %d times: %v", s, count[s], raw)
 			}
 		}
-		// VALIDATED, then VALIDATED with the payment intent payOrder recorded.
-		if count["VALIDATED"] > 2 {
-			t.Fatalf("VALIDATED pushed %d times: %v", count["VALIDATED"], raw)
+		if count["VALIDATED"] != 2 {
+			t.Fatalf("VALIDATED pushed %d times, want twice (then with the payment intent): %v", count["VALIDATED"], raw)
+		}
+		for i, p := range raw {
+			if !strings.Contains(p, `"extensions":{"cursor":"`) {
+				t.Fatalf("push %d without a cursor: %s", i, p)
+			}
 		}
 		if last := got[len(got)-1].Data.OrderUpdated; last.DriverID == nil || *last.DriverID == "" {
 			t.Fatalf("DRIVER_ASSIGNED without a driver: %s", raw[len(raw)-1])

@@ -153,8 +153,21 @@ func heavyClient(t *testing.T, s *devStack, st *store.Store, hot string, rcvbuf 
 	}
 	for i := range 100 {
 		q, _ := json.Marshal(map[string]any{"id": fmt.Sprint("big", i), "type": "subscribe", "payload": map[string]any{
-			"query": "subscription($id: ID!) { orderUpdated(id: $id) { id " + sel.String() + "} }", "variables": map[string]any{"id": hot}}})
+			"query": "subscription($id: ID!) { orderUpdated(id: $id) { id status " + sel.String() + "} }", "variables": map[string]any{"id": hot}}})
 		send(string(q))
+	}
+	// orderUpdated starts with a snapshot: the client reads the 100, then
+	// stops reading.
+	for got := 0; got < 100; {
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		_, b, err := ws.Read(rctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("heavy client's snapshots: %d read, %v", got, err)
+		}
+		if strings.Contains(string(b), `"type":"next"`) {
+			got++
+		}
 	}
 	var id string
 	rtWaitFor(t, time.Minute, "the heavy client's 100 subscriptions stored", func() bool {
@@ -190,7 +203,8 @@ func TestRealtimeSlowConsumer(t *testing.T) {
 		ids = append(ids, o.ID)
 		normal.subscribe(t, o.ID)
 	}
-	// The hot order has 50 lines; the slow client watches it.
+	// The hot order has 50 lines; the slow client watches it (its
+	// status: each step is a push; its lines alone would not change).
 	lines := make([]map[string]any, 50)
 	for i := range lines {
 		lines[i] = map[string]any{"menuItemId": "margherita", "quantity": 1}

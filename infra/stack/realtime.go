@@ -142,6 +142,11 @@ func NewRealtime(scope constructs.Construct, id string, p RealtimeProps) *Realti
 		AsyncDLQ:    r.AsyncFailures,
 	})
 	p.Tables.GrantReadWrite(r.Function, rtTables...)
+	// Subscriptions resume and catch up from the topic logs.
+	for k, v := range p.Tables.EventLogEnv(t, p.EventLogRetention) {
+		r.Function.AddEnvironment(jsii.String(k), jsii.String(v), nil)
+	}
+	p.Tables.GrantEventLogTopics(t, r.Function)
 	r.addExpiry(c)
 
 	// The fan-out reads app tables to run stored operations, and writes the
@@ -158,11 +163,13 @@ func NewRealtime(scope constructs.Construct, id string, p RealtimeProps) *Realti
 	})
 	p.Tables.GrantRead(r.FanOut, app...)
 	p.Tables.GrantReadWrite(r.FanOut, framework...)
-	// Every push is recorded in the event log.
+	// Every change is appended to its topics' logs (the cursors of its
+	// pushes), and every push is recorded in the event log.
 	for k, v := range p.Tables.EventLogEnv(t, p.EventLogRetention) {
 		r.FanOut.AddEnvironment(jsii.String(k), jsii.String(v), nil)
 	}
 	p.Tables.GrantEventLogWrite(t, r.FanOut)
+	p.Tables.GrantEventLogTopics(t, r.FanOut)
 
 	integration := func(id string) *awsapigatewayv2.WebSocketRouteOptions {
 		return &awsapigatewayv2.WebSocketRouteOptions{

@@ -170,6 +170,24 @@ func (t *Tables) EventLogEnv(topo topology.Topology, retention time.Duration) ma
 	return env
 }
 
+// GrantEventLogTopics lets grantee read and append to the topic logs of
+// t's event log (realtime resume: the fan-out appends each change to its
+// topics' logs, the realtime function reads them to catch subscriptions
+// up), and nothing else of the log: every action is limited to the topic
+// partitions ("T#..." keys), unless the log is disabled.
+func (t *Tables) GrantEventLogTopics(topo topology.Topology, grantee awsiam.IGrantable) {
+	if topo.DisableEventLog {
+		return
+	}
+	grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"),
+		Resources: &[]*string{t.Table(topology.EventLogTable).TableArn()},
+		Conditions: &map[string]any{
+			"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{"T#*"}},
+		},
+	}))
+}
+
 // GrantEventLogWrite lets grantee write records to t's event log
 // (BatchWriteItem and the item writes; no reads), unless it is disabled.
 func (t *Tables) GrantEventLogWrite(topo topology.Topology, grantee awsiam.IGrantable) {

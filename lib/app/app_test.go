@@ -171,7 +171,7 @@ func TestBuildersNameMissingVariables(t *testing.T) {
 	})
 	t.Run("realtime with every variable set", func(t *testing.T) {
 		_, err := app.NewRealtime(ctx, notes, env(map[string]string{
-			"TABLE_CONNECTIONS": "c", "TABLE_SUBSCRIPTIONS": "s", topology.EnvManagementEndpoint: "https://abc.execute-api.us-east-1.amazonaws.com/prod",
+			"TABLE_CONNECTIONS": "c", "TABLE_SUBSCRIPTIONS": "s", "TABLE_EVENTLOG": "l", topology.EnvManagementEndpoint: "https://abc.execute-api.us-east-1.amazonaws.com/prod",
 			topology.EnvAuthIssuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc", topology.EnvAuthAudience: "client",
 			topology.EnvExpiryScheduleGroup: "g", topology.EnvExpirySchedulerRoleARN: "arn:aws:iam::123456789012:role/r",
 		}), app.RealtimeOptions{})

@@ -205,8 +205,9 @@ type RealtimeOptions struct {
 
 // NewRealtime builds the WebSocket API handler: $connect accepts the
 // browser origins of topology.EnvAllowedOrigins, connection_init must
-// carry a token the verifier accepts, and each connection ends when its
-// token expires.
+// carry a token the verifier accepts, each connection ends when its
+// token expires, and subscriptions resume and catch up from the app's
+// event log (env.Log).
 func NewRealtime(ctx context.Context, a App, env *Env, o RealtimeOptions) (*realtime.Handler, error) {
 	var errs []error
 	p, err := realtimeParts(ctx, a, env, o.Management)
@@ -218,6 +219,8 @@ func NewRealtime(ctx context.Context, a App, env *Env, o RealtimeOptions) (*real
 	}
 	origins, err := origin.FromEnv(env.Getenv)
 	errs = append(errs, err)
+	l, err := env.Log(a)
+	errs = append(errs, err)
 	var closer realtime.ExpiryScheduler
 	if !o.InProcessExpiry {
 		s, err := expiry.FromEnv(env.AWS, env.Getenv)
@@ -227,17 +230,29 @@ func NewRealtime(ctx context.Context, a App, env *Env, o RealtimeOptions) (*real
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%s: %w", topology.RealtimeFunction, err)
 	}
-	return realtime.NewHandler(realtime.Config{
+	cfg := realtime.Config{
 		Schema: p.schema, Topics: a.GraphQL.Topics, Store: p.store, Management: p.mgmt, Logger: env.Logger,
 		Origins: origins, OnConnect: realtime.Authenticate(v), Expiry: closer,
-	})
+	}
+	if l != nil {
+		cfg.Log = l
+		if v := env.Getenv(eventlog.EnvRetention); v != "" {
+			r, err := eventlog.ParseRetention(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", topology.RealtimeFunction, err)
+			}
+			cfg.LogRetention = r
+		}
+	}
+	return realtime.NewHandler(cfg)
 }
 
 // NewFanout builds the realtime fan-out, the second reader of every table
 // stream, which sends the changes with a large audience to the push
 // queue (topology.EnvPushQueueURL; over topology.EnvPushQueueThreshold
-// subscriptions, default fanout.DefaultQueueThreshold); every push is recorded in the app's
-// event log (env.Log). mgmt nil: a Management API client for the
+// subscriptions, default fanout.DefaultQueueThreshold); each change is appended to its topics'
+// logs in the app's event log (env.Log), which gives pushes their
+// cursors, and every push is recorded there. mgmt nil: a Management API client for the
 // endpoint in env, without the SDK's retries (the fan-out retries with
 // its own backoff, without stalling other subscribers).
 func NewFanout(ctx context.Context, a App, env *Env, mgmt realtime.ManagementAPI) (*fanout.Fanout, error) {
@@ -266,7 +281,7 @@ func NewFanout(ctx context.Context, a App, env *Env, mgmt realtime.ManagementAPI
 		Queue: sqs.NewFromConfig(env.AWS), QueueURL: queue, QueueThreshold: threshold,
 	}
 	if l != nil {
-		cfg.Pushes = l
+		cfg.Pushes, cfg.Log = l, l
 	}
 	return fanout.New(cfg)
 }
@@ -285,7 +300,7 @@ func NewPushWorker(ctx context.Context, a App, env *Env, mgmt realtime.Managemen
 		Schema: p.schema, Topics: a.GraphQL.Topics.Change, Store: p.store, Management: p.mgmt, Logger: env.Logger,
 	}
 	if l != nil {
-		cfg.Pushes = l
+		cfg.Pushes, cfg.Log = l, l
 	}
 	return fanout.New(cfg)
 }

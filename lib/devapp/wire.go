@@ -61,6 +61,9 @@ type Options struct {
 	// (default .dev/lambda), built from the module at ModuleDir (default
 	// the module of the working directory).
 	Lambda, BuildDir, ModuleDir string
+	// ManagementMiddleware, when set, wraps the local Management API's
+	// handler: a test makes it fail the way API Gateway's can.
+	ManagementMiddleware func(http.Handler) http.Handler
 	// EventLog is the event log every component of the process writes
 	// to and the eventlog route's function feeds (Main's: the file store
 	// under the state directory). Nil: the DynamoDB store in the
@@ -330,7 +333,11 @@ func serveWebSocket(ctx context.Context, rt *devruntime.Runtime, o Options, orig
 		return err
 	}
 	rt.HandleWebSocket(topology.GraphQLPath, front)
-	rt.Handle("/@connections/", front.Management())
+	mh := front.Management()
+	if o.ManagementMiddleware != nil {
+		mh = o.ManagementMiddleware(mh)
+	}
+	rt.Handle("/@connections/", mh)
 	go func() {
 		<-ctx.Done()
 		front.Close()

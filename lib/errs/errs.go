@@ -78,6 +78,11 @@ const (
 	// TooManySubscriptions: a WebSocket connection holds the most
 	// subscriptions it may.
 	TooManySubscriptions Code = "TOO_MANY_SUBSCRIPTIONS"
+	// ResyncRequired: a subscription's after cursor cannot be resumed
+	// from (malformed, of another topic, or older than the event log
+	// keeps): the client re-queries the current state and subscribes
+	// again without it.
+	ResyncRequired Code = "RESYNC_REQUIRED"
 )
 
 // Error carries a code, a client-safe message and the internal cause.

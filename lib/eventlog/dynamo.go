@@ -130,6 +130,11 @@ type DynamoStore struct {
 	// topicLocks serialize this instance's appends to one topic, so that
 	// only other instances contend on a topic's head.
 	topicLocks [64]sync.Mutex
+	// heads remembers the head each topic's last append left (topic ->
+	// topicHead), read under the topic's lock: the next append starts
+	// from it instead of reading the head again, and the transaction's
+	// condition catches one that moved meanwhile (another writer).
+	heads sync.Map
 }
 
 // NewDynamoStore is a store over db (a *dynamodb.Client).

@@ -109,8 +109,13 @@ func (s *DynamoStore) Append(ctx context.Context, topic string, e change.Event) 
 	}
 	unlock := s.lockTopic(topic)
 	defer unlock()
-	read, existed, err := s.getHead(ctx, topic)
-	if err != nil {
+	var (
+		read    topicHead
+		existed bool
+	)
+	if h, ok := s.heads.Load(topic); ok {
+		read, existed = h.(topicHead), true
+	} else if read, existed, err = s.getHead(ctx, topic); err != nil {
 		return 0, err
 	}
 	delay := 5 * time.Millisecond
@@ -151,8 +156,10 @@ func (s *DynamoStore) Append(ctx context.Context, topic string, e change.Event) 
 			}},
 		}})
 		if err == nil {
+			s.heads.Store(topic, next)
 			return next.pos, nil
 		}
+		s.heads.Delete(topic)
 		var canceled *types.TransactionCanceledException
 		if !errors.As(err, &canceled) && !retryableTx(err) {
 			return 0, fmt.Errorf("eventlog: topic %s: append %s: %w", topic, e.ID, err)

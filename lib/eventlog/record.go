@@ -103,11 +103,14 @@ const (
 	Denied PushOutcome = "denied"
 	// Failed: the push was dropped after its retries (Error says why).
 	Failed PushOutcome = "failed"
+	// Kept: the push failed after its retries (Error says why) and is
+	// kept for the connection, to be delivered later in order.
+	Kept PushOutcome = "kept"
 )
 
 func (o PushOutcome) valid() bool {
 	switch o {
-	case Pushed, Gone, Oversize, Denied, Failed:
+	case Pushed, Gone, Oversize, Denied, Failed, Kept:
 		return true
 	}
 	return false

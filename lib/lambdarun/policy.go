@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -14,14 +15,20 @@ import (
 // does.
 var resourceChecked = map[string]bool{"sqs": true, "iam": true, "sts": true, "s3": true}
 
-// batchAliases are the batch APIs AWS authorizes with the permission of
-// the single action (the SQS API reference: "the permission for
-// SendMessageBatch is sqs:SendMessage"...). moto checks the API's own
-// name, so a user allowed the single action is also allowed its batch.
+// batchAliases are the batch and transaction APIs AWS authorizes with the
+// permission of the single action (the SQS API reference: "the permission
+// for SendMessageBatch is sqs:SendMessage"; DynamoDB authorizes each item
+// of a TransactWriteItems with its PutItem, UpdateItem, DeleteItem or
+// ConditionCheckItem action). moto checks the API's own name, so a user
+// allowed the single action is also allowed its batch.
 var batchAliases = map[string]string{
 	"sqs:sendmessage":             "sqs:SendMessageBatch",
 	"sqs:deletemessage":           "sqs:DeleteMessageBatch",
 	"sqs:changemessagevisibility": "sqs:ChangeMessageVisibilityBatch",
+	"dynamodb:putitem":            "dynamodb:TransactWriteItems",
+	"dynamodb:updateitem":         "dynamodb:TransactWriteItems",
+	"dynamodb:deleteitem":         "dynamodb:TransactWriteItems",
+	"dynamodb:conditioncheckitem": "dynamodb:TransactWriteItems",
 }
 
 // EmulatorPolicy is the policy document of the emulator user standing for
@@ -34,9 +41,10 @@ var batchAliases = map[string]string{
 // single action. execute-api actions are left out: the Management API is
 // not the emulator's (see AuthorizeManagement). So is iam:PassRole, which
 // no API call is authorized as (the receiving service checks it; moto does
-// not), with its condition; other Conditions, NotAction and NotResource
-// are refused: moto cannot evaluate them as AWS does. Widened and left out
-// statements are listed in notes.
+// not), with its condition. An Allow whose only condition narrows it to
+// DynamoDB partitions (dynamodb:LeadingKeys) is widened without it; other
+// Conditions, NotAction and NotResource are refused: moto cannot evaluate
+// them as AWS does. Widened and left out statements are listed in notes.
 func EmulatorPolicy(stmts []Statement) (doc string, notes []string, err error) {
 	var widened, skipped []string
 	type out struct {
@@ -53,6 +61,12 @@ func EmulatorPolicy(stmts []Statement) (doc string, notes []string, err error) {
 			// role is passed to checks it, which moto does not do.
 			skipped = append(skipped, fmt.Sprintf("%s: iam:PassRole (checked by the receiving service, not by the emulator)", s.Source))
 			continue
+		case len(s.Condition) > 0 && s.Effect == "Allow" && leadingKeysOnly(s.Condition) && len(s.NotAction) == 0 && len(s.NotResource) == 0:
+			// A condition that only narrows an Allow to some DynamoDB
+			// partitions: dropped, which widens the grant as the
+			// resources are (the template tests check it).
+			widened = append(widened, fmt.Sprintf("%s: its condition on dynamodb:LeadingKeys", s.Source))
+			s.Condition = nil
 		case len(s.Condition) > 0 || len(s.NotAction) > 0 || len(s.NotResource) > 0:
 			errs = append(errs, fmt.Errorf("statement %s: Condition, NotAction and NotResource cannot be checked on the emulator", s.Source))
 			continue
@@ -65,7 +79,7 @@ func EmulatorPolicy(stmts []Statement) (doc string, notes []string, err error) {
 			svc, _, _ := strings.Cut(a, ":")
 			svc = strings.ToLower(svc)
 			byService[svc] = append(byService[svc], a)
-			if alias, ok := batchAliases[strings.ToLower(a)]; ok {
+			if alias, ok := batchAliases[strings.ToLower(a)]; ok && !slices.Contains(byService[svc], alias) {
 				byService[svc] = append(byService[svc], alias)
 			}
 		}
@@ -101,6 +115,21 @@ func EmulatorPolicy(stmts []Statement) (doc string, notes []string, err error) {
 	}
 	b, err := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": doneStmts})
 	return string(b), append(widened, skipped...), err
+}
+
+// leadingKeysOnly reports whether a condition tests dynamodb:LeadingKeys
+// and nothing else.
+func leadingKeysOnly(cond map[string]any) bool {
+	for _, keys := range cond {
+		m, ok := keys.(map[string]any)
+		if !ok || len(m) != 1 {
+			return false
+		}
+		if _, ok := m["dynamodb:LeadingKeys"]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func passRoleOnly(actions []string) bool {

@@ -53,7 +53,21 @@ func TestEmulatorPolicy(t *testing.T) {
 	if err != nil || strings.Contains(doc, "PassRole") || len(notes) != 1 || !strings.Contains(notes[0], "P#3: iam:PassRole") {
 		t.Errorf("iam:PassRole with its condition: %s, %q, %v; want it left out with a note", doc, notes, err)
 	}
+	doc, notes, err = lambdarun.EmulatorPolicy([]lambdarun.Statement{{
+		Effect: "Allow", Action: []string{"dynamodb:GetItem"}, Resource: []string{"arn:aws:dynamodb:us-east-1:1:table/l"}, Source: "P#4",
+		Condition: map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []any{"T#*"}}},
+	}})
+	if err != nil || !strings.Contains(doc, `"Action":["dynamodb:GetItem"],"Resource":["*"]`) || len(notes) != 2 || !strings.Contains(notes[0], "P#4: its condition on dynamodb:LeadingKeys") {
+		t.Errorf("an Allow narrowed to partitions: %s, %q, %v; want it widened with a note", doc, notes, err)
+	}
+	doc, _, err = lambdarun.EmulatorPolicy([]lambdarun.Statement{{
+		Effect: "Allow", Action: []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}, Resource: []string{"*"}, Source: "P#5",
+	}})
+	if err != nil || !strings.Contains(doc, `"Action":["dynamodb:PutItem","dynamodb:TransactWriteItems","dynamodb:UpdateItem"]`) {
+		t.Errorf("item writes: %s, %v; want TransactWriteItems allowed once with them", doc, err)
+	}
 	for _, bad := range []lambdarun.Statement{
+		{Effect: "Deny", Action: []string{"dynamodb:GetItem"}, Resource: []string{"*"}, Condition: map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []any{"T#*"}}}},
 		{Effect: "Allow", Action: []string{"sqs:SendMessage"}, Resource: []string{"*"}, Condition: map[string]any{"Bool": map[string]any{"aws:SecureTransport": "true"}}},
 		{Effect: "Deny", Action: []string{"dynamodb:DeleteItem"}, Resource: []string{"arn:aws:dynamodb:us-east-1:1:table/t"}},
 		{Effect: "Allow", NotAction: []string{"iam:*"}, Resource: []string{"*"}},

@@ -25,3 +25,23 @@ func ChangeFrom(ctx context.Context) (change.Event, bool) {
 	e, ok := ctx.Value(changeKey{}).(change.Event)
 	return e, ok
 }
+
+type snapshotKey struct{}
+
+// WithSnapshot returns ctx in which a subscription resolver is asked for
+// the current state: the Handler sets it when a subscription that starts
+// with a snapshot (Topics.Snapshot) starts.
+func WithSnapshot(ctx context.Context) context.Context {
+	return context.WithValue(ctx, snapshotKey{}, true)
+}
+
+// SnapshotFrom reports whether the subscription is starting and asks for
+// the current state. The resolver authorizes the subscriber as at any
+// start (an error refuses the subscription) and then yields the current
+// state, as the subscriber may see it, as what a push would carry: one
+// value, or several for a topic over many items (each becomes a next
+// message), or none when there is nothing yet.
+func SnapshotFrom(ctx context.Context) bool {
+	v, _ := ctx.Value(snapshotKey{}).(bool)
+	return v
+}

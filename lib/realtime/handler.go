@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/correlation"
 	"github.com/threefactor/framework/lib/errs"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/gqldoc"
 	"github.com/threefactor/framework/lib/graphqlhttp"
 	"github.com/threefactor/framework/lib/identity"
@@ -40,6 +42,27 @@ type Topics struct {
 	Subscription func(field string, args map[string]any) (string, error)
 	// Change lists the topics a committed change concerns.
 	Change func(e change.Event) []string
+	// Snapshot names the subscription root fields that start with the
+	// current state: subscribed without after, the first next messages
+	// are what the resolver yields when SnapshotFrom(ctx) reports true,
+	// with the cursor of the topic's log at that moment, then every later
+	// change. Needs Config.Log.
+	Snapshot []string
+}
+
+// AfterArgument is the root field argument a subscription resumes with:
+// a field that declares it (after: String) takes the cursor of the last
+// change the client received, and the subscription first delivers, in
+// order, every change of its topic after it that the subscriber may see,
+// then continues live with no gap and no duplicate. A cursor the log
+// cannot resume from gets one error message with code RESYNC_REQUIRED.
+const AfterArgument = "after"
+
+// TopicLog is the part of the event log (an eventlog.Log) the Handler
+// reads to catch a subscription up.
+type TopicLog interface {
+	Read(ctx context.Context, topic string, after eventlog.Position, limit int) ([]eventlog.Entry, error)
+	Head(ctx context.Context, topic string) (eventlog.Position, error)
 }
 
 // Accept is what a ConnectFunc decides for a connection_init.
@@ -82,6 +105,25 @@ type Config struct {
 	Timeout time.Duration
 	Topics  Topics
 	Store   *store.Store
+	// Log is the topic log the fan-out appends to (the app's event log):
+	// subscriptions resume from it (after) and catch up after their
+	// snapshot. Nil: after is refused with RESYNC_REQUIRED and snapshots
+	// come without a cursor.
+	Log TopicLog
+	// MaxCatchup bounds the changes one catch-up delivers; a subscription
+	// that missed more gets RESYNC_REQUIRED (re-querying is cheaper).
+	// Default DefaultMaxCatchup.
+	MaxCatchup int
+	// LogRetention is how long the event log keeps a topic's changes
+	// (eventlog's retention; default eventlog.DefaultRetention): a topic
+	// stays marked resumable (store.MarkResumable) that long, plus a
+	// connection's lifetime, after a subscription to it is stored.
+	LogRetention time.Duration
+	// SnapshotSettle bounds how long a subscription starting with a
+	// snapshot waits for the topic's log to hold the change the snapshot
+	// reflects (the fan-out appends a change once it reads it from the
+	// stream, a moment after it committed). Default DefaultSnapshotSettle.
+	SnapshotSettle time.Duration
 	// Management is the Management API client (an
 	// *apigatewaymanagementapi.Client whose endpoint is the API's
 	// https://{api}.execute-api.{region}.amazonaws.com/{stage}, or the
@@ -124,8 +166,8 @@ func (c Config) Validate() error {
 	if c.Management == nil {
 		errs = append(errs, errors.New("realtime: no Management API client"))
 	}
-	if c.MaxSubscriptions < 0 {
-		errs = append(errs, errors.New("realtime: negative MaxSubscriptions"))
+	if c.MaxSubscriptions < 0 || c.MaxCatchup < 0 || c.SnapshotSettle < 0 {
+		errs = append(errs, errors.New("realtime: negative MaxSubscriptions, MaxCatchup or SnapshotSettle"))
 	}
 	if err := c.Limits.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("realtime: %w", err))
@@ -135,6 +177,12 @@ func (c Config) Validate() error {
 
 // DefaultMaxSubscriptions is Config.MaxSubscriptions's default.
 const DefaultMaxSubscriptions = 100
+
+// DefaultMaxCatchup is Config.MaxCatchup's default.
+const DefaultMaxCatchup = 10000
+
+// DefaultSnapshotSettle is Config.SnapshotSettle's default.
+const DefaultSnapshotSettle = 3 * time.Second
 
 // Handler is the WebSocket API's Lambda handler for the $connect,
 // $disconnect and $default routes.
@@ -155,6 +203,15 @@ func NewHandler(cfg Config) (*Handler, error) {
 	}
 	if cfg.MaxSubscriptions == 0 {
 		cfg.MaxSubscriptions = DefaultMaxSubscriptions
+	}
+	if cfg.MaxCatchup == 0 {
+		cfg.MaxCatchup = DefaultMaxCatchup
+	}
+	if cfg.LogRetention == 0 {
+		cfg.LogRetention = eventlog.DefaultRetention
+	}
+	if cfg.SnapshotSettle == 0 {
+		cfg.SnapshotSettle = DefaultSnapshotSettle
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = graphqlhttp.DefaultTimeout
@@ -288,9 +345,12 @@ func (h *Handler) message(ctx context.Context, log *slog.Logger, id string, body
 	case wsproto.ConnectionInit:
 		return h.connectionInit(ctx, log, id, m)
 	case wsproto.Ping:
-		return h.send(ctx, log, id, wsproto.Encode(wsproto.Message{Type: wsproto.Pong}))
+		if err := h.send(ctx, log, id, wsproto.Encode(wsproto.Message{Type: wsproto.Pong})); err != nil {
+			return err
+		}
+		return h.deliverKept(ctx, log, id)
 	case wsproto.Pong:
-		return nil
+		return h.deliverKept(ctx, log, id)
 	case wsproto.Subscribe:
 		return h.subscribe(ctx, log.With("subscriptionId", m.ID), id, m)
 	case wsproto.Complete:
@@ -416,7 +476,48 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 		return h.sendErrors(ctx, log, id, m.ID, p.OperationName,
 			&gqlerrors.QueryError{Message: err.Error(), ResolverError: err, Path: []any{fields[0].Name}})
 	}
-	if qerrs := h.start(ctx, log, p, vars, fields[0]); len(qerrs) > 0 {
+	after, resume, err := afterArgument(fields[0].Args)
+	if err != nil {
+		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, graphqlhttp.NewError(errs.BadUserInput, err.Error()))
+	}
+	snapshot := !resume && slices.Contains(h.cfg.Topics.Snapshot, fields[0].Name)
+	settle := h.cfg.SnapshotSettle
+	if h.cfg.Log != nil {
+		// Before the head is read and the subscription stored: from now
+		// on the fan-out appends the topic's changes to its log. A
+		// cursor of the topic is valid no longer than the log keeps it,
+		// and no cursor is issued later than a connection's lifetime
+		// after this.
+		marked, err := h.cfg.Store.MarkResumable(ctx, topic, h.cfg.LogRetention+store.DefaultTTL+time.Hour)
+		if err != nil {
+			return err
+		}
+		if !marked {
+			// The log has none of the topic's earlier changes: only one
+			// committed just before (appended after the mark) can be
+			// waited for, briefly.
+			settle /= 3
+		}
+	}
+	// Where the catch-up starts: after the client's cursor, or after the
+	// head of the topic's log read before the snapshot is (a change
+	// committed after the head was read is then in the log after it,
+	// whether or not the snapshot reflects it).
+	var from eventlog.Position
+	switch {
+	case resume && h.cfg.Log == nil:
+		return h.resync(ctx, log, id, m.ID, p.OperationName, nil, errors.New("no event log to resume from"))
+	case resume:
+		if from, err = DecodeCursor(topic, after); err != nil {
+			return h.resync(ctx, log, id, m.ID, p.OperationName, nil, err)
+		}
+	case snapshot && h.cfg.Log != nil:
+		if from, err = h.cfg.Log.Head(ctx, topic); err != nil {
+			return fmt.Errorf("subscription %s: head of %s: %w", m.ID, topic, err)
+		}
+	}
+	snap, qerrs := h.start(ctx, log, p, vars, fields[0], snapshot)
+	if len(qerrs) > 0 {
 		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, qerrs...)
 	}
 	expires := conn.ExpiresAt
@@ -424,11 +525,15 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 		// Gone from the store's reads (and DynamoDB's TTL) at the token's expiry.
 		expires = who.Expires
 	}
-	err = h.cfg.Store.AddSubscription(ctx, store.Subscription{
+	sub := store.Subscription{
 		Topic: topic, ConnectionID: id, ID: m.ID,
 		Query: p.Query, OperationName: p.OperationName, Variables: vars,
 		Session: conn.Session, ExpiresAt: expires,
-	})
+		// Stored catching up: the fan-out leaves it to the catch-up
+		// below until it goes live.
+		Catchup: from > 0,
+	}
+	err = h.cfg.Store.AddSubscription(ctx, sub)
 	switch {
 	case errors.Is(err, store.ErrDuplicate):
 		return h.close(ctx, log, id, wsproto.CloseSubscriberExists, wsproto.ReasonSubscriberExists(m.ID))
@@ -442,8 +547,36 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 	case err != nil:
 		return err
 	}
-	log.InfoContext(ctx, "subscribed", "topic", topic)
-	return nil
+	log.InfoContext(ctx, "subscribed", "topic", topic, "resume", resume, "snapshot", snapshot)
+	if from == 0 {
+		// No log: the snapshot goes without a cursor.
+		for _, payload := range snap {
+			if err := h.send(ctx, log, id, wsproto.NextMessage(m.ID, payload)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return h.catchUp(ctx, log, sub, from, snap, settle)
+}
+
+// afterArgument is the after argument of a root field: the cursor and
+// true when it is given (not null).
+func afterArgument(args map[string]any) (string, bool, error) {
+	v, ok := args[AfterArgument]
+	if !ok || v == nil {
+		return "", false, nil
+	}
+	switch c := v.(type) {
+	case string:
+		return c, true, nil
+	case *string:
+		if c == nil {
+			return "", false, nil
+		}
+		return *c, true, nil
+	}
+	return "", false, fmt.Errorf("argument %q must be a string (a cursor)", AfterArgument)
 }
 
 // start runs a subscription operation once before it is stored, as the
@@ -451,9 +584,14 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 // in ctx (realtime.ChangeFrom reports false): the resolver decides there
 // whether the caller may have the subscription. The errors it returns
 // refuse the subscription (they reach the client as its error message,
-// with their codes); none lets it be stored. Values it yields are not
-// sent: pushes come from changes.
-func (h *Handler) start(ctx context.Context, log *slog.Logger, p wsproto.SubscribePayload, vars map[string]any, root gqldoc.Field) []*gqlerrors.QueryError {
+// with their codes); none lets it be stored. With snapshot, ctx asks for
+// the current state (SnapshotFrom) and the values the resolver yields are
+// returned, to be sent first; otherwise they are not sent: pushes come
+// from changes.
+func (h *Handler) start(ctx context.Context, log *slog.Logger, p wsproto.SubscribePayload, vars map[string]any, root gqldoc.Field, snapshot bool) ([][]byte, []*gqlerrors.QueryError) {
+	if snapshot {
+		ctx = WithSnapshot(ctx)
+	}
 	if h.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, h.cfg.Timeout)
@@ -461,16 +599,23 @@ func (h *Handler) start(ctx context.Context, log *slog.Logger, p wsproto.Subscri
 	}
 	ch, err := h.cfg.Schema.Subscribe(ctx, p.Query, p.OperationName, vars)
 	if err != nil {
-		return []*gqlerrors.QueryError{{Message: err.Error(), ResolverError: err}}
+		return nil, []*gqlerrors.QueryError{{Message: err.Error(), ResolverError: err}}
 	}
 	key := root.Name
 	if root.Alias != "" {
 		key = root.Alias
 	}
-	var qerrs []*gqlerrors.QueryError
+	var (
+		qerrs []*gqlerrors.QueryError
+		snap  [][]byte
+	)
 	for v := range ch {
 		resp, ok := v.(*graphql.Response)
 		if !ok {
+			continue
+		}
+		if len(resp.Errors) == 0 && snapshot {
+			snap = append(snap, h.gate.Response(ctx, p.OperationName, resp.Data, nil))
 			continue
 		}
 		if len(resp.Errors) == 0 {
@@ -484,7 +629,10 @@ func (h *Handler) start(ctx context.Context, log *slog.Logger, p wsproto.Subscri
 			qerrs = append(qerrs, e)
 		}
 	}
-	return qerrs
+	if len(qerrs) > 0 {
+		return nil, qerrs
+	}
+	return snap, nil
 }
 
 // execute runs a query or mutation once, within the timeout: next (the
@@ -522,10 +670,13 @@ func (h *Handler) send(ctx context.Context, log *slog.Logger, id string, frame [
 		return h.cfg.Store.DeleteConnection(ctx, id)
 	}
 	if err != nil {
-		return fmt.Errorf("post to %s: %w", id, err)
+		return fmt.Errorf("post to %s: %w: %w", id, errPost, err)
 	}
 	return nil
 }
+
+// errPost marks a failed post to the client.
+var errPost = errors.New("post failed")
 
 // close ends a connection for a protocol violation: it forgets the
 // connection and asks the Management API to close it with code and reason

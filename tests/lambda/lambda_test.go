@@ -570,6 +570,12 @@ func testLargeAudience(t *testing.T, e *env) {
 		for _, s := range subs {
 			s.ws.subscribe(t, s.id, q, map[string]any{"id": id})
 		}
+		// orderUpdated starts with a snapshot, sent as its catch-up ends:
+		// once each has it, the three are live, and the payment's
+		// changes go to all three through the push queue.
+		for _, s := range subs {
+			s.ws.await(t, "the snapshot of "+s.id, func(m map[string]any) bool { return m["id"] == s.id && m["type"] == "next" })
+		}
 	})
 	if err != nil {
 		t.Fatal(err)

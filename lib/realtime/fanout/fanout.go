@@ -42,6 +42,7 @@ const (
 	DefaultBackoff        = 50 * time.Millisecond
 	DefaultResolveTimeout = 10 * time.Second
 	DefaultPostTimeout    = 3 * time.Second
+	DefaultOrderWait      = 5 * time.Second
 	// DefaultItemConcurrency is how many items' records a stream batch
 	// has in flight: a batch of 100 records of 100 items takes about seven
 	// records' round trips rather than a hundred.
@@ -64,10 +65,16 @@ const (
 
 type postAPI interface {
 	PostToConnection(ctx context.Context, in *apigatewaymanagementapi.PostToConnectionInput, opts ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error)
+	DeleteConnection(ctx context.Context, in *apigatewaymanagementapi.DeleteConnectionInput, opts ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.DeleteConnectionOutput, error)
 }
 
 // subscriptionStore is the part of the store the fan-out uses.
 type subscriptionStore interface {
+	realtime.PendingStore
+	AddPending(ctx context.Context, sub store.Subscription, ps ...store.Pending) (int, error)
+	Nudge(ctx context.Context, sub store.Subscription) (live bool, cursor uint64, err error)
+	Pushed(ctx context.Context, topic string) (uint64, error)
+	SetPushed(ctx context.Context, topic string, position uint64) error
 	Audience(ctx context.Context, topic string) (store.Audience, error)
 	MarkQueued(ctx context.Context, topics, ids []string) error
 	MarkDone(ctx context.Context, topics []string, id string) error
@@ -80,6 +87,13 @@ type queueAPI interface {
 	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 }
 
+// TopicLog is the part of the event log the fan-out appends to and takes
+// changes over from.
+type TopicLog interface {
+	Append(ctx context.Context, topic string, e change.Event) (eventlog.Position, error)
+	Read(ctx context.Context, topic string, after eventlog.Position, limit int) ([]eventlog.Entry, error)
+}
+
 // Config configures a Fanout. Zero values mean the defaults.
 type Config struct {
 	Schema *graphql.Schema
@@ -90,6 +104,16 @@ type Config struct {
 	Decode     func(rec events.DynamoDBEventRecord) (change.Event, error)
 	Store      subscriptionStore
 	Management postAPI
+	// Log is the topic log (an eventlog.Log): each change is appended to
+	// the log of each of its topics before the topic's subscriptions are
+	// looked up, and every push carries the cursor of its position
+	// (payload.extensions.cursor), which a client resumes from. Nil: no
+	// cursors, and no resume.
+	Log TopicLog
+	// OrderWait bounds how long a change waits for the change before it
+	// in a topic's log to be pushed (by another instance) before taking
+	// it over. Default DefaultOrderWait.
+	OrderWait time.Duration
 	// Concurrency bounds the pushes in flight for one change pushed from
 	// the stream (records are pushed one after another, so it bounds
 	// them all), and for one push worker invocation (all the messages of
@@ -155,8 +179,8 @@ func (c Config) Validate() error {
 	if c.Management == nil {
 		errs = append(errs, errors.New("fanout: no Management API client"))
 	}
-	if c.Concurrency < 0 || c.Retries < 0 || c.Backoff < 0 || c.PostTimeout < 0 || c.ItemConcurrency < 0 {
-		errs = append(errs, errors.New("fanout: negative concurrency, retries, backoff or post timeout"))
+	if c.Concurrency < 0 || c.Retries < 0 || c.Backoff < 0 || c.PostTimeout < 0 || c.ItemConcurrency < 0 || c.OrderWait < 0 {
+		errs = append(errs, errors.New("fanout: negative concurrency, retries, backoff, post timeout or order wait"))
 	}
 	if (c.Queue == nil) != (c.QueueURL == "") {
 		errs = append(errs, errors.New("fanout: a push queue needs both a client and a URL"))
@@ -222,6 +246,9 @@ func New(cfg Config) (*Fanout, error) {
 	if cfg.PushLogTimeout == 0 {
 		cfg.PushLogTimeout = DefaultPushLogTimeout
 	}
+	if cfg.OrderWait == 0 {
+		cfg.OrderWait = DefaultOrderWait
+	}
 	// Stored operations were checked against the limits when they were
 	// subscribed; the gate here only maps results.
 	gate, err := graphqlhttp.NewGate(cfg.Schema, graphqlhttp.Limits{}, cfg.Logger)
@@ -245,11 +272,19 @@ type Stats struct {
 	Oversize int
 	// Gone is the number of connections found gone and deleted.
 	Gone int
-	// Failed is the number of pushes dropped after the retries.
+	// Failed is the number of pushes dropped: they failed after the
+	// retries and could not be kept either (or no retry could help).
 	Failed int
+	// Kept is the number of subscriptions whose pushes failed after the
+	// retries and are kept for a later delivery.
+	Kept int
 	// Expired is the number of subscriptions not pushed to because their
 	// connection's identity had expired.
 	Expired int
+	// CatchingUp is the number of subscriptions not pushed to because
+	// they were catching up (their catch-up delivers the change), or had
+	// delivered the change in their catch-up already.
+	CatchingUp int
 	// Unfinished is the number of pushes the Management API was still
 	// throttling when the deadline came: never dropped, they make the
 	// record (or push-queue message) fail, so that it is delivered again.
@@ -261,7 +296,9 @@ func (s *Stats) add(o Stats) {
 	s.Oversize += o.Oversize
 	s.Gone += o.Gone
 	s.Failed += o.Failed
+	s.Kept += o.Kept
 	s.Expired += o.Expired
+	s.CatchingUp += o.CatchingUp
 	s.Unfinished += o.Unfinished
 }
 
@@ -362,45 +399,213 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 		// too): subscribers have seen this state already.
 		return Stats{}, nil
 	}
-	topics := f.cfg.Topics(e)
+	var (
+		st        Stats
+		topics    []string
+		positions = map[string]eventlog.Position{}
+		audiences = map[string]store.Audience{}
+	)
+	for _, topic := range f.cfg.Topics(e) {
+		if f.cfg.Log != nil {
+			// Only a topic marked resumable (or with subscriptions) has
+			// its changes appended: no client holds a cursor of another.
+			a, err := f.cfg.Store.Audience(ctx, topic)
+			if err != nil {
+				return st, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
+			}
+			if !a.Resumable && len(a.Subscriptions) == 0 {
+				audiences[topic] = a
+				topics = append(topics, topic)
+				continue
+			}
+			// The change goes into the topic's log before the topic's
+			// subscriptions are read (again); a subscription catching up
+			// stores itself before it reads the log. So either the read
+			// finds it, or its read of the log finds the change: nothing
+			// falls between. (A subscription stored after the topic was
+			// found unmarked marked it after this change committed: its
+			// snapshot shows the change.)
+			p, err := f.cfg.Log.Append(ctx, topic, e)
+			if err != nil {
+				return st, fmt.Errorf("change %s: topic %s: append to its log: %w", e.ID, topic, err)
+			}
+			positions[topic] = p
+			if a, err = f.cfg.Store.Audience(ctx, topic); err != nil {
+				return st, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
+			}
+			var done, waited bool
+			if len(a.Subscriptions) > 0 {
+				// The order of the topic's pushes matters only to its
+				// subscribers (a catch-up reads the log in order).
+				if done, waited, err = f.awaitTurn(ctx, topic, p, a.Pushed, &st); err != nil {
+					return st, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
+				}
+			}
+			if done {
+				delete(positions, topic)
+				continue // pushed already: the record is delivered again
+			}
+			if !waited {
+				audiences[topic] = a // still what it was: read again otherwise
+			}
+		}
+		topics = append(topics, topic)
+	}
+	if len(topics) == 0 {
+		return st, nil
+	}
+	return st, f.publish(ctx, e, topics, positions, audiences, &st)
+}
+
+// publish pushes e to the subscriptions of topics, at positions in their
+// logs (none without a log), and records the topics' pushed positions.
+func (f *Fanout) publish(ctx context.Context, e change.Event, topics []string, positions map[string]eventlog.Position, audiences map[string]store.Audience, st *Stats) error {
 	var (
 		subs   []store.Subscription
 		queued int
 	)
 	for _, topic := range topics {
-		a, err := f.cfg.Store.Audience(ctx, topic)
-		if err != nil {
-			return Stats{}, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
+		a, ok := audiences[topic]
+		if !ok {
+			var err error
+			if a, err = f.cfg.Store.Audience(ctx, topic); err != nil {
+				return fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
+			}
 		}
-		subs = append(subs, a.Subscriptions...)
+		st.Matched += len(a.Subscriptions)
 		queued += a.Queued
+		for _, sub := range a.Subscriptions {
+			due, err := f.due(ctx, sub, positions[topic])
+			if err != nil {
+				return fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
+			}
+			if !due {
+				st.CatchingUp++
+				continue
+			}
+			subs = append(subs, sub)
+		}
 	}
-	st := Stats{Matched: len(subs)}
 	log := f.log.With("eventId", e.ID, "correlationId", e.CorrelationID)
+	done := func() {
+		for topic, p := range positions {
+			if err := f.cfg.Store.SetPushed(ctx, topic, uint64(p)); err != nil {
+				// The topic's next change waits OrderWait, then takes
+				// this one over from the log (pushing it again).
+				log.WarnContext(ctx, "fanout: record the topic's pushed position", "topic", topic, "position", uint64(p), "err", err)
+			}
+		}
+	}
 	if f.cfg.Queue != nil && len(subs) > 0 && (len(subs) > f.cfg.QueueThreshold || queued > 0) {
-		msgs, err := f.enqueue(ctx, e, topics, subs)
+		msgs, err := f.enqueue(ctx, e, topics, positions, subs)
 		switch {
 		case err == nil:
-			st.Queued, st.Messages = len(subs), msgs
+			st.Queued, st.Messages = st.Queued+len(subs), st.Messages+msgs
 			log.DebugContext(ctx, "fanout: change queued", "matched", st.Matched, "messages", msgs, "queuedBefore", queued)
-			return st, nil
+			// Queued is as good as pushed for the order: the topic's
+			// later changes go behind these messages (the queue marks).
+			done()
+			return nil
 		case !errors.Is(err, errChangeTooLarge):
-			return st, err
+			return err
 		}
 		// The one change that cannot ride the queue: pushed from here,
 		// where it may pass queued pushes of its topics (see doc.go).
 		log.WarnContext(ctx, "fanout: change too large for a push-queue message: pushed from the stream", "matched", len(subs), "err", err)
 	}
-	if len(subs) == 0 {
-		return st, nil
+	if len(subs) > 0 {
+		pst := f.push(ctx, log, e, subs, positions, make(chan struct{}, f.cfg.Concurrency))
+		st.add(pst)
+		log.DebugContext(ctx, "fanout: change pushed", "matched", st.Matched, "pushed", st.Pushed, "gone", st.Gone,
+			"failed", st.Failed, "kept", st.Kept, "oversize", st.Oversize, "expired", st.Expired, "unfinished", st.Unfinished, "catchingUp", st.CatchingUp)
+		if pst.Unfinished > 0 {
+			return fmt.Errorf("change %s: %d of %d: %w", e.ID, pst.Unfinished, st.Matched, ErrUnfinished)
+		}
 	}
-	st.add(f.push(ctx, log, e, subs, make(chan struct{}, f.cfg.Concurrency)))
-	log.DebugContext(ctx, "fanout: change pushed", "matched", st.Matched, "pushed", st.Pushed, "gone", st.Gone,
-		"failed", st.Failed, "oversize", st.Oversize, "expired", st.Expired, "unfinished", st.Unfinished)
-	if st.Unfinished > 0 {
-		return st, fmt.Errorf("change %s: %d of %d: %w", e.ID, st.Unfinished, st.Matched, ErrUnfinished)
+	done()
+	return nil
+}
+
+// due says whether the change at pos is pushed to sub live. A
+// subscription catching up is nudged instead: its catch-up reads the log
+// again before going live, and finds the change there. One that went
+// live meanwhile, or earlier, gets only changes after the last one its
+// catch-up delivered. A nudge that fails fails the change (the stream
+// retries it): skipping it could let the catch-up go live without it.
+func (f *Fanout) due(ctx context.Context, sub store.Subscription, pos eventlog.Position) (bool, error) {
+	cursor := sub.Cursor
+	if sub.Catchup {
+		live, cur, err := f.cfg.Store.Nudge(ctx, sub)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return false, nil // completed, or its connection gone
+		case err != nil:
+			return false, err
+		case !live:
+			return false, nil
+		}
+		cursor = cur
 	}
-	return st, nil
+	return pos == 0 || uint64(pos) > cursor, nil
+}
+
+// awaitTurn keeps pushes in the order of the topic's log. Changes of
+// different items of one topic (a restaurant's orders) are handled at
+// once (ItemConcurrency, stream shards, fan-out instances); a change is
+// pushed (or queued) once the topic's pushed position (the store's
+// watermark) is the one before it. An item's changes, handled in order,
+// never wait for themselves. When the position before does not come
+// within OrderWait (its instance failed, or gave the record up), this one
+// takes the missing changes over from the log and pushes them first: in
+// that case a change may be pushed twice, with the same cursor. w is the
+// pushed position as the topic's audience read it. It reports done when
+// the change was pushed already (a retried record), and waited when it
+// had to wait.
+func (f *Fanout) awaitTurn(ctx context.Context, topic string, pos eventlog.Position, w uint64, st *Stats) (done, waited bool, err error) {
+	deadline := f.cfg.Now().Add(f.cfg.OrderWait)
+	delay := 5 * time.Millisecond
+	for first := true; ; first = false {
+		if !first {
+			if w, err = f.cfg.Store.Pushed(ctx, topic); err != nil {
+				return false, true, err
+			}
+		}
+		switch p := uint64(pos); {
+		case w == 0 || w == p-1:
+			return false, !first, nil // its turn (or nothing known of the topic's pushes)
+		case w >= p:
+			return true, !first, nil
+		}
+		if first {
+			// A pushed position the log no longer has (its log expired
+			// and started again): nothing to wait for.
+			if _, err := f.cfg.Log.Read(ctx, topic, eventlog.Position(w), 1); errors.Is(err, eventlog.ErrExpired) {
+				return false, false, nil
+			}
+		}
+		if f.cfg.Now().After(deadline) {
+			entries, err := f.cfg.Log.Read(ctx, topic, eventlog.Position(w), int(uint64(pos)-1-w))
+			if err != nil {
+				// What cannot be read can no longer be resumed either.
+				f.log.WarnContext(ctx, "fanout: changes before this one not pushed and not readable", "topic", topic, "pushed", w, "position", uint64(pos), "err", err)
+				return false, true, nil
+			}
+			f.log.WarnContext(ctx, "fanout: taking over changes not pushed in time", "topic", topic, "pushed", w, "position", uint64(pos), "changes", len(entries))
+			for _, en := range entries {
+				if en.Position >= pos {
+					break
+				}
+				if err := f.publish(ctx, en.Event, []string{topic}, map[string]eventlog.Position{topic: en.Position}, nil, st); err != nil {
+					return false, true, err
+				}
+			}
+			return false, true, nil
+		}
+		if !sleep(ctx, delay) {
+			return false, true, ctx.Err()
+		}
+		delay = min(2*delay, 100*time.Millisecond)
+	}
 }
 
 // outcome is what became of one push.
@@ -414,7 +619,24 @@ const (
 	failed             // dropped after the retries
 	expired            // the connection's identity had expired: not pushed
 	unfinished         // still throttled at the deadline: to be delivered again
+	kept               // failed after the retries: kept for a later delivery
 )
+
+// count adds n pushes that came to o.
+func (s *Stats) count(o outcome, n int) {
+	switch o {
+	case pushed:
+		s.Pushed += n
+	case gone:
+		s.Gone++
+	case failed:
+		s.Failed++
+	case kept:
+		s.Kept++
+	case unfinished:
+		s.Unfinished++
+	}
+}
 
 // push runs the stored operations of subs against e (once per identical
 // operation and identity) and posts each result to its subscription's
@@ -424,7 +646,7 @@ const (
 // Pushes from the stream and from the push workers both come here, and
 // each push's outcome is known in one place, deliver, and recorded in
 // the push log (Config.Pushes) with one write per call.
-func (f *Fanout) push(ctx context.Context, log *slog.Logger, e change.Event, subs []store.Subscription, sem chan struct{}) Stats {
+func (f *Fanout) push(ctx context.Context, log *slog.Logger, e change.Event, subs []store.Subscription, positions map[string]eventlog.Position, sem chan struct{}) Stats {
 	var (
 		mu        sync.Mutex
 		st        Stats
@@ -439,9 +661,10 @@ func (f *Fanout) push(ctx context.Context, log *slog.Logger, e change.Event, sub
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			start := time.Now()
-			v, _ := results.LoadOrStore(opKey(sub), &result{})
+			pos := positions[sub.Topic]
+			v, _ := results.LoadOrStore(sub.Topic+"\x00"+opKey(sub), &result{})
 			r := v.(*result)
-			payloads := r.get(func() [][]byte { return f.run(ctx, log, e, sub, r) })
+			payloads := r.get(func() [][]byte { return f.run(ctx, log, e, sub, pos, r) })
 			if r.hasID && r.id.Expired(f.cfg.Now()) {
 				mu.Lock()
 				st.Expired++
@@ -449,8 +672,21 @@ func (f *Fanout) push(ctx context.Context, log *slog.Logger, e change.Event, sub
 				records.add(sub, start, eventlog.Denied, errExpired)
 				return
 			}
+			if len(sub.Pending) > 0 && len(payloads) > 0 {
+				// Pushes kept for this subscription go first: these join
+				// them, and the whole list is delivered in order.
+				o, err := f.deliverAfterKept(ctx, log, sub, pos, payloads, &goneConns)
+				mu.Lock()
+				st.count(o, len(payloads))
+				mu.Unlock()
+				records.add(sub, start, o.record(), err)
+				return
+			}
 			for i, p := range payloads {
 				o, err := f.deliver(ctx, log, sub, r, p, &goneConns)
+				if o == failed && !errors.Is(err, realtime.ErrUndeliverable) && f.keep(ctx, log, sub, pos, payloads[i:], err) {
+					o = kept
+				}
 				mu.Lock()
 				switch o {
 				case pushed:
@@ -461,6 +697,8 @@ func (f *Fanout) push(ctx context.Context, log *slog.Logger, e change.Event, sub
 					st.Oversize++
 				case failed:
 					st.Failed++
+				case kept:
+					st.Kept++
 				case expired:
 					st.Expired++
 				case unfinished:
@@ -492,6 +730,10 @@ func (o outcome) record() eventlog.PushOutcome {
 		return eventlog.Oversize
 	case expired:
 		return eventlog.Denied
+	case pushed:
+		return eventlog.Pushed
+	case kept:
+		return eventlog.Kept
 	default:
 		return eventlog.Failed
 	}
@@ -559,7 +801,7 @@ func opKey(sub store.Subscription) string {
 // the subscription's connection (identity.From), and returns the encoded
 // results it produced (none when the change does not concern it, or the
 // identity has expired). It records the identity in r.
-func (f *Fanout) run(ctx context.Context, log *slog.Logger, e change.Event, sub store.Subscription, r *result) [][]byte {
+func (f *Fanout) run(ctx context.Context, log *slog.Logger, e change.Event, sub store.Subscription, pos eventlog.Position, r *result) [][]byte {
 	if e.CorrelationID != "" {
 		ctx = correlation.With(ctx, e.CorrelationID)
 	}
@@ -578,23 +820,79 @@ func (f *Fanout) run(ctx context.Context, log *slog.Logger, e change.Event, sub 
 		}
 		ctx = identity.With(ctx, id)
 	}
-	ctx, cancel := context.WithTimeout(realtime.WithChange(ctx, e), f.cfg.ResolveTimeout)
-	defer cancel()
-	ch, err := f.cfg.Schema.Subscribe(ctx, sub.Query, sub.OperationName, sub.Variables)
+	out, err := realtime.RenderChanged(ctx, f.cfg.Schema, f.gate, sub, e, f.cfg.ResolveTimeout)
 	if err != nil {
 		log.ErrorContext(ctx, "fanout: run subscription", "subscriptionId", sub.ID, "err", err)
-		return nil
 	}
-	var out [][]byte
-	for v := range ch {
-		resp, ok := v.(*graphql.Response)
-		if !ok {
-			log.ErrorContext(ctx, "fanout: unexpected result", "subscriptionId", sub.ID, "type", fmt.Sprintf("%T", v))
-			continue
+	if pos > 0 {
+		cursor := realtime.EncodeCursor(sub.Topic, pos)
+		for i := range out {
+			out[i] = realtime.WithCursor(out[i], cursor)
 		}
-		out = append(out, f.gate.Response(ctx, sub.OperationName, resp.Data, resp.Errors))
 	}
 	return out
+}
+
+// keep keeps the pushes of payloads (of one change, from the first that
+// failed with cause, or behind pushes kept before) for a later delivery.
+// It reports false when they could not be kept. A subscription holding
+// more than realtime.MaxPending has its connection closed: the client
+// reconnects and resumes with after.
+func (f *Fanout) keep(ctx context.Context, log *slog.Logger, sub store.Subscription, pos eventlog.Position, payloads [][]byte, cause error) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.cfg.PostTimeout)
+	defer cancel()
+	ps := make([]store.Pending, len(payloads))
+	for i, p := range payloads {
+		ps[i] = store.Pending{Position: uint64(pos), Frame: wsproto.NextMessage(sub.ID, p)}
+	}
+	held, err := f.cfg.Store.AddPending(ctx, sub, ps...)
+	if err != nil {
+		log.ErrorContext(ctx, "fanout: could not keep pushes", "connectionId", sub.ConnectionID, "subscriptionId", sub.ID, "cause", cause, "err", err)
+		return false
+	}
+	if cause != nil {
+		log.WarnContext(ctx, "fanout: push failed; kept for a later delivery", "connectionId", sub.ConnectionID, "subscriptionId", sub.ID, "held", held, "err", cause)
+	}
+	if held > realtime.MaxPending {
+		log.WarnContext(ctx, "fanout: too many undelivered pushes: closing the connection (the client resumes with after)", "connectionId", sub.ConnectionID, "held", held)
+		id := sub.ConnectionID
+		if _, err := f.cfg.Management.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: &id}); err != nil {
+			log.WarnContext(ctx, "fanout: close the connection", "connectionId", id, "err", err)
+		}
+		if err := f.cfg.Store.DeleteConnection(ctx, id); err != nil {
+			log.ErrorContext(ctx, "fanout: delete the connection", "connectionId", id, "err", err)
+		}
+	}
+	return true
+}
+
+// deliverAfterKept pushes payloads to a subscription that holds kept
+// pushes: they join the list, and the list is delivered in order.
+func (f *Fanout) deliverAfterKept(ctx context.Context, log *slog.Logger, sub store.Subscription, pos eventlog.Position, payloads [][]byte, goneConns *sync.Map) (outcome, error) {
+	if !f.keep(ctx, log, sub, pos, payloads, nil) {
+		return failed, errNotKept
+	}
+	n, err := realtime.DeliverPending(ctx, f.cfg.Store, sub, func(ctx context.Context, frame []byte) error {
+		err := f.post(ctx, sub.ConnectionID, frame)
+		if errors.Is(err, errGone) {
+			return realtime.ErrGone
+		}
+		return err
+	})
+	switch {
+	case errors.Is(err, realtime.ErrGone):
+		if _, seen := goneConns.LoadOrStore(sub.ConnectionID, true); !seen {
+			if err := f.cfg.Store.DeleteConnection(ctx, sub.ConnectionID); err != nil {
+				log.ErrorContext(ctx, "fanout: delete gone connection", "connectionId", sub.ConnectionID, "err", err)
+			}
+			return gone, nil
+		}
+		return goneAgain, nil
+	case err != nil:
+		log.WarnContext(ctx, "fanout: kept pushes still undelivered", "connectionId", sub.ConnectionID, "subscriptionId", sub.ID, "delivered", n, "err", err)
+		return kept, err
+	}
+	return pushed, nil
 }
 
 // tooLarge replaces an oversize result with an error message, which ends
@@ -612,6 +910,7 @@ func (f *Fanout) tooLarge(ctx context.Context, log *slog.Logger, sub store.Subsc
 }
 
 var (
+	errNotKept        = errors.New("the push could not be kept for a later delivery")
 	errGone           = errors.New("connection gone")
 	errTooLarge       = errors.New("payload too large")
 	errStillThrottled = errors.New("still throttled at the deadline")
@@ -661,7 +960,7 @@ func (f *Fanout) post(ctx context.Context, connectionID string, frame []byte) er
 			throttleDelay = min(2*throttleDelay, MaxThrottleBackoff)
 			continue
 		case errors.As(err, &forbid), !retryable(err):
-			return fmt.Errorf("post to %s: %w", connectionID, err)
+			return fmt.Errorf("post to %s: %w: %w", connectionID, realtime.ErrUndeliverable, err)
 		}
 		if attempt >= f.cfg.Retries {
 			return fmt.Errorf("post to %s: %d attempts: %w", connectionID, attempt+1, err)

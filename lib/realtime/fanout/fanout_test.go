@@ -20,6 +20,7 @@ import (
 	graphql "github.com/graph-gophers/graphql-go"
 
 	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/identity"
 	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/store"
@@ -76,6 +77,9 @@ type fakeStore struct {
 	failTopic   string
 	deletedConn []string
 	deletedSub  []string
+	pending     map[string][]store.Pending // by store.SubKey
+	pushed      map[string]uint64          // topic -> pushed position
+	pushedReads int
 	// queued holds each topic's queue mark: the message ids not done.
 	queued map[string]map[string]bool
 }
@@ -86,7 +90,65 @@ func (s *fakeStore) Audience(_ context.Context, topic string) (store.Audience, e
 	if topic == s.failTopic {
 		return store.Audience{}, errors.New("throttled")
 	}
-	return store.Audience{Subscriptions: append([]store.Subscription(nil), s.subs[topic]...), Queued: len(s.queued[topic])}, nil
+	out := append([]store.Subscription(nil), s.subs[topic]...)
+	for i := range out {
+		out[i].Pending = append([]store.Pending(nil), s.pending[store.SubKey(out[i].ConnectionID, out[i].ID)]...)
+	}
+	return store.Audience{Subscriptions: out, Queued: len(s.queued[topic]), Pushed: s.pushed[topic]}, nil
+}
+
+func (s *fakeStore) AddPending(_ context.Context, sub store.Subscription, ps ...store.Pending) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending == nil {
+		s.pending = map[string][]store.Pending{}
+	}
+	k := store.SubKey(sub.ConnectionID, sub.ID)
+	s.pending[k] = append(s.pending[k], ps...)
+	return len(s.pending[k]), nil
+}
+
+func (s *fakeStore) TakePending(_ context.Context, sub store.Subscription, _ time.Duration) ([]store.Pending, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]store.Pending(nil), s.pending[store.SubKey(sub.ConnectionID, sub.ID)]...), nil
+}
+
+func (s *fakeStore) DonePending(_ context.Context, sub store.Subscription, n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := store.SubKey(sub.ConnectionID, sub.ID)
+	s.pending[k] = s.pending[k][n:]
+	return nil
+}
+
+func (s *fakeStore) Pushed(_ context.Context, topic string) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pushedReads++
+	return s.pushed[topic], nil
+}
+
+func (s *fakeStore) SetPushed(_ context.Context, topic string, p uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pushed == nil {
+		s.pushed = map[string]uint64{}
+	}
+	s.pushed[topic] = max(s.pushed[topic], p)
+	return nil
+}
+
+func (s *fakeStore) held(conn, id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending[store.SubKey(conn, id)])
+}
+
+// Nudge: the fake's subscriptions are never catching up.
+func (s *fakeStore) Nudge(_ context.Context, sub store.Subscription) (bool, uint64, error) {
+	return true, sub.Cursor, nil
+
 }
 
 func (s *fakeStore) MarkQueued(_ context.Context, topics, ids []string) error {
@@ -152,6 +214,10 @@ func (a *fakeAPI) PostToConnection(_ context.Context, in *apigatewaymanagementap
 	}
 	a.frames[*in.ConnectionId] = append(a.frames[*in.ConnectionId], string(in.Data))
 	return &apigatewaymanagementapi.PostToConnectionOutput{}, nil
+}
+
+func (a *fakeAPI) DeleteConnection(context.Context, *apigatewaymanagementapi.DeleteConnectionInput, ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.DeleteConnectionOutput, error) {
+	return &apigatewaymanagementapi.DeleteConnectionOutput{}, nil
 }
 
 func (a *fakeAPI) sent(conn string) []string {
@@ -288,11 +354,11 @@ func TestPublishRetries(t *testing.T) {
 		name        string
 		failures    int // failed calls before success
 		wantPushed  int
-		wantFailed  int
+		wantKept    int
 		wantAttempt int
 	}{
 		{"recovers", 2, 1, 0, 3},
-		{"gives up", 100, 0, 1, 1 + DefaultRetries},
+		{"gives up and keeps it", 100, 0, 1, 1 + DefaultRetries},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -308,7 +374,7 @@ func TestPublishRetries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if stats.Pushed != tt.wantPushed+1 || stats.Failed != tt.wantFailed {
+			if stats.Pushed != tt.wantPushed+1 || stats.Kept != tt.wantKept || stats.Failed != 0 || st.held("flaky", "a") != tt.wantKept {
 				t.Fatalf("stats = %+v", stats)
 			}
 			api.mu.Lock()
@@ -329,8 +395,8 @@ func TestPublishClientErrorIsNotRetried(t *testing.T) {
 	api := &fakeAPI{fail: func(string, int) error { return &apitypes.ForbiddenException{} }}
 	f := newFanout(t, st, api, &rootResolver{}, nil)
 	stats, _ := f.Publish(context.Background(), itemEvent("i1", "PAID"))
-	if stats.Failed != 1 || api.calls["c"] != 1 {
-		t.Fatalf("stats %+v after %d calls; want one failed call", stats, api.calls["c"])
+	if stats.Failed != 1 || api.calls["c"] != 1 || st.held("c", "a") != 0 {
+		t.Fatalf("stats %+v after %d calls; want one failed call, not kept", stats, api.calls["c"])
 	}
 }
 
@@ -481,6 +547,10 @@ type inFlightAPI struct {
 	now, max atomic.Int64
 }
 
+func (a *inFlightAPI) DeleteConnection(context.Context, *apigatewaymanagementapi.DeleteConnectionInput, ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.DeleteConnectionOutput, error) {
+	return &apigatewaymanagementapi.DeleteConnectionOutput{}, nil
+}
+
 func (a *inFlightAPI) PostToConnection(ctx context.Context, in *apigatewaymanagementapi.PostToConnectionInput, opts ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error) {
 	n := a.now.Add(1)
 	for m := a.max.Load(); n > m && !a.max.CompareAndSwap(m, n); m = a.max.Load() {
@@ -553,4 +623,163 @@ func TestUnreadableSessionIsNotRun(t *testing.T) {
 	if stats, err := f.Publish(context.Background(), itemEvent("i1", "PAID")); err != nil || stats.Pushed != 0 || root.runs.Load() != 0 {
 		t.Fatalf("%+v, %v, %d runs", stats, err, root.runs.Load())
 	}
+}
+
+// TestKeptPushesGoFirst: a push that failed after its retries is kept and
+// delivered before the subscription's next push, in order, once.
+func TestKeptPushesGoFirst(t *testing.T) {
+	st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": {sub("c", "a", "i1", "")}}}
+	down := true
+	api := &fakeAPI{fail: func(string, int) error {
+		if down {
+			return &smithy.GenericAPIError{Code: "InternalServerError", Fault: smithy.FaultServer}
+		}
+		return nil
+	}}
+	f := newFanout(t, st, api, &rootResolver{}, nil)
+	for _, status := range []string{"PAID", "APPROVED"} {
+		stats, err := f.Publish(context.Background(), itemEvent("i1", status))
+		if err != nil || stats.Kept != 1 {
+			t.Fatalf("%s while down: %+v, %v", status, stats, err)
+		}
+	}
+	api.mu.Lock()
+	down = false
+	api.mu.Unlock()
+	stats, err := f.Publish(context.Background(), itemEvent("i1", "DRIVER_ASSIGNED"))
+	if err != nil || stats.Pushed != 1 {
+		t.Fatalf("back up: %+v, %v", stats, err)
+	}
+	var got []string
+	for _, fr := range api.sent("c") {
+		for _, s := range []string{"PAID", "APPROVED", "DRIVER_ASSIGNED"} {
+			if strings.Contains(fr, `"status":"`+s+`"`) {
+				got = append(got, s)
+			}
+		}
+	}
+	if strings.Join(got, " ") != "PAID APPROVED DRIVER_ASSIGNED" || st.held("c", "a") != 0 {
+		t.Fatalf("delivered %v (%d still held), want PAID APPROVED DRIVER_ASSIGNED", got, st.held("c", "a"))
+	}
+}
+
+// memLog is a topic log in memory.
+type memLog struct {
+	mu      sync.Mutex
+	entries map[string][]eventlog.Entry
+}
+
+func (l *memLog) Append(_ context.Context, topic string, e change.Event) (eventlog.Position, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.entries == nil {
+		l.entries = map[string][]eventlog.Entry{}
+	}
+	for _, en := range l.entries[topic] {
+		if en.Event.ID == e.ID {
+			return en.Position, nil
+		}
+	}
+	p := eventlog.Position(1000 + len(l.entries[topic]))
+	l.entries[topic] = append(l.entries[topic], eventlog.Entry{Topic: topic, Position: p, Event: e})
+	return p, nil
+}
+
+func (l *memLog) Read(_ context.Context, topic string, after eventlog.Position, limit int) ([]eventlog.Entry, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if after > 0 && after+1 < 1000 {
+		return nil, eventlog.ErrExpired // before the log's first position
+	}
+	var out []eventlog.Entry
+	for _, en := range l.entries[topic] {
+		if en.Position > after && len(out) < limit {
+			out = append(out, en)
+		}
+	}
+	return out, nil
+}
+
+func statuses(frames []string) string {
+	var got []string
+	for _, fr := range frames {
+		for _, s := range []string{"PAID", "APPROVED", "DRIVER_ASSIGNED"} {
+			if strings.Contains(fr, `"status":"`+s+`"`) {
+				got = append(got, s)
+			}
+		}
+	}
+	return strings.Join(got, " ")
+}
+
+// TestTopicOrder: the pushes of a topic follow its log even when its
+// changes are published out of order (two stream shards): a change waits
+// for the one before it, and takes it over from the log when it does not
+// come in time; the late one is then not pushed again.
+func TestTopicOrder(t *testing.T) {
+	e1, e2, e3 := itemEvent("i1", "PAID"), itemEvent("i1", "APPROVED"), itemEvent("i1", "DRIVER_ASSIGNED")
+	e1.ID, e2.ID, e3.ID = "e1", "e2", "e3"
+	t.Run("waits for the change before", func(t *testing.T) {
+		st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": {sub("c", "a", "i1", "")}}}
+		api, log := &fakeAPI{}, &memLog{}
+		f := newFanout(t, st, api, &rootResolver{}, func(c *Config) { c.Log, c.OrderWait = log, time.Minute })
+		if _, err := f.Publish(context.Background(), e1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := log.Append(context.Background(), "item:i1", e2); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { _, err := f.Publish(context.Background(), e3); done <- err }() // waits for e2
+		// e3 is in the log, so it waits (it has nothing else to wait on).
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+			if es, _ := log.Read(context.Background(), "item:i1", 0, 10); len(es) == 3 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("e3 never appended")
+			}
+		}
+		if _, err := f.Publish(context.Background(), e2); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := statuses(api.sent("c")); got != "PAID APPROVED DRIVER_ASSIGNED" {
+			t.Fatalf("pushed %s", got)
+		}
+	})
+	t.Run("a pushed position of an expired log holds nothing up", func(t *testing.T) {
+		st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": {sub("c", "a", "i1", "")}}, pushed: map[string]uint64{"item:i1": 5}}
+		api := &fakeAPI{}
+		f := newFanout(t, st, api, &rootResolver{}, func(c *Config) { c.Log, c.OrderWait = &memLog{}, time.Hour })
+		if stats, err := f.Publish(context.Background(), e1); err != nil || stats.Pushed != 1 || st.pushedReads != 0 {
+			t.Fatalf("%+v, %v after %d reads of the pushed position; want pushed at once, without waiting", stats, err, st.pushedReads)
+		}
+		if st.pushed["item:i1"] != 1000 {
+			t.Fatalf("pushed position %d, want the change's", st.pushed["item:i1"])
+		}
+	})
+	t.Run("takes over what does not come", func(t *testing.T) {
+		st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": {sub("c", "a", "i1", "")}}}
+		api, log := &fakeAPI{}, &memLog{}
+		f := newFanout(t, st, api, &rootResolver{}, func(c *Config) { c.Log, c.OrderWait = log, 100*time.Millisecond })
+		if _, err := f.Publish(context.Background(), e1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := log.Append(context.Background(), "item:i1", e2); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Publish(context.Background(), e3); err != nil {
+			t.Fatal(err)
+		}
+		stats, err := f.Publish(context.Background(), e2) // late: pushed already
+		if err != nil || stats.Pushed != 0 {
+			t.Fatalf("the late change: %+v, %v", stats, err)
+		}
+		if got := statuses(api.sent("c")); got != "PAID APPROVED DRIVER_ASSIGNED" {
+			t.Fatalf("pushed %s", got)
+		}
+	})
 }

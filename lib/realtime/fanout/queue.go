@@ -17,6 +17,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/realtime/store"
 )
 
@@ -28,8 +29,11 @@ type pushMessage struct {
 	Partition int          `json:"partition"`
 	Topics    []string     `json:"topics"`
 	Change    change.Event `json:"change"`
-	Ops       []queuedOp   `json:"ops"`
-	Subs      []queuedSub  `json:"subs"`
+	// Positions are the change's positions in its topics' logs: the
+	// cursors of its pushes.
+	Positions map[string]eventlog.Position `json:"pos,omitempty"`
+	Ops       []queuedOp                   `json:"ops"`
+	Subs      []queuedSub                  `json:"subs"`
 }
 
 type queuedOp struct {
@@ -44,6 +48,9 @@ type queuedSub struct {
 	ID         string          `json:"i"`
 	Op         int             `json:"o"`
 	Session    json.RawMessage `json:"s,omitempty"`
+	// Kept says the subscription held kept pushes when the change was
+	// queued: the worker delivers them first.
+	Kept bool `json:"k,omitempty"`
 }
 
 // Partition is the push-queue partition (message group) of a connection
@@ -77,7 +84,7 @@ const sendConcurrency = 8
 // into messages of at most QueueMessageBytes. The messages are marked
 // queued on e's topics before they are sent. It returns how many
 // messages it sent.
-func (f *Fanout) enqueue(ctx context.Context, e change.Event, topics []string, subs []store.Subscription) (int, error) {
+func (f *Fanout) enqueue(ctx context.Context, e change.Event, topics []string, positions map[string]eventlog.Position, subs []store.Subscription) (int, error) {
 	parts := make([][]store.Subscription, f.cfg.Partitions)
 	for _, s := range subs {
 		p := Partition(s.ConnectionID, f.cfg.Partitions)
@@ -86,7 +93,7 @@ func (f *Fanout) enqueue(ctx context.Context, e change.Event, topics []string, s
 	type message struct{ body, group string }
 	var msgs []message
 	for p, part := range parts {
-		bodies, err := f.pack(p, topics, e, part)
+		bodies, err := f.pack(p, topics, positions, e, part)
 		if err != nil {
 			return 0, err
 		}
@@ -178,17 +185,17 @@ func (f *Fanout) send(ctx context.Context, entries []sqstypes.SendMessageBatchRe
 
 // pack encodes partition p's subscriptions into message bodies of at
 // most QueueMessageBytes.
-func (f *Fanout) pack(p int, topics []string, e change.Event, subs []store.Subscription) ([]string, error) {
+func (f *Fanout) pack(p int, topics []string, positions map[string]eventlog.Position, e change.Event, subs []store.Subscription) ([]string, error) {
 	if len(subs) == 0 {
 		return nil, nil
 	}
-	base, err := json.Marshal(pushMessage{Partition: p, Topics: topics, Change: e, Ops: []queuedOp{}, Subs: []queuedSub{}})
+	base, err := json.Marshal(pushMessage{Partition: p, Topics: topics, Positions: positions, Change: e, Ops: []queuedOp{}, Subs: []queuedSub{}})
 	if err != nil {
 		return nil, fmt.Errorf("change %s: encode: %w", e.ID, err)
 	}
 	var (
 		out  []string
-		msg  = pushMessage{Partition: p, Topics: topics, Change: e}
+		msg  = pushMessage{Partition: p, Topics: topics, Positions: positions, Change: e}
 		ops  = map[string]int{}
 		size = len(base)
 	)
@@ -207,7 +214,7 @@ func (f *Fanout) pack(p int, topics []string, e change.Event, subs []store.Subsc
 		if err != nil {
 			return nil, fmt.Errorf("subscription %s of %s: encode: %w", s.ID, s.ConnectionID, err)
 		}
-		sub := queuedSub{Topic: s.Topic, Connection: s.ConnectionID, ID: s.ID, Session: s.Session}
+		sub := queuedSub{Topic: s.Topic, Connection: s.ConnectionID, ID: s.ID, Session: s.Session, Kept: len(s.Pending) > 0}
 		subJSON, err := json.Marshal(sub)
 		if err != nil {
 			return nil, fmt.Errorf("subscription %s of %s: encode: %w", s.ID, s.ConnectionID, err)
@@ -256,6 +263,10 @@ func (m pushMessage) subscriptions() ([]store.Subscription, error) {
 		op := m.Ops[s.Op]
 		subs[i] = store.Subscription{Topic: s.Topic, ConnectionID: s.Connection, ID: s.ID,
 			Query: op.Query, OperationName: op.Name, Variables: op.Variables, Session: s.Session}
+		if s.Kept {
+			// The list itself is taken from the store when delivered.
+			subs[i].Pending = []store.Pending{{}}
+		}
 	}
 	return subs, nil
 }
@@ -322,9 +333,9 @@ func (f *Fanout) handlePush(ctx context.Context, rec events.SQSMessage, sem chan
 		return fmt.Errorf("read push message: %w", err)
 	}
 	log := f.log.With("eventId", m.Change.ID, "correlationId", m.Change.CorrelationID, "partition", m.Partition)
-	st := f.push(ctx, log, m.Change, subs, sem)
+	st := f.push(ctx, log, m.Change, subs, m.Positions, sem)
 	log.InfoContext(ctx, "fanout: push message handled", "subscriptions", len(subs), "pushed", st.Pushed, "gone", st.Gone,
-		"failed", st.Failed, "oversize", st.Oversize, "expired", st.Expired, "unfinished", st.Unfinished)
+		"failed", st.Failed, "kept", st.Kept, "oversize", st.Oversize, "expired", st.Expired, "unfinished", st.Unfinished)
 	if st.Unfinished > 0 {
 		return fmt.Errorf("%d of %d: %w", st.Unfinished, len(subs), ErrUnfinished)
 	}

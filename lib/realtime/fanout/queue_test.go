@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/store"
 )
 
@@ -354,4 +355,43 @@ func failures(resp events.DynamoDBEventResponse) []string {
 		out = append(out, f.ItemIdentifier)
 	}
 	return out
+}
+
+// TestQueuedPushesCarryCursors: through the push queue, as from the
+// stream, each push carries the cursor of the change's position in its
+// topic's log, and a subscription holding kept pushes gets them first.
+func TestQueuedPushesCarryCursors(t *testing.T) {
+	subs := manySubs("i1", 10, "c")
+	st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": subs}}
+	api, q, log := &fakeAPI{}, &fakeQueue{}, &memLog{}
+	f := newFanout(t, st, api, &rootResolver{}, func(c *Config) {
+		queued(q, 5, 4)(c)
+		c.Log = log
+	})
+	if _, err := st.AddPending(context.Background(), subs[0], store.Pending{Position: 999, Frame: []byte(`{"kept":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := f.Publish(context.Background(), itemEvent("i1", "PAID"))
+	if err != nil || stats.Queued != 10 {
+		t.Fatalf("%+v, %v", stats, err)
+	}
+	if _, err := f.HandlePushes(context.Background(), q.take()); err != nil {
+		t.Fatal(err)
+	}
+	cursor := realtime.EncodeCursor("item:i1", 1000)
+	for i, s := range subs {
+		got := api.sent(s.ConnectionID)
+		if i == 0 {
+			if len(got) != 2 || got[0] != `{"kept":1}` {
+				t.Fatalf("%s got %q, want the kept push, then the change", s.ConnectionID, got)
+			}
+			got = got[1:]
+		}
+		if len(got) != 1 || !strings.Contains(got[0], `"extensions":{"cursor":"`+cursor+`"}`) {
+			t.Fatalf("%s got %q, want one push with cursor %s", s.ConnectionID, got, cursor)
+		}
+	}
+	if st.held(subs[0].ConnectionID, subs[0].ID) != 0 {
+		t.Fatal("the kept push is still held")
+	}
 }

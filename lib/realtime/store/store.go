@@ -135,6 +135,10 @@ type Connection struct {
 	// Subscriptions maps the ids of the connection's open subscriptions
 	// to their topics.
 	Subscriptions map[string]string
+	// PendingSubscriptions are the ids of subscriptions that may hold
+	// pushes not delivered yet: a message from the client (a ping) is the
+	// moment to deliver them.
+	PendingSubscriptions []string
 	// completed are ids completed before their subscribe was handled.
 	completed []string
 }
@@ -159,6 +163,28 @@ type Subscription struct {
 	Session       json.RawMessage
 	CreatedAt     time.Time
 	ExpiresAt     time.Time
+
+	// Catchup is set while the realtime handler delivers what the
+	// subscription missed (resume with after, or the changes since its
+	// snapshot): the fan-out does not push to it then, it bumps Gen
+	// (Nudge) so that the catch-up reads the log once more before it goes
+	// live (GoLive).
+	Catchup bool
+	// Gen counts the fan-out's nudges during catch-up.
+	Gen int64
+	// Cursor is the position of the last change the catch-up delivered
+	// (0: none): the fan-out pushes only changes after it.
+	Cursor uint64
+	// Pending are pushes that could not be delivered yet (AddPending), in
+	// order: they go before any newer push.
+	Pending []Pending
+}
+
+// Pending is a push kept for a later delivery: the frame as it would
+// have been posted, and the position of its change in the topic's log.
+type Pending struct {
+	Position uint64
+	Frame    []byte
 }
 
 // SubKey is the subscriptions table's sort key.
@@ -252,6 +278,9 @@ func (st *Store) GetConnection(ctx context.Context, id string) (Connection, erro
 	}
 	if ss, ok := out.Item["done"].(*types.AttributeValueMemberSS); ok {
 		c.completed = ss.Value
+	}
+	if ss, ok := out.Item["pending"].(*types.AttributeValueMemberSS); ok {
+		c.PendingSubscriptions = ss.Value
 	}
 	// DynamoDB deletes expired items lazily; an expired item is gone.
 	if !c.ExpiresAt.After(st.cfg.Now()) {
@@ -454,6 +483,13 @@ func subItem(sub Subscription) map[string]types.AttributeValue {
 	if len(sub.Session) > 0 {
 		item["session"] = s(string(sub.Session))
 	}
+	if sub.Catchup {
+		item["catchup"] = &types.AttributeValueMemberBOOL{Value: true}
+		item["gen"] = n(sub.Gen)
+	}
+	if sub.Cursor > 0 {
+		item["cursor"] = n(int64(sub.Cursor))
+	}
 	return item
 }
 
@@ -613,7 +649,7 @@ func (st *Store) DeleteConnection(ctx context.Context, connectionID string) erro
 
 // SubscriptionsOf lists a connection's subscriptions.
 func (st *Store) SubscriptionsOf(ctx context.Context, connectionID string) ([]Subscription, error) {
-	subs, _, err := st.query(ctx, &dynamodb.QueryInput{
+	subs, _, _, err := st.query(ctx, &dynamodb.QueryInput{
 		TableName:                 &st.cfg.SubscriptionsTable,
 		IndexName:                 &st.cfg.ByConnectionIndex,
 		KeyConditionExpression:    aws.String("connectionId = :c"),
@@ -638,6 +674,11 @@ type Audience struct {
 	// Queued is the number of push-queue messages for the topic that
 	// were enqueued and not yet marked done, within the last TTL.
 	Queued int
+	// Pushed is the topic's pushed position (see Pushed), 0 when none
+	// is known.
+	Pushed uint64
+	// Resumable says the topic is marked resumable (MarkResumable).
+	Resumable bool
 }
 
 // queueMarkKey is the sort key of a topic's push-queue mark: an item in
@@ -650,18 +691,91 @@ const queueMarkKey = "~queued"
 // Audience reads a topic's subscriptions and its push-queue mark: one
 // Query on the topic's partition, paginated.
 func (st *Store) Audience(ctx context.Context, topic string) (Audience, error) {
-	subs, mark, err := st.query(ctx, &dynamodb.QueryInput{
+	subs, mark, rows, err := st.query(ctx, &dynamodb.QueryInput{
 		TableName:                 &st.cfg.SubscriptionsTable,
 		KeyConditionExpression:    aws.String("topic = :t"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": s(topic)},
+		// Strongly consistent: a subscription stored before this read
+		// began is in it (the catch-up handoff relies on it).
+		ConsistentRead: aws.Bool(true),
 	})
-	a := Audience{Subscriptions: subs}
+	a := Audience{Subscriptions: subs, Pushed: rows.pushed, Resumable: rows.resumable}
 	if mark != nil && num(mark["expiresAt"]) > st.cfg.Now().Unix() {
 		if ids, ok := mark["pending"].(*types.AttributeValueMemberSS); ok {
 			a.Queued = len(ids.Value)
 		}
 	}
 	return a, err
+}
+
+func subKeyOf(sub Subscription) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"topic": s(sub.Topic), "subKey": s(SubKey(sub.ConnectionID, sub.ID))}
+}
+
+// GetSubscription reads one subscription (strongly consistent);
+// ErrNotFound when it is gone.
+func (st *Store) GetSubscription(ctx context.Context, topic, connectionID, id string) (Subscription, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &st.cfg.SubscriptionsTable,
+		Key:            subKeyOf(Subscription{Topic: topic, ConnectionID: connectionID, ID: id}),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Subscription{}, fmt.Errorf("get subscription %s on %s: %w", id, connectionID, err)
+	}
+	if len(out.Item) == 0 {
+		return Subscription{}, fmt.Errorf("subscription %s on %s: %w", id, connectionID, ErrNotFound)
+	}
+	return decodeSub(out.Item)
+}
+
+// GoLive ends a subscription's catch-up at cursor (the last position it
+// delivered), on condition that no change was nudged in since gen was
+// read. False when one was (the catch-up reads the log again) or the
+// subscription is gone.
+func (st *Store) GoLive(ctx context.Context, sub Subscription, gen int64, cursor uint64) (bool, error) {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.cfg.SubscriptionsTable,
+		Key:                       subKeyOf(sub),
+		UpdateExpression:          aws.String("SET catchup = :f, #cursor = :c"),
+		ConditionExpression:       aws.String("catchup = :t AND gen = :g"),
+		ExpressionAttributeNames:  map[string]string{"#cursor": "cursor"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":f": &types.AttributeValueMemberBOOL{Value: false}, ":t": &types.AttributeValueMemberBOOL{Value: true}, ":g": n(gen), ":c": n(int64(cursor))},
+	})
+	if st.isCondFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("subscription %s on %s: go live: %w", sub.ID, sub.ConnectionID, err)
+	}
+	return true, nil
+}
+
+// Nudge tells a subscription in catch-up that a change was appended to
+// its topic's log meanwhile (its catch-up reads the log again before going
+// live). When the subscription went live in between, it reports live
+// with the cursor its catch-up ended at: the caller pushes the change
+// only if it is after it. A gone subscription is ErrNotFound.
+func (st *Store) Nudge(ctx context.Context, sub Subscription) (live bool, cursor uint64, err error) {
+	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           &st.cfg.SubscriptionsTable,
+		Key:                                 subKeyOf(sub),
+		UpdateExpression:                    aws.String("ADD gen :one"),
+		ConditionExpression:                 aws.String("catchup = :t"),
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":one": n(1), ":t": &types.AttributeValueMemberBOOL{Value: true}},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if st.isCondFailed(err) {
+		old := st.collided(err)
+		if len(old) == 0 {
+			return false, 0, fmt.Errorf("subscription %s on %s: %w", sub.ID, sub.ConnectionID, ErrNotFound)
+		}
+		return true, uint64(num(old["cursor"])), nil
+	}
+	if err != nil {
+		return false, 0, fmt.Errorf("subscription %s on %s: nudge: %w", sub.ID, sub.ConnectionID, err)
+	}
+	return false, 0, nil
 }
 
 // MarkQueued records, on each topic, the ids of push-queue messages about
@@ -710,38 +824,36 @@ func (st *Store) MarkDone(ctx context.Context, topics []string, id string) error
 
 // query runs a subscriptions Query to the end; it returns the topic's
 // push-queue mark apart, when the Query finds one.
-func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscription, map[string]types.AttributeValue, error) {
+func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscription, map[string]types.AttributeValue, topicRows, error) {
 	var (
 		subs []Subscription
 		mark map[string]types.AttributeValue
+		rows topicRows
 	)
 	now := st.cfg.Now().Unix()
 	for {
 		out, err := st.db.Query(ctx, in)
 		if err != nil {
-			return nil, nil, fmt.Errorf("query subscriptions: %w", err)
+			return nil, nil, rows, fmt.Errorf("query subscriptions: %w", err)
 		}
 		for _, item := range out.Items {
+			if str(item["subKey"]) == pushedKey {
+				if num(item["expiresAt"]) > now {
+					rows.pushed = uint64(num(item["pushed"]))
+				}
+				continue // the topic's pushed position, not a subscription
+			}
+			if str(item["subKey"]) == logKey {
+				rows.resumable = num(item["expiresAt"]) > now
+				continue
+			}
 			if str(item["subKey"]) == queueMarkKey {
 				mark = item
 				continue
 			}
-			sub := Subscription{
-				Topic:         str(item["topic"]),
-				ConnectionID:  str(item["connectionId"]),
-				ID:            str(item["subscriptionId"]),
-				Query:         str(item["query"]),
-				OperationName: str(item["operationName"]),
-				CreatedAt:     time.UnixMilli(num(item["createdAt"])),
-				ExpiresAt:     time.Unix(num(item["expiresAt"]), 0),
-			}
-			if v := str(item["variables"]); v != "" {
-				if err := json.Unmarshal([]byte(v), &sub.Variables); err != nil {
-					return nil, nil, fmt.Errorf("subscription %s of %s: variables: %w", sub.ID, sub.ConnectionID, err)
-				}
-			}
-			if v := str(item["session"]); v != "" {
-				sub.Session = json.RawMessage(v)
+			sub, err := decodeSub(item)
+			if err != nil {
+				return nil, nil, rows, err
 			}
 			if sub.ExpiresAt.Unix() <= now {
 				continue
@@ -749,10 +861,49 @@ func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscrip
 			subs = append(subs, sub)
 		}
 		if len(out.LastEvaluatedKey) == 0 {
-			return subs, mark, nil
+			return subs, mark, rows, nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
+}
+
+// topicRows are what a topic's partition holds besides subscriptions.
+type topicRows struct {
+	pushed    uint64
+	resumable bool
+}
+
+func decodeSub(item map[string]types.AttributeValue) (Subscription, error) {
+	sub := Subscription{
+		Topic:         str(item["topic"]),
+		ConnectionID:  str(item["connectionId"]),
+		ID:            str(item["subscriptionId"]),
+		Query:         str(item["query"]),
+		OperationName: str(item["operationName"]),
+		CreatedAt:     time.UnixMilli(num(item["createdAt"])),
+		ExpiresAt:     time.Unix(num(item["expiresAt"]), 0),
+		Catchup:       boolean(item["catchup"]),
+		Gen:           num(item["gen"]),
+		Cursor:        uint64(num(item["cursor"])),
+	}
+	if v := str(item["variables"]); v != "" {
+		if err := json.Unmarshal([]byte(v), &sub.Variables); err != nil {
+			return Subscription{}, fmt.Errorf("subscription %s of %s: variables: %w", sub.ID, sub.ConnectionID, err)
+		}
+	}
+	if v := str(item["session"]); v != "" {
+		sub.Session = json.RawMessage(v)
+	}
+	if l, ok := item["pending"].(*types.AttributeValueMemberL); ok {
+		for _, v := range l.Value {
+			m, ok := v.(*types.AttributeValueMemberM)
+			if !ok {
+				continue
+			}
+			sub.Pending = append(sub.Pending, Pending{Position: uint64(num(m.Value["p"])), Frame: []byte(str(m.Value["f"]))})
+		}
+	}
+	return sub, nil
 }
 
 func str(v types.AttributeValue) string {

@@ -1,0 +1,163 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/threefactor/framework/lib/realtime/store"
+)
+
+// TestCatchupHandoff holds the store's side of the catch-up handoff: a
+// nudge during catch-up makes going live fail (the catch-up reads the log
+// again), going live with the gen last read succeeds, and a nudge after
+// that reports live with the cursor the catch-up ended at.
+func TestCatchupHandoff(t *testing.T) {
+	ctx := context.Background()
+	st, _ := newStore(t, nil)
+	if _, err := st.PutConnection(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkInit(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Ack(ctx, "c1", nil); err != nil {
+		t.Fatal(err)
+	}
+	sub := store.Subscription{Topic: "t1", ConnectionID: "c1", ID: "s1", Query: "subscription { x }", Catchup: true}
+	if err := st.AddSubscription(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GetSubscription(ctx, "t1", "c1", "s1")
+	if err != nil || !got.Catchup || got.Gen != 0 || got.Cursor != 0 {
+		t.Fatalf("stored = %+v, %v; want catching up at gen 0", got, err)
+	}
+	found, err := st.SubscriptionsFor(ctx, "t1")
+	if err != nil || len(found) != 1 || !found[0].Catchup {
+		t.Fatalf("SubscriptionsFor = %+v, %v", found, err)
+	}
+
+	live, _, err := st.Nudge(ctx, sub)
+	if err != nil || live {
+		t.Fatalf("nudge during catch-up = live %v, %v", live, err)
+	}
+	if ok, err := st.GoLive(ctx, sub, 0, 41); err != nil || ok {
+		t.Fatalf("go live with a stale gen = %v, %v; want refused", ok, err)
+	}
+	got, _ = st.GetSubscription(ctx, "t1", "c1", "s1")
+	if got.Gen != 1 || !got.Catchup {
+		t.Fatalf("after a nudge: %+v", got)
+	}
+	if ok, err := st.GoLive(ctx, sub, got.Gen, 42); err != nil || !ok {
+		t.Fatalf("go live = %v, %v", ok, err)
+	}
+	live, cursor, err := st.Nudge(ctx, sub)
+	if err != nil || !live || cursor != 42 {
+		t.Fatalf("nudge after going live = %v, %d, %v; want live at 42", live, cursor, err)
+	}
+	if ok, err := st.GoLive(ctx, sub, got.Gen, 43); err != nil || ok {
+		t.Fatalf("going live twice = %v, %v", ok, err)
+	}
+	found, _ = st.SubscriptionsFor(ctx, "t1")
+	if len(found) != 1 || found[0].Catchup || found[0].Cursor != 42 {
+		t.Fatalf("live subscription = %+v", found)
+	}
+
+	if _, err := st.RemoveSubscription(ctx, "c1", "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.Nudge(ctx, sub); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("nudge of a removed subscription = %v, want ErrNotFound", err)
+	}
+	if _, err := st.GetSubscription(ctx, "t1", "c1", "s1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get removed = %v", err)
+	}
+}
+
+// TestPendingPushes: kept pushes stay in order, one deliverer holds them
+// at a time, delivered ones go, and the connection lists the
+// subscriptions holding some.
+func TestPendingPushes(t *testing.T) {
+	ctx := context.Background()
+	st, _ := newStore(t, nil)
+	for _, step := range []func() error{
+		func() error { _, err := st.PutConnection(ctx, "c1"); return err },
+		func() error { return st.MarkInit(ctx, "c1") },
+		func() error { return st.Ack(ctx, "c1", nil) },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub := store.Subscription{Topic: "t1", ConnectionID: "c1", ID: "s1", Query: "subscription { x }"}
+	if err := st.AddSubscription(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.AddPending(ctx, sub, store.Pending{Position: 1, Frame: []byte("one")}, store.Pending{Position: 2, Frame: []byte("two")}); err != nil || n != 2 {
+		t.Fatalf("add = %d, %v", n, err)
+	}
+	if n, err := st.AddPending(ctx, sub, store.Pending{Position: 3, Frame: []byte("three")}); err != nil || n != 3 {
+		t.Fatalf("add = %d, %v", n, err)
+	}
+	c, err := st.GetConnection(ctx, "c1")
+	if err != nil || len(c.PendingSubscriptions) != 1 || c.PendingSubscriptions[0] != "s1" {
+		t.Fatalf("connection lists %v, %v", c.PendingSubscriptions, err)
+	}
+	ps, err := st.TakePending(ctx, sub, time.Minute)
+	if err != nil || len(ps) != 3 || string(ps[0].Frame) != "one" || ps[2].Position != 3 {
+		t.Fatalf("take = %+v, %v", ps, err)
+	}
+	if again, err := st.TakePending(ctx, sub, time.Minute); err != nil || again != nil {
+		t.Fatalf("a second deliverer got %+v, %v; want none while leased", again, err)
+	}
+	if err := st.DonePending(ctx, sub, 2); err != nil {
+		t.Fatal(err)
+	}
+	ps, err = st.TakePending(ctx, sub, time.Minute)
+	if err != nil || len(ps) != 1 || string(ps[0].Frame) != "three" {
+		t.Fatalf("after two delivered: %+v, %v", ps, err)
+	}
+	if err := st.DonePending(ctx, sub, 1); err != nil {
+		t.Fatal(err)
+	}
+	if ps, err := st.TakePending(ctx, sub, time.Minute); err != nil || ps != nil {
+		t.Fatalf("all delivered, still %+v, %v", ps, err)
+	}
+	if c, _ := st.GetConnection(ctx, "c1"); len(c.PendingSubscriptions) != 0 {
+		t.Fatalf("connection still lists %v", c.PendingSubscriptions)
+	}
+	if _, err := st.RemoveSubscription(ctx, "c1", "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddPending(ctx, sub, store.Pending{Position: 4}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("keeping for a removed subscription = %v, want ErrNotFound", err)
+	}
+}
+
+// TestPushedPosition: a topic's pushed position moves forward only, and
+// is not a subscription of the topic.
+func TestPushedPosition(t *testing.T) {
+	ctx := context.Background()
+	st, _ := newStore(t, nil)
+	if p, err := st.Pushed(ctx, "t1"); err != nil || p != 0 {
+		t.Fatalf("unknown = %d, %v", p, err)
+	}
+	for _, p := range []uint64{5, 7, 6} {
+		if err := st.SetPushed(ctx, "t1", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, err := st.Pushed(ctx, "t1"); err != nil || p != 7 {
+		t.Fatalf("pushed = %d, %v; want 7 (never back)", p, err)
+	}
+	if err := st.PutSubscriptions(ctx, []store.Subscription{{Topic: "t1", ConnectionID: "c1", ID: "s1", Query: "subscription { x }"}}); err != nil {
+		t.Fatal(err)
+	}
+	if subs, err := st.SubscriptionsFor(ctx, "t1"); err != nil || len(subs) != 1 || subs[0].ConnectionID != "c1" {
+		t.Fatalf("subscriptions = %+v, %v", subs, err)
+	}
+	if a, err := st.Audience(ctx, "t1"); err != nil || a.Pushed != 7 || len(a.Subscriptions) != 1 {
+		t.Fatalf("audience = %+v, %v; want the pushed position with the subscription", a, err)
+	}
+}
