@@ -183,6 +183,16 @@ func TestResumeAfterDisconnect(t *testing.T) {
 	if len(got) != 3 || got[0].Status != "PAID" || got[1].Status != "APPROVED" {
 		t.Fatalf("resumed with after: %v, want PAID, APPROVED, DRIVER_ASSIGNED once each", got)
 	}
+	// The audit trail holds the catch-up's pushes like the fan-out's:
+	// PAID, committed while the client was away, was pushed by the
+	// catch-up, once, to the resumed subscription.
+	rtWaitFor(t, time.Minute, "the catch-up push of PAID in the event log", func() bool {
+		return len(catchUpPushesOf(t, s, o.ID, "PAID")) == 1
+	})
+	if p := catchUpPushesOf(t, s, o.ID, "PAID")[0]; p.Outcome != eventlog.Pushed || p.CausedBy != "alice" || p.CorrelationID == "" {
+		t.Fatalf("the catch-up push of PAID: %+v", p)
+	}
+
 	// Then live: a change nothing selected sees is not pushed; the next one is.
 	setDriver(t, o.ID, "note", "ring twice")
 	setDriver(t, o.ID, "driverId", "drv-live")
@@ -205,6 +215,28 @@ func TestResumeAfterDisconnect(t *testing.T) {
 		}
 		seen[st.Cursor] = true
 	}
+}
+
+// catchUpPushesOf is the pushes a catch-up made of the change that set
+// order id's status to status, from the in-process stack's event log.
+func catchUpPushesOf(t *testing.T, s *inProcess, id, status string) []eventlog.Push {
+	t.Helper()
+	h, recs := history(t, s.EventLog, id)
+	var out []eventlog.Push
+	for _, c := range h {
+		var n, o struct{ Status string }
+		_ = json.Unmarshal(c.New, &n)
+		_ = json.Unmarshal(c.Old, &o)
+		if n.Status != status || o.Status == status {
+			continue
+		}
+		for _, p := range recs[c.ID].Pushes {
+			if p.CatchUp {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 // TestResumeRefused: a cursor the log cannot resume from is one error

@@ -142,11 +142,13 @@ func NewRealtime(scope constructs.Construct, id string, p RealtimeProps) *Realti
 		AsyncDLQ:    r.AsyncFailures,
 	})
 	p.Tables.GrantReadWrite(r.Function, rtTables...)
-	// Subscriptions resume and catch up from the topic logs.
+	// Subscriptions resume and catch up from the topic logs, and the
+	// changes a catch-up delivers are recorded as pushes.
 	for k, v := range p.Tables.EventLogEnv(t, p.EventLogRetention) {
 		r.Function.AddEnvironment(jsii.String(k), jsii.String(v), nil)
 	}
 	p.Tables.GrantEventLogTopics(t, r.Function)
+	p.Tables.GrantEventLogWrite(t, r.Function)
 	r.addExpiry(c)
 
 	// The fan-out reads app tables to run stored operations, and writes the

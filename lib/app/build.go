@@ -235,7 +235,7 @@ func NewRealtime(ctx context.Context, a App, env *Env, o RealtimeOptions) (*real
 		Origins: origins, OnConnect: realtime.Authenticate(v), Expiry: closer,
 	}
 	if l != nil {
-		cfg.Log = l
+		cfg.Log, cfg.Pushes = l, l
 		if v := env.Getenv(eventlog.EnvRetention); v != "" {
 			r, err := eventlog.ParseRetention(v)
 			if err != nil {

@@ -22,7 +22,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // localLog writes a small history into a state directory's event log,
 // as make dev would: a note created by alice's request, indexed by the
 // index function (retried once), which then updates it; each change
-// pushed to one subscriber.
+// pushed to one subscriber, the update also to one that resumed later.
 func localLog(t *testing.T) string {
 	t.Helper()
 	stateDir := t.TempDir()
@@ -71,6 +71,8 @@ func writeHistory(t *testing.T, l eventlog.Log) {
 	must(l.WritePushes(ctx,
 		eventlog.Push{EventID: "ev-1", Topic: "note:n1", ConnectionID: "c-1", SubscriptionID: "1", Outcome: eventlog.Pushed, At: at(5), DurationMs: 2, CorrelationID: "req-1"},
 		eventlog.Push{EventID: "ev-2", Topic: "note:n1", ConnectionID: "c-1", SubscriptionID: "1", Outcome: eventlog.Gone, At: at(145), DurationMs: 1, CorrelationID: "req-1"},
+		// A client that resumed with after: its catch-up pushed it ev-2.
+		eventlog.Push{EventID: "ev-2", Topic: "note:n1", ConnectionID: "c-2", SubscriptionID: "1", Outcome: eventlog.Pushed, At: at(300), DurationMs: 1.5, CorrelationID: "req-1", CatchUp: true},
 	))
 }
 
@@ -136,7 +138,7 @@ func TestLogAndTraceOfTheLocalLog(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &tr); code != 0 || err != nil {
 		t.Fatalf("trace --json: exit %d, %v\n%s", code, err, out)
 	}
-	if tr.Changes != 2 || tr.Deliveries != 3 || tr.Pushes != 2 || len(tr.Nodes) != 1 || len(tr.Nodes[0].Children) != 3 {
+	if tr.Changes != 2 || tr.Deliveries != 3 || tr.Pushes != 3 || len(tr.Nodes) != 1 || len(tr.Nodes[0].Children) != 3 {
 		t.Fatalf("trace tree %+v", tr)
 	}
 	run := tr.Nodes[0].Children[2]
@@ -154,7 +156,7 @@ func TestLogAndTraceOfTheLocalLog(t *testing.T) {
 		}
 	}
 	if err := json.Unmarshal([]byte(out), &h); code != 0 || err != nil || h.Item != "notes/n1" || len(h.Changes) != 2 ||
-		len(h.Changes[0].Deliveries) != 2 || len(h.Changes[1].Pushes) != 1 {
+		len(h.Changes[0].Deliveries) != 2 || len(h.Changes[1].Pushes) != 2 {
 		t.Fatalf("log --json: exit %d, %v: %+v", code, err, h)
 	}
 }

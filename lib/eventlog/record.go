@@ -130,7 +130,11 @@ type Push struct {
 	CorrelationID string    `json:"correlationId,omitempty"`
 	// CausedBy is the subject who started the causal chain (the change's
 	// causedBy).
-	CausedBy string    `json:"causedBy,omitempty"`
+	CausedBy string `json:"causedBy,omitempty"`
+	// CatchUp marks a push a subscription's catch-up made (the changes a
+	// resuming client missed, or those right after a snapshot) rather
+	// than the fan-out.
+	CatchUp  bool      `json:"catchUp,omitempty"`
 	LoggedAt time.Time `json:"loggedAt"`
 }
 

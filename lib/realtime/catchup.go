@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/errs"
 	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/graphqlhttp"
@@ -51,7 +52,10 @@ func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subsc
 	type out struct {
 		pos      eventlog.Position
 		payloads [][]byte
+		ev       *change.Event // the change delivered; nil for the snapshot
 	}
+	records := h.catchUpRecords(sub)
+	defer records.write(ctx, log)
 	var (
 		last, delivered = from, 0
 		previous        []byte // the last payload sent
@@ -69,7 +73,10 @@ func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subsc
 			if delivered++; delivered > h.cfg.MaxCatchup+len(snap) {
 				return errTooFarBehind
 			}
-			if err := h.send(ctx, log, sub.ConnectionID, wsproto.NextMessage(sub.ID, WithCursor(p, cursor))); err != nil {
+			start := h.cfg.Now()
+			err := h.send(ctx, log, sub.ConnectionID, wsproto.NextMessage(sub.ID, WithCursor(p, cursor)))
+			records.add(o.ev, start, err)
+			if err != nil {
 				return err
 			}
 			previous = p
@@ -125,9 +132,9 @@ func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subsc
 				case held != nil && len(payloads) > 0 && allIn(payloads, held):
 					heldAt, waiting = en.Position, nil // the snapshot's change: what came before is older
 				case held != nil:
-					waiting = append(waiting, out{pos: en.Position, payloads: payloads})
+					waiting = append(waiting, out{pos: en.Position, payloads: payloads, ev: &en.Event})
 				default:
-					if err := send(out{pos: en.Position, payloads: payloads}); err != nil {
+					if err := send(out{pos: en.Position, payloads: payloads, ev: &en.Event}); err != nil {
 						return h.finish(ctx, log, sub, err)
 					}
 				}
@@ -262,4 +269,50 @@ func (h *Handler) abort(ctx context.Context, log *slog.Logger, sub store.Subscri
 	}
 	return h.sendErrors(ctx, log, sub.ConnectionID, sub.ID, sub.OperationName,
 		graphqlhttp.NewError(errs.InternalServerError, "the subscription could not catch up: subscribe again"))
+}
+
+// catchUpPushes collects the pushes of the changes one catch-up
+// delivers, written to the push log in one call when it ends. A nil
+// *catchUpPushes (no push log) records nothing.
+type catchUpPushes struct {
+	h   *Handler
+	sub store.Subscription
+	ps  []eventlog.Push
+}
+
+func (h *Handler) catchUpRecords(sub store.Subscription) *catchUpPushes {
+	if h.cfg.Pushes == nil {
+		return nil
+	}
+	return &catchUpPushes{h: h, sub: sub}
+}
+
+// add records the push of e (nil: the snapshot, which is no change's
+// push) that started at start and ended with err.
+func (r *catchUpPushes) add(e *change.Event, start time.Time, err error) {
+	if r == nil || e == nil {
+		return
+	}
+	p := eventlog.Push{
+		EventID: e.ID, Topic: r.sub.Topic, ConnectionID: r.sub.ConnectionID, SubscriptionID: r.sub.ID,
+		Outcome: eventlog.Pushed, At: start, DurationMs: float64(r.h.cfg.Now().Sub(start).Microseconds()) / 1000,
+		CorrelationID: e.CorrelationID, CausedBy: e.CausedBy, CatchUp: true,
+	}
+	if err != nil {
+		p.Outcome, p.Error = eventlog.Failed, err.Error()
+	}
+	r.ps = append(r.ps, p)
+}
+
+// write writes the records, best effort: a failing or slow log is logged
+// and given up after DefaultPushLogTimeout.
+func (r *catchUpPushes) write(ctx context.Context, log *slog.Logger) {
+	if r == nil || len(r.ps) == 0 {
+		return
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultPushLogTimeout)
+	defer cancel()
+	if err := r.h.cfg.Pushes.WritePushes(wctx, r.ps...); err != nil {
+		log.WarnContext(ctx, "catch-up: push records not written", "topic", r.sub.Topic, "pushes", len(r.ps), "err", err)
+	}
 }

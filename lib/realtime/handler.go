@@ -65,6 +65,17 @@ type TopicLog interface {
 	Head(ctx context.Context, topic string) (eventlog.Position, error)
 }
 
+// PushLog is the part of the event log pushes are recorded in (an
+// eventlog.Log): the fan-out records each push of a change, a catch-up
+// each change it delivers.
+type PushLog interface {
+	WritePushes(ctx context.Context, ps ...eventlog.Push) error
+}
+
+// DefaultPushLogTimeout bounds a write of push records: they are best
+// effort, and a failing or slow log never holds up a push longer.
+const DefaultPushLogTimeout = 2 * time.Second
+
 // Accept is what a ConnectFunc decides for a connection_init.
 type Accept struct {
 	// Ack is the connection_ack payload (a JSON object), or nil.
@@ -147,6 +158,11 @@ type Config struct {
 	// (the connection item holds them, and an item holds 400 KB); a
 	// subscribe over it gets an error message. Default 100.
 	MaxSubscriptions int
+	// Pushes, when set, records in the event log the changes a catch-up
+	// delivers (eventlog.Push with CatchUp), as the fan-out records its
+	// pushes: one best-effort write per catch-up, waited on at most
+	// DefaultPushLogTimeout.
+	Pushes PushLog
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }

@@ -159,8 +159,8 @@ type Config struct {
 	// Pushes, when set, records every push's outcome in the event log:
 	// one write per change (per change and push-queue message on the
 	// queued path), best effort, waited on at most
-	// PushLogTimeout (default 2s).
-	Pushes         PushLog
+	// PushLogTimeout (default realtime.DefaultPushLogTimeout).
+	Pushes         realtime.PushLog
 	PushLogTimeout time.Duration
 }
 
@@ -244,7 +244,7 @@ func New(cfg Config) (*Fanout, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.PushLogTimeout == 0 {
-		cfg.PushLogTimeout = DefaultPushLogTimeout
+		cfg.PushLogTimeout = realtime.DefaultPushLogTimeout
 	}
 	if cfg.OrderWait == 0 {
 		cfg.OrderWait = DefaultOrderWait

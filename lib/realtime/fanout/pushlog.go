@@ -10,15 +10,6 @@ import (
 	"github.com/threefactor/framework/lib/realtime/store"
 )
 
-// PushLog is the part of the event log the fan-out records pushes in (an
-// eventlog.Log).
-type PushLog interface {
-	WritePushes(ctx context.Context, ps ...eventlog.Push) error
-}
-
-// DefaultPushLogTimeout is Config.PushLogTimeout's default.
-const DefaultPushLogTimeout = 2 * time.Second
-
 // pushRecords collects the outcome of each push of one change, written to
 // the push log in one call once the change is pushed. A nil *pushRecords
 // (no push log) records nothing.
