@@ -37,14 +37,25 @@ const maxCatchupRounds = 50
 // the log before it is sent: at the change that renders what it says
 // (the changes before it are older states, not sent), or at from when
 // the change at from renders it (nothing newer was committed). While
-// neither is found the catch-up waits for the log, at most settle
-// (Config.SnapshotSettle; a third of it for a topic just marked
-// resumable, whose log holds none of its earlier changes); then it sends
-// the snapshot and what followed from.
+// neither is found the catch-up waits for the log; then it sends the
+// snapshot and what followed from. How long it waits depends on what the
+// log holds at from:
+//
+//   - a change that renders something else: a newer change was
+//     committed, and the fan-out appends it in a moment; at most
+//     Config.SnapshotSettle.
+//   - none (the topic's log holds none of its changes up to the head):
+//     the snapshot reflects a change from before the topic was marked
+//     resumable (markedFor ago), which the log never gets, unless one
+//     was committed just now. A third of SnapshotSettle while the mark
+//     is younger than SnapshotSettle; not at all once it is older (a
+//     quiet topic's subscribers get their snapshot at once). A change
+//     committed a moment before then follows as a push of the state the
+//     snapshot already showed: a repeat, never a gap.
 //
 // Any failure ends the subscription with an error message: a
 // subscription must not stay stored half caught up.
-func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subscription, from eventlog.Position, snap [][]byte, settle time.Duration) error {
+func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subscription, from eventlog.Position, snap [][]byte, markedFor time.Duration) error {
 	who, hasID, err := SessionIdentity(sub.Session)
 	if err != nil {
 		return h.abort(ctx, log, sub, err)
@@ -62,7 +73,8 @@ func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subsc
 		held            = snap // the snapshot, not yet placed in the log
 		heldAt          = from
 		waiting         []out // what follows the snapshot, until it is placed
-		settleBy        = h.cfg.Now().Add(settle)
+		settle          = h.cfg.SnapshotSettle
+		settleBy        time.Time
 	)
 	send := func(o out) error {
 		cursor := EncodeCursor(sub.Topic, o.pos)
@@ -100,11 +112,17 @@ func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subsc
 		if err != nil {
 			return h.abort(ctx, log, sub, err)
 		}
-		if at != nil && allIn(held, at) {
+		switch {
+		case at != nil && allIn(held, at):
 			if err := place(); err != nil { // as of the head: nothing newer was committed
 				return h.finish(ctx, log, sub, err)
 			}
+		case at == nil && markedFor >= h.cfg.SnapshotSettle:
+			settle = 0
+		case at == nil:
+			settle /= 3
 		}
+		settleBy = h.cfg.Now().Add(settle)
 	}
 	for round := 0; round < maxCatchupRounds; {
 		cur, err := h.cfg.Store.GetSubscription(ctx, sub.Topic, sub.ConnectionID, sub.ID)
@@ -152,11 +170,12 @@ func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subsc
 		}
 		if held != nil {
 			if heldAt == from {
-				// Usual for a topic just marked resumable (its log holds
-				// none of its earlier changes); a warning otherwise.
+				// Usual when the log holds none of the topic's changes up
+				// to the head (they came before its mark); a warning
+				// when a newer change never arrived.
 				lvl := slog.LevelWarn
 				if settle < h.cfg.SnapshotSettle {
-					lvl = slog.LevelInfo
+					lvl = slog.LevelDebug
 				}
 				log.Log(ctx, lvl, "snapshot not found in the topic's log in time: sent with what followed the head", "topic", sub.Topic, "settle", settle)
 			}

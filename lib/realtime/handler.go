@@ -497,23 +497,18 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 		return h.sendErrors(ctx, log, id, m.ID, p.OperationName, graphqlhttp.NewError(errs.BadUserInput, err.Error()))
 	}
 	snapshot := !resume && slices.Contains(h.cfg.Topics.Snapshot, fields[0].Name)
-	settle := h.cfg.SnapshotSettle
+	var markedFor time.Duration
 	if h.cfg.Log != nil {
 		// Before the head is read and the subscription stored: from now
 		// on the fan-out appends the topic's changes to its log. A
 		// cursor of the topic is valid no longer than the log keeps it,
 		// and no cursor is issued later than a connection's lifetime
 		// after this.
-		marked, err := h.cfg.Store.MarkResumable(ctx, topic, h.cfg.LogRetention+store.DefaultTTL+time.Hour)
+		since, err := h.cfg.Store.MarkResumable(ctx, topic, h.cfg.LogRetention+store.DefaultTTL+time.Hour)
 		if err != nil {
 			return err
 		}
-		if !marked {
-			// The log has none of the topic's earlier changes: only one
-			// committed just before (appended after the mark) can be
-			// waited for, briefly.
-			settle /= 3
-		}
+		markedFor = h.cfg.Now().Sub(since)
 	}
 	// Where the catch-up starts: after the client's cursor, or after the
 	// head of the topic's log read before the snapshot is (a change
@@ -573,7 +568,7 @@ func (h *Handler) subscribe(ctx context.Context, log *slog.Logger, id string, m 
 		}
 		return nil
 	}
-	return h.catchUp(ctx, log, sub, from, snap, settle)
+	return h.catchUp(ctx, log, sub, from, snap, markedFor)
 }
 
 // afterArgument is the after argument of a root field: the cursor and

@@ -101,6 +101,9 @@ func (*root) ItemChanged(ctx context.Context, args struct{ ID graphql.ID }) (<-c
 				return nil, errs.Newf(errs.Forbidden, "item %q is not yours", args.ID)
 			}
 		}
+		if realtime.SnapshotFrom(ctx) {
+			ch <- itemResolver{item{ID: string(args.ID), Status: "AS_IT_IS"}}
+		}
 		return ch, nil
 	}
 	var it struct {

@@ -161,3 +161,31 @@ func TestPushedPosition(t *testing.T) {
 		t.Fatalf("audience = %+v, %v; want the pushed position with the subscription", a, err)
 	}
 }
+
+// TestMarkResumable: a topic's mark says since when its changes go into
+// its log; marking it again keeps that time, and a mark that expired
+// starts again from the moment it is renewed.
+func TestMarkResumable(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	st, _ := newStore(t, func() time.Time { return now })
+	first := now
+	if since, err := st.MarkResumable(ctx, "t1", time.Hour); err != nil || !since.Equal(first) {
+		t.Fatalf("first mark: since %v, %v; want now (%v)", since, err, first)
+	}
+	now = now.Add(10 * time.Minute)
+	if since, err := st.MarkResumable(ctx, "t1", time.Hour); err != nil || !since.Equal(first) {
+		t.Fatalf("marked again: since %v, %v; want the first mark's %v", since, err, first)
+	}
+	if since, err := st.MarkResumable(ctx, "t2", time.Hour); err != nil || !since.Equal(now) {
+		t.Fatalf("another topic: since %v, %v; want now (%v)", since, err, now)
+	}
+	now = now.Add(2 * time.Hour) // t1's mark expired (renewed for an hour at +10m)
+	if since, err := st.MarkResumable(ctx, "t1", time.Hour); err != nil || !since.Equal(now) {
+		t.Fatalf("after the mark expired: since %v, %v; want now (%v)", since, err, now)
+	}
+	now = now.Add(time.Minute)
+	if since, err := st.MarkResumable(ctx, "t1", time.Hour); err != nil || !since.Equal(now.Add(-time.Minute)) {
+		t.Fatalf("the renewed mark: since %v, %v; want %v", since, err, now.Add(-time.Minute))
+	}
+}

@@ -60,18 +60,34 @@ func (st *Store) SetPushed(ctx context.Context, topic string, position uint64) e
 const logKey = "#log"
 
 // MarkResumable marks a topic as one whose changes go into its log, for
-// ttl. It reports whether the topic was marked already (its log may hold
-// changes from before).
-func (st *Store) MarkResumable(ctx context.Context, topic string, ttl time.Duration) (bool, error) {
+// ttl, and returns since when it is marked: now when it was not (the log
+// holds none of the topic's earlier changes), earlier when it was.
+func (st *Store) MarkResumable(ctx context.Context, topic string, ttl time.Duration) (time.Time, error) {
+	now := st.cfg.Now()
+	key := map[string]types.AttributeValue{"topic": s(topic), "subKey": s(logKey)}
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.cfg.SubscriptionsTable,
-		Key:                       map[string]types.AttributeValue{"topic": s(topic), "subKey": s(logKey)},
-		UpdateExpression:          aws.String("SET expiresAt = :exp"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":exp": n(st.cfg.Now().Add(ttl).Unix())},
-		ReturnValues:              types.ReturnValueUpdatedOld,
+		Key:                       key,
+		UpdateExpression:          aws.String("SET expiresAt = :exp, markedAt = if_not_exists(markedAt, :now)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":exp": n(now.Add(ttl).Unix()), ":now": n(now.UnixMilli())},
+		ReturnValues:              types.ReturnValueAllOld,
 	})
 	if err != nil {
-		return false, fmt.Errorf("topic %s: mark resumable: %w", topic, err)
+		return time.Time{}, fmt.Errorf("topic %s: mark resumable: %w", topic, err)
 	}
-	return num(out.Attributes["expiresAt"]) > st.cfg.Now().Unix(), nil
+	if num(out.Attributes["expiresAt"]) > now.Unix() {
+		return time.UnixMilli(num(out.Attributes["markedAt"])), nil
+	}
+	if _, ok := out.Attributes["markedAt"]; ok {
+		// A mark that had expired (DynamoDB's TTL deletes within days):
+		// marked anew from now.
+		if _, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: &st.cfg.SubscriptionsTable, Key: key,
+			UpdateExpression:          aws.String("SET markedAt = :now"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": n(now.UnixMilli())},
+		}); err != nil {
+			return time.Time{}, fmt.Errorf("topic %s: mark resumable: %w", topic, err)
+		}
+	}
+	return now, nil
 }
