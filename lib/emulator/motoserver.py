@@ -1,4 +1,4 @@
-# moto's server (moto.server.main) with two differences:
+# moto's server (moto.server.main) with three differences:
 #
 # - DynamoDB and DynamoDB Streams requests run one at a time. moto
 #   evaluates a condition expression and applies the write in separate
@@ -11,6 +11,15 @@
 #   grammar each time) and made each rule target of an event cost as much
 #   as the rest of its trip. A compiled expression is immutable: sharing
 #   it changes no result.
+# - A DynamoDB transaction's rollback copy holds what the transaction can
+#   change, not the whole table. moto backs each table up before a
+#   transaction by deep-copying all of it, once per item of the
+#   transaction, so a transaction's cost grew with the size of its tables
+#   times its items: seconds for a transaction on a table that holds a
+#   test run's event log. The backup here shares the items the
+#   transaction does not touch (it cannot change them), copies those it
+#   does and the table's stream records, and is made once per table and
+#   transaction: a rollback restores the same state as before.
 import argparse
 import functools
 import os
@@ -18,7 +27,12 @@ import signal
 import sys
 import threading
 
+import copy
+
 import jsonpath_ng.ext
+import moto.dynamodb.models as dynamodb_models
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 from werkzeug.serving import run_simple
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -26,6 +40,79 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 _dynamodb = threading.Lock()
 
 jsonpath_ng.ext.parse = functools.lru_cache(maxsize=1024)(jsonpath_ng.ext.parse)
+
+
+class _TransactionBackups:
+    """The copy module as moto.dynamodb.models sees it: deepcopy of a
+    Table during a transaction is the transaction's backup of it."""
+
+    def __init__(self):
+        self._tx = threading.local()
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+    def deepcopy(self, obj, memo=None):
+        keys = getattr(self._tx, "keys", None)
+        if keys is None or not isinstance(obj, Table):
+            return copy.deepcopy(obj, memo)
+        backups = self._tx.backups
+        if id(obj) not in backups:
+            backups[id(obj)] = _backup(obj, keys.get(obj.name, []))
+        return backups[id(obj)]
+
+    def run(self, transaction, backend, transact_items):
+        self._tx.keys, self._tx.backups = _touched(backend, transact_items), {}
+        try:
+            return transaction(backend, transact_items)
+        finally:
+            self._tx.keys = self._tx.backups = None
+
+
+def _touched(backend, transact_items):
+    """Table name -> the (hash, range) keys the transaction names."""
+    keys = {}
+    for item in transact_items:
+        for op in item.values():
+            table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+            if table is None:
+                continue
+            attrs = op.get("Key") or op.get("Item") or {}
+            if table.hash_key_attr not in attrs:
+                continue
+            rng = attrs.get(table.range_key_attr) if table.range_key_attr else None
+            keys.setdefault(table.name, []).append(
+                (DynamoType(attrs[table.hash_key_attr]), DynamoType(rng) if rng else None))
+    return keys
+
+
+def _backup(table, keys):
+    """A Table in the state table is in now, as far as a transaction on
+    keys can change it: its item map and stream records copied, the items
+    at keys deep-copied, every other item shared."""
+    b = copy.copy(table)
+    b.items = copy.copy(table.items)
+    if table.has_range_key:
+        for h, ranges in b.items.items():
+            b.items[h] = dict(ranges)
+    for h, r in keys:
+        if r is None:
+            if h in table.items:
+                b.items[h] = copy.deepcopy(table.items[h])
+        elif h in table.items and r in table.items[h]:
+            b.items[h][r] = copy.deepcopy(table.items[h][r])
+    if table.stream_shard is not None:
+        b.stream_shard = copy.copy(table.stream_shard)
+        b.stream_shard.items = list(table.stream_shard.items)
+        b.stream_shard.table = b
+    return b
+
+
+_backups = _TransactionBackups()
+dynamodb_models.copy = _backups
+_transact = dynamodb_models.DynamoDBBackend.transact_write_items
+dynamodb_models.DynamoDBBackend.transact_write_items = (
+    lambda backend, transact_items: _backups.run(_transact, backend, transact_items))
 
 
 def serialize_dynamodb(app):
