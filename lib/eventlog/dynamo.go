@@ -127,11 +127,12 @@ type DynamoStore struct {
 	schemas schemas
 	ret     retention
 	log     *slog.Logger
-	// topicLocks serialize this instance's appends to one topic, so that
-	// only other instances contend on a topic's head.
-	topicLocks [64]sync.Mutex
+	// appenders hold each topic's appends waiting for a transaction
+	// (topic -> *topicAppender): one writer a topic in this instance, so
+	// that only other instances contend on a topic's head.
+	appenders sync.Map
 	// heads remembers the head each topic's last append left (topic ->
-	// topicHead), read under the topic's lock: the next append starts
+	// topicHead), read by the topic's one writer: the next append starts
 	// from it instead of reading the head again, and the transaction's
 	// condition catches one that moved meanwhile (another writer).
 	heads sync.Map

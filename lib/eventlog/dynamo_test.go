@@ -3,9 +3,13 @@ package eventlog_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,6 +169,87 @@ func TestDynamoConfig(t *testing.T) {
 	for _, in := range []string{"", "x", "-1h", "5000d", "1.5d"} {
 		if _, err := eventlog.ParseRetention(in); errs.CodeOf(err) != errs.BadUserInput {
 			t.Errorf("ParseRetention(%q): %v, want %s", in, err, errs.BadUserInput)
+		}
+	}
+}
+
+// gatedDB holds the first transaction until the gate opens and counts
+// transactions and the events (markers) they carry.
+type gatedDB struct {
+	*dynamodb.Client
+	gate         chan struct{}
+	first        sync.Once
+	transactions atomic.Int32
+	largest      atomic.Int32
+}
+
+func (g *gatedDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	g.first.Do(func() { <-g.gate })
+	g.transactions.Add(1)
+	n := int32(len(in.TransactItems)-1) / 2
+	for {
+		if l := g.largest.Load(); n <= l || g.largest.CompareAndSwap(l, n) {
+			break
+		}
+	}
+	return g.Client.TransactWriteItems(ctx, in, opts...)
+}
+
+// TestDynamoGroupCommit: appends to one topic made while a transaction
+// for it is in flight are written together by the next ones, at most 49
+// events a transaction (DynamoDB's 100 items), and every event gets its
+// own position with no gap.
+func TestDynamoGroupCommit(t *testing.T) {
+	db, table := newTable(t)
+	g := &gatedDB{Client: db, gate: make(chan struct{})}
+	st, err := eventlog.NewDynamoStore(g, eventlog.DynamoConfig{Table: table, Topology: eventlogtest.Topology})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const appends = 120
+	var (
+		wg  sync.WaitGroup
+		pos = make([]eventlog.Position, appends)
+		ers = make([]error, appends)
+	)
+	for i := range appends {
+		wg.Go(func() {
+			e := eventlogtest.Order(fmt.Sprintf("ev-%03d", i), fmt.Sprintf("ord_%d", i), eventlogtest.Seq(i), time.Now(), "")
+			pos[i], ers[i] = st.Append(ctx, "restaurant:busy", e)
+		})
+	}
+	// The first transaction is held while the other appends arrive.
+	time.Sleep(200 * time.Millisecond)
+	close(g.gate)
+	wg.Wait()
+	seen := map[eventlog.Position]bool{}
+	for i := range appends {
+		if ers[i] != nil {
+			t.Fatalf("append %d: %v", i, ers[i])
+		}
+		seen[pos[i]] = true
+	}
+	sorted := slices.Sorted(maps.Keys(seen))
+	if len(sorted) != appends || sorted[appends-1]-sorted[0] != appends-1 {
+		t.Fatalf("positions %v: want %d distinct, with no gap", sorted, appends)
+	}
+	t.Logf("%d appends in %d transactions, the largest of %d events", appends, g.transactions.Load(), g.largest.Load())
+	// The held one, then the other 119 in ceil(119/49) = 3.
+	if n := g.transactions.Load(); n > 6 {
+		t.Fatalf("%d transactions for %d appends made at once, want about 4", n, appends)
+	}
+	if l := g.largest.Load(); l > 49 {
+		t.Fatalf("a transaction of %d events: over DynamoDB's 100 items", l)
+	}
+	es, err := st.Read(ctx, "restaurant:busy", sorted[0]-1, eventlog.MaxReadLimit)
+	if err != nil || len(es) != appends {
+		t.Fatalf("read %d entries, %v; want %d", len(es), err, appends)
+	}
+	for k, en := range es {
+		i, _ := strconv.Atoi(strings.TrimPrefix(en.Event.ID, "ev-"))
+		if en.Position != pos[i] || en.Position != sorted[k] {
+			t.Fatalf("entry %d: %s at %d, its append said %d", k, en.Event.ID, en.Position, pos[i])
 		}
 	}
 }

@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,10 +22,11 @@ import (
 //	P#<position>  one entry: the event and when it was appended
 //	E#<event id>  the position the event got (the idempotency marker)
 //
-// Append is one transaction: the head advances from the value read (a
-// condition), the entry and the marker are put where none exist. A lost
-// race re-reads the head; a marker already there means the event has its
-// position already.
+// Append writes a transaction: the head advances from the value read (a
+// condition), each event's entry and marker are put where none exist. A
+// lost race re-reads the head; a marker already there means the event
+// has its position already. Appends to one topic made at once are
+// written together (group commit, below).
 const (
 	skHead        = "head"
 	attrStart     = "start"
@@ -43,14 +45,6 @@ func markerSK(eventID string) string { return boundKey("E#" + eventID) }
 type topicHead struct {
 	start, pos Position
 	touched    time.Time
-}
-
-func (s *DynamoStore) lockTopic(topic string) func() {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(topic))
-	mu := &s.topicLocks[h.Sum32()%uint32(len(s.topicLocks))]
-	mu.Lock()
-	return mu.Unlock
 }
 
 func (s *DynamoStore) getHead(ctx context.Context, topic string) (topicHead, bool, error) {
@@ -95,7 +89,47 @@ func (s *DynamoStore) headPut(topic string, h topicHead, read topicHead, existed
 	return p
 }
 
-// Append is one TransactWriteItems per position (see above).
+// Group commit: the appends to one topic that arrive while a
+// transaction for it is in flight are written together by the next one
+// (up to maxGroupEvents events and maxGroupBytes a transaction), in the
+// order they arrived. A hot topic (a busy restaurant's orders, appended
+// by every item goroutine of the fan-out at once) then costs a
+// transaction per round trip rather than one per change, and its appends
+// do not queue one round trip each behind the topic's head.
+const (
+	// maxGroupEvents: a transaction holds at most 100 items, two an
+	// event (entry and marker) and the head.
+	maxGroupEvents = 49
+	// maxGroupBytes keeps a transaction under DynamoDB's 4 MB.
+	maxGroupBytes = 3 << 20
+	// groupTimeout bounds one group's writing; an appender that stops
+	// waiting sooner (its context ended) leaves its event to the group.
+	groupTimeout = 30 * time.Second
+)
+
+// appendGroup is the appends to one topic waiting for the next
+// transaction.
+type appendGroup struct {
+	events  []change.Event
+	encoded [][]byte
+	done    chan struct{}
+	pos     []Position // set, with err, before done is closed
+	err     error
+}
+
+// topicAppender writes one topic's groups, one at a time, from a
+// goroutine that runs while there are groups to write.
+type topicAppender struct {
+	mu      sync.Mutex
+	pending *appendGroup
+	running bool
+}
+
+// Append joins the topic's next group and waits for its transaction:
+// see the group commit above. One transaction writes the head (on
+// condition that it is still what was read), and for each event its
+// entry and its marker (where none exist); a lost race re-reads the head,
+// and an event whose marker is there already has its position (a retry).
 func (s *DynamoStore) Append(ctx context.Context, topic string, e change.Event) (Position, error) {
 	if err := checkTopic(topic); err != nil {
 		return 0, err
@@ -107,17 +141,97 @@ func (s *DynamoStore) Append(ctx context.Context, topic string, e change.Event) 
 	if err != nil {
 		return 0, err
 	}
-	unlock := s.lockTopic(topic)
-	defer unlock()
+	v, _ := s.appenders.LoadOrStore(topic, &topicAppender{})
+	a := v.(*topicAppender)
+	a.mu.Lock()
+	g := a.pending
+	if g == nil {
+		g = &appendGroup{done: make(chan struct{})}
+		a.pending = g
+	}
+	i := len(g.events)
+	g.events, g.encoded = append(g.events, e), append(g.encoded, event)
+	if !a.running {
+		a.running = true
+		go s.writeGroups(context.WithoutCancel(ctx), topic, a)
+	}
+	a.mu.Unlock()
+	select {
+	case <-g.done:
+		if g.err != nil {
+			return 0, g.err
+		}
+		return g.pos[i], nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("eventlog: topic %s: append %s: %w", topic, e.ID, ctx.Err())
+	}
+}
+
+// writeGroups writes a's groups until none is waiting; then it forgets a
+// (an Append that found a meanwhile starts it again).
+func (s *DynamoStore) writeGroups(ctx context.Context, topic string, a *topicAppender) {
+	for {
+		a.mu.Lock()
+		g := a.pending
+		a.pending = nil
+		if g == nil {
+			a.running = false
+			s.appenders.CompareAndDelete(topic, a)
+			a.mu.Unlock()
+			return
+		}
+		a.mu.Unlock()
+		gctx, cancel := context.WithTimeout(ctx, groupTimeout)
+		g.pos, g.err = s.appendGroup(gctx, topic, g.events, g.encoded)
+		cancel()
+		close(g.done)
+	}
+}
+
+// appendGroup gives events positions, in order, in as few transactions
+// as their number and size allow. An event appended already keeps its
+// position (also one that comes twice in events).
+func (s *DynamoStore) appendGroup(ctx context.Context, topic string, events []change.Event, encoded [][]byte) ([]Position, error) {
+	pos := make([]Position, len(events))
+	first := map[string]int{} // event id -> its first index
+	var todo []int
+	for i, e := range events {
+		if _, dup := first[e.ID]; !dup {
+			first[e.ID] = i
+			todo = append(todo, i)
+		}
+	}
+	for len(todo) > 0 {
+		n, size := 0, 0
+		for n < len(todo) && n < maxGroupEvents && (n == 0 || size+len(encoded[todo[n]]) <= maxGroupBytes) {
+			size += len(encoded[todo[n]])
+			n++
+		}
+		if err := s.appendChunk(ctx, topic, events, encoded, todo[:n], pos); err != nil {
+			return nil, err
+		}
+		todo = todo[n:]
+	}
+	for i, e := range events {
+		pos[i] = pos[first[e.ID]]
+	}
+	return pos, nil
+}
+
+// appendChunk writes the events at indexes idx in one transaction,
+// setting their positions in pos.
+func (s *DynamoStore) appendChunk(ctx context.Context, topic string, events []change.Event, encoded [][]byte, idx []int, pos []Position) error {
 	var (
 		read    topicHead
 		existed bool
+		err     error
 	)
 	if h, ok := s.heads.Load(topic); ok {
 		read, existed = h.(topicHead), true
 	} else if read, existed, err = s.getHead(ctx, topic); err != nil {
-		return 0, err
+		return err
 	}
+	idx = slices.Clone(idx)
 	delay := 5 * time.Millisecond
 	for attempt := 0; attempt < topicAttempts; attempt++ {
 		now := s.cfg.Now()
@@ -126,60 +240,82 @@ func (s *DynamoStore) Append(ctx context.Context, topic string, e change.Event) 
 			next.start = epochStart(now, read.pos)
 			next.pos = next.start
 		}
+		at := next.pos // the first event's position
+		next.pos += Position(len(idx) - 1)
 		expiry := ttlSeconds(s.ret.expiresAt(now))
-		entry := map[string]types.AttributeValue{
-			attrPK: str(topicPK(topic)), attrSK: str(entrySK(next.pos)),
-			attrEventID: str(e.ID), attrAppended: num(now.UnixMicro()), attrExpiresAt: expiry,
-		}
-		putData(entry, attrEvent, event)
 		head := s.headPut(topic, next, read, existed)
 		head.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-			{Put: head},
-			{Put: &types.Put{
+		items := []types.TransactWriteItem{{Put: head}}
+		for k, i := range idx {
+			p := at + Position(k)
+			entry := map[string]types.AttributeValue{
+				attrPK: str(topicPK(topic)), attrSK: str(entrySK(p)),
+				attrEventID: str(events[i].ID), attrAppended: num(now.UnixMicro()), attrExpiresAt: expiry,
+			}
+			putData(entry, attrEvent, encoded[i])
+			items = append(items, types.TransactWriteItem{Put: &types.Put{
 				TableName:                aws.String(s.cfg.Table),
 				Item:                     entry,
 				ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 				ExpressionAttributeNames: map[string]string{"#pk": attrPK},
-			}},
-			{Put: &types.Put{
+			}}, types.TransactWriteItem{Put: &types.Put{
 				TableName: aws.String(s.cfg.Table),
 				Item: map[string]types.AttributeValue{
-					attrPK: str(topicPK(topic)), attrSK: str(markerSK(e.ID)),
-					attrPos: num(int64(next.pos)), attrAppended: num(now.UnixMicro()), attrExpiresAt: expiry,
+					attrPK: str(topicPK(topic)), attrSK: str(markerSK(events[i].ID)),
+					attrPos: num(int64(p)), attrAppended: num(now.UnixMicro()), attrExpiresAt: expiry,
 				},
 				// An expired marker (not yet deleted) no longer counts.
 				ConditionExpression:                 aws.String("attribute_not_exists(#pk) OR #app <= :expired"),
 				ExpressionAttributeNames:            map[string]string{"#pk": attrPK, "#app": attrAppended},
 				ExpressionAttributeValues:           map[string]types.AttributeValue{":expired": num(now.Add(-s.cfg.Retention).UnixMicro())},
 				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-			}},
-		}})
+			}})
+		}
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
 			s.heads.Store(topic, next)
-			return next.pos, nil
+			for k, i := range idx {
+				pos[i] = at + Position(k)
+			}
+			return nil
 		}
 		s.heads.Delete(topic)
 		var canceled *types.TransactionCanceledException
 		if !errors.As(err, &canceled) && !retryableTx(err) {
-			return 0, fmt.Errorf("eventlog: topic %s: append %s: %w", topic, e.ID, err)
+			return fmt.Errorf("eventlog: topic %s: append %d events: %w", topic, len(idx), err)
 		}
 		var reasons []types.CancellationReason
 		if canceled != nil {
 			reasons = canceled.CancellationReasons
 		}
-		failed := func(i int) bool {
-			return len(reasons) == 3 && aws.ToString(reasons[i].Code) == "ConditionalCheckFailed"
+		failed := func(item int) bool {
+			return len(reasons) == len(items) && aws.ToString(reasons[item].Code) == "ConditionalCheckFailed"
+		}
+		// Events that have their positions already (a retry) leave the
+		// transaction; the rest are written again.
+		kept := idx[:0]
+		for k, i := range idx {
+			if m := 2 + 2*k; failed(m) {
+				if old := reasons[m].Item; len(old) > 0 {
+					pos[i] = Position(getUint(old, attrPos))
+					continue
+				}
+				p, ok, err := s.marker(ctx, topic, events[i].ID)
+				if err != nil {
+					return err
+				}
+				if ok {
+					pos[i] = p
+					continue
+				}
+			}
+			kept = append(kept, i)
+		}
+		markers := len(kept) < len(idx)
+		if idx = kept; len(idx) == 0 {
+			return nil
 		}
 		switch {
-		case failed(2):
-			// The event has its position already (a retry).
-			if old := reasons[2].Item; len(old) > 0 {
-				return Position(getUint(old, attrPos)), nil
-			}
-			if p, ok, err := s.marker(ctx, topic, e.ID); err != nil || ok {
-				return p, err
-			}
 		case failed(0) && len(reasons[0].Item) > 0:
 			// Another writer moved the head: go on from where it is now,
 			// at once (someone progressed; there is nothing to wait for).
@@ -189,21 +325,23 @@ func (s *DynamoStore) Append(ctx context.Context, topic string, e change.Event) 
 			continue
 		case failed(0):
 			if read, existed, err = s.getHead(ctx, topic); err != nil {
-				return 0, err
+				return err
 			}
 			continue
+		case markers:
+			continue // the head was fine: write the rest
 		}
 		// Transactions on the head in flight at once conflict: wait a
 		// little, then read it again.
 		if err := sleep(ctx, jitter(delay)); err != nil {
-			return 0, fmt.Errorf("eventlog: topic %s: append %s: %w", topic, e.ID, err)
+			return fmt.Errorf("eventlog: topic %s: append %d events: %w", topic, len(idx), err)
 		}
 		delay = min(2*delay, 100*time.Millisecond)
 		if read, existed, err = s.getHead(ctx, topic); err != nil {
-			return 0, err
+			return err
 		}
 	}
-	return 0, fmt.Errorf("eventlog: topic %s: append %s: still contended after %d attempts", topic, e.ID, topicAttempts)
+	return fmt.Errorf("eventlog: topic %s: append %d events: still contended after %d attempts", topic, len(idx), topicAttempts)
 }
 
 func retryableTx(err error) bool {
