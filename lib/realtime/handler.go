@@ -65,17 +65,6 @@ type TopicLog interface {
 	Head(ctx context.Context, topic string) (eventlog.Position, error)
 }
 
-// PushLog is the part of the event log pushes are recorded in (an
-// eventlog.Log): the fan-out records each push of a change, a catch-up
-// each change it delivers.
-type PushLog interface {
-	WritePushes(ctx context.Context, ps ...eventlog.Push) error
-}
-
-// DefaultPushLogTimeout bounds a write of push records: they are best
-// effort, and a failing or slow log never holds up a push longer.
-const DefaultPushLogTimeout = 2 * time.Second
-
 // Accept is what a ConnectFunc decides for a connection_init.
 type Accept struct {
 	// Ack is the connection_ack payload (a JSON object), or nil.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/eventlog"
+	"github.com/threefactor/framework/lib/realtime"
 	"github.com/threefactor/framework/lib/realtime/store"
 )
 
@@ -48,12 +49,10 @@ func (r *pushRecords) add(sub store.Subscription, start time.Time, outcome event
 // write writes the records, best effort: a failing or slow log is logged
 // and given up after PushLogTimeout; it never holds up the stream longer.
 func (r *pushRecords) write(ctx context.Context) {
-	if r == nil || len(r.ps) == 0 {
+	if r == nil {
 		return
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.f.cfg.PushLogTimeout)
-	defer cancel()
-	if err := r.f.cfg.Pushes.WritePushes(wctx, r.ps...); err != nil {
+	if err := realtime.WritePushes(ctx, r.f.cfg.Pushes, r.f.cfg.PushLogTimeout, r.ps); err != nil {
 		r.f.log.WarnContext(ctx, "fanout: push records not written", "eventId", r.e.ID, "pushes", len(r.ps), "err", err)
 	}
 }

@@ -1,0 +1,78 @@
+package realtime
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/threefactor/framework/lib/change"
+	"github.com/threefactor/framework/lib/eventlog"
+	"github.com/threefactor/framework/lib/realtime/store"
+)
+
+// PushLog is the part of the event log pushes are recorded in (an
+// eventlog.Log): the fan-out records each push of a change, a catch-up
+// each change it delivers.
+type PushLog interface {
+	WritePushes(ctx context.Context, ps ...eventlog.Push) error
+}
+
+// DefaultPushLogTimeout bounds a write of push records: they are best
+// effort, and a failing or slow log never holds up a push longer.
+const DefaultPushLogTimeout = 2 * time.Second
+
+// WritePushes writes push records to l, best effort: it waits at most
+// timeout, even when ctx ends sooner (the pushes were made; their records
+// are worth the wait). Nothing to write, or no l, is no call.
+func WritePushes(ctx context.Context, l PushLog, timeout time.Duration, ps []eventlog.Push) error {
+	if l == nil || len(ps) == 0 {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	return l.WritePushes(wctx, ps...)
+}
+
+// catchUpPushes collects the pushes of the changes one catch-up
+// delivers, written to the push log in one call when it ends. A nil
+// *catchUpPushes (no push log) records nothing.
+type catchUpPushes struct {
+	h   *Handler
+	sub store.Subscription
+	ps  []eventlog.Push
+}
+
+func (h *Handler) catchUpRecords(sub store.Subscription) *catchUpPushes {
+	if h.cfg.Pushes == nil {
+		return nil
+	}
+	return &catchUpPushes{h: h, sub: sub}
+}
+
+// add records the push of e (nil: the snapshot, which is no change's
+// push) that started at start and ended with err.
+func (r *catchUpPushes) add(e *change.Event, start time.Time, err error) {
+	if r == nil || e == nil {
+		return
+	}
+	p := eventlog.Push{
+		EventID: e.ID, Topic: r.sub.Topic, ConnectionID: r.sub.ConnectionID, SubscriptionID: r.sub.ID,
+		Outcome: eventlog.Pushed, At: start, DurationMs: float64(r.h.cfg.Now().Sub(start).Microseconds()) / 1000,
+		CorrelationID: e.CorrelationID, CausedBy: e.CausedBy, CatchUp: true,
+	}
+	if err != nil {
+		p.Outcome, p.Error = eventlog.Failed, err.Error()
+	}
+	r.ps = append(r.ps, p)
+}
+
+// write writes the records, best effort: a failing or slow log is logged
+// and given up after DefaultPushLogTimeout.
+func (r *catchUpPushes) write(ctx context.Context, log *slog.Logger) {
+	if r == nil {
+		return
+	}
+	if err := WritePushes(ctx, r.h.cfg.Pushes, DefaultPushLogTimeout, r.ps); err != nil {
+		log.WarnContext(ctx, "catch-up: push records not written", "topic", r.sub.Topic, "pushes", len(r.ps), "err", err)
+	}
+}
