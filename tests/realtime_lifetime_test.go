@@ -2,7 +2,6 @@ package tests
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -22,7 +21,9 @@ import (
 // that keeps alive (wsclient's KeepAlive: graphql-transport-ws pings)
 // outlives the idle timeout, a silent one is closed at idle, every one
 // at the maximum duration, each with 1001 and its subscriptions cleaned
-// up by $disconnect; the client then reconnects and is pushed to again.
+// up by $disconnect; the client then reconnects with after (the cursor
+// of the last push it holds) and gets what it missed during the cut, then
+// live pushes, with no gap.
 func TestConnectionLifetimesLikeAPIGateway(t *testing.T) {
 	const idle, maxLife = 2 * time.Second, 6 * time.Second
 	s := startDev(t, "DEV_WS_IDLE_TIMEOUT="+idle.String(), "DEV_WS_MAX_LIFETIME="+maxLife.String())
@@ -80,9 +81,13 @@ func TestConnectionLifetimesLikeAPIGateway(t *testing.T) {
 	}
 
 	opened := time.Now()
-	alive, _ := dial(idle / 5)
+	alive, aliveSub := dial(idle / 5)
 	silent, _ := dial(0)
 	rtWaitFor(t, time.Minute, "two subscribers stored", func() bool { return subscribers() == 2 })
+	// What the client holds when the cut comes: the order validated, and
+	// that push's cursor.
+	held := stepsUntil(t, aliveSub, is("VALIDATED"))
+	cursor := held[len(held)-1].Cursor
 
 	goingAway(silent, "the silent client at the idle timeout")
 	if alive.Err() != nil {
@@ -96,22 +101,25 @@ func TestConnectionLifetimesLikeAPIGateway(t *testing.T) {
 	}
 	rtWaitFor(t, time.Minute, "every subscription cleaned up", func() bool { return subscribers() == 0 })
 
-	// After the cut the client reconnects and is pushed to again.
-	_, sub := dial(idle / 5)
-	rtWaitFor(t, time.Minute, "order validated", func() bool { return s.mustOrder(t, o.ID).Status == "VALIDATED" })
+	// While the client is cut off, the order is paid, approved and
+	// assigned. It reconnects with after: what it missed, once each and
+	// in order, then live changes.
 	if _, err := s.payOrder(ctx, o.ID, 550); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		r, err := sub.Next(ctx)
-		if err != nil {
-			t.Fatalf("after reconnecting: %v", err)
-		}
-		var d struct {
-			OrderUpdated struct{ PaymentIntent *struct{ ID string } }
-		}
-		if json.Unmarshal(r.Data, &d) == nil && d.OrderUpdated.PaymentIntent != nil {
-			return
-		}
+	rtWaitFor(t, 2*time.Minute, "the order assigned", func() bool { return s.mustOrder(t, o.ID).Status == "DRIVER_ASSIGNED" })
+	again, err := wsclient.Dial(ctx, wsclient.Config{URL: url, ConnectionParams: wsclient.Bearer(s.token), KeepAlive: idle / 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { again.Close() })
+	resumed := watch(t, again, o.ID, cursor)
+	got := stepsUntil(t, resumed, is("DRIVER_ASSIGNED"))
+	if statuses(got) != "[PAID APPROVED "+got[len(got)-1].String()+"]" {
+		t.Fatalf("resumed after the 2-hour cut with %v, want PAID, APPROVED, DRIVER_ASSIGNED once each", got)
+	}
+	setDriver(t, o.ID, "driverId", "drv-after-the-cut")
+	if live := nextStep(t, resumed); live.Driver != "drv-after-the-cut" {
+		t.Fatalf("after the catch-up: %v (%s), want the live driver change", live, live.Raw)
 	}
 }
