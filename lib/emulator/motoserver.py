@@ -88,18 +88,20 @@ def _touched(backend, transact_items):
 
 def _backup(table, keys):
     """A Table in the state table is in now, as far as a transaction on
-    keys can change it: its item map and stream records copied, the items
-    at keys deep-copied, every other item shared."""
+    keys can change it: its item map, the partitions of keys and the
+    stream records copied, the items at keys deep-copied, every other item
+    and partition shared."""
     b = copy.copy(table)
     b.items = copy.copy(table.items)
-    if table.has_range_key:
-        for h, ranges in b.items.items():
-            b.items[h] = dict(ranges)
     for h, r in keys:
+        if h not in table.items:
+            continue
         if r is None:
-            if h in table.items:
-                b.items[h] = copy.deepcopy(table.items[h])
-        elif h in table.items and r in table.items[h]:
+            b.items[h] = copy.deepcopy(table.items[h])
+            continue
+        if b.items[h] is table.items[h]:
+            b.items[h] = dict(table.items[h])  # the partition's own map
+        if r in table.items[h]:
             b.items[h][r] = copy.deepcopy(table.items[h][r])
     if table.stream_shard is not None:
         b.stream_shard = copy.copy(table.stream_shard)
