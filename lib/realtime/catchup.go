@@ -47,11 +47,12 @@ const maxCatchupRounds = 50
 //   - none (the topic's log holds none of its changes up to the head):
 //     the snapshot reflects a change from before the topic was marked
 //     resumable (markedFor ago), which the log never gets, unless one
-//     was committed just now. A third of SnapshotSettle while the mark
-//     is younger than SnapshotSettle; not at all once it is older (a
-//     quiet topic's subscribers get their snapshot at once). A change
-//     committed a moment before then follows as a push of the state the
-//     snapshot already showed: a repeat, never a gap.
+//     was committed just before the mark and is still on its way to the
+//     fan-out (a stream's usual lag). A tenth of SnapshotSettle while the
+//     mark is younger than SnapshotSettle; not at all once it is older
+//     (a quiet topic's subscribers get their snapshot at once). A change
+//     later than that follows as a push of the state the snapshot already
+//     showed: a repeat, never a gap.
 //
 // Any failure ends the subscription with an error message: a
 // subscription must not stay stored half caught up.
@@ -120,7 +121,7 @@ func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subsc
 		case at == nil && markedFor >= h.cfg.SnapshotSettle:
 			settle = 0
 		case at == nil:
-			settle /= 3
+			settle /= 10
 		}
 		settleBy = h.cfg.Now().Add(settle)
 	}

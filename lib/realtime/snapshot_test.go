@@ -31,7 +31,7 @@ func (l *countingLog) Read(ctx context.Context, topic string, after eventlog.Pos
 // gets its snapshot at once, with a cursor: two reads of the log (the
 // change at the head, none; what follows it, nothing).
 func TestSnapshotOfQuietTopic(t *testing.T) {
-	const settle = 300 * time.Millisecond
+	const settle = 2 * time.Second
 	fl, err := eventlog.OpenFileStore(t.TempDir(), eventlog.FileConfig{Topology: topology.Topology{App: "snapshots"}})
 	if err != nil {
 		t.Fatal(err)
