@@ -15,10 +15,10 @@ import (
 	"github.com/threefactor/framework/lib/emulator"
 )
 
-// Concurrent conditional updates of one item: exactly one wins, as on
-// DynamoDB. moto's own threaded server lets several win; the emulator
-// this package starts serializes DynamoDB requests.
-func TestConditionalWritesAreAtomic(t *testing.T) {
+// startEmulator starts an emulator of its own for t (not in -short) and
+// returns the AWS configuration for it.
+func startEmulator(t *testing.T) aws.Config {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts moto: runs in make test, not with -short")
 	}
@@ -27,11 +27,20 @@ func TestConditionalWritesAreAtomic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	cfg, err := emulator.Config(ctx, s.Endpoint())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+// Concurrent conditional updates of one item: exactly one wins, as on
+// DynamoDB. moto's own threaded server lets several win; the emulator
+// this package starts serializes DynamoDB requests.
+func TestConditionalWritesAreAtomic(t *testing.T) {
+	ctx := context.Background()
+	cfg := startEmulator(t)
 	db := dynamodb.NewFromConfig(cfg)
 	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName: aws.String("items"), BillingMode: types.BillingModePayPerRequest,

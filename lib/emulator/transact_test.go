@@ -9,8 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
-
-	"github.com/threefactor/framework/lib/emulator"
 )
 
 // A DynamoDB transaction on the emulator is all or nothing, as on
@@ -19,19 +17,8 @@ import (
 // no stream record; one that goes through writes them all, each with its
 // stream record.
 func TestTransactionsAreAllOrNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts moto: runs in make test, not with -short")
-	}
 	ctx := context.Background()
-	s, err := emulator.Start(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	cfg, err := emulator.Config(ctx, s.Endpoint())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := startEmulator(t)
 	db, streams := dynamodb.NewFromConfig(cfg), dynamodbstreams.NewFromConfig(cfg)
 	out, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName: aws.String("tx"), BillingMode: types.BillingModePayPerRequest,
