@@ -33,6 +33,20 @@ func WritePushes(ctx context.Context, l PushLog, timeout time.Duration, ps []eve
 	return l.WritePushes(wctx, ps...)
 }
 
+// NewPush is the event log's record of the push of e to sub that
+// started at start and came to outcome after took, err its failure.
+func NewPush(e change.Event, sub store.Subscription, start time.Time, took time.Duration, outcome eventlog.PushOutcome, err error) eventlog.Push {
+	p := eventlog.Push{
+		EventID: e.ID, Topic: sub.Topic, ConnectionID: sub.ConnectionID, SubscriptionID: sub.ID,
+		Outcome: outcome, At: start, DurationMs: float64(took.Microseconds()) / 1000,
+		CorrelationID: e.CorrelationID, CausedBy: e.CausedBy,
+	}
+	if err != nil {
+		p.Error = err.Error()
+	}
+	return p
+}
+
 // catchUpPushes collects the pushes of the changes one catch-up
 // delivers, written to the push log in one call when it ends. A nil
 // *catchUpPushes (no push log) records nothing.
@@ -55,14 +69,12 @@ func (r *catchUpPushes) add(e *change.Event, start time.Time, err error) {
 	if r == nil || e == nil {
 		return
 	}
-	p := eventlog.Push{
-		EventID: e.ID, Topic: r.sub.Topic, ConnectionID: r.sub.ConnectionID, SubscriptionID: r.sub.ID,
-		Outcome: eventlog.Pushed, At: start, DurationMs: float64(r.h.cfg.Now().Sub(start).Microseconds()) / 1000,
-		CorrelationID: e.CorrelationID, CausedBy: e.CausedBy, CatchUp: true,
-	}
+	outcome := eventlog.Pushed
 	if err != nil {
-		p.Outcome, p.Error = eventlog.Failed, err.Error()
+		outcome = eventlog.Failed
 	}
+	p := NewPush(*e, r.sub, start, r.h.cfg.Now().Sub(start), outcome, err)
+	p.CatchUp = true
 	r.ps = append(r.ps, p)
 }
 

@@ -33,14 +33,7 @@ func (r *pushRecords) add(sub store.Subscription, start time.Time, outcome event
 	if r == nil {
 		return
 	}
-	p := eventlog.Push{
-		EventID: r.e.ID, Topic: sub.Topic, ConnectionID: sub.ConnectionID, SubscriptionID: sub.ID,
-		Outcome: outcome, At: start, DurationMs: float64(time.Since(start).Microseconds()) / 1000,
-		CorrelationID: r.e.CorrelationID, CausedBy: r.e.CausedBy,
-	}
-	if err != nil {
-		p.Error = err.Error()
-	}
+	p := realtime.NewPush(r.e, sub, start, time.Since(start), outcome, err)
 	r.mu.Lock()
 	r.ps = append(r.ps, p)
 	r.mu.Unlock()
