@@ -225,10 +225,6 @@ func dropInsertPush(s string, log bool) string {
 	return strings.Join(out, "\n")
 }
 
-// traceClockSlack is how far apart threefactor trace lets a change's
-// commit and the run that wrote it be (lib/cli's clockSlack).
-const traceClockSlack = 50 * time.Millisecond
-
 // snapshotStatus reads up to subscription id's first push, its snapshot,
 // skipping the pushes of the connection's earlier subscriptions, and
 // returns the order's status in it.
@@ -313,7 +309,7 @@ func TestEventLogWorkflow(t *testing.T) {
 		}
 		for _, d := range recs[h[0].ID].Deliveries {
 			if d.Route == "validate-order" {
-				time.Sleep(time.Until(d.At.Add(time.Duration(d.DurationMs*float64(time.Millisecond)) + 4*traceClockSlack)))
+				time.Sleep(time.Until(d.At.Add(time.Duration(d.DurationMs*float64(time.Millisecond)) + 4*cli.ClockSlack)))
 				return true
 			}
 		}

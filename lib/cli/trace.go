@@ -85,10 +85,11 @@ type traceOut struct {
 	Nodes         []*traceNode `json:"nodes"`
 }
 
-// A change's time may be rounded down to the second (DynamoDB Streams'
-// precision on AWS); runs and pushes are timed by the framework. This
-// much is allowed between the two clocks.
-const clockSlack = 50 * time.Millisecond
+// ClockSlack is how far apart trace lets a change's commit time and the
+// run that wrote it be. A change's time may be rounded down to the second
+// (DynamoDB Streams' precision on AWS); runs and pushes are timed by the
+// framework. This much is allowed between the two clocks.
+const ClockSlack = 50 * time.Millisecond
 
 // buildTrace makes the tree of a trace: changes under the run that wrote
 // them, runs and pushes under their change.
@@ -171,7 +172,7 @@ func buildTrace(topo topology.Topology, id string, entries []eventlog.TraceEntry
 // AWS) is taken as the second it names. A change no run holds was
 // written by a request (a mutation).
 func writer(topo topology.Topology, c *traceNode, runs []*traceNode, order map[string]int) *traceNode {
-	from, to := c.At.Add(-clockSlack), c.At.Add(clockSlack)
+	from, to := c.At.Add(-ClockSlack), c.At.Add(ClockSlack)
 	if c.At.Nanosecond() == 0 {
 		to = c.At.Add(time.Second)
 	}
