@@ -32,6 +32,12 @@ func TestDevRunsBinaries(t *testing.T) {
 	o, err := c.orderToDelivery(ctx, nil, func(id string) {
 		ws.subscribe(t, "1", q, map[string]any{"id": id})
 		ws.subscribe(t, "2", q, map[string]any{"id": id})
+		// Each starts with its snapshot, then is live: the payment's
+		// changes go to both through the fan-out (and so the push queue),
+		// not through their catch-ups.
+		for _, sub := range []string{"1", "2"} {
+			ws.await(t, "the snapshot of subscription "+sub, func(m map[string]any) bool { return m["id"] == sub && m["type"] == "next" })
+		}
 	})
 	if err != nil {
 		t.Fatal(err)
