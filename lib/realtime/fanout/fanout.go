@@ -200,6 +200,57 @@ type Fanout struct {
 	gate *graphqlhttp.Gate
 	// pace spaces posts once the Management API throttles them.
 	pace *pacer
+	// marks remembers when topics' resumable marks expire (see
+	// markedUntil).
+	marks marks
+}
+
+// marks remembers, per topic, until when its resumable mark is known to
+// last: a mark is never removed before it expires, so a change to a
+// topic remembered as marked goes into its log without the read that
+// would only say so again (one Query less per change and watched topic).
+// Bounded: past maxMarks topics, the expired ones are forgotten, and all
+// of them if none is.
+type marks struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+// maxMarks bounds the topics a fan-out instance remembers marks of.
+const maxMarks = 1 << 16
+
+// markSlack is how long before a mark's expiry it is read again, against
+// the skew between this clock and the store's.
+const markSlack = time.Minute
+
+// known reports whether topic's mark lasts past now.
+func (m *marks) known(topic string, now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.until[topic].After(now.Add(markSlack))
+}
+
+// remember notes what an audience read of topic says of its mark.
+func (m *marks) remember(topic string, a store.Audience, now time.Time) {
+	if !a.Resumable {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.until == nil {
+		m.until = map[string]time.Time{}
+	}
+	if len(m.until) >= maxMarks {
+		for t, u := range m.until {
+			if !u.After(now.Add(markSlack)) {
+				delete(m.until, t)
+			}
+		}
+		if len(m.until) >= maxMarks {
+			clear(m.until)
+		}
+	}
+	m.until[topic] = a.ResumableUntil
 }
 
 // New returns a Fanout.
@@ -409,14 +460,18 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 		if f.cfg.Log != nil {
 			// Only a topic marked resumable (or with subscriptions) has
 			// its changes appended: no client holds a cursor of another.
-			a, err := f.cfg.Store.Audience(ctx, topic)
-			if err != nil {
-				return st, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
-			}
-			if !a.Resumable && len(a.Subscriptions) == 0 {
-				audiences[topic] = a
-				topics = append(topics, topic)
-				continue
+			// A topic known to be marked needs no read to say so.
+			if !f.marks.known(topic, f.cfg.Now()) {
+				a, err := f.cfg.Store.Audience(ctx, topic)
+				if err != nil {
+					return st, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
+				}
+				f.marks.remember(topic, a, f.cfg.Now())
+				if !a.Resumable && len(a.Subscriptions) == 0 {
+					audiences[topic] = a
+					topics = append(topics, topic)
+					continue
+				}
 			}
 			// The change goes into the topic's log before the topic's
 			// subscriptions are read (again); a subscription catching up
@@ -430,9 +485,11 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 				return st, fmt.Errorf("change %s: topic %s: append to its log: %w", e.ID, topic, err)
 			}
 			positions[topic] = p
-			if a, err = f.cfg.Store.Audience(ctx, topic); err != nil {
+			a, err := f.cfg.Store.Audience(ctx, topic)
+			if err != nil {
 				return st, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
 			}
+			f.marks.remember(topic, a, f.cfg.Now())
 			var done, waited bool
 			if len(a.Subscriptions) > 0 {
 				// The order of the topic's pushes matters only to its

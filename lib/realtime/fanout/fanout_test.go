@@ -82,6 +82,10 @@ type fakeStore struct {
 	pushedReads int
 	// queued holds each topic's queue mark: the message ids not done.
 	queued map[string]map[string]bool
+	// marked holds when topics' resumable marks expire; audienceReads
+	// counts the reads of each topic's audience.
+	marked        map[string]time.Time
+	audienceReads map[string]int
 }
 
 func (s *fakeStore) Audience(_ context.Context, topic string) (store.Audience, error) {
@@ -90,11 +94,19 @@ func (s *fakeStore) Audience(_ context.Context, topic string) (store.Audience, e
 	if topic == s.failTopic {
 		return store.Audience{}, errors.New("throttled")
 	}
+	if s.audienceReads == nil {
+		s.audienceReads = map[string]int{}
+	}
+	s.audienceReads[topic]++
 	out := append([]store.Subscription(nil), s.subs[topic]...)
 	for i := range out {
 		out[i].Pending = append([]store.Pending(nil), s.pending[store.SubKey(out[i].ConnectionID, out[i].ID)]...)
 	}
-	return store.Audience{Subscriptions: out, Queued: len(s.queued[topic]), Pushed: s.pushed[topic]}, nil
+	a := store.Audience{Subscriptions: out, Queued: len(s.queued[topic]), Pushed: s.pushed[topic]}
+	if until, ok := s.marked[topic]; ok && until.After(time.Now()) {
+		a.Resumable, a.ResumableUntil = true, until
+	}
+	return a, nil
 }
 
 func (s *fakeStore) AddPending(_ context.Context, sub store.Subscription, ps ...store.Pending) (int, error) {
@@ -782,4 +794,42 @@ func TestTopicOrder(t *testing.T) {
 			t.Fatalf("pushed %s", got)
 		}
 	})
+}
+
+// TestMarkedTopicsAreRemembered: a change to a topic goes into its log
+// when the topic is marked resumable, which the first change learns from
+// the topic's audience; later changes append without that read, until
+// shortly before the mark expires. An unmarked topic without subscribers
+// is read every time and never appended to.
+func TestMarkedTopicsAreRemembered(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	st := &fakeStore{
+		subs:   map[string][]store.Subscription{"item:i1": {sub("c", "a", "i1", "")}},
+		marked: map[string]time.Time{"item:i1": now.Add(time.Hour), "item:i2": now.Add(30 * time.Second)},
+	}
+	api, log := &fakeAPI{}, &memLog{}
+	f := newFanout(t, st, api, &rootResolver{}, func(c *Config) { c.Log = log })
+	for i, status := range []string{"PAID", "APPROVED", "DRIVER_ASSIGNED"} {
+		for _, item := range []string{"i1", "i2", "i3"} {
+			e := itemEvent(item, status)
+			e.ID = fmt.Sprintf("%s-%d", item, i)
+			if _, err := f.Publish(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := statuses(api.sent("c")); got != "PAID APPROVED DRIVER_ASSIGNED" {
+		t.Fatalf("pushed %s", got)
+	}
+	for topic, want := range map[string]struct{ reads, appended int }{
+		"item:i1": {2 + 1 + 1, 3}, // read before and after the first append, then after each
+		"item:i2": {2 * 3, 3},     // its mark expires within markSlack: read each time
+		"item:i3": {3, 0},         // not marked, nobody subscribed: read, never appended
+	} {
+		es, _ := log.Read(ctx, topic, 0, 10)
+		if st.audienceReads[topic] != want.reads || len(es) != want.appended {
+			t.Errorf("%s: %d audience reads and %d appends, want %d and %d", topic, st.audienceReads[topic], len(es), want.reads, want.appended)
+		}
+	}
 }

@@ -188,4 +188,16 @@ func TestMarkResumable(t *testing.T) {
 	if since, err := st.MarkResumable(ctx, "t1", time.Hour); err != nil || !since.Equal(now.Add(-time.Minute)) {
 		t.Fatalf("the renewed mark: since %v, %v; want %v", since, err, now.Add(-time.Minute))
 	}
+	// The audience says until when the mark lasts (the fan-out takes the
+	// topic as marked until then without reading it again).
+	for topic, until := range map[string]time.Time{"t1": now.Add(time.Hour), "t3": {}} {
+		a, err := st.Audience(ctx, topic)
+		if err != nil || a.Resumable != !until.IsZero() || !a.ResumableUntil.Equal(until) {
+			t.Errorf("%s: audience resumable %v until %v, %v; want until %v", topic, a.Resumable, a.ResumableUntil, err, until)
+		}
+	}
+	now = now.Add(2 * time.Hour)
+	if a, err := st.Audience(ctx, "t1"); err != nil || a.Resumable || !a.ResumableUntil.IsZero() {
+		t.Errorf("t1 after its mark expired: resumable %v until %v, %v", a.Resumable, a.ResumableUntil, err)
+	}
 }

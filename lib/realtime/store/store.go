@@ -677,8 +677,12 @@ type Audience struct {
 	// Pushed is the topic's pushed position (see Pushed), 0 when none
 	// is known.
 	Pushed uint64
-	// Resumable says the topic is marked resumable (MarkResumable).
-	Resumable bool
+	// Resumable says the topic is marked resumable (MarkResumable), and
+	// ResumableUntil when the mark expires (zero when there is none): a
+	// mark is never removed before, so a reader may take the topic as
+	// resumable until then without reading it again.
+	Resumable      bool
+	ResumableUntil time.Time
 }
 
 // queueMarkKey is the sort key of a topic's push-queue mark: an item in
@@ -700,6 +704,9 @@ func (st *Store) Audience(ctx context.Context, topic string) (Audience, error) {
 		ConsistentRead: aws.Bool(true),
 	})
 	a := Audience{Subscriptions: subs, Pushed: rows.pushed, Resumable: rows.resumable}
+	if rows.resumable {
+		a.ResumableUntil = time.Unix(rows.markExpires, 0)
+	}
 	if mark != nil && num(mark["expiresAt"]) > st.cfg.Now().Unix() {
 		if ids, ok := mark["pending"].(*types.AttributeValueMemberSS); ok {
 			a.Queued = len(ids.Value)
@@ -844,7 +851,8 @@ func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscrip
 				continue // the topic's pushed position, not a subscription
 			}
 			if str(item["subKey"]) == logKey {
-				rows.resumable = num(item["expiresAt"]) > now
+				rows.markExpires = num(item["expiresAt"])
+				rows.resumable = rows.markExpires > now
 				continue
 			}
 			if str(item["subKey"]) == queueMarkKey {
@@ -869,8 +877,9 @@ func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscrip
 
 // topicRows are what a topic's partition holds besides subscriptions.
 type topicRows struct {
-	pushed    uint64
-	resumable bool
+	pushed      uint64
+	resumable   bool
+	markExpires int64 // unix seconds
 }
 
 func decodeSub(item map[string]types.AttributeValue) (Subscription, error) {
