@@ -187,9 +187,9 @@ func TestResumeAfterDisconnect(t *testing.T) {
 	// PAID, committed while the client was away, was pushed by the
 	// catch-up, once, to the resumed subscription.
 	rtWaitFor(t, time.Minute, "the catch-up push of PAID in the event log", func() bool {
-		return len(catchUpPushesOf(t, s, o.ID, "PAID")) == 1
+		return len(pushesOf(t, s, o.ID, "status", "PAID", isCatchUp)) == 1
 	})
-	if p := catchUpPushesOf(t, s, o.ID, "PAID")[0]; p.Outcome != eventlog.Pushed || p.CausedBy != "alice" || p.CorrelationID == "" {
+	if p := pushesOf(t, s, o.ID, "status", "PAID", isCatchUp)[0]; p.Outcome != eventlog.Pushed || p.CausedBy != "alice" || p.CorrelationID == "" {
 		t.Fatalf("the catch-up push of PAID: %+v", p)
 	}
 
@@ -217,27 +217,29 @@ func TestResumeAfterDisconnect(t *testing.T) {
 	}
 }
 
-// catchUpPushesOf is the pushes a catch-up made of the change that set
-// order id's status to status, from the in-process stack's event log.
-func catchUpPushesOf(t *testing.T, s *inProcess, id, status string) []eventlog.Push {
+// pushesOf is the pushes keep accepts of the changes that set order id's
+// attribute attr to value, from the in-process stack's event log.
+func pushesOf(t *testing.T, s *inProcess, id, attr, value string, keep func(eventlog.Push) bool) []eventlog.Push {
 	t.Helper()
 	h, recs := history(t, s.EventLog, id)
 	var out []eventlog.Push
 	for _, c := range h {
-		var n, o struct{ Status string }
+		var n, o map[string]any
 		_ = json.Unmarshal(c.New, &n)
 		_ = json.Unmarshal(c.Old, &o)
-		if n.Status != status || o.Status == status {
+		if n[attr] != value || o[attr] == value {
 			continue
 		}
 		for _, p := range recs[c.ID].Pushes {
-			if p.CatchUp {
+			if keep(p) {
 				out = append(out, p)
 			}
 		}
 	}
 	return out
 }
+
+func isCatchUp(p eventlog.Push) bool { return p.CatchUp }
 
 // TestResumeRefused: a cursor the log cannot resume from is one error
 // with RESYNC_REQUIRED, never a silent gap.
@@ -545,6 +547,20 @@ func TestKeptPushArrivesLater(t *testing.T) {
 	if len(got) != 3 || got[0].Status != "PAID" || got[1].Status != "APPROVED" {
 		t.Fatalf("after the failures: %v, want PAID APPROVED DRIVER_ASSIGNED once each", got)
 	}
+	// The audit trail has each kept push twice: kept, then delivered.
+	keptThenDelivered := func(attr, value string) {
+		t.Helper()
+		var ps []eventlog.Push
+		rtWaitFor(t, time.Minute, "the push records of "+value, func() bool {
+			ps = pushesOf(t, s, o.ID, attr, value, func(eventlog.Push) bool { return true })
+			return len(ps) >= 2
+		})
+		if len(ps) != 2 || ps[0].Outcome != eventlog.Kept || ps[0].Redelivered || ps[1].Outcome != eventlog.Pushed || !ps[1].Redelivered ||
+			ps[1].SubscriptionID != ps[0].SubscriptionID || ps[1].CorrelationID != ps[0].CorrelationID || ps[1].CorrelationID == "" {
+			t.Fatalf("push records of %s: %+v, want it kept, then redelivered", value, ps)
+		}
+	}
+	keptThenDelivered("status", "PAID")
 
 	// A kept push with nothing after it: the client's next ping brings it.
 	fm.armed.Store(true)
@@ -558,4 +574,5 @@ func TestKeptPushArrivesLater(t *testing.T) {
 		t.Fatalf("after the ping: %v", st)
 	}
 	rtWaitFor(t, time.Minute, "nothing kept any more", func() bool { return !kept() })
+	keptThenDelivered("driverId", "drv-kept")
 }

@@ -71,7 +71,7 @@ func TestLogFromDynamoDB(t *testing.T) {
 		t.Fatalf("log --stack: exit %d, %s\n%s", code, errOut, out)
 	}
 	code, out, errOut = remote("trace", "req-1", "--stack", stack)
-	if code != 0 || !bytes.Contains([]byte(out), []byte("2 changes, 3 deliveries, 3 pushes")) {
+	if code != 0 || !bytes.Contains([]byte(out), []byte("2 changes, 3 deliveries, 5 pushes")) {
 		t.Fatalf("trace --stack: exit %d, %s\n%s", code, errOut, out)
 	}
 	code, _, errOut = remote("log", "notes/n1", "--stack", "no-such-stack")

@@ -73,6 +73,9 @@ func writeHistory(t *testing.T, l eventlog.Log) {
 		eventlog.Push{EventID: "ev-2", Topic: "note:n1", ConnectionID: "c-1", SubscriptionID: "1", Outcome: eventlog.Gone, At: at(145), DurationMs: 1, CorrelationID: "req-1"},
 		// A client that resumed with after: its catch-up pushed it ev-2.
 		eventlog.Push{EventID: "ev-2", Topic: "note:n1", ConnectionID: "c-2", SubscriptionID: "1", Outcome: eventlog.Pushed, At: at(300), DurationMs: 1.5, CorrelationID: "req-1", CatchUp: true},
+		// A push to c-3 failed and was kept, and delivered later.
+		eventlog.Push{EventID: "ev-1", Topic: "note:n1", ConnectionID: "c-3", SubscriptionID: "2", Outcome: eventlog.Kept, Error: "post to c-3: 500", At: at(6), DurationMs: 30, CorrelationID: "req-1"},
+		eventlog.Push{EventID: "ev-1", Topic: "note:n1", ConnectionID: "c-3", SubscriptionID: "2", Outcome: eventlog.Pushed, At: at(400), DurationMs: 2.5, CorrelationID: "req-1", Redelivered: true},
 	))
 }
 
@@ -138,10 +141,10 @@ func TestLogAndTraceOfTheLocalLog(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &tr); code != 0 || err != nil {
 		t.Fatalf("trace --json: exit %d, %v\n%s", code, err, out)
 	}
-	if tr.Changes != 2 || tr.Deliveries != 3 || tr.Pushes != 3 || len(tr.Nodes) != 1 || len(tr.Nodes[0].Children) != 3 {
+	if tr.Changes != 2 || tr.Deliveries != 3 || tr.Pushes != 5 || len(tr.Nodes) != 1 || len(tr.Nodes[0].Children) != 5 {
 		t.Fatalf("trace tree %+v", tr)
 	}
-	run := tr.Nodes[0].Children[2]
+	run := tr.Nodes[0].Children[4]
 	if run.Delivery == nil || run.Delivery.Attempt != 2 || len(run.Children) != 1 || run.Children[0].Change.ID != "ev-2" {
 		t.Fatalf("the update is not under the second attempt: %+v", run)
 	}

@@ -127,8 +127,11 @@ func deliveryText(d eventlog.Delivery) string {
 // pushText is one realtime push.
 func pushText(p eventlog.Push) string {
 	s := fmt.Sprintf("push %s to connection %s subscription %s: %s", p.Topic, p.ConnectionID, p.SubscriptionID, p.Outcome)
-	if p.CatchUp {
+	switch {
+	case p.CatchUp:
 		s = "catch-up " + s
+	case p.Redelivered:
+		s = "kept " + s
 	}
 	if p.Error != "" {
 		s += ": " + firstLine(p.Error)

@@ -331,6 +331,7 @@ type recordLine struct {
 	Attempt        int       `json:"attempt"`
 	ConnectionID   string    `json:"connectionId"`
 	SubscriptionID string    `json:"subscriptionId"`
+	Redelivered    bool      `json:"redelivered"`
 	At             time.Time `json:"at"`
 }
 
@@ -503,7 +504,7 @@ func (x *fileIndex) add(k kind, line []byte, ref lineRef, ret retention, now tim
 		if k == kDeliveries {
 			x.addRecord(x.deliveries, x.deliveryKeys, l.EventID, deliveryKey(Delivery{Route: l.Route, MessageID: l.MessageID, Attempt: l.Attempt}), ref)
 		} else {
-			x.addRecord(x.pushes, x.pushKeys, l.EventID, pushKey(Push{ConnectionID: l.ConnectionID, SubscriptionID: l.SubscriptionID}), ref)
+			x.addRecord(x.pushes, x.pushKeys, l.EventID, pushKey(Push{ConnectionID: l.ConnectionID, SubscriptionID: l.SubscriptionID, Redelivered: l.Redelivered}), ref)
 		}
 	case kTopics:
 		var l topicLine

@@ -134,8 +134,13 @@ type Push struct {
 	// CatchUp marks a push a subscription's catch-up made (the changes a
 	// resuming client missed, or those right after a snapshot) rather
 	// than the fan-out.
-	CatchUp  bool      `json:"catchUp,omitempty"`
-	LoggedAt time.Time `json:"loggedAt"`
+	CatchUp bool `json:"catchUp,omitempty"`
+	// Redelivered marks the later delivery of a push that was kept when
+	// its delivery failed (an earlier record of it says Kept): by the
+	// fan-out with the subscription's next push, or by the realtime
+	// handler when the client was next heard from.
+	Redelivered bool      `json:"redelivered,omitempty"`
+	LoggedAt    time.Time `json:"loggedAt"`
 }
 
 // EventRecord is everything logged about one change event.
@@ -420,9 +425,14 @@ func deliveryKey(d Delivery) string {
 	return "D#" + esc(d.Route) + "#" + esc(d.MessageID) + "#" + fmt.Sprintf("%06d", d.Attempt)
 }
 
-// pushKey identifies a push: one outcome per change and subscription.
+// pushKey identifies a push: one outcome per change and subscription,
+// and one more for the later delivery of a push that was kept.
 func pushKey(p Push) string {
-	return "P#" + esc(p.ConnectionID) + "#" + esc(p.SubscriptionID)
+	k := "P#" + esc(p.ConnectionID) + "#" + esc(p.SubscriptionID)
+	if p.Redelivered {
+		k += "#R" // the later delivery of a kept push: a record of its own
+	}
+	return k
 }
 
 // esc keeps '#' and '%' out of a key component, so that joined keys are

@@ -48,12 +48,12 @@ type PendingStore interface {
 // stopping at the first that fails (it stays kept, with those after it;
 // one that is undeliverable is dropped).
 // post posts one frame to the subscription's connection. It returns the
-// number delivered, and post's error when one failed. Kept pushes another
-// deliverer holds are left to it.
-func DeliverPending(ctx context.Context, st PendingStore, sub store.Subscription, post func(ctx context.Context, frame []byte) error) (int, error) {
+// pushes delivered (or dropped as undeliverable), and post's error when
+// one failed. Kept pushes another deliverer holds are left to it.
+func DeliverPending(ctx context.Context, st PendingStore, sub store.Subscription, post func(ctx context.Context, frame []byte) error) ([]store.Pending, error) {
 	ps, err := st.TakePending(ctx, sub, PendingLease)
 	if err != nil || len(ps) == 0 {
-		return 0, err
+		return nil, err
 	}
 	delivered := 0
 	var perr error
@@ -67,12 +67,12 @@ func DeliverPending(ctx context.Context, st PendingStore, sub store.Subscription
 		delivered++
 	}
 	if errors.Is(perr, ErrGone) {
-		return delivered, perr // the connection goes with its pushes
+		return ps[:delivered], perr // the connection goes with its pushes
 	}
 	if err := st.DonePending(context.WithoutCancel(ctx), sub, delivered); err != nil {
-		return delivered, errors.Join(perr, err)
+		return ps[:delivered], errors.Join(perr, err)
 	}
-	return delivered, perr
+	return ps[:delivered], perr
 }
 
 // deliverKept delivers the pushes kept for a connection's subscriptions
@@ -108,7 +108,12 @@ func (h *Handler) deliverKept(ctx context.Context, log *slog.Logger, id string) 
 		if err != nil {
 			return err
 		}
-		n, err := DeliverPending(ctx, h.cfg.Store, sub, post)
+		start := h.cfg.Now()
+		delivered, err := DeliverPending(ctx, h.cfg.Store, sub, post)
+		if err := WritePushes(ctx, h.cfg.Pushes, DefaultPushLogTimeout, RedeliveredPushes(sub, delivered, "", start, h.cfg.Now().Sub(start))); err != nil {
+			log.WarnContext(ctx, "kept pushes: push records not written", "subscriptionId", sid, "err", err)
+		}
+		n := len(delivered)
 		switch {
 		case errors.Is(err, ErrGone):
 			log.InfoContext(ctx, "connection gone")

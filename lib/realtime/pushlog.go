@@ -47,6 +47,25 @@ func NewPush(e change.Event, sub store.Subscription, start time.Time, took time.
 	return p
 }
 
+// RedeliveredPushes are the records of kept pushes delivered to sub,
+// started at start and done after took: one per push, Redelivered, each
+// of its own change. Those of change skip (the change being pushed with
+// them, whose push is recorded as such) and those kept without their
+// change's ids are left out.
+func RedeliveredPushes(sub store.Subscription, delivered []store.Pending, skip string, start time.Time, took time.Duration) []eventlog.Push {
+	var out []eventlog.Push
+	for _, p := range delivered {
+		if p.Event.ID == "" || p.Event.ID == skip {
+			continue
+		}
+		e := change.Event{ID: p.Event.ID, CorrelationID: p.Event.CorrelationID, CausedBy: p.Event.CausedBy}
+		r := NewPush(e, sub, start, took, eventlog.Pushed, nil)
+		r.Redelivered = true
+		out = append(out, r)
+	}
+	return out
+}
+
 // catchUpPushes collects the pushes of the changes one catch-up
 // delivers, written to the push log in one call when it ends. A nil
 // *catchUpPushes (no push log) records nothing.

@@ -229,7 +229,7 @@ function eventDetail(v) {
     el("thead", {}, el("tr", {}, ["time", "topic", "connection", "subscription", "outcome", "took"].map((h) => el("th", {}, h)))),
     el("tbody", {}, v.pushes.map((p) => el("tr", {},
       el("td", { class: "time" }, clock(p.at)), el("td", { class: "mono" }, p.topic), el("td", { class: "mono", title: p.connectionId }, short(p.connectionId, 12)),
-      el("td", { class: "mono" }, p.subscriptionId), el("td", {}, el("span", { class: "chip " + (p.outcome === "ok" ? "ok" : p.outcome), title: p.catchUp ? "pushed by the subscription's catch-up (resume, or right after its snapshot)" : "pushed by the fan-out" }, p.catchUp ? p.outcome + " · catch-up" : p.outcome)), el("td", {}, ms(p.durationMs)))))) : el("p", { class: "empty" }, "No subscription was pushed this change."));
+      el("td", { class: "mono" }, p.subscriptionId), el("td", {}, el("span", { class: "chip " + (p.outcome === "ok" ? "ok" : p.outcome), title: p.catchUp ? "pushed by the subscription's catch-up (resume, or right after its snapshot)" : p.redelivered ? "kept when its delivery failed, delivered later (with the subscription's next push, or when the client was next heard from)" : "pushed by the fan-out" }, p.catchUp ? p.outcome + " · catch-up" : p.redelivered ? p.outcome + " · kept, delivered later" : p.outcome)), el("td", {}, ms(p.durationMs)))))) : el("p", { class: "empty" }, "No subscription was pushed this change."));
   const images = [];
   if (c.old) images.push(el("details", {}, el("summary", {}, "old image"), el("pre", {}, JSON.stringify(c.old, null, 2))));
   if (c.new) images.push(el("details", {}, el("summary", {}, "new image"), el("pre", {}, JSON.stringify(c.new, null, 2))));

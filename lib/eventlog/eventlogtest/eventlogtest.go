@@ -102,6 +102,7 @@ func Run(t *testing.T, b Backend) {
 		{"Expiry", testExpiry},
 		{"InvalidInput", testInvalidInput},
 		{"Reopen", testReopen},
+		{"KeptPushRedelivered", testKeptPushRedelivered},
 		{"LargeEventReduced", testLargeEvent},
 	}
 	for _, tc := range tests {
@@ -1059,6 +1060,45 @@ func testReopen(t *testing.T, b Backend) {
 	if all := allChanges(t, l, eventlog.Filter{}); len(all) != 1 {
 		t.Fatalf("changes after reopening and rewriting: %v", ids(all))
 	}
+}
+
+// testKeptPushRedelivered: a push kept when its delivery failed and its
+// later delivery are two records of one push, each written once however
+// often it is written, also after the log is opened again.
+func testKeptPushRedelivered(t *testing.T, b Backend) {
+	clock := NewClock(start())
+	opener := b.Storage(t, Settings{Topology: Topology, Now: clock.Now})
+	c := ctx(t)
+	l, closeFn := opener(t)
+	mustWrite(t, l, Order("ev-1", "ord_1", Seq(1), clock.Now(), "req-1"))
+	kept := push("ev-1", "req-1", "sub-1", clock.Now())
+	kept.Outcome, kept.Error = eventlog.Kept, "post: 500"
+	later := push("ev-1", "req-1", "sub-1", clock.Now().Add(time.Second))
+	later.Redelivered = true
+	for _, ps := range [][]eventlog.Push{{kept}, {kept, later}, {later}} {
+		if err := l.WritePushes(c, ps...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		rec, err := l.Event(c, "ev-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.Pushes) != 2 || rec.Pushes[0].Outcome != eventlog.Kept || rec.Pushes[0].Redelivered ||
+			rec.Pushes[1].Outcome != eventlog.Pushed || !rec.Pushes[1].Redelivered || rec.Pushes[1].SubscriptionID != "sub-1" {
+			t.Fatalf("%s: pushes %+v, want the kept one, then its redelivery", when, rec.Pushes)
+		}
+	}
+	check("written")
+	closeFn()
+	l, closeFn = opener(t)
+	defer closeFn()
+	if err := l.WritePushes(c, later, kept); err != nil {
+		t.Fatal(err)
+	}
+	check("after reopening and rewriting")
 }
 
 func testLargeEvent(t *testing.T, b Backend) {

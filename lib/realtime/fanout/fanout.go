@@ -732,16 +732,17 @@ func (f *Fanout) push(ctx context.Context, log *slog.Logger, e change.Event, sub
 			if len(sub.Pending) > 0 && len(payloads) > 0 {
 				// Pushes kept for this subscription go first: these join
 				// them, and the whole list is delivered in order.
-				o, err := f.deliverAfterKept(ctx, log, sub, pos, payloads, &goneConns)
+				o, delivered, err := f.deliverAfterKept(ctx, log, e, sub, pos, payloads, &goneConns)
 				mu.Lock()
 				st.count(o, len(payloads))
 				mu.Unlock()
 				records.add(sub, start, o.record(), err)
+				records.addRedelivered(sub, delivered, start)
 				return
 			}
 			for i, p := range payloads {
 				o, err := f.deliver(ctx, log, sub, r, p, &goneConns)
-				if o == failed && !errors.Is(err, realtime.ErrUndeliverable) && f.keep(ctx, log, sub, pos, payloads[i:], err) {
+				if o == failed && !errors.Is(err, realtime.ErrUndeliverable) && f.keep(ctx, log, e, sub, pos, payloads[i:], err) {
 					o = kept
 				}
 				mu.Lock()
@@ -890,17 +891,18 @@ func (f *Fanout) run(ctx context.Context, log *slog.Logger, e change.Event, sub 
 	return out
 }
 
-// keep keeps the pushes of payloads (of one change, from the first that
+// keep keeps the pushes of payloads (of change e, from the first that
 // failed with cause, or behind pushes kept before) for a later delivery.
 // It reports false when they could not be kept. A subscription holding
 // more than realtime.MaxPending has its connection closed: the client
 // reconnects and resumes with after.
-func (f *Fanout) keep(ctx context.Context, log *slog.Logger, sub store.Subscription, pos eventlog.Position, payloads [][]byte, cause error) bool {
+func (f *Fanout) keep(ctx context.Context, log *slog.Logger, e change.Event, sub store.Subscription, pos eventlog.Position, payloads [][]byte, cause error) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.cfg.PostTimeout)
 	defer cancel()
 	ps := make([]store.Pending, len(payloads))
 	for i, p := range payloads {
-		ps[i] = store.Pending{Position: uint64(pos), Frame: wsproto.NextMessage(sub.ID, p)}
+		ps[i] = store.Pending{Position: uint64(pos), Frame: wsproto.NextMessage(sub.ID, p),
+			Event: store.PendingEvent{ID: e.ID, CorrelationID: e.CorrelationID, CausedBy: e.CausedBy}}
 	}
 	held, err := f.cfg.Store.AddPending(ctx, sub, ps...)
 	if err != nil {
@@ -923,13 +925,14 @@ func (f *Fanout) keep(ctx context.Context, log *slog.Logger, sub store.Subscript
 	return true
 }
 
-// deliverAfterKept pushes payloads to a subscription that holds kept
-// pushes: they join the list, and the list is delivered in order.
-func (f *Fanout) deliverAfterKept(ctx context.Context, log *slog.Logger, sub store.Subscription, pos eventlog.Position, payloads [][]byte, goneConns *sync.Map) (outcome, error) {
-	if !f.keep(ctx, log, sub, pos, payloads, nil) {
-		return failed, errNotKept
+// deliverAfterKept pushes payloads (of change e) to a subscription that
+// holds kept pushes: they join the list, and the list is delivered in
+// order. It returns what of the list was delivered.
+func (f *Fanout) deliverAfterKept(ctx context.Context, log *slog.Logger, e change.Event, sub store.Subscription, pos eventlog.Position, payloads [][]byte, goneConns *sync.Map) (outcome, []store.Pending, error) {
+	if !f.keep(ctx, log, e, sub, pos, payloads, nil) {
+		return failed, nil, errNotKept
 	}
-	n, err := realtime.DeliverPending(ctx, f.cfg.Store, sub, func(ctx context.Context, frame []byte) error {
+	delivered, err := realtime.DeliverPending(ctx, f.cfg.Store, sub, func(ctx context.Context, frame []byte) error {
 		err := f.post(ctx, sub.ConnectionID, frame)
 		if errors.Is(err, errGone) {
 			return realtime.ErrGone
@@ -942,14 +945,14 @@ func (f *Fanout) deliverAfterKept(ctx context.Context, log *slog.Logger, sub sto
 			if err := f.cfg.Store.DeleteConnection(ctx, sub.ConnectionID); err != nil {
 				log.ErrorContext(ctx, "fanout: delete gone connection", "connectionId", sub.ConnectionID, "err", err)
 			}
-			return gone, nil
+			return gone, delivered, nil
 		}
-		return goneAgain, nil
+		return goneAgain, delivered, nil
 	case err != nil:
-		log.WarnContext(ctx, "fanout: kept pushes still undelivered", "connectionId", sub.ConnectionID, "subscriptionId", sub.ID, "delivered", n, "err", err)
-		return kept, err
+		log.WarnContext(ctx, "fanout: kept pushes still undelivered", "connectionId", sub.ConnectionID, "subscriptionId", sub.ID, "delivered", len(delivered), "err", err)
+		return kept, delivered, err
 	}
-	return pushed, nil
+	return pushed, delivered, nil
 }
 
 // tooLarge replaces an oversize result with an error message, which ends

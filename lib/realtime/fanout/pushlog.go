@@ -39,6 +39,18 @@ func (r *pushRecords) add(sub store.Subscription, start time.Time, outcome event
 	r.mu.Unlock()
 }
 
+// addRedelivered records the kept pushes delivered to sub with this
+// change's push, started at start (realtime.RedeliveredPushes).
+func (r *pushRecords) addRedelivered(sub store.Subscription, delivered []store.Pending, start time.Time) {
+	if r == nil {
+		return
+	}
+	ps := realtime.RedeliveredPushes(sub, delivered, r.e.ID, start, time.Since(start))
+	r.mu.Lock()
+	r.ps = append(r.ps, ps...)
+	r.mu.Unlock()
+}
+
 // write writes the records, best effort: a failing or slow log is logged
 // and given up after PushLogTimeout; it never holds up the stream longer.
 func (r *pushRecords) write(ctx context.Context) {

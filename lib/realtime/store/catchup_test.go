@@ -97,7 +97,8 @@ func TestPendingPushes(t *testing.T) {
 	if n, err := st.AddPending(ctx, sub, store.Pending{Position: 1, Frame: []byte("one")}, store.Pending{Position: 2, Frame: []byte("two")}); err != nil || n != 2 {
 		t.Fatalf("add = %d, %v", n, err)
 	}
-	if n, err := st.AddPending(ctx, sub, store.Pending{Position: 3, Frame: []byte("three")}); err != nil || n != 3 {
+	ev := store.PendingEvent{ID: "ev-3", CorrelationID: "req-3", CausedBy: "alice"}
+	if n, err := st.AddPending(ctx, sub, store.Pending{Position: 3, Frame: []byte("three"), Event: ev}); err != nil || n != 3 {
 		t.Fatalf("add = %d, %v", n, err)
 	}
 	c, err := st.GetConnection(ctx, "c1")
@@ -105,7 +106,7 @@ func TestPendingPushes(t *testing.T) {
 		t.Fatalf("connection lists %v, %v", c.PendingSubscriptions, err)
 	}
 	ps, err := st.TakePending(ctx, sub, time.Minute)
-	if err != nil || len(ps) != 3 || string(ps[0].Frame) != "one" || ps[2].Position != 3 {
+	if err != nil || len(ps) != 3 || string(ps[0].Frame) != "one" || ps[2].Position != 3 || ps[2].Event != ev || ps[0].Event != (store.PendingEvent{}) {
 		t.Fatalf("take = %+v, %v", ps, err)
 	}
 	if again, err := st.TakePending(ctx, sub, time.Minute); err != nil || again != nil {

@@ -26,9 +26,7 @@ import (
 func (st *Store) AddPending(ctx context.Context, sub Subscription, ps ...Pending) (int, error) {
 	items := make([]types.AttributeValue, len(ps))
 	for i, p := range ps {
-		items[i] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
-			"p": n(int64(p.Position)), "f": s(string(p.Frame)),
-		}}
+		items[i] = encodePending(p)
 	}
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:        &st.cfg.SubscriptionsTable,
@@ -120,4 +118,23 @@ func (st *Store) DonePending(ctx context.Context, sub Subscription, delivered in
 		return st.update(ctx, sub.ConnectionID, "ADD pending :ids", nil, idSet(sub.ID))
 	}
 	return nil
+}
+
+// encodePending is a kept push as an element of a subscription's
+// pending list; the change's ids are left out when empty.
+func encodePending(p Pending) types.AttributeValue {
+	m := map[string]types.AttributeValue{"p": n(int64(p.Position)), "f": s(string(p.Frame))}
+	for k, v := range map[string]string{"e": p.Event.ID, "c": p.Event.CorrelationID, "by": p.Event.CausedBy} {
+		if v != "" {
+			m[k] = s(v)
+		}
+	}
+	return &types.AttributeValueMemberM{Value: m}
+}
+
+func decodePending(m map[string]types.AttributeValue) Pending {
+	return Pending{
+		Position: uint64(num(m["p"])), Frame: []byte(str(m["f"])),
+		Event: PendingEvent{ID: str(m["e"]), CorrelationID: str(m["c"]), CausedBy: str(m["by"])},
+	}
 }

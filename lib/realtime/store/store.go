@@ -185,6 +185,15 @@ type Subscription struct {
 type Pending struct {
 	Position uint64
 	Frame    []byte
+	// Event is the change the push is of (its ID, CorrelationID and
+	// CausedBy only), for the record of its later delivery; empty for a
+	// push kept before these were.
+	Event PendingEvent
+}
+
+// PendingEvent is what a kept push remembers of its change.
+type PendingEvent struct {
+	ID, CorrelationID, CausedBy string
 }
 
 // SubKey is the subscriptions table's sort key.
@@ -909,7 +918,7 @@ func decodeSub(item map[string]types.AttributeValue) (Subscription, error) {
 			if !ok {
 				continue
 			}
-			sub.Pending = append(sub.Pending, Pending{Position: uint64(num(m.Value["p"])), Frame: []byte(str(m.Value["f"]))})
+			sub.Pending = append(sub.Pending, decodePending(m.Value))
 		}
 	}
 	return sub, nil
