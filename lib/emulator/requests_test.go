@@ -295,6 +295,12 @@ func TestQueryOfAKeyReadsItsPartition(t *testing.T) {
 	if err != nil || len(none.Items) != 0 {
 		t.Errorf("a partition with no items: %v, %d items", err, len(none.Items))
 	}
+	// A key value of a type no key has: moto's answer, no items.
+	odd, err := db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String("ranged"), KeyConditionExpression: aws.String("pk = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberL{Value: []types.AttributeValue{str("p3")}}}})
+	if err != nil || len(odd.Items) != 0 {
+		t.Errorf("a list as the key: %v, %d items", err, len(odd.Items))
+	}
 	flat, err := db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String("flat"), KeyConditionExpression: aws.String("pk = :p"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str("f4")}})
 	if err != nil || len(flat.Items) != 1 || flat.Items[0]["pk"].(*types.AttributeValueMemberS).Value != "f4" {
