@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	apitypes "github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
+	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/realtime/store"
 )
 
@@ -44,35 +45,47 @@ type PendingStore interface {
 	DonePending(ctx context.Context, sub store.Subscription, delivered int) error
 }
 
+// Redelivery is what became of one kept push DeliverPending took off the
+// list: delivered (Err nil), or dropped as undeliverable (Err says why).
+type Redelivery struct {
+	store.Pending
+	Err error
+}
+
 // DeliverPending posts a subscription's kept pushes, oldest first,
 // stopping at the first that fails (it stays kept, with those after it;
 // one that is undeliverable is dropped).
 // post posts one frame to the subscription's connection. It returns the
-// pushes delivered (or dropped as undeliverable), and post's error when
+// pushes taken off the list, delivered or dropped, and post's error when
 // one failed. Kept pushes another deliverer holds are left to it.
-func DeliverPending(ctx context.Context, st PendingStore, sub store.Subscription, post func(ctx context.Context, frame []byte) error) ([]store.Pending, error) {
+func DeliverPending(ctx context.Context, st PendingStore, sub store.Subscription, post func(ctx context.Context, frame []byte) error) ([]Redelivery, error) {
 	ps, err := st.TakePending(ctx, sub, PendingLease)
 	if err != nil || len(ps) == 0 {
 		return nil, err
 	}
-	delivered := 0
-	var perr error
+	var (
+		done []Redelivery
+		perr error
+	)
 	for _, p := range ps {
-		if perr = post(ctx, p.Frame); errors.Is(perr, ErrUndeliverable) {
-			perr = nil // dropped: keeping it would hold up every later push
+		perr = post(ctx, p.Frame)
+		if errors.Is(perr, ErrUndeliverable) {
+			// Dropped: keeping it would hold up every later push.
+			done, perr = append(done, Redelivery{Pending: p, Err: perr}), nil
+			continue
 		}
 		if perr != nil {
 			break
 		}
-		delivered++
+		done = append(done, Redelivery{Pending: p})
 	}
 	if errors.Is(perr, ErrGone) {
-		return ps[:delivered], perr // the connection goes with its pushes
+		return done, perr // the connection goes with its pushes
 	}
-	if err := st.DonePending(context.WithoutCancel(ctx), sub, delivered); err != nil {
-		return ps[:delivered], errors.Join(perr, err)
+	if err := st.DonePending(context.WithoutCancel(ctx), sub, len(done)); err != nil {
+		return done, errors.Join(perr, err)
 	}
-	return ps[:delivered], perr
+	return done, perr
 }
 
 // deliverKept delivers the pushes kept for a connection's subscriptions
@@ -96,6 +109,12 @@ func (h *Handler) deliverKept(ctx context.Context, log *slog.Logger, id string) 
 		}
 		return err
 	}
+	var records []eventlog.Push
+	defer func() {
+		if err := WritePushes(ctx, h.cfg.Pushes, DefaultPushLogTimeout, records); err != nil {
+			log.WarnContext(ctx, "kept pushes: push records not written", "pushes", len(records), "err", err)
+		}
+	}()
 	for _, sid := range conn.PendingSubscriptions {
 		topic, open := conn.Subscriptions[sid]
 		if !open {
@@ -109,11 +128,9 @@ func (h *Handler) deliverKept(ctx context.Context, log *slog.Logger, id string) 
 			return err
 		}
 		start := h.cfg.Now()
-		delivered, err := DeliverPending(ctx, h.cfg.Store, sub, post)
-		if err := WritePushes(ctx, h.cfg.Pushes, DefaultPushLogTimeout, RedeliveredPushes(sub, delivered, "", start, h.cfg.Now().Sub(start))); err != nil {
-			log.WarnContext(ctx, "kept pushes: push records not written", "subscriptionId", sid, "err", err)
-		}
-		n := len(delivered)
+		done, err := DeliverPending(ctx, h.cfg.Store, sub, post)
+		records = append(records, RedeliveredPushes(sub, done, "", start, h.cfg.Now().Sub(start))...)
+		n := len(done)
 		switch {
 		case errors.Is(err, ErrGone):
 			log.InfoContext(ctx, "connection gone")

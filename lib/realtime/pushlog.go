@@ -47,19 +47,24 @@ func NewPush(e change.Event, sub store.Subscription, start time.Time, took time.
 	return p
 }
 
-// RedeliveredPushes are the records of kept pushes delivered to sub,
-// started at start and done after took: one per push, Redelivered, each
-// of its own change. Those of change skip (the change being pushed with
-// them, whose push is recorded as such) and those kept without their
-// change's ids are left out.
-func RedeliveredPushes(sub store.Subscription, delivered []store.Pending, skip string, start time.Time, took time.Duration) []eventlog.Push {
+// RedeliveredPushes are the records of kept pushes DeliverPending took
+// off sub's list, started at start and done after took: one per push,
+// Redelivered, each of its own change, ok or (dropped as undeliverable)
+// failed. Those of change skip (the change being pushed with them, whose
+// push is recorded as such) and those kept without their change's ids
+// are left out.
+func RedeliveredPushes(sub store.Subscription, done []Redelivery, skip string, start time.Time, took time.Duration) []eventlog.Push {
 	var out []eventlog.Push
-	for _, p := range delivered {
-		if p.Event.ID == "" || p.Event.ID == skip {
+	for _, d := range done {
+		if d.Event.ID == "" || d.Event.ID == skip {
 			continue
 		}
-		e := change.Event{ID: p.Event.ID, CorrelationID: p.Event.CorrelationID, CausedBy: p.Event.CausedBy}
-		r := NewPush(e, sub, start, took, eventlog.Pushed, nil)
+		outcome := eventlog.Pushed
+		if d.Err != nil {
+			outcome = eventlog.Failed
+		}
+		e := change.Event{ID: d.Event.ID, CorrelationID: d.Event.CorrelationID, CausedBy: d.Event.CausedBy}
+		r := NewPush(e, sub, start, took, outcome, d.Err)
 		r.Redelivered = true
 		out = append(out, r)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -209,8 +210,8 @@ type Fanout struct {
 // last: a mark is never removed before it expires, so a change to a
 // topic remembered as marked goes into its log without the read that
 // would only say so again (one Query less per change and watched topic).
-// Bounded: past maxMarks topics, the expired ones are forgotten, and all
-// of them if none is.
+// Bounded: a new topic past maxMarks makes the expired ones forgotten,
+// and all of them when that frees less than a quarter.
 type marks struct {
 	mu    sync.Mutex
 	until map[string]time.Time
@@ -232,21 +233,22 @@ func (m *marks) known(topic string, now time.Time) bool {
 
 // remember notes what an audience read of topic says of its mark.
 func (m *marks) remember(topic string, a store.Audience, now time.Time) {
-	if !a.Resumable {
-		return
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if !a.Resumable {
+		delete(m.until, topic)
+		return
+	}
 	if m.until == nil {
 		m.until = map[string]time.Time{}
 	}
-	if len(m.until) >= maxMarks {
+	if _, known := m.until[topic]; !known && len(m.until) >= maxMarks {
 		for t, u := range m.until {
 			if !u.After(now.Add(markSlack)) {
 				delete(m.until, t)
 			}
 		}
-		if len(m.until) >= maxMarks {
+		if len(m.until) > maxMarks*3/4 {
 			clear(m.until)
 		}
 	}
@@ -732,12 +734,12 @@ func (f *Fanout) push(ctx context.Context, log *slog.Logger, e change.Event, sub
 			if len(sub.Pending) > 0 && len(payloads) > 0 {
 				// Pushes kept for this subscription go first: these join
 				// them, and the whole list is delivered in order.
-				o, delivered, err := f.deliverAfterKept(ctx, log, e, sub, pos, payloads, &goneConns)
+				o, done, err := f.deliverAfterKept(ctx, log, e, sub, pos, payloads, &goneConns)
 				mu.Lock()
 				st.count(o, len(payloads))
 				mu.Unlock()
 				records.add(sub, start, o.record(), err)
-				records.addRedelivered(sub, delivered, start)
+				records.addRedelivered(sub, done, start)
 				return
 			}
 			for i, p := range payloads {
@@ -927,12 +929,14 @@ func (f *Fanout) keep(ctx context.Context, log *slog.Logger, e change.Event, sub
 
 // deliverAfterKept pushes payloads (of change e) to a subscription that
 // holds kept pushes: they join the list, and the list is delivered in
-// order. It returns what of the list was delivered.
-func (f *Fanout) deliverAfterKept(ctx context.Context, log *slog.Logger, e change.Event, sub store.Subscription, pos eventlog.Position, payloads [][]byte, goneConns *sync.Map) (outcome, []store.Pending, error) {
+// order. It returns what was taken off the list. The change's own pushes
+// are kept (and so reported) when the list's deliverer is another, which
+// delivers them.
+func (f *Fanout) deliverAfterKept(ctx context.Context, log *slog.Logger, e change.Event, sub store.Subscription, pos eventlog.Position, payloads [][]byte, goneConns *sync.Map) (outcome, []realtime.Redelivery, error) {
 	if !f.keep(ctx, log, e, sub, pos, payloads, nil) {
 		return failed, nil, errNotKept
 	}
-	delivered, err := realtime.DeliverPending(ctx, f.cfg.Store, sub, func(ctx context.Context, frame []byte) error {
+	done, err := realtime.DeliverPending(ctx, f.cfg.Store, sub, func(ctx context.Context, frame []byte) error {
 		err := f.post(ctx, sub.ConnectionID, frame)
 		if errors.Is(err, errGone) {
 			return realtime.ErrGone
@@ -945,14 +949,17 @@ func (f *Fanout) deliverAfterKept(ctx context.Context, log *slog.Logger, e chang
 			if err := f.cfg.Store.DeleteConnection(ctx, sub.ConnectionID); err != nil {
 				log.ErrorContext(ctx, "fanout: delete gone connection", "connectionId", sub.ConnectionID, "err", err)
 			}
-			return gone, delivered, nil
+			return gone, done, nil
 		}
-		return goneAgain, delivered, nil
+		return goneAgain, done, nil
 	case err != nil:
-		log.WarnContext(ctx, "fanout: kept pushes still undelivered", "connectionId", sub.ConnectionID, "subscriptionId", sub.ID, "delivered", len(delivered), "err", err)
-		return kept, delivered, err
+		log.WarnContext(ctx, "fanout: kept pushes still undelivered", "connectionId", sub.ConnectionID, "subscriptionId", sub.ID, "delivered", len(done), "err", err)
+		return kept, done, err
 	}
-	return pushed, delivered, nil
+	if !slices.ContainsFunc(done, func(d realtime.Redelivery) bool { return d.Event.ID == e.ID }) {
+		return kept, done, nil // another deliverer holds the list
+	}
+	return pushed, done, nil
 }
 
 // tooLarge replaces an oversize result with an error message, which ends

@@ -86,6 +86,9 @@ type fakeStore struct {
 	// counts the reads of each topic's audience.
 	marked        map[string]time.Time
 	audienceReads map[string]int
+	// leased makes TakePending find the kept pushes held by another
+	// deliverer.
+	leased bool
 }
 
 func (s *fakeStore) Audience(_ context.Context, topic string) (store.Audience, error) {
@@ -123,6 +126,9 @@ func (s *fakeStore) AddPending(_ context.Context, sub store.Subscription, ps ...
 func (s *fakeStore) TakePending(_ context.Context, sub store.Subscription, _ time.Duration) ([]store.Pending, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.leased {
+		return nil, nil
+	}
 	return append([]store.Pending(nil), s.pending[store.SubKey(sub.ConnectionID, sub.ID)]...), nil
 }
 
@@ -831,5 +837,41 @@ func TestMarkedTopicsAreRemembered(t *testing.T) {
 		if st.audienceReads[topic] != want.reads || len(es) != want.appended {
 			t.Errorf("%s: %d audience reads and %d appends, want %d and %d", topic, st.audienceReads[topic], len(es), want.reads, want.appended)
 		}
+	}
+}
+
+// The remembered marks stay bounded: a new topic past maxMarks makes the
+// expired ones forgotten, or all of them when that frees too little; a
+// read that finds a topic unmarked forgets it.
+func TestMarksStayBounded(t *testing.T) {
+	now := time.Now()
+	marked := func(d time.Duration) store.Audience {
+		return store.Audience{Resumable: true, ResumableUntil: now.Add(d)}
+	}
+	var m marks
+	for i := range maxMarks {
+		d := time.Hour
+		if i%2 == 0 {
+			d = time.Second // within markSlack: as good as expired
+		}
+		m.remember(fmt.Sprint("t", i), marked(d), now)
+	}
+	m.remember("t1", marked(2*time.Hour), now) // known: no eviction
+	if len(m.until) != maxMarks {
+		t.Fatalf("%d marks after renewing a known one, want %d", len(m.until), maxMarks)
+	}
+	m.remember("new", marked(time.Hour), now)
+	if len(m.until) != maxMarks/2+1 || !m.known("t1", now) || m.known("t0", now) || !m.known("new", now) {
+		t.Fatalf("%d marks after a new topic past the bound, want the %d live ones and the new one", len(m.until), maxMarks/2)
+	}
+	for i := len(m.until); i <= maxMarks; i++ {
+		m.remember(fmt.Sprint("more", i), marked(time.Hour), now)
+	}
+	if len(m.until) != 1 || !m.known(fmt.Sprint("more", maxMarks), now) {
+		t.Fatalf("%d marks after filling up with live ones, want only the newest", len(m.until))
+	}
+	m.remember(fmt.Sprint("more", maxMarks), store.Audience{}, now)
+	if len(m.until) != 0 {
+		t.Fatalf("a topic read as unmarked is still remembered")
 	}
 }

@@ -39,13 +39,13 @@ func (r *pushRecords) add(sub store.Subscription, start time.Time, outcome event
 	r.mu.Unlock()
 }
 
-// addRedelivered records the kept pushes delivered to sub with this
+// addRedelivered records the kept pushes taken off sub's list with this
 // change's push, started at start (realtime.RedeliveredPushes).
-func (r *pushRecords) addRedelivered(sub store.Subscription, delivered []store.Pending, start time.Time) {
+func (r *pushRecords) addRedelivered(sub store.Subscription, done []realtime.Redelivery, start time.Time) {
 	if r == nil {
 		return
 	}
-	ps := realtime.RedeliveredPushes(sub, delivered, r.e.ID, start, time.Since(start))
+	ps := realtime.RedeliveredPushes(sub, done, r.e.ID, start, time.Since(start))
 	r.mu.Lock()
 	r.ps = append(r.ps, ps...)
 	r.mu.Unlock()

@@ -154,3 +154,80 @@ func TestQueuedPushesAreRecordedByTheWorker(t *testing.T) {
 		seen[p.ConnectionID] = true
 	}
 }
+
+// A kept push is recorded as kept, and its later delivery, with the
+// subscription's next push, as a second record (redelivered): ok when it
+// arrived, failed when it was dropped as undeliverable. A subscription
+// whose kept pushes another deliverer holds has the change's push kept
+// too, and recorded so.
+func TestKeptPushesAreRecordedWhenDelivered(t *testing.T) {
+	ctx := context.Background()
+	st := &fakeStore{subs: map[string][]store.Subscription{"item:i1": {sub("c", "a", "i1", "")}}}
+	var mode string // "down", "refuse the first", or "up"
+	api := &fakeAPI{fail: func(_ string, _ int) error {
+		switch mode {
+		case "down":
+			return &smithy.GenericAPIError{Code: "InternalServerError", Fault: smithy.FaultServer}
+		case "refuse the first":
+			mode = "up"
+			return &smithy.GenericAPIError{Code: "BadRequestException", Fault: smithy.FaultClient}
+		}
+		return nil
+	}}
+	log := &pushLog{}
+	f := newFanout(t, st, api, &rootResolver{}, func(c *Config) { c.Pushes = log })
+	publish := func(status string) Stats {
+		t.Helper()
+		e := itemEvent("i1", status)
+		e.CorrelationID = "req-" + status
+		stats, err := f.Publish(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return stats
+	}
+	records := func() string {
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		var out []string
+		for _, p := range log.ps {
+			s := p.EventID + " " + string(p.Outcome)
+			if p.Redelivered {
+				s += " redelivered"
+			}
+			if p.CorrelationID != "req-"+strings.TrimPrefix(p.EventID, "ev-") {
+				s += " with correlation id " + p.CorrelationID
+			}
+			out = append(out, s)
+		}
+		log.ps = nil
+		return strings.Join(out, ", ")
+	}
+
+	mode = "down"
+	publish("PAID")
+	publish("APPROVED")
+	if got := records(); got != "ev-PAID kept, ev-APPROVED kept" {
+		t.Fatalf("while down: %s", got)
+	}
+	mode = "refuse the first" // PAID is dropped, the rest arrive
+	if stats := publish("DRIVER_ASSIGNED"); stats.Pushed != 1 {
+		t.Fatalf("back up: %+v", stats)
+	}
+	if got := records(); got != "ev-DRIVER_ASSIGNED ok, ev-PAID failed redelivered, ev-APPROVED ok redelivered" {
+		t.Fatalf("back up: %s", got)
+	}
+
+	// Another deliverer holds the list: the change's push is kept.
+	mode = "down"
+	publish("DELIVERED")
+	records()
+	mode = "up"
+	st.leased = true
+	if stats := publish("RATED"); stats.Kept != 1 || stats.Pushed != 0 {
+		t.Fatalf("the list held by another: %+v", stats)
+	}
+	if got := records(); got != "ev-RATED kept" {
+		t.Fatalf("the list held by another: %s", got)
+	}
+}
