@@ -345,6 +345,9 @@ type Stats struct {
 }
 
 func (s *Stats) add(o Stats) {
+	s.Matched += o.Matched
+	s.Queued += o.Queued
+	s.Messages += o.Messages
 	s.Pushed += o.Pushed
 	s.Oversize += o.Oversize
 	s.Gone += o.Gone
@@ -458,55 +461,40 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 		positions = map[string]eventlog.Position{}
 		audiences = map[string]store.Audience{}
 	)
-	for _, topic := range f.cfg.Topics(e) {
-		if f.cfg.Log != nil {
-			// Only a topic marked resumable (or with subscriptions) has
-			// its changes appended: no client holds a cursor of another.
-			// A topic known to be marked needs no read to say so.
-			if !f.marks.known(topic, f.cfg.Now()) {
-				a, err := f.cfg.Store.Audience(ctx, topic)
-				if err != nil {
-					return st, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
-				}
-				f.marks.remember(topic, a, f.cfg.Now())
-				if !a.Resumable && len(a.Subscriptions) == 0 {
-					audiences[topic] = a
-					topics = append(topics, topic)
-					continue
-				}
-			}
-			// The change goes into the topic's log before the topic's
-			// subscriptions are read (again); a subscription catching up
-			// stores itself before it reads the log. So either the read
-			// finds it, or its read of the log finds the change: nothing
-			// falls between. (A subscription stored after the topic was
-			// found unmarked marked it after this change committed: its
-			// snapshot shows the change.)
-			p, err := f.cfg.Log.Append(ctx, topic, e)
-			if err != nil {
-				return st, fmt.Errorf("change %s: topic %s: append to its log: %w", e.ID, topic, err)
-			}
-			positions[topic] = p
-			a, err := f.cfg.Store.Audience(ctx, topic)
-			if err != nil {
-				return st, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
-			}
-			f.marks.remember(topic, a, f.cfg.Now())
-			var done, waited bool
-			if len(a.Subscriptions) > 0 {
-				// The order of the topic's pushes matters only to its
-				// subscribers (a catch-up reads the log in order).
-				if done, waited, err = f.awaitTurn(ctx, topic, p, a.Pushed, &st); err != nil {
-					return st, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, err)
-				}
-			}
-			if done {
-				delete(positions, topic)
-				continue // pushed already: the record is delivered again
-			}
-			if !waited {
-				audiences[topic] = a // still what it was: read again otherwise
-			}
+	all := f.cfg.Topics(e)
+	if f.cfg.Log == nil {
+		topics = all
+	}
+	// With a log, each topic is made ready on its own (its log and its
+	// audience), the topics of a change at once: a change's latency is
+	// its slowest topic's, not their sum.
+	preps := make([]topicPrep, len(all))
+	if f.cfg.Log != nil && len(all) == 1 {
+		preps[0] = f.prepare(ctx, e, all[0])
+	} else if f.cfg.Log != nil {
+		var wg sync.WaitGroup
+		for i, topic := range all {
+			wg.Go(func() { preps[i] = f.prepare(ctx, e, topic) })
+		}
+		wg.Wait()
+	}
+	for i, topic := range all {
+		if f.cfg.Log == nil {
+			break
+		}
+		pr := preps[i]
+		st.add(pr.stats)
+		if pr.err != nil {
+			return st, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, pr.err)
+		}
+		if pr.done {
+			continue // pushed already: the record is delivered again
+		}
+		if pr.position > 0 {
+			positions[topic] = pr.position
+		}
+		if pr.audience != nil {
+			audiences[topic] = *pr.audience
 		}
 		topics = append(topics, topic)
 	}
@@ -514,6 +502,68 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 		return st, nil
 	}
 	return st, f.publish(ctx, e, topics, positions, audiences, &st)
+}
+
+// topicPrep is a topic made ready for a change's push: its position in
+// the topic's log (0: not appended), its audience when still current
+// (nil: read it again), done when the change was pushed already (a
+// retried record), and what taking over earlier changes did.
+type topicPrep struct {
+	position eventlog.Position
+	audience *store.Audience
+	done     bool
+	stats    Stats
+	err      error
+}
+
+// prepare makes topic ready for e's push: appended to its log when the
+// topic is watched, its audience read after that, and its turn awaited.
+func (f *Fanout) prepare(ctx context.Context, e change.Event, topic string) (pr topicPrep) {
+	// Only a topic marked resumable (or with subscriptions) has its
+	// changes appended: no client holds a cursor of another. A topic
+	// known to be marked needs no read to say so.
+	if !f.marks.known(topic, f.cfg.Now()) {
+		a, err := f.cfg.Store.Audience(ctx, topic)
+		if err != nil {
+			pr.err = err
+			return pr
+		}
+		f.marks.remember(topic, a, f.cfg.Now())
+		if !a.Resumable && len(a.Subscriptions) == 0 {
+			pr.audience = &a
+			return pr
+		}
+	}
+	// The change goes into the topic's log before the topic's
+	// subscriptions are read (again); a subscription catching up stores
+	// itself before it reads the log. So either the read finds it, or its
+	// read of the log finds the change: nothing falls between. (A
+	// subscription stored after the topic was found unmarked marked it
+	// after this change committed: its snapshot shows the change.)
+	p, err := f.cfg.Log.Append(ctx, topic, e)
+	if err != nil {
+		pr.err = fmt.Errorf("append to its log: %w", err)
+		return pr
+	}
+	pr.position = p
+	a, err := f.cfg.Store.Audience(ctx, topic)
+	if err != nil {
+		pr.err = err
+		return pr
+	}
+	f.marks.remember(topic, a, f.cfg.Now())
+	var waited bool
+	if len(a.Subscriptions) > 0 {
+		// The order of the topic's pushes matters only to its
+		// subscribers (a catch-up reads the log in order).
+		if pr.done, waited, pr.err = f.awaitTurn(ctx, topic, p, a.Pushed, &pr.stats); pr.err != nil || pr.done {
+			return pr
+		}
+	}
+	if !waited {
+		pr.audience = &a // still what it was: read again otherwise
+	}
+	return pr
 }
 
 // publish pushes e to the subscriptions of topics, at positions in their

@@ -875,3 +875,64 @@ func TestMarksStayBounded(t *testing.T) {
 		t.Fatalf("a topic read as unmarked is still remembered")
 	}
 }
+
+// barrierLog is a memLog whose appends each wait until n have begun, or
+// fail after a second.
+type barrierLog struct {
+	memLog
+	n       int
+	mu      sync.Mutex
+	started int
+	all     chan struct{}
+}
+
+func (l *barrierLog) Append(ctx context.Context, topic string, e change.Event) (eventlog.Position, error) {
+	l.mu.Lock()
+	if l.all == nil {
+		l.all = make(chan struct{})
+	}
+	if l.started++; l.started == l.n {
+		close(l.all)
+	}
+	all := l.all
+	l.mu.Unlock()
+	select {
+	case <-all:
+		return l.memLog.Append(ctx, topic, e)
+	case <-time.After(time.Second):
+		return 0, errors.New("the other topic's append did not begin meanwhile")
+	}
+}
+
+// TestTopicsOfAChangeAtOnce: the topics of one change are made ready
+// (appended to their logs, their audiences read) at once, so a change's
+// latency is its slowest topic's; each topic's subscribers get the push
+// with the cursor of its own log, and a failing topic fails the change.
+func TestTopicsOfAChangeAtOnce(t *testing.T) {
+	ctx := context.Background()
+	st := &fakeStore{
+		subs: map[string][]store.Subscription{
+			"item:i1": {sub("c1", "a", "i1", "")},
+			"also:i1": {{Topic: "also:i1", ConnectionID: "c2", ID: "b", Query: watchQuery, OperationName: "W", Variables: map[string]any{"id": "i1"}}},
+		},
+	}
+	api, log := &fakeAPI{}, &barrierLog{n: 2}
+	f := newFanout(t, st, api, &rootResolver{}, func(c *Config) {
+		c.Log = log
+		c.Topics = func(change.Event) []string { return []string{"item:i1", "also:i1"} }
+	})
+	stats, err := f.Publish(ctx, itemEvent("i1", "PAID"))
+	if err != nil || stats.Pushed != 2 {
+		t.Fatalf("%+v, %v", stats, err)
+	}
+	for conn, topic := range map[string]string{"c1": "item:i1", "c2": "also:i1"} {
+		if got := api.sent(conn); len(got) != 1 || !strings.Contains(got[0], realtime.EncodeCursor(topic, 1000)) {
+			t.Errorf("%s: sent %v, want the push with %s's cursor", conn, got, topic)
+		}
+	}
+
+	st.failTopic = "also:i1"
+	if _, err := f.Publish(ctx, itemEvent("i1", "APPROVED")); err == nil || !strings.Contains(err.Error(), "also:i1") {
+		t.Fatalf("a topic failing: %v", err)
+	}
+}
