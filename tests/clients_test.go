@@ -90,7 +90,8 @@ func TestDocumentedClients(t *testing.T) {
 // the resumable helper of docs/realtime.md) through a network drop:
 // subscribed to an order (its first push is the order as it is), the
 // socket is cut and new ones are refused while the order is paid,
-// approved and assigned; then the network comes back, the client
+// approved and assigned (and until a reconnect was refused: the
+// subscription outlives that); then the network comes back, the client
 // reconnects on its own and resumes with after, and receives PAID,
 // APPROVED and DRIVER_ASSIGNED once each, in order.
 func TestClientsResume(t *testing.T) {
@@ -121,6 +122,9 @@ func TestClientsResume(t *testing.T) {
 			}
 			if missed := steps["missed"]; missed == nil || missed["status"] != "DRIVER_ASSIGNED" || missed["pushes"].(float64) != 1 {
 				t.Fatalf("the drop did not hide the workflow from the client: %v", steps)
+			}
+			if refused := steps["refused"]; refused == nil || refused["attempts"].(float64) < 1 {
+				t.Fatalf("no reconnect was refused while offline: %v", steps)
 			}
 			var statuses []string
 			for _, s := range steps["pushes"]["statuses"].([]any) {

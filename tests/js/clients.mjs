@@ -61,10 +61,12 @@ try {
 const sockets = [];
 const sent = [];
 let offline = false;
+const refused = []; // the sockets opened while offline
 class Network extends WebSocket {
   constructor(url, protocols) {
     super(offline ? 'ws://127.0.0.1:9/graphql' : url, protocols);
     sockets.push(this);
+    if (offline) refused.push(this);
     const send = this.send.bind(this);
     this.send = (data, ...rest) => {
       sent.push(String(data));
@@ -185,6 +187,13 @@ try {
       order = await c.order(placed.id);
     }
     step('missed', { status: order.status, pushes: statuses.length });
+    // A phone without network: the client's reconnects are refused until
+    // it is back, and the subscription must outlive that.
+    for (const start = Date.now(); !refused.some((s) => s.readyState === WebSocket.CLOSED); ) {
+      if (Date.now() - start > deadline) throw new Error('the client never tried to reconnect while offline');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    step('refused', { attempts: refused.length });
     offline = false; // the client reconnects on its own
     await done;
     const subscribes = sent.map((m) => JSON.parse(m)).filter((m) => m.type === 'subscribe');
