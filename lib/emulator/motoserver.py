@@ -1,4 +1,4 @@
-# moto's server (moto.server.main) with three differences in behaviour:
+# moto's server (moto.server.main) with four differences in behaviour:
 #
 # - DynamoDB and DynamoDB Streams requests run one at a time. moto
 #   evaluates a condition expression and applies the write in separate
@@ -20,6 +20,10 @@
 #   transaction does not touch (it cannot change them), copies those it
 #   does and the table's stream records, and is made once per table and
 #   transaction: a rollback restores the same state as before.
+# - An SQS queue is received from by one call at a time. moto checks that
+#   a message is visible and marks it received in separate steps with no
+#   lock, so two concurrent receives (a route's two pollers) could both
+#   get one message, which SQS does not do while it is invisible.
 #
 # And three that make each request cheaper without changing any answer.
 # moto spends most of a DynamoDB request outside DynamoDB's logic, and
@@ -210,7 +214,23 @@ def _query_reads_the_partition():
     Table.query, Table.all_items = query_partition, items_of_partition
 
 
-for _faster in (_memoize_dispatch, _serialize_attribute_values_by_member, _query_reads_the_partition):
+def _receive_one_call_at_a_time():
+    from moto.sqs.models import SQSBackend
+
+    receive = SQSBackend.receive_message
+    guard, queues = threading.Lock(), {}
+
+    def receive_message(self, queue_name, *args, **kwargs):
+        with guard:
+            lock = queues.setdefault((id(self), queue_name), threading.Lock())
+        with lock:
+            return receive(self, queue_name, *args, **kwargs)
+
+    SQSBackend.receive_message = receive_message
+
+
+for _faster in (_memoize_dispatch, _serialize_attribute_values_by_member, _query_reads_the_partition,
+                _receive_one_call_at_a_time):
     try:
         _faster()
     except (ImportError, AttributeError) as e:
