@@ -48,11 +48,14 @@ const maxCatchupRounds = 50
 //     the snapshot reflects a change from before the topic was marked
 //     resumable (markedFor ago), which the log never gets, unless one
 //     was committed just before the mark and is still on its way to the
-//     fan-out (a stream's usual lag). A tenth of SnapshotSettle while the
-//     mark is younger than SnapshotSettle; not at all once it is older
-//     (a quiet topic's subscribers get their snapshot at once). A change
-//     later than that follows as a push of the state the snapshot already
-//     showed: a repeat, never a gap.
+//     fan-out (a stream's usual lag). Until the mark is a third of
+//     SnapshotSettle old; not at all once it is older (a quiet topic's
+//     subscribers get their snapshot at once). When a change of the
+//     topic reaches the log meanwhile, the mark younger than
+//     SnapshotSettle, and renders something else, changes are on their
+//     way: the wait becomes SnapshotSettle, as above. A change later than that follows the snapshot as pushes:
+//     the states that led to the snapshot's, in order, then newer ones;
+//     never a gap.
 //
 // Any failure ends the subscription with an error message: a
 // subscription must not stay stored half caught up.
@@ -75,6 +78,7 @@ func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subsc
 		heldAt          = from
 		waiting         []out // what follows the snapshot, until it is placed
 		settle          = h.cfg.SnapshotSettle
+		settleStart     time.Time
 		settleBy        time.Time
 	)
 	send := func(o out) error {
@@ -118,12 +122,11 @@ func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subsc
 			if err := place(); err != nil { // as of the head: nothing newer was committed
 				return h.finish(ctx, log, sub, err)
 			}
-		case at == nil && markedFor >= h.cfg.SnapshotSettle:
-			settle = 0
 		case at == nil:
-			settle /= 10
+			settle = max(0, h.cfg.SnapshotSettle/3-markedFor)
 		}
-		settleBy = h.cfg.Now().Add(settle)
+		settleStart = h.cfg.Now()
+		settleBy = settleStart.Add(settle)
 	}
 	for round := 0; round < maxCatchupRounds; {
 		cur, err := h.cfg.Store.GetSubscription(ctx, sub.Topic, sub.ConnectionID, sub.ID)
@@ -161,6 +164,12 @@ func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subsc
 			if len(entries) < eventlog.MaxReadLimit {
 				break
 			}
+		}
+		if held != nil && heldAt == from && len(waiting) > 0 && settle < h.cfg.SnapshotSettle && markedFor < h.cfg.SnapshotSettle {
+			// Changes of the topic are reaching the log just after its
+			// mark, and none yet is the snapshot's: it is on its way.
+			settle = h.cfg.SnapshotSettle
+			settleBy = settleStart.Add(settle)
 		}
 		if held != nil && heldAt == from && h.cfg.Now().Before(settleBy) {
 			// The snapshot reflects a change the log has not got yet.

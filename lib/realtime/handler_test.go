@@ -122,6 +122,8 @@ type stack struct {
 	front  *localws.Server
 	fanout *fanout.Fanout
 	h      *realtime.Handler
+	// newFanout is a fan-out like the stack's with cfg's changes.
+	newFanout func(t *testing.T, mod func(*fanout.Config)) *fanout.Fanout
 }
 
 var appSeq atomic.Int64
@@ -188,19 +190,28 @@ func newStack(t *testing.T, initTimeout time.Duration, opts ...func(*realtime.Co
 	}
 	mux.Handle("/graphql", front)
 	mux.Handle("/@connections/", front.Management())
-	f, err := fanout.New(fanout.Config{
-		Schema: schema, Store: st, Management: mgmt, Logger: log,
-		Topics: func(e change.Event) []string {
-			var k struct{ ID string }
-			_ = json.Unmarshal(e.Keys, &k)
-			return []string{"item:" + k.ID}
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
+	newFanout := func(t *testing.T, mod func(*fanout.Config)) *fanout.Fanout {
+		t.Helper()
+		fc := fanout.Config{
+			Schema: schema, Store: st, Management: mgmt, Logger: log,
+			Topics: func(e change.Event) []string {
+				var k struct{ ID string }
+				_ = json.Unmarshal(e.Keys, &k)
+				return []string{"item:" + k.ID}
+			},
+		}
+		if mod != nil {
+			mod(&fc)
+		}
+		f, err := fanout.New(fc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
 	}
+	f := newFanout(t, nil)
 	t.Cleanup(func() { front.Close(); srv.Close() })
-	return &stack{url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/graphql", store: st, front: front, fanout: f, h: h}
+	return &stack{url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/graphql", store: st, front: front, fanout: f, h: h, newFanout: newFanout}
 }
 
 type client struct {

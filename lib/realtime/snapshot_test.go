@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/threefactor/framework/lib/change"
 	"github.com/threefactor/framework/lib/eventlog"
 	"github.com/threefactor/framework/lib/realtime"
+	"github.com/threefactor/framework/lib/realtime/fanout"
 	"github.com/threefactor/framework/lib/realtime/wsproto"
 	"github.com/threefactor/framework/lib/topology"
 )
@@ -64,5 +66,61 @@ func TestSnapshotOfQuietTopic(t *testing.T) {
 	time.Sleep(settle + 50*time.Millisecond) // the mark is older than SnapshotSettle now
 	if reads := snapshot("later"); reads != 2 {
 		t.Fatalf("a subscription to the quiet topic read the log %d times, want twice: its snapshot waits for nothing", reads)
+	}
+}
+
+// TestSnapshotWaitsForChangesOnTheirWay: a topic just marked, whose log
+// holds none of its changes when a subscriber reads its snapshot; the
+// changes committed before (an older state, then the snapshot's own)
+// reach the fan-out, and the log, late: the snapshot's after a third of
+// SnapshotSettle. The first shows changes are on their way, so the
+// catch-up waits on for the snapshot's change, and the subscriber gets
+// the snapshot and nothing older.
+func TestSnapshotWaitsForChangesOnTheirWay(t *testing.T) {
+	const settle = 3 * time.Second
+	ctx := context.Background()
+	fl, err := eventlog.OpenFileStore(t.TempDir(), eventlog.FileConfig{Topology: topology.Topology{App: "snapshots"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fl.Close() })
+	s := newStack(t, 0, func(c *realtime.Config) {
+		c.Topics.Snapshot = []string{"itemChanged"}
+		c.Log, c.SnapshotSettle = fl, settle
+	})
+	f := s.newFanout(t, func(c *fanout.Config) { c.Log = fl })
+	c := s.connect(t)
+	c.send(`{"id":"s","type":"subscribe","payload":{"query":"subscription { itemChanged(id: \"late\") { id status } }"}}`)
+	appended := make(chan error, 1)
+	go func() {
+		// An older state within the first third of settle, the
+		// snapshot's (AS_IT_IS) after it.
+		time.Sleep(settle / 5)
+		for i, status := range []string{"OLDER", "AS_IT_IS"} {
+			if i > 0 {
+				time.Sleep(settle / 3)
+			}
+			e := change.Event{ID: "ev-" + status, Table: "items", Keys: json.RawMessage(`{"id":"late"}`), New: json.RawMessage(`{"id":"late","status":"` + status + `"}`)}
+			if _, err := f.Publish(ctx, e); err != nil {
+				appended <- err
+				return
+			}
+		}
+		appended <- nil
+	}()
+	m := c.read()
+	if err := <-appended; err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Data struct{ ItemChanged struct{ Status string } }
+	}
+	if err := json.Unmarshal(m.Payload, &p); m.Type != wsproto.Next || err != nil || p.Data.ItemChanged.Status != "AS_IT_IS" {
+		t.Fatalf("first message %s %s, want the snapshot", m.Type, m.Payload)
+	}
+	// Nothing older follows it: the next message is a ping's pong.
+	c.send(`{"type":"ping"}`)
+	if m := c.read(); m.Type != wsproto.Pong {
+		t.Fatalf("after the snapshot: %s %s, want nothing before the pong", m.Type, m.Payload)
 	}
 }
