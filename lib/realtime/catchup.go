@@ -50,12 +50,9 @@ const maxCatchupRounds = 50
 //     was committed just before the mark and is still on its way to the
 //     fan-out (a stream's usual lag). Until the mark is a third of
 //     SnapshotSettle old; not at all once it is older (a quiet topic's
-//     subscribers get their snapshot at once). When a change of the
-//     topic reaches the log meanwhile, the mark younger than
-//     SnapshotSettle, and renders something else, changes are on their
-//     way: the wait becomes SnapshotSettle, as above. A change later than that follows the snapshot as pushes:
-//     the states that led to the snapshot's, in order, then newer ones;
-//     never a gap.
+//     subscribers get their snapshot at once). A change later than that
+//     follows the snapshot as pushes: the states that led to the
+//     snapshot's, in order, then newer ones; never a gap.
 //
 // Any failure ends the subscription with an error message: a
 // subscription must not stay stored half caught up.
@@ -78,7 +75,6 @@ func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subsc
 		heldAt          = from
 		waiting         []out // what follows the snapshot, until it is placed
 		settle          = h.cfg.SnapshotSettle
-		settleStart     time.Time
 		settleBy        time.Time
 	)
 	send := func(o out) error {
@@ -125,8 +121,7 @@ func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subsc
 		case at == nil:
 			settle = max(0, h.cfg.SnapshotSettle/3-markedFor)
 		}
-		settleStart = h.cfg.Now()
-		settleBy = settleStart.Add(settle)
+		settleBy = h.cfg.Now().Add(settle)
 	}
 	for round := 0; round < maxCatchupRounds; {
 		cur, err := h.cfg.Store.GetSubscription(ctx, sub.Topic, sub.ConnectionID, sub.ID)
@@ -164,12 +159,6 @@ func (h *Handler) catchUp(ctx context.Context, log *slog.Logger, sub store.Subsc
 			if len(entries) < eventlog.MaxReadLimit {
 				break
 			}
-		}
-		if held != nil && heldAt == from && len(waiting) > 0 && settle < h.cfg.SnapshotSettle && markedFor < h.cfg.SnapshotSettle {
-			// Changes of the topic are reaching the log just after its
-			// mark, and none yet is the snapshot's: it is on its way.
-			settle = h.cfg.SnapshotSettle
-			settleBy = settleStart.Add(settle)
 		}
 		if held != nil && heldAt == from && h.cfg.Now().Before(settleBy) {
 			// The snapshot reflects a change the log has not got yet.

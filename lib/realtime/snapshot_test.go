@@ -72,10 +72,9 @@ func TestSnapshotOfQuietTopic(t *testing.T) {
 // TestSnapshotWaitsForChangesOnTheirWay: a topic just marked, whose log
 // holds none of its changes when a subscriber reads its snapshot; the
 // changes committed before (an older state, then the snapshot's own)
-// reach the fan-out, and the log, late: the snapshot's after a third of
-// SnapshotSettle. The first shows changes are on their way, so the
-// catch-up waits on for the snapshot's change, and the subscriber gets
-// the snapshot and nothing older.
+// reach the fan-out, and the log, a moment later, within a third of
+// SnapshotSettle of the mark. The catch-up waits for them, and the
+// subscriber gets the snapshot and nothing older.
 func TestSnapshotWaitsForChangesOnTheirWay(t *testing.T) {
 	const settle = 3 * time.Second
 	ctx := context.Background()
@@ -93,12 +92,12 @@ func TestSnapshotWaitsForChangesOnTheirWay(t *testing.T) {
 	c.send(`{"id":"s","type":"subscribe","payload":{"query":"subscription { itemChanged(id: \"late\") { id status } }"}}`)
 	appended := make(chan error, 1)
 	go func() {
-		// An older state within the first third of settle, the
-		// snapshot's (AS_IT_IS) after it.
-		time.Sleep(settle / 5)
+		// An older state, then the snapshot's (AS_IT_IS), after a
+		// tenth of settle (what the wait was) and within a third.
+		time.Sleep(settle / 10)
 		for i, status := range []string{"OLDER", "AS_IT_IS"} {
 			if i > 0 {
-				time.Sleep(settle / 3)
+				time.Sleep(settle / 10)
 			}
 			e := change.Event{ID: "ev-" + status, Table: "items", Keys: json.RawMessage(`{"id":"late"}`), New: json.RawMessage(`{"id":"late","status":"` + status + `"}`)}
 			if _, err := f.Publish(ctx, e); err != nil {
