@@ -201,8 +201,7 @@ type Fanout struct {
 	gate *graphqlhttp.Gate
 	// pace spaces posts once the Management API throttles them.
 	pace *pacer
-	// marks remembers when topics' resumable marks expire (see
-	// markedUntil).
+	// marks remembers when topics' resumable marks expire.
 	marks marks
 }
 
@@ -235,7 +234,7 @@ func (m *marks) known(topic string, now time.Time) bool {
 func (m *marks) remember(topic string, a store.Audience, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !a.Resumable {
+	if !a.Resumable() {
 		delete(m.until, topic)
 		return
 	}
@@ -465,24 +464,8 @@ func (f *Fanout) Publish(ctx context.Context, e change.Event) (Stats, error) {
 	if f.cfg.Log == nil {
 		topics = all
 	}
-	// With a log, each topic is made ready on its own (its log and its
-	// audience), the topics of a change at once: a change's latency is
-	// its slowest topic's, not their sum.
-	preps := make([]topicPrep, len(all))
-	if f.cfg.Log != nil && len(all) == 1 {
-		preps[0] = f.prepare(ctx, e, all[0])
-	} else if f.cfg.Log != nil {
-		var wg sync.WaitGroup
-		for i, topic := range all {
-			wg.Go(func() { preps[i] = f.prepare(ctx, e, topic) })
-		}
-		wg.Wait()
-	}
-	for i, topic := range all {
-		if f.cfg.Log == nil {
-			break
-		}
-		pr := preps[i]
+	for i, pr := range f.prepareAll(ctx, e, all) {
+		topic := all[i]
 		st.add(pr.stats)
 		if pr.err != nil {
 			return st, fmt.Errorf("change %s: topic %s: %w", e.ID, topic, pr.err)
@@ -516,6 +499,22 @@ type topicPrep struct {
 	err      error
 }
 
+// prepareAll makes e's topics ready for its push when there is a log
+// (none without one): each on its own (its log and its audience), all at
+// once, so that a change's latency is its slowest topic's, not their sum.
+func (f *Fanout) prepareAll(ctx context.Context, e change.Event, topics []string) []topicPrep {
+	if f.cfg.Log == nil {
+		return nil
+	}
+	preps := make([]topicPrep, len(topics))
+	var wg sync.WaitGroup
+	for i, topic := range topics {
+		wg.Go(func() { preps[i] = f.prepare(ctx, e, topic) })
+	}
+	wg.Wait()
+	return preps
+}
+
 // prepare makes topic ready for e's push: appended to its log when the
 // topic is watched, its audience read after that, and its turn awaited.
 func (f *Fanout) prepare(ctx context.Context, e change.Event, topic string) (pr topicPrep) {
@@ -529,7 +528,7 @@ func (f *Fanout) prepare(ctx context.Context, e change.Event, topic string) (pr 
 			return pr
 		}
 		f.marks.remember(topic, a, f.cfg.Now())
-		if !a.Resumable && len(a.Subscriptions) == 0 {
+		if !a.Resumable() && len(a.Subscriptions) == 0 {
 			pr.audience = &a
 			return pr
 		}

@@ -107,7 +107,7 @@ func (s *fakeStore) Audience(_ context.Context, topic string) (store.Audience, e
 	}
 	a := store.Audience{Subscriptions: out, Queued: len(s.queued[topic]), Pushed: s.pushed[topic]}
 	if until, ok := s.marked[topic]; ok && until.After(time.Now()) {
-		a.Resumable, a.ResumableUntil = true, until
+		a.ResumableUntil = until
 	}
 	return a, nil
 }
@@ -846,7 +846,7 @@ func TestMarkedTopicsAreRemembered(t *testing.T) {
 func TestMarksStayBounded(t *testing.T) {
 	now := time.Now()
 	marked := func(d time.Duration) store.Audience {
-		return store.Audience{Resumable: true, ResumableUntil: now.Add(d)}
+		return store.Audience{ResumableUntil: now.Add(d)}
 	}
 	var m marks
 	for i := range maxMarks {

@@ -193,12 +193,12 @@ func TestMarkResumable(t *testing.T) {
 	// topic as marked until then without reading it again).
 	for topic, until := range map[string]time.Time{"t1": now.Add(time.Hour), "t3": {}} {
 		a, err := st.Audience(ctx, topic)
-		if err != nil || a.Resumable != !until.IsZero() || !a.ResumableUntil.Equal(until) {
-			t.Errorf("%s: audience resumable %v until %v, %v; want until %v", topic, a.Resumable, a.ResumableUntil, err, until)
+		if err != nil || a.Resumable() != !until.IsZero() || !a.ResumableUntil.Equal(until) {
+			t.Errorf("%s: audience resumable %v until %v, %v; want until %v", topic, a.Resumable(), a.ResumableUntil, err, until)
 		}
 	}
 	now = now.Add(2 * time.Hour)
-	if a, err := st.Audience(ctx, "t1"); err != nil || a.Resumable || !a.ResumableUntil.IsZero() {
-		t.Errorf("t1 after its mark expired: resumable %v until %v, %v", a.Resumable, a.ResumableUntil, err)
+	if a, err := st.Audience(ctx, "t1"); err != nil || a.Resumable() || !a.ResumableUntil.IsZero() {
+		t.Errorf("t1 after its mark expired: resumable %v until %v, %v", a.Resumable(), a.ResumableUntil, err)
 	}
 }

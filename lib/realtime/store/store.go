@@ -686,13 +686,15 @@ type Audience struct {
 	// Pushed is the topic's pushed position (see Pushed), 0 when none
 	// is known.
 	Pushed uint64
-	// Resumable says the topic is marked resumable (MarkResumable), and
-	// ResumableUntil when the mark expires (zero when there is none): a
-	// mark is never removed before, so a reader may take the topic as
-	// resumable until then without reading it again.
-	Resumable      bool
+	// ResumableUntil is when the topic's resumable mark (MarkResumable)
+	// expires, zero when it is not marked: a mark is never removed
+	// before, so a reader may take the topic as resumable until then
+	// without reading it again.
 	ResumableUntil time.Time
 }
+
+// Resumable says the topic is marked resumable.
+func (a Audience) Resumable() bool { return !a.ResumableUntil.IsZero() }
 
 // queueMarkKey is the sort key of a topic's push-queue mark: an item in
 // the topic's partition, so that the Query that finds the subscriptions
@@ -712,10 +714,7 @@ func (st *Store) Audience(ctx context.Context, topic string) (Audience, error) {
 		// began is in it (the catch-up handoff relies on it).
 		ConsistentRead: aws.Bool(true),
 	})
-	a := Audience{Subscriptions: subs, Pushed: rows.pushed, Resumable: rows.resumable}
-	if rows.resumable {
-		a.ResumableUntil = time.Unix(rows.markExpires, 0)
-	}
+	a := Audience{Subscriptions: subs, Pushed: rows.pushed, ResumableUntil: rows.resumableUntil}
 	if mark != nil && num(mark["expiresAt"]) > st.cfg.Now().Unix() {
 		if ids, ok := mark["pending"].(*types.AttributeValueMemberSS); ok {
 			a.Queued = len(ids.Value)
@@ -860,8 +859,9 @@ func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscrip
 				continue // the topic's pushed position, not a subscription
 			}
 			if str(item["subKey"]) == logKey {
-				rows.markExpires = num(item["expiresAt"])
-				rows.resumable = rows.markExpires > now
+				if exp := num(item["expiresAt"]); exp > now {
+					rows.resumableUntil = time.Unix(exp, 0)
+				}
 				continue
 			}
 			if str(item["subKey"]) == queueMarkKey {
@@ -886,9 +886,8 @@ func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Subscrip
 
 // topicRows are what a topic's partition holds besides subscriptions.
 type topicRows struct {
-	pushed      uint64
-	resumable   bool
-	markExpires int64 // unix seconds
+	pushed         uint64
+	resumableUntil time.Time // zero: not marked
 }
 
 func decodeSub(item map[string]types.AttributeValue) (Subscription, error) {
