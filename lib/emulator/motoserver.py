@@ -229,12 +229,12 @@ def _receive_one_call_at_a_time():
     SQSBackend.receive_message = receive_message
 
 
-for _faster in (_memoize_dispatch, _serialize_attribute_values_by_member, _query_reads_the_partition,
-                _receive_one_call_at_a_time):
+for _patch in (_receive_one_call_at_a_time, _memoize_dispatch, _serialize_attribute_values_by_member,
+               _query_reads_the_partition):
     try:
-        _faster()
+        _patch()
     except (ImportError, AttributeError) as e:
-        print(f"motoserver: {_faster.__name__} not applied: {e!r}", file=sys.stderr)
+        print(f"motoserver: {_patch.__name__} not applied: {e!r}", file=sys.stderr)
 
 
 def serialize_dynamodb(app):

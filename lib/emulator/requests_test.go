@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
@@ -160,49 +161,12 @@ func TestAttributeValuesReadBackAsWritten(t *testing.T) {
 	// The stream's own attribute value type mirrors DynamoDB's; compared
 	// through the values the put wrote.
 	for i, img := range []map[string]streamtypes.AttributeValue{recs.Records[0].Dynamodb.NewImage, recs.Records[1].Dynamodb.OldImage, recs.Records[1].Dynamodb.NewImage} {
-		same(fmt.Sprintf("stream image %d", i), fromStream(t, img))
-	}
-}
-
-// fromStream converts a stream image to DynamoDB's attribute values.
-func fromStream(t *testing.T, img map[string]streamtypes.AttributeValue) map[string]types.AttributeValue {
-	t.Helper()
-	out := make(map[string]types.AttributeValue, len(img))
-	for k, v := range img {
-		out[k] = fromStreamValue(t, v)
-	}
-	return out
-}
-
-func fromStreamValue(t *testing.T, v streamtypes.AttributeValue) types.AttributeValue {
-	switch v := v.(type) {
-	case *streamtypes.AttributeValueMemberS:
-		return &types.AttributeValueMemberS{Value: v.Value}
-	case *streamtypes.AttributeValueMemberN:
-		return &types.AttributeValueMemberN{Value: v.Value}
-	case *streamtypes.AttributeValueMemberB:
-		return &types.AttributeValueMemberB{Value: v.Value}
-	case *streamtypes.AttributeValueMemberSS:
-		return &types.AttributeValueMemberSS{Value: v.Value}
-	case *streamtypes.AttributeValueMemberNS:
-		return &types.AttributeValueMemberNS{Value: v.Value}
-	case *streamtypes.AttributeValueMemberBS:
-		return &types.AttributeValueMemberBS{Value: v.Value}
-	case *streamtypes.AttributeValueMemberNULL:
-		return &types.AttributeValueMemberNULL{Value: v.Value}
-	case *streamtypes.AttributeValueMemberBOOL:
-		return &types.AttributeValueMemberBOOL{Value: v.Value}
-	case *streamtypes.AttributeValueMemberM:
-		return &types.AttributeValueMemberM{Value: fromStream(t, v.Value)}
-	case *streamtypes.AttributeValueMemberL:
-		l := make([]types.AttributeValue, len(v.Value))
-		for i, e := range v.Value {
-			l[i] = fromStreamValue(t, e)
+		av, err := attributevalue.FromDynamoDBStreamsMap(img)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return &types.AttributeValueMemberL{Value: l}
+		same(fmt.Sprintf("stream image %d", i), av)
 	}
-	t.Fatalf("unknown stream attribute value %T", v)
-	return nil
 }
 
 // A Query of a table's key answers from the partition it names, as
